@@ -1,0 +1,189 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store/sqlite"
+)
+
+// DefaultAuditLimit is how many events audit list shows when not told.
+const DefaultAuditLimit = 50
+
+func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitResult, error) {
+	var res roster.InitResult
+	var owner sqlite.UserRow
+	var found bool
+	err := s.read(ctx, func(o *op) error {
+		var err error
+		owner, found, err = o.tx.FirstOwner(ctx)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	if found {
+		return roster.InitResult{Owner: owner.User}, nil
+	}
+	if p.OwnerEmail == "" {
+		return res, roster.Errorf(roster.ErrInvalid, "the store has no owner yet: --owner-email is required")
+	}
+	email, err := roster.NormalizeEmail(p.OwnerEmail)
+	if err != nil {
+		return res, err
+	}
+	if err := roster.ValidateName(p.OwnerName); err != nil {
+		return res, err
+	}
+	hash, generated, err := s.secret(ctx, p.Password, p.RandomPassword, email)
+	if err != nil {
+		return res, err
+	}
+	err = s.write(ctx, func(o *op) error {
+		// Another init may have won the race since the read above.
+		if owner, found, err = o.tx.FirstOwner(ctx); err != nil || found {
+			res.Owner, generated = owner.User, ""
+			return err
+		}
+		if o.act.user != nil {
+			return roster.Errorf(roster.ErrForbidden, "only the local administrator can initialise a store").
+				WithHint("run roster init without --as")
+		}
+		if id, err := o.tx.EmailTaken(ctx, email); err != nil || id != 0 {
+			if err == nil {
+				err = roster.Errorf(roster.ErrConflict, "user %s already exists but the store has no owner", email)
+			}
+			return err
+		}
+		row := sqlite.UserRow{User: roster.User{
+			Email: email, Name: p.OwnerName, Roles: []string{roster.RoleOwner}, Status: roster.StatusActive,
+			CreatedAt: o.now, UpdatedAt: o.now,
+		}, PasswordHash: hash}
+		id, err := o.tx.InsertUser(ctx, row)
+		if err != nil {
+			return err
+		}
+		if err := o.audit("store.init", email, id, map[string]any{"schema_version": sqlite.SchemaVersion}); err != nil {
+			return err
+		}
+		if err := o.audit("user.create", email, id, map[string]any{"roles": row.Roles, "has_password": hash != ""}); err != nil {
+			return err
+		}
+		res.Changed = true
+		u, err := o.tx.UserByRef(ctx, email)
+		res.Owner = u.User
+		return err
+	})
+	if err != nil {
+		return roster.InitResult{}, fmt.Errorf("init: %w", err)
+	}
+	res.Password = generated
+	return res, nil
+}
+
+func (s *service) Can(ctx context.Context, ref, perm, project string) (roster.Decision, error) {
+	d := roster.Decision{Permission: perm, Project: project, GrantedBy: []string{}}
+	if project != "" {
+		return d, roster.Errorf(roster.ErrInvalid, "projects are not supported by this store yet")
+	}
+	err := s.read(ctx, func(o *op) error {
+		u, err := o.tx.UserByRef(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if !o.act.is(u) {
+			if err := o.require(roster.PermUsersView); err != nil {
+				return err
+			}
+		}
+		if _, ok := o.cat.Permission(perm); !ok {
+			return roster.Errorf(roster.ErrNotFound, "permission %s not found", perm).WithHint("see roster permission list")
+		}
+		d.User = u.Email
+		for _, r := range u.Roles {
+			if slices.Contains(o.effective([]string{r}), perm) {
+				d.GrantedBy = append(d.GrantedBy, r)
+			}
+		}
+		d.Allowed = len(d.GrantedBy) > 0
+		if d.Allowed && u.Status != roster.StatusActive {
+			d.Allowed = false
+			d.Reason = "the account is " + string(u.Status)
+		}
+		return nil
+	})
+	return d, err
+}
+
+func (s *service) ListAudit(ctx context.Context, f roster.AuditFilter) ([]roster.AuditEvent, error) {
+	var out []roster.AuditEvent
+	switch {
+	case f.Limit == 0:
+		f.Limit = DefaultAuditLimit
+	case f.Limit < 0 || f.Limit > 100000:
+		return nil, roster.Errorf(roster.ErrInvalid, "invalid limit %d", f.Limit).WithHint("use 1 to 100000")
+	}
+	err := s.read(ctx, func(o *op) error {
+		if err := o.require(roster.PermAuditView); err != nil {
+			return err
+		}
+		q := sqlite.AuditQuery{Since: f.Since, Until: f.Until, Action: f.Action, Limit: f.Limit, Actor: f.Actor, Target: f.Target}
+		// A user reference matches by id, so renamed users keep their history;
+		// anything else (a deleted user's email, local:root) matches by name.
+		if f.Actor != "" {
+			if u, err := o.tx.UserByRef(ctx, f.Actor); err == nil {
+				q.ActorID = u.ID
+			}
+		}
+		if f.Target != "" {
+			if u, err := o.tx.UserByRef(ctx, f.Target); err == nil {
+				q.TargetID = u.ID
+			}
+		}
+		var err error
+		out, err = o.tx.ListAudit(ctx, q)
+		return err
+	})
+	return out, err
+}
+
+func (s *service) GetSettings(ctx context.Context) (roster.Settings, error) {
+	var set roster.Settings
+	err := s.read(ctx, func(o *op) error {
+		var err error
+		set, err = o.settings()
+		return err
+	})
+	return set, err
+}
+
+func (s *service) SetSetting(ctx context.Context, key, value string) (roster.SettingResult, error) {
+	res := roster.SettingResult{Key: key, Value: value}
+	spec, ok := roster.LookupSetting(key)
+	if !ok {
+		return res, roster.Errorf(roster.ErrInvalid, "unknown setting %q", key).WithHint("see roster settings show for the keys")
+	}
+	if err := spec.Check(value); err != nil {
+		return res, err
+	}
+	err := s.write(ctx, func(o *op) error {
+		if err := o.require(roster.PermSettingsManage); err != nil {
+			return err
+		}
+		set, err := o.settings()
+		if err != nil {
+			return err
+		}
+		if set[key] == value {
+			return nil
+		}
+		if err := o.tx.SetSetting(ctx, key, value); err != nil {
+			return err
+		}
+		res.Changed = true
+		return o.audit("settings.set", key, 0, map[string]any{"from": set[key], "to": value})
+	})
+	return res, err
+}

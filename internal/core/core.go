@@ -1,0 +1,284 @@
+// Package core implements roster.Service over the SQLite store: it resolves
+// who is acting, checks permissions and rules R1–R13 inside the write
+// transaction, and writes an audit event with every change.
+package core
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store/sqlite"
+)
+
+// Core holds the store and the clock; As makes a Service for one principal.
+type Core struct {
+	db  *sqlite.DB
+	now func() time.Time
+}
+
+// Option configures a Core.
+type Option func(*Core)
+
+// WithClock replaces the wall clock, for tests of expiry.
+func WithClock(now func() time.Time) Option { return func(c *Core) { c.now = now } }
+
+// New returns a Core over an open store.
+func New(db *sqlite.DB, opts ...Option) *Core {
+	c := &Core{db: db, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Actor names who a Service acts as. With User empty it is the local
+// superuser, who may do anything the rules allow an owner to do; Name is
+// then "local:<os user>".
+type Actor struct {
+	User string // a USER reference
+	Name string // audit name of the local superuser
+	Via  string // "local" or "token:<id>"
+}
+
+// As returns a Service acting as a.
+func (c *Core) As(a Actor) roster.Service {
+	if a.Via == "" {
+		a.Via = "local"
+	}
+	return &service{core: c, actor: a}
+}
+
+type service struct {
+	core  *Core
+	actor Actor
+}
+
+var _ roster.Service = (*service)(nil)
+
+// actor is the resolved principal of one operation.
+type actor struct {
+	user  *sqlite.UserRow // nil for the local superuser
+	name  string
+	via   string
+	perms map[string]bool
+	owner bool
+}
+
+func (a *actor) has(perm string) bool { return a.user == nil || a.perms[perm] }
+
+func (a *actor) id() int64 {
+	if a.user == nil {
+		return 0
+	}
+	return a.user.ID
+}
+
+func (a *actor) is(u sqlite.UserRow) bool { return a.user != nil && a.user.ID == u.ID }
+
+// op is one operation in one transaction.
+type op struct {
+	ctx context.Context
+	tx  *sqlite.Tx
+	act *actor
+	cat sqlite.Catalog
+	now time.Time
+}
+
+func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Microsecond) }
+
+// write runs fn in a write transaction, with the actor resolved inside it
+// so that permissions are current when the rules are checked.
+func (s *service) write(ctx context.Context, fn func(*op) error) error {
+	return s.core.db.Write(ctx, func(tx *sqlite.Tx) error { return s.run(ctx, tx, fn) })
+}
+
+// read runs fn in a read transaction.
+func (s *service) read(ctx context.Context, fn func(*op) error) error {
+	return s.core.db.Read(ctx, func(tx *sqlite.Tx) error { return s.run(ctx, tx, fn) })
+}
+
+func (s *service) run(ctx context.Context, tx *sqlite.Tx, fn func(*op) error) error {
+	cat, err := tx.LoadCatalog(ctx)
+	if err != nil {
+		return err
+	}
+	o := &op{ctx: ctx, tx: tx, cat: cat, now: s.now()}
+	if o.act, err = s.resolve(o); err != nil {
+		return err
+	}
+	return fn(o)
+}
+
+func (s *service) resolve(o *op) (*actor, error) {
+	if s.actor.User == "" {
+		return &actor{name: s.actor.Name, via: s.actor.Via, owner: true}, nil
+	}
+	u, err := o.tx.UserByRef(o.ctx, s.actor.User)
+	if err != nil {
+		return nil, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: no such user", s.actor.User)
+	}
+	if u.Status != roster.StatusActive {
+		return nil, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, u.Status)
+	}
+	a := &actor{user: &u, name: u.Email, via: s.actor.Via, perms: map[string]bool{}}
+	for _, p := range o.effective(u.Roles) {
+		a.perms[p] = true
+	}
+	a.owner = slices.Contains(u.Roles, roster.RoleOwner)
+	return a, nil
+}
+
+// effective is the permission closure of a set of roles.
+func (o *op) effective(roles []string) []string {
+	var perms []string
+	for _, r := range roles {
+		perms = append(perms, o.cat.Roles[r].Permissions...)
+	}
+	return o.cat.Closure(perms)
+}
+
+func (o *op) require(perm string) error {
+	if o.act.has(perm) {
+		return nil
+	}
+	return roster.Errorf(roster.ErrForbidden, "%s lacks the %s permission", o.act.name, perm).
+		WithHint("ask someone who holds %s", perm)
+}
+
+// checkGrant applies R4 and R5 to giving roles: the actor must hold every
+// permission each role carries, and only owners grant owner.
+func (o *op) checkGrant(roles []string) error {
+	for _, r := range roles {
+		if r == roster.RoleOwner && !o.act.owner {
+			return roster.Errorf(roster.ErrForbidden, "only owners can grant the owner role (R5)")
+		}
+		if err := o.checkHolds("role "+r, o.cat.Roles[r].Permissions); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHolds applies R4 to a set of permissions, implications included.
+func (o *op) checkHolds(what string, perms []string) error {
+	for _, p := range o.cat.Closure(perms) {
+		if !o.act.has(p) {
+			return roster.Errorf(roster.ErrForbidden, "%s carries %s, which %s does not hold (R4)", what, p, o.act.name).
+				WithHint("nobody can grant a permission they do not hold")
+		}
+	}
+	return nil
+}
+
+// checkActOn applies R5: only owners act on owners.
+func (o *op) checkActOn(u sqlite.UserRow, verb string) error {
+	if slices.Contains(u.Roles, roster.RoleOwner) && !o.act.owner {
+		return roster.Errorf(roster.ErrForbidden, "only owners can %s an owner (R5)", verb)
+	}
+	return nil
+}
+
+// checkNotSelf applies R3.
+func (o *op) checkNotSelf(u sqlite.UserRow, verb string) error {
+	if o.act.is(u) {
+		return roster.Errorf(roster.ErrForbidden, "nobody can %s themselves (R3)", verb).
+			WithHint("ask another administrator")
+	}
+	return nil
+}
+
+// checkKeepsOwner applies R2 before u stops being an active owner.
+func (o *op) checkKeepsOwner(u sqlite.UserRow, verb string) error {
+	if u.Status != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
+		return nil
+	}
+	n, err := o.tx.CountActiveOwners(o.ctx)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return roster.Errorf(roster.ErrForbidden, "cannot %s %s: the last active owner (R2)", verb, u.Email).
+			WithHint("make another user owner first")
+	}
+	return nil
+}
+
+// checkSeat applies R9 before one more user becomes active.
+func (o *op) checkSeat() error {
+	set, err := o.settings()
+	if err != nil {
+		return err
+	}
+	seats := set.Int("seats")
+	if seats == 0 {
+		return nil
+	}
+	n, err := o.tx.CountActive(o.ctx)
+	if err != nil {
+		return err
+	}
+	if n >= seats {
+		return roster.Errorf(roster.ErrConflict, "seat limit reached: %d of %d seats in use (R9)", n, seats).
+			WithHint("deactivate someone or raise the limit with roster settings set seats N")
+	}
+	return nil
+}
+
+func (o *op) settings() (roster.Settings, error) {
+	stored, err := o.tx.Settings(o.ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := roster.Settings{}
+	for _, spec := range roster.SettingSpecs {
+		set[spec.Key] = spec.Default
+	}
+	for k, v := range stored {
+		set[k] = v
+	}
+	return set, nil
+}
+
+// audit records an event in the operation's transaction.
+func (o *op) audit(action, target string, targetID int64, details map[string]any) error {
+	return o.tx.InsertAudit(o.ctx, sqlite.AuditEntry{
+		AuditEvent: roster.AuditEvent{At: o.now, Actor: o.act.name, Via: o.act.via, Action: action, Target: target, Details: details},
+		ActorID:    o.act.id(),
+		TargetID:   targetID,
+	})
+}
+
+func (o *op) role(name string) (sqlite.RoleRow, error) {
+	r, ok := o.cat.Roles[name]
+	if !ok {
+		return r, roster.Errorf(roster.ErrNotFound, "role %s not found", name).WithHint("see roster role list")
+	}
+	return r, nil
+}
+
+func (o *op) rolesExist(names []string) error {
+	for _, n := range names {
+		if _, err := o.role(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *op) permissionsExist(names []string) error {
+	for _, n := range names {
+		if _, ok := o.cat.Permission(n); !ok {
+			return roster.Errorf(roster.ErrNotFound, "permission %s not found", n).WithHint("see roster permission list")
+		}
+	}
+	return nil
+}
+
+// dedupe returns the distinct values of s, sorted.
+func dedupe(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

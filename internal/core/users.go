@@ -1,0 +1,589 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+
+	"github.com/roster-dev/roster/internal/password"
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store/sqlite"
+)
+
+// DefaultPageSize is the page size of user list when none is given.
+const DefaultPageSize = 50
+
+// MaxPageSize caps one page.
+const MaxPageSize = 1000
+
+func (s *service) Whoami(ctx context.Context) (roster.Principal, error) {
+	var p roster.Principal
+	err := s.read(ctx, func(o *op) error {
+		p = roster.Principal{Name: o.act.name, Via: o.act.via}
+		if o.act.user == nil {
+			p.Permissions = o.cat.PermissionNames()
+			return nil
+		}
+		u := o.act.user.User
+		p.User = &u
+		p.Permissions = o.effective(u.Roles)
+		return nil
+	})
+	return p, err
+}
+
+func (s *service) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error) {
+	var page roster.Page[roster.User]
+	if f.Status != "" && !f.Status.Valid() {
+		return page, roster.Errorf(roster.ErrInvalid, "invalid status %q", f.Status).WithHint("use invited, active or deactivated")
+	}
+	if f.Project != "" {
+		return page, roster.Errorf(roster.ErrInvalid, "projects are not supported by this store yet")
+	}
+	switch {
+	case f.Limit == 0:
+		f.Limit = DefaultPageSize
+	case f.Limit < 0 || f.Limit > MaxPageSize:
+		return page, roster.Errorf(roster.ErrInvalid, "invalid limit %d", f.Limit).WithHint("use 1 to %d, or --all", MaxPageSize)
+	}
+	err := s.read(ctx, func(o *op) error {
+		if err := o.require(roster.PermUsersView); err != nil {
+			return err
+		}
+		if f.Role != "" {
+			if _, err := o.role(f.Role); err != nil {
+				return err
+			}
+		}
+		var err error
+		page, err = o.tx.ListUsers(ctx, f)
+		return err
+	})
+	return page, err
+}
+
+func (s *service) GetUser(ctx context.Context, ref string) (roster.User, error) {
+	var u roster.User
+	err := s.read(ctx, func(o *op) error {
+		row, err := o.tx.UserByRef(ctx, ref)
+		if err != nil {
+			return err
+		}
+		// Everyone may see their own account.
+		if !o.act.is(row) {
+			if err := o.require(roster.PermUsersView); err != nil {
+				return err
+			}
+		}
+		u = row.User
+		return nil
+	})
+	return u, err
+}
+
+// secret turns a password source into a hash, checking R10 first. It runs
+// before the write transaction: hashing takes tens of milliseconds and must
+// not hold the store's write lock.
+func (s *service) secret(ctx context.Context, pw string, random bool, email string) (hash, generated string, err error) {
+	if random {
+		pw = password.Generate()
+		generated = pw
+	}
+	if pw == "" {
+		return "", "", nil
+	}
+	minLen := 8
+	err = s.core.db.Read(ctx, func(tx *sqlite.Tx) error {
+		stored, err := tx.Settings(ctx)
+		if err != nil {
+			return err
+		}
+		minLen = roster.Settings(stored).Int("password.min_length")
+		return nil
+	})
+	if err != nil {
+		return "", "", err
+	}
+	if err := password.Check(pw, email, minLen); err != nil {
+		return "", "", err
+	}
+	hash, err = password.Hash(pw)
+	return hash, generated, err
+}
+
+func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.UserResult, error) {
+	var res roster.UserResult
+	email, err := roster.NormalizeEmail(p.Email)
+	if err != nil {
+		return res, err
+	}
+	if err := checkProfile(p.Name, p.Username, p.Links); err != nil {
+		return res, err
+	}
+	roles := dedupe(p.Roles)
+	if len(roles) == 0 {
+		roles = []string{roster.RoleMember}
+	}
+	if p.IfNotExists {
+		// Idempotent provisioning re-runs should not pay for a hash.
+		existing, found, err := s.existing(ctx, email)
+		if err != nil || found {
+			return roster.UserResult{User: existing}, err
+		}
+	}
+	hash, generated, err := s.secret(ctx, p.Password, p.RandomPassword, email)
+	if err != nil {
+		return res, err
+	}
+	err = s.write(ctx, func(o *op) error {
+		if err := o.require(roster.PermUsersCreate); err != nil {
+			return err
+		}
+		if id, err := o.tx.EmailTaken(ctx, email); err != nil {
+			return err
+		} else if id != 0 {
+			if p.IfNotExists {
+				u, err := o.tx.UserByRef(ctx, email)
+				res = roster.UserResult{User: u.User}
+				generated = ""
+				return err
+			}
+			return roster.Errorf(roster.ErrConflict, "user %s already exists", email).
+				WithHint("emails are unique in any letter case; use --if-not-exists to accept an existing user")
+		}
+		if err := o.rolesExist(roles); err != nil {
+			return err
+		}
+		if err := o.checkGrant(roles); err != nil {
+			return err
+		}
+		if err := o.checkUnique(0, p.Username, p.Links); err != nil {
+			return err
+		}
+		if err := o.checkSeat(); err != nil {
+			return err
+		}
+		row := sqlite.UserRow{User: roster.User{
+			Email: email, Name: p.Name, Username: p.Username, Roles: roles, Links: p.Links,
+			Status: roster.StatusActive, MustChangePassword: p.MustChangePassword,
+			CreatedAt: o.now, UpdatedAt: o.now,
+		}, PasswordHash: hash}
+		id, err := o.tx.InsertUser(ctx, row)
+		if err != nil {
+			return err
+		}
+		details := map[string]any{"roles": roles, "has_password": hash != ""}
+		if len(p.Links) > 0 {
+			details["links"] = p.Links
+		}
+		if err := o.audit("user.create", email, id, details); err != nil {
+			return err
+		}
+		u, err := o.tx.UserByRef(ctx, email)
+		res = roster.UserResult{User: u.User, Changed: true}
+		return err
+	})
+	if err != nil {
+		return roster.UserResult{}, fmt.Errorf("create user %s: %w", email, err)
+	}
+	if res.Changed {
+		res.Password = generated
+	}
+	return res, nil
+}
+
+// existing looks a user up by email for --if-not-exists, as the actor.
+func (s *service) existing(ctx context.Context, email string) (roster.User, bool, error) {
+	var u roster.User
+	var found bool
+	err := s.read(ctx, func(o *op) error {
+		if err := o.require(roster.PermUsersCreate); err != nil {
+			return err
+		}
+		id, err := o.tx.EmailTaken(ctx, email)
+		if err != nil || id == 0 {
+			return err
+		}
+		row, err := o.tx.UserByRef(ctx, email)
+		u, found = row.User, err == nil
+		return err
+	})
+	return u, found, err
+}
+
+func checkProfile(name, username string, links map[string]string) error {
+	if err := roster.ValidateName(name); err != nil {
+		return err
+	}
+	if username != "" {
+		if err := roster.ValidateUsername(username); err != nil {
+			return err
+		}
+	}
+	for k, v := range links {
+		if err := roster.ValidateLink(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkUnique applies R1 to a username and links for user id (0: new).
+func (o *op) checkUnique(id int64, username string, links map[string]string) error {
+	if username != "" {
+		other, err := o.tx.UsernameTaken(o.ctx, username)
+		if err != nil {
+			return err
+		}
+		if other != 0 && other != id {
+			return roster.Errorf(roster.ErrConflict, "username %s is taken", username)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(links)) {
+		other, err := o.tx.LinkTaken(o.ctx, k, links[k])
+		if err != nil {
+			return err
+		}
+		if other != 0 && other != id {
+			return roster.Errorf(roster.ErrConflict, "link %s=%s belongs to another user", k, links[k])
+		}
+	}
+	return nil
+}
+
+// target loads the user a change is about, after checking perm.
+func (o *op) target(ref, perm string) (sqlite.UserRow, error) {
+	if err := o.require(perm); err != nil {
+		return sqlite.UserRow{}, err
+	}
+	return o.tx.UserByRef(o.ctx, ref)
+}
+
+// change runs a user change as one write and wraps its error with the verb
+// and the user reference.
+func (s *service) change(ctx context.Context, verb, ref string, fn func(*op) (roster.UserResult, error)) (roster.UserResult, error) {
+	var res roster.UserResult
+	err := s.write(ctx, func(o *op) error {
+		var err error
+		res, err = fn(o)
+		return err
+	})
+	if err != nil {
+		return roster.UserResult{}, fmt.Errorf("%s %s: %w", verb, ref, err)
+	}
+	return res, nil
+}
+
+// reload returns the user after a change.
+func (o *op) reload(id int64, changed bool) (roster.UserResult, error) {
+	u, err := o.tx.UserByRef(o.ctx, fmt.Sprint(id))
+	return roster.UserResult{User: u.User, Changed: changed}, err
+}
+
+func (s *service) UpdateUser(ctx context.Context, ref string, p roster.UpdateUser) (roster.UserResult, error) {
+	var email string
+	if p.Email != nil {
+		var err error
+		if email, err = roster.NormalizeEmail(*p.Email); err != nil {
+			return roster.UserResult{}, err
+		}
+	}
+	name, username := "", ""
+	if p.Name != nil {
+		name = *p.Name
+	}
+	if p.Username != nil {
+		username = *p.Username
+	}
+	if err := checkProfile(name, username, p.Links); err != nil {
+		return roster.UserResult{}, err
+	}
+	return s.change(ctx, "update", ref, func(o *op) (roster.UserResult, error) {
+		u, err := o.target(ref, roster.PermUsersManage)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.checkActOn(u, "edit"); err != nil {
+			return roster.UserResult{}, err
+		}
+		changes := map[string]any{}
+		set := func(field string, cur *string, v *string) {
+			if v != nil && *v != *cur {
+				changes[field] = map[string]any{"from": *cur, "to": *v}
+				*cur = *v
+			}
+		}
+		if p.Email != nil && email != u.Email {
+			if other, err := o.tx.EmailTaken(o.ctx, email); err != nil {
+				return roster.UserResult{}, err
+			} else if other != 0 && other != u.ID {
+				return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "email %s belongs to another user", email)
+			}
+			set("email", &u.Email, &email)
+		}
+		set("name", &u.Name, p.Name)
+		if p.Username != nil && *p.Username != u.Username {
+			if err := o.checkUnique(u.ID, *p.Username, nil); err != nil {
+				return roster.UserResult{}, err
+			}
+			set("username", &u.Username, p.Username)
+		}
+		if err := o.checkUnique(u.ID, "", p.Links); err != nil {
+			return roster.UserResult{}, err
+		}
+		for _, k := range slices.Sorted(maps.Keys(p.Links)) {
+			if u.Links[k] != p.Links[k] {
+				changes["link."+k] = map[string]any{"from": u.Links[k], "to": p.Links[k]}
+				if err := o.tx.SetLink(o.ctx, u.ID, k, p.Links[k]); err != nil {
+					return roster.UserResult{}, err
+				}
+			}
+		}
+		for _, k := range dedupe(p.Unlink) {
+			if _, ok := p.Links[k]; ok {
+				return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "link %s is both set and removed", k)
+			}
+			if v, ok := u.Links[k]; ok {
+				changes["link."+k] = map[string]any{"from": v, "to": ""}
+				if err := o.tx.DeleteLink(o.ctx, u.ID, k); err != nil {
+					return roster.UserResult{}, err
+				}
+			}
+		}
+		if len(changes) == 0 {
+			return roster.UserResult{User: u.User}, nil
+		}
+		u.UpdatedAt = o.now
+		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.audit("user.update", u.Email, u.ID, changes); err != nil {
+			return roster.UserResult{}, err
+		}
+		return o.reload(u.ID, true)
+	})
+}
+
+func (s *service) SetRoles(ctx context.Context, ref string, roles []string) (roster.UserResult, error) {
+	want := dedupe(roles)
+	return s.change(ctx, "set roles of", ref, func(o *op) (roster.UserResult, error) {
+		return o.changeRoles(ref, "user.set_role", func([]string) []string { return want })
+	})
+}
+
+func (s *service) AssignRole(ctx context.Context, role, ref string) (roster.UserResult, error) {
+	return s.change(ctx, "assign "+role+" to", ref, func(o *op) (roster.UserResult, error) {
+		return o.changeRoles(ref, "role.assign", func(cur []string) []string { return dedupe(append(slices.Clone(cur), role)) })
+	})
+}
+
+func (s *service) UnassignRole(ctx context.Context, role, ref string) (roster.UserResult, error) {
+	return s.change(ctx, "unassign "+role+" from", ref, func(o *op) (roster.UserResult, error) {
+		if _, err := o.role(role); err != nil {
+			return roster.UserResult{}, err
+		}
+		return o.changeRoles(ref, "role.unassign", func(cur []string) []string {
+			return slices.DeleteFunc(slices.Clone(cur), func(r string) bool { return r == role })
+		})
+	})
+}
+
+// changeRoles is every change of a user's roles, applying R2–R5.
+func (o *op) changeRoles(ref, action string, next func([]string) []string) (roster.UserResult, error) {
+	u, err := o.target(ref, roster.PermUsersManage)
+	if err != nil {
+		return roster.UserResult{}, err
+	}
+	want := next(u.Roles)
+	if err := o.rolesExist(want); err != nil {
+		return roster.UserResult{}, err
+	}
+	added, removed := diff(u.Roles, want)
+	if len(added) == 0 && len(removed) == 0 {
+		return roster.UserResult{User: u.User}, nil
+	}
+	if err := o.checkNotSelf(u, "change the roles of"); err != nil {
+		return roster.UserResult{}, err
+	}
+	if err := o.checkActOn(u, "change the roles of"); err != nil {
+		return roster.UserResult{}, err
+	}
+	if slices.Contains(removed, roster.RoleOwner) {
+		if err := o.checkKeepsOwner(u, "revoke owner from"); err != nil {
+			return roster.UserResult{}, err
+		}
+	}
+	if err := o.checkGrant(added); err != nil {
+		return roster.UserResult{}, err
+	}
+	if err := o.tx.SetUserRoles(o.ctx, u.ID, want); err != nil {
+		return roster.UserResult{}, err
+	}
+	details := map[string]any{"from": u.Roles, "to": want}
+	if err := o.audit(action, u.Email, u.ID, details); err != nil {
+		return roster.UserResult{}, err
+	}
+	return o.reload(u.ID, true)
+}
+
+// diff returns what b adds to a and what it removes, both sorted.
+func diff(a, b []string) (added, removed []string) {
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			added = append(added, x)
+		}
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			removed = append(removed, x)
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	return added, removed
+}
+
+func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassword) (roster.UserResult, error) {
+	var email string
+	err := s.read(ctx, func(o *op) error {
+		u, err := o.target(ref, roster.PermUsersManage)
+		email = u.Email
+		return err
+	})
+	if err != nil {
+		return roster.UserResult{}, fmt.Errorf("set password of %s: %w", ref, err)
+	}
+	if p.Password == "" && !p.RandomPassword {
+		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "no password given")
+	}
+	hash, generated, err := s.secret(ctx, p.Password, p.RandomPassword, email)
+	if err != nil {
+		return roster.UserResult{}, err
+	}
+	res, err := s.change(ctx, "set password of", ref, func(o *op) (roster.UserResult, error) {
+		u, err := o.target(ref, roster.PermUsersManage)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
+		if o.act.is(u) {
+			return roster.UserResult{}, roster.Errorf(roster.ErrForbidden, "set-password is for other people's passwords").
+				WithHint("change your own with roster account password, which asks for the current one")
+		}
+		if err := o.checkActOn(u, "set the password of"); err != nil {
+			return roster.UserResult{}, err
+		}
+		u.PasswordHash, u.MustChangePassword, u.UpdatedAt = hash, p.MustChangePassword, o.now
+		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.audit("user.set_password", u.Email, u.ID, map[string]any{"must_change_password": p.MustChangePassword}); err != nil {
+			return roster.UserResult{}, err
+		}
+		return o.reload(u.ID, true)
+	})
+	res.Password = generated
+	return res, err
+}
+
+func (s *service) DeactivateUser(ctx context.Context, ref, reason string) (roster.UserResult, error) {
+	if err := roster.ValidateName(reason); err != nil {
+		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "invalid reason: use one line of at most 200 characters")
+	}
+	return s.change(ctx, "deactivate", ref, func(o *op) (roster.UserResult, error) {
+		u, err := o.target(ref, roster.PermUsersManage)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
+		if u.Status == roster.StatusDeactivated {
+			return roster.UserResult{User: u.User}, nil
+		}
+		if err := o.checkNotSelf(u, "deactivate"); err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.checkActOn(u, "deactivate"); err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.checkKeepsOwner(u, "deactivate"); err != nil {
+			return roster.UserResult{}, err
+		}
+		from := u.Status
+		u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = roster.StatusDeactivated, &o.now, reason, o.now
+		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+			return roster.UserResult{}, err
+		}
+		details := map[string]any{"from": from}
+		if reason != "" {
+			details["reason"] = reason
+		}
+		if err := o.audit("user.deactivate", u.Email, u.ID, details); err != nil {
+			return roster.UserResult{}, err
+		}
+		return o.reload(u.ID, true)
+	})
+}
+
+func (s *service) ReactivateUser(ctx context.Context, ref string) (roster.UserResult, error) {
+	return s.change(ctx, "reactivate", ref, func(o *op) (roster.UserResult, error) {
+		u, err := o.target(ref, roster.PermUsersManage)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
+		switch u.Status {
+		case roster.StatusActive:
+			return roster.UserResult{User: u.User}, nil
+		case roster.StatusInvited:
+			return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation yet", u.Email)
+		}
+		if err := o.checkActOn(u, "reactivate"); err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.checkSeat(); err != nil {
+			return roster.UserResult{}, err
+		}
+		u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = roster.StatusActive, nil, "", o.now
+		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.audit("user.reactivate", u.Email, u.ID, nil); err != nil {
+			return roster.UserResult{}, err
+		}
+		return o.reload(u.ID, true)
+	})
+}
+
+func (s *service) DeleteUser(ctx context.Context, ref string) (roster.User, error) {
+	res, err := s.change(ctx, "delete", ref, func(o *op) (roster.UserResult, error) {
+		u, err := o.target(ref, roster.PermUsersDelete)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.checkNotSelf(u, "delete"); err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.checkActOn(u, "delete"); err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.checkKeepsOwner(u, "delete"); err != nil {
+			return roster.UserResult{}, err
+		}
+		acted, err := o.tx.HasActed(o.ctx, u.ID)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
+		if acted {
+			return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s has activity in the audit log and cannot be deleted (R7)", u.Email).
+				WithHint("deactivate the user instead: roster user deactivate %s", u.Email)
+		}
+		if err := o.tx.DeleteUser(o.ctx, u.ID); err != nil {
+			return roster.UserResult{}, err
+		}
+		details := map[string]any{"status": u.Status, "roles": u.Roles}
+		if err := o.audit("user.delete", u.Email, u.ID, details); err != nil {
+			return roster.UserResult{}, err
+		}
+		return roster.UserResult{User: u.User, Changed: true}, nil
+	})
+	return res.User, err
+}

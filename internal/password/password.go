@@ -1,0 +1,138 @@
+// Package password hashes, verifies, checks and generates passwords.
+package password
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// Params are argon2id parameters; Default is DESIGN.md's choice.
+type Params struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+	SaltLen int
+	KeyLen  uint32
+}
+
+// Default are the parameters new hashes use.
+var Default = Params{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// MaxLength is the longest password accepted, in characters.
+const MaxLength = 256
+
+// Hash returns the PHC string of an argon2id hash of pw.
+func Hash(pw string) (string, error) { return hashWith(Default, pw) }
+
+func hashWith(p Params, pw string) (string, error) {
+	salt := make([]byte, p.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("read random salt: %w", err)
+	}
+	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// Verify reports whether pw matches the PHC string, comparing in constant
+// time, and whether the hash should be replaced because the parameters
+// changed since it was made.
+func Verify(phc, pw string) (ok, rehash bool) {
+	p, salt, key, err := parse(phc)
+	if err != nil {
+		return false, false
+	}
+	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
+	ok = subtle.ConstantTimeCompare(got, key) == 1
+	rehash = p.Memory != Default.Memory || p.Time != Default.Time || p.Threads != Default.Threads ||
+		len(salt) != Default.SaltLen || uint32(len(key)) != Default.KeyLen
+	return ok, rehash
+}
+
+// VerifyNone spends the time of one verification, so that a sign-in for an
+// unknown account takes as long as one for a known account.
+func VerifyNone(pw string) {
+	argon2.IDKey([]byte(pw), make([]byte, Default.SaltLen), Default.Time, Default.Memory, Default.Threads, Default.KeyLen)
+}
+
+func parse(phc string) (Params, []byte, []byte, error) {
+	var p Params
+	parts := strings.Split(phc, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, fmt.Errorf("not an argon2id hash")
+	}
+	var v int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &v); err != nil || v != argon2.Version {
+		return p, nil, nil, fmt.Errorf("unsupported argon2 version")
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return p, nil, nil, fmt.Errorf("bad argon2 parameters: %w", err)
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return p, nil, nil, fmt.Errorf("bad salt: %w", err)
+	}
+	key, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(key) == 0 {
+		return p, nil, nil, fmt.Errorf("bad key")
+	}
+	p.SaltLen = len(salt)
+	p.KeyLen = uint32(len(key))
+	return p, salt, key, nil
+}
+
+//go:embed common.txt
+var commonText string
+
+var common = sync.OnceValue(func() map[string]struct{} {
+	m := make(map[string]struct{}, 256)
+	sc := bufio.NewScanner(strings.NewReader(commonText))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			m[line] = struct{}{}
+		}
+	}
+	return m
+})
+
+// IsCommon reports whether pw is on the built-in list of common passwords.
+func IsCommon(pw string) bool {
+	_, ok := common()[strings.ToLower(pw)]
+	return ok
+}
+
+// Check applies R10: length in characters between minLen and MaxLength,
+// not a common password, not the account's email.
+func Check(pw, email string, minLen int) error {
+	n := utf8.RuneCountInString(pw)
+	hint := fmt.Sprintf("choose a password of %d to %d characters that is not a common word or your email", minLen, MaxLength)
+	switch {
+	case !utf8.ValidString(pw):
+		return roster.Errorf(roster.ErrInvalid, "password is not valid UTF-8").WithHint("%s", hint)
+	case n < minLen:
+		return roster.Errorf(roster.ErrInvalid, "password too short: %d characters, at least %d needed", n, minLen).WithHint("%s", hint)
+	case n > MaxLength:
+		return roster.Errorf(roster.ErrInvalid, "password too long: %d characters, at most %d allowed", n, MaxLength).WithHint("%s", hint)
+	case IsCommon(pw):
+		return roster.Errorf(roster.ErrInvalid, "password is too common").WithHint("%s", hint)
+	case email != "" && strings.EqualFold(pw, email):
+		return roster.Errorf(roster.ErrInvalid, "password must not be the email address").WithHint("%s", hint)
+	}
+	return nil
+}
+
+// Generate returns a random password: 26 base32 characters, 128 bits.
+func Generate() string { return rand.Text() }

@@ -1,0 +1,166 @@
+// Package roster is the domain: its types, the permission catalog, the
+// sentinel errors and the Service interface that the CLI talks to, whether
+// the implementation is the local core or an HTTP client.
+package roster
+
+import (
+	"context"
+	"time"
+)
+
+// Service is everything the command line can ask of roster. Every method
+// acts as the principal the Service was made for, and enforces the rules.
+type Service interface {
+	Init(ctx context.Context, p InitParams) (InitResult, error)
+	Whoami(ctx context.Context) (Principal, error)
+
+	ListUsers(ctx context.Context, f UserFilter) (Page[User], error)
+	GetUser(ctx context.Context, ref string) (User, error)
+	CreateUser(ctx context.Context, p CreateUser) (UserResult, error)
+	UpdateUser(ctx context.Context, ref string, p UpdateUser) (UserResult, error)
+	SetRoles(ctx context.Context, ref string, roles []string) (UserResult, error)
+	SetPassword(ctx context.Context, ref string, p SetPassword) (UserResult, error)
+	DeactivateUser(ctx context.Context, ref, reason string) (UserResult, error)
+	ReactivateUser(ctx context.Context, ref string) (UserResult, error)
+	DeleteUser(ctx context.Context, ref string) (User, error)
+
+	ListRoles(ctx context.Context) ([]Role, error)
+	GetRole(ctx context.Context, name string) (Role, error)
+	CreateRole(ctx context.Context, p CreateRole) (Role, error)
+	UpdateRole(ctx context.Context, name string, p UpdateRole) (RoleResult, error)
+	DeleteRole(ctx context.Context, name, reassign string) (Role, error)
+	AssignRole(ctx context.Context, role, ref string) (UserResult, error)
+	UnassignRole(ctx context.Context, role, ref string) (UserResult, error)
+
+	ListPermissions(ctx context.Context) ([]Permission, error)
+	CreatePermission(ctx context.Context, p CreatePermission) (Permission, error)
+	DeletePermission(ctx context.Context, name string) (Permission, error)
+
+	Can(ctx context.Context, ref, permission, project string) (Decision, error)
+
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	GetSettings(ctx context.Context) (Settings, error)
+	SetSetting(ctx context.Context, key, value string) (SettingResult, error)
+}
+
+// Principal is who a Service acts as.
+type Principal struct {
+	// User is the acting user; nil for the local superuser.
+	User *User `json:"user"`
+	// Name is how the audit log names the actor: an email or "local:<os user>".
+	Name string `json:"name"`
+	// Via is how the actor reached roster: "local" or "token:<id>".
+	Via string `json:"via"`
+	// Permissions are the effective permissions, implications applied.
+	Permissions []string `json:"permissions"`
+}
+
+// InitParams bootstraps a store.
+type InitParams struct {
+	OwnerEmail string
+	OwnerName  string
+	// Password is the owner's password; empty with RandomPassword false
+	// means the owner has no password yet.
+	Password       string
+	RandomPassword bool
+}
+
+// InitResult says what Init did.
+type InitResult struct {
+	Owner    User   `json:"owner"`
+	Changed  bool   `json:"changed"`
+	Password string `json:"password,omitempty"` // generated, shown once
+}
+
+// UserFilter selects and pages users. After is the cursor of the previous page.
+type UserFilter struct {
+	Status  Status
+	Role    string
+	Project string
+	Search  string
+	Limit   int
+	After   string
+}
+
+// CreateUser creates one user.
+type CreateUser struct {
+	Email              string
+	Name               string
+	Username           string
+	Roles              []string
+	Links              map[string]string
+	Password           string
+	RandomPassword     bool
+	MustChangePassword bool
+	IfNotExists        bool
+}
+
+// UpdateUser changes a user's profile; nil fields stay as they are.
+type UpdateUser struct {
+	Name     *string
+	Email    *string
+	Username *string
+	Links    map[string]string
+	Unlink   []string
+}
+
+// SetPassword sets a user's password.
+type SetPassword struct {
+	Password           string
+	RandomPassword     bool
+	MustChangePassword bool
+	RevokeSessions     bool
+}
+
+// UserResult is a user after a change. Changed is false when the result
+// already held (R13). Password is a generated password, shown once.
+type UserResult struct {
+	User     User   `json:"user"`
+	Changed  bool   `json:"changed"`
+	Password string `json:"password,omitempty"`
+}
+
+// CreateRole creates a custom role.
+type CreateRole struct {
+	Name        string
+	Description string
+	Permissions []string
+}
+
+// UpdateRole edits a custom role.
+type UpdateRole struct {
+	Description *string
+	Add         []string
+	Remove      []string
+}
+
+// RoleResult is a role after a change.
+type RoleResult struct {
+	Role    Role `json:"role"`
+	Changed bool `json:"changed"`
+}
+
+// CreatePermission registers an application permission.
+type CreatePermission struct {
+	Name        string
+	Description string
+	Implies     []string
+}
+
+// AuditFilter selects audit events, newest first.
+type AuditFilter struct {
+	Since  time.Time
+	Until  time.Time
+	Actor  string
+	Action string
+	Target string
+	Limit  int
+}
+
+// SettingResult is the value of a setting after a change.
+type SettingResult struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Changed bool   `json:"changed"`
+}

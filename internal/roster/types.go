@@ -1,0 +1,84 @@
+package roster
+
+import "time"
+
+// Status is a user's lifecycle state.
+type Status string
+
+// The user statuses.
+const (
+	StatusInvited     Status = "invited"
+	StatusActive      Status = "active"
+	StatusDeactivated Status = "deactivated"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	return s == StatusInvited || s == StatusActive || s == StatusDeactivated
+}
+
+// User is an account as shown to callers; it never carries a password hash.
+type User struct {
+	ID                 int64             `json:"id"`
+	Email              string            `json:"email"`
+	Username           string            `json:"username"`
+	Name               string            `json:"name"`
+	Roles              []string          `json:"roles"`
+	Status             Status            `json:"status"`
+	MustChangePassword bool              `json:"must_change_password"`
+	HasPassword        bool              `json:"has_password"`
+	Links              map[string]string `json:"links"`
+	Projects           []string          `json:"projects"`
+	CreatedAt          time.Time         `json:"created_at"`
+	UpdatedAt          time.Time         `json:"updated_at"`
+	LastLoginAt        *time.Time        `json:"last_login_at"`
+	LastLoginMethod    string            `json:"last_login_method"`
+	DeactivatedAt      *time.Time        `json:"deactivated_at"`
+}
+
+// Role is a named set of permissions.
+type Role struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Builtin     bool     `json:"builtin"`
+	Permissions []string `json:"permissions"`
+	Holders     int      `json:"holders"`
+}
+
+// Permission is one capability flag.
+type Permission struct {
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Builtin     bool     `json:"builtin"`
+	Implies     []string `json:"implies"`
+}
+
+// AuditEvent records one change.
+type AuditEvent struct {
+	ID      int64          `json:"id"`
+	At      time.Time      `json:"at"`
+	Actor   string         `json:"actor"`
+	Via     string         `json:"via"`
+	Action  string         `json:"action"`
+	Target  string         `json:"target"`
+	Details map[string]any `json:"details"`
+}
+
+// Settings are the store-wide settings shared by CLI and server.
+type Settings map[string]string
+
+// Decision answers "can USER do PERMISSION".
+type Decision struct {
+	User       string   `json:"user"`
+	Permission string   `json:"permission"`
+	Project    string   `json:"project,omitempty"`
+	Allowed    bool     `json:"allowed"`
+	GrantedBy  []string `json:"granted_by"`
+	Reason     string   `json:"reason,omitempty"`
+}
+
+// Page is one page of a keyed listing. Next is empty on the last page.
+type Page[T any] struct {
+	Items []T
+	Next  string
+}

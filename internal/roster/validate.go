@@ -1,0 +1,87 @@
+package roster
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+var (
+	usernameRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]{0,62}$`)
+	roleNameRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	permissionRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}(\.[a-z][a-z0-9_]{0,62}){1,3}$`)
+	linkKindRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+)
+
+// NormalizeEmail validates an email address and returns it trimmed. The
+// address must be bare (no display name) with a domain holding a dot.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	bad := Errorf(ErrInvalid, "invalid email %q", s).WithHint("give a bare address such as alice@example.com")
+	if s == "" || len(s) > 254 {
+		return "", bad
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return "", bad
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	if at <= 0 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", bad
+	}
+	return s, nil
+}
+
+// EmailKey is the case-insensitive form of an email under which R1 holds.
+func EmailKey(email string) string { return strings.ToLower(email) }
+
+// ValidateUsername checks a username: a letter, then letters, digits, '.', '_'
+// or '-'. Starting with a letter keeps usernames apart from numeric ids.
+func ValidateUsername(s string) error {
+	if !usernameRE.MatchString(s) {
+		return Errorf(ErrInvalid, "invalid username %q", s).
+			WithHint("start with a letter; use letters, digits, '.', '_' or '-'; at most 63 characters")
+	}
+	return nil
+}
+
+// ValidateRoleName checks a custom role's name.
+func ValidateRoleName(s string) error {
+	if !roleNameRE.MatchString(s) {
+		return Errorf(ErrInvalid, "invalid role name %q", s).
+			WithHint("use lower-case letters, digits, '_' or '-', starting with a letter")
+	}
+	return nil
+}
+
+// ValidatePermissionName checks a permission name such as invoices.manage.
+func ValidatePermissionName(s string) error {
+	if !permissionRE.MatchString(s) {
+		return Errorf(ErrInvalid, "invalid permission name %q", s).
+			WithHint("use dotted lower-case words such as invoices.manage")
+	}
+	return nil
+}
+
+// ValidateLink checks an external identity link kind=value.
+func ValidateLink(kind, value string) error {
+	if !linkKindRE.MatchString(kind) {
+		return Errorf(ErrInvalid, "invalid link kind %q", kind).
+			WithHint("use a lower-case word such as github, gitlab or employee")
+	}
+	if value == "" || utf8.RuneCountInString(value) > 256 || strings.ContainsAny(value, " \t\r\n") {
+		return Errorf(ErrInvalid, "invalid %s link value %q", kind, value).
+			WithHint("give a non-empty value without spaces, at most 256 characters")
+	}
+	return nil
+}
+
+// ValidateName checks a display name.
+func ValidateName(s string) error {
+	if utf8.RuneCountInString(s) > 200 || strings.ContainsAny(s, "\r\n\t") || !utf8.ValidString(s) {
+		return Errorf(ErrInvalid, "invalid name %q", s).WithHint("use one line of at most 200 characters")
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// migration i brings the schema from version i to i+1.
+type migration func(ctx context.Context, tx *sql.Tx) error
+
+var migrations = []migration{
+	execSQL(schemaV1),
+	seedCatalog,
+}
+
+// SchemaVersion is the version a current store has.
+var SchemaVersion = len(migrations)
+
+const schemaV1 = `
+CREATE TABLE users (
+	id                   INTEGER PRIMARY KEY,
+	email                TEXT NOT NULL,
+	email_key            TEXT NOT NULL UNIQUE,
+	username             TEXT,
+	username_key         TEXT UNIQUE,
+	name                 TEXT NOT NULL DEFAULT '',
+	status               TEXT NOT NULL CHECK (status IN ('invited', 'active', 'deactivated')),
+	password_hash        TEXT,
+	must_change_password INTEGER NOT NULL DEFAULT 0,
+	created_at           INTEGER NOT NULL,
+	updated_at           INTEGER NOT NULL,
+	last_login_at        INTEGER,
+	last_login_method    TEXT NOT NULL DEFAULT '',
+	deactivated_at       INTEGER,
+	deactivated_reason   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX users_status ON users (status, email_key);
+
+CREATE TABLE user_links (
+	user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	kind    TEXT NOT NULL,
+	value   TEXT NOT NULL,
+	PRIMARY KEY (kind, value),
+	UNIQUE (user_id, kind)
+);
+
+CREATE TABLE permissions (
+	name        TEXT PRIMARY KEY,
+	description TEXT NOT NULL DEFAULT '',
+	builtin     INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE permission_implies (
+	permission TEXT NOT NULL REFERENCES permissions (name) ON DELETE CASCADE,
+	implies    TEXT NOT NULL REFERENCES permissions (name),
+	PRIMARY KEY (permission, implies)
+);
+
+CREATE TABLE roles (
+	name            TEXT PRIMARY KEY,
+	description     TEXT NOT NULL DEFAULT '',
+	builtin         INTEGER NOT NULL DEFAULT 0,
+	all_permissions INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE role_permissions (
+	role       TEXT NOT NULL REFERENCES roles (name) ON DELETE CASCADE,
+	permission TEXT NOT NULL REFERENCES permissions (name),
+	PRIMARY KEY (role, permission)
+);
+CREATE INDEX role_permissions_permission ON role_permissions (permission);
+
+CREATE TABLE user_roles (
+	user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	role    TEXT NOT NULL REFERENCES roles (name),
+	PRIMARY KEY (user_id, role)
+) WITHOUT ROWID;
+CREATE INDEX user_roles_role ON user_roles (role, user_id);
+
+CREATE TABLE audit (
+	id        INTEGER PRIMARY KEY,
+	at        INTEGER NOT NULL,
+	actor     TEXT NOT NULL,
+	actor_id  INTEGER,
+	via       TEXT NOT NULL,
+	action    TEXT NOT NULL,
+	target    TEXT NOT NULL DEFAULT '',
+	target_id INTEGER,
+	details   TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_actor_id ON audit (actor_id) WHERE actor_id IS NOT NULL;
+CREATE INDEX audit_at ON audit (at);
+
+CREATE TABLE settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`
+
+func execSQL(q string) migration {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, q)
+		return err
+	}
+}
+
+// seedCatalog writes roster's own permissions and the locked roles from
+// the catalog in package roster, the one place they are defined.
+func seedCatalog(ctx context.Context, tx *sql.Tx) error {
+	for _, p := range roster.BuiltinPermissions {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO permissions (name, description, builtin) VALUES (?, ?, 1)`, p.Name, p.Description); err != nil {
+			return err
+		}
+	}
+	for _, r := range roster.BuiltinRoles {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO roles (name, description, builtin, all_permissions) VALUES (?, ?, 1, ?)`, r.Name, r.Description, r.AllPermissions); err != nil {
+			return err
+		}
+		for _, p := range r.Permissions {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO role_permissions (role, permission) VALUES (?, ?)`, r.Name, p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Migrate applies every pending migration in one IMMEDIATE transaction and
+// returns how many it applied. A store newer than this binary is refused.
+func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, mapErr(fmt.Errorf("migrate: %w", err))
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return 0, mapErr(fmt.Errorf("migrate: %w", err))
+	}
+	if v > SchemaVersion {
+		return 0, roster.Errorf(roster.ErrConflict, "store schema version %d is newer than this roster (%d)", v, SchemaVersion).
+			WithHint("upgrade roster")
+	}
+	if v == SchemaVersion {
+		return 0, nil
+	}
+	for i := v; i < SchemaVersion; i++ {
+		if err := migrations[i](ctx, tx); err != nil {
+			return 0, mapErr(fmt.Errorf("migrate to version %d: %w", i+1, err))
+		}
+	}
+	// PRAGMA takes no bound parameters; the value is our own integer.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
+		return 0, mapErr(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, mapErr(fmt.Errorf("migrate: %w", err))
+	}
+	return SchemaVersion - v, nil
+}
+
+// Version reads the schema version.
+func (db *DB) Version(ctx context.Context) (int, error) {
+	var v int
+	err := db.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
+	return v, mapErr(err)
+}

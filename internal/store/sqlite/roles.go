@@ -1,0 +1,406 @@
+package sqlite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// RoleRow is a role as stored. AllPermissions marks owner and admin, which
+// hold every permission, including ones registered later.
+type RoleRow struct {
+	roster.Role
+	AllPermissions bool
+}
+
+// Catalog is every permission with its implications and every role with
+// its permissions: small, read whole, and used to compute effective
+// permissions.
+type Catalog struct {
+	Permissions []roster.Permission // sorted by name
+	Roles       map[string]RoleRow
+}
+
+// LoadCatalog reads all permissions and roles (without holder counts).
+func (t *Tx) LoadCatalog(ctx context.Context) (Catalog, error) {
+	c := Catalog{Roles: map[string]RoleRow{}}
+	rows, err := t.tx.QueryContext(ctx, `SELECT name, description, builtin FROM permissions ORDER BY name`)
+	if err != nil {
+		return c, fmt.Errorf("load permissions: %w", err)
+	}
+	idx := map[string]int{}
+	for rows.Next() {
+		var p roster.Permission
+		if err := rows.Scan(&p.Name, &p.Description, &p.Builtin); err != nil {
+			rows.Close()
+			return c, err
+		}
+		p.Implies = []string{}
+		idx[p.Name] = len(c.Permissions)
+		c.Permissions = append(c.Permissions, p)
+	}
+	rows.Close()
+	if err := t.eachPair(ctx, `SELECT permission, implies FROM permission_implies ORDER BY permission, implies`, func(a, b string) {
+		if i, ok := idx[a]; ok {
+			c.Permissions[i].Implies = append(c.Permissions[i].Implies, b)
+		}
+	}); err != nil {
+		return c, err
+	}
+	rows, err = t.tx.QueryContext(ctx, `SELECT name, description, builtin, all_permissions FROM roles`)
+	if err != nil {
+		return c, fmt.Errorf("load roles: %w", err)
+	}
+	for rows.Next() {
+		var r RoleRow
+		if err := rows.Scan(&r.Name, &r.Description, &r.Builtin, &r.AllPermissions); err != nil {
+			rows.Close()
+			return c, err
+		}
+		r.Permissions = []string{}
+		c.Roles[r.Name] = r
+	}
+	rows.Close()
+	err = t.eachPair(ctx, `SELECT role, permission FROM role_permissions ORDER BY role, permission`, func(role, perm string) {
+		r := c.Roles[role]
+		r.Permissions = append(r.Permissions, perm)
+		c.Roles[role] = r
+	})
+	if err != nil {
+		return c, err
+	}
+	for name, r := range c.Roles {
+		if r.AllPermissions {
+			r.Permissions = c.PermissionNames()
+			c.Roles[name] = r
+		}
+	}
+	return c, nil
+}
+
+func (t *Tx) eachPair(ctx context.Context, q string, fn func(a, b string)) error {
+	rows, err := t.tx.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, b string
+		if err := rows.Scan(&a, &b); err != nil {
+			return err
+		}
+		fn(a, b)
+	}
+	return rows.Err()
+}
+
+// PermissionNames lists every permission name, sorted.
+func (c Catalog) PermissionNames() []string {
+	out := make([]string, len(c.Permissions))
+	for i, p := range c.Permissions {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// Permission finds a permission by name.
+func (c Catalog) Permission(name string) (roster.Permission, bool) {
+	i := sort.Search(len(c.Permissions), func(i int) bool { return c.Permissions[i].Name >= name })
+	if i < len(c.Permissions) && c.Permissions[i].Name == name {
+		return c.Permissions[i], true
+	}
+	return roster.Permission{}, false
+}
+
+// Closure returns perms with every implication applied, sorted.
+func (c Catalog) Closure(perms []string) []string {
+	seen := map[string]bool{}
+	var visit func(string)
+	visit = func(p string) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		if q, ok := c.Permission(p); ok {
+			for _, imp := range q.Implies {
+				visit(imp)
+			}
+		}
+	}
+	for _, p := range perms {
+		visit(p)
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Holders counts users per role.
+func (t *Tx) Holders(ctx context.Context) (map[string]int, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT role, count(*) FROM user_roles GROUP BY role`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[string]int{}
+	for rows.Next() {
+		var r string
+		var n int
+		if err := rows.Scan(&r, &n); err != nil {
+			return nil, err
+		}
+		m[r] = n
+	}
+	return m, rows.Err()
+}
+
+// InsertRole stores a custom role with its permissions.
+func (t *Tx) InsertRole(ctx context.Context, r roster.Role) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO roles (name, description) VALUES (?, ?)`, r.Name, r.Description); err != nil {
+		return fmt.Errorf("insert role %s: %w", r.Name, err)
+	}
+	return t.SetRolePermissions(ctx, r.Name, r.Permissions)
+}
+
+// UpdateRoleDescription sets a role's description.
+func (t *Tx) UpdateRoleDescription(ctx context.Context, name, desc string) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE roles SET description = ? WHERE name = ?`, desc, name)
+	return err
+}
+
+// SetRolePermissions replaces a role's permissions.
+func (t *Tx) SetRolePermissions(ctx context.Context, role string, perms []string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role = ?`, role); err != nil {
+		return err
+	}
+	for _, p := range perms {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO role_permissions (role, permission) VALUES (?, ?)`, role, p); err != nil {
+			return fmt.Errorf("add %s to role %s: %w", p, role, err)
+		}
+	}
+	return nil
+}
+
+// DeleteRole removes a role and its permission grants.
+func (t *Tx) DeleteRole(ctx context.Context, name string) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM roles WHERE name = ?`, name)
+	return err
+}
+
+// RoleHolderIDs lists the ids of users holding a role.
+func (t *Tx) RoleHolderIDs(ctx context.Context, role string) ([]int64, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT user_id FROM user_roles WHERE role = ? ORDER BY user_id`, role)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// MoveRoleHolders gives every holder of from the role to (once) and takes
+// from away.
+func (t *Tx) MoveRoleHolders(ctx context.Context, from, to string) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO user_roles (user_id, role)
+		SELECT user_id, ? FROM user_roles WHERE role = ?`, to, from); err != nil {
+		return err
+	}
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM user_roles WHERE role = ?`, from)
+	return err
+}
+
+// InsertPermission registers an application permission.
+func (t *Tx) InsertPermission(ctx context.Context, p roster.Permission) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO permissions (name, description) VALUES (?, ?)`, p.Name, p.Description); err != nil {
+		return fmt.Errorf("insert permission %s: %w", p.Name, err)
+	}
+	for _, imp := range p.Implies {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO permission_implies (permission, implies) VALUES (?, ?)`, p.Name, imp); err != nil {
+			return fmt.Errorf("%s implies %s: %w", p.Name, imp, err)
+		}
+	}
+	return nil
+}
+
+// PermissionUsers lists the roles granting a permission and the
+// permissions implying it: what stops its deletion.
+func (t *Tx) PermissionUsers(ctx context.Context, name string) (roles, impliedBy []string, err error) {
+	roles, err = t.strings(ctx, `SELECT role FROM role_permissions WHERE permission = ? ORDER BY role`, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	impliedBy, err = t.strings(ctx, `SELECT permission FROM permission_implies WHERE implies = ? ORDER BY permission`, name)
+	return roles, impliedBy, err
+}
+
+func (t *Tx) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// DeletePermission removes an application permission.
+func (t *Tx) DeletePermission(ctx context.Context, name string) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM permissions WHERE name = ? AND builtin = 0`, name)
+	return err
+}
+
+// AuditEntry is an event to record; ActorID is set when the actor is a user.
+type AuditEntry struct {
+	roster.AuditEvent
+	ActorID  int64
+	TargetID int64
+}
+
+// InsertAudit records an event.
+func (t *Tx) InsertAudit(ctx context.Context, e AuditEntry) error {
+	details := []byte("{}")
+	if len(e.Details) > 0 {
+		var err error
+		if details, err = json.Marshal(e.Details); err != nil {
+			return fmt.Errorf("audit details: %w", err)
+		}
+	}
+	var actorID, targetID any
+	if e.ActorID != 0 {
+		actorID = e.ActorID
+	}
+	if e.TargetID != 0 {
+		targetID = e.TargetID
+	}
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit (at, actor, actor_id, via, action, target, target_id, details)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, micros(e.At), e.Actor, actorID, e.Via, e.Action, e.Target, targetID, string(details))
+	if err != nil {
+		return fmt.Errorf("write audit event: %w", err)
+	}
+	return nil
+}
+
+// AuditQuery selects events; ActorID and TargetID, when set, match users.
+type AuditQuery struct {
+	Since, Until time.Time
+	ActorID      int64
+	Actor        string
+	TargetID     int64
+	Target       string
+	Action       string
+	Limit        int
+}
+
+// ListAudit returns events newest first.
+func (t *Tx) ListAudit(ctx context.Context, q AuditQuery) ([]roster.AuditEvent, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if !q.Since.IsZero() {
+		add("at >= ?", micros(q.Since))
+	}
+	if !q.Until.IsZero() {
+		add("at <= ?", micros(q.Until))
+	}
+	if q.ActorID != 0 {
+		add("actor_id = ?", q.ActorID)
+	} else if q.Actor != "" {
+		add("actor = ?", q.Actor)
+	}
+	if q.TargetID != 0 {
+		add("target_id = ?", q.TargetID)
+	} else if q.Target != "" {
+		add("target = ?", q.Target)
+	}
+	if q.Action != "" {
+		if strings.HasSuffix(q.Action, ".*") {
+			add("action LIKE ?", strings.TrimSuffix(q.Action, "*")+"%")
+		} else {
+			add("action = ?", q.Action)
+		}
+	}
+	sqlq := `SELECT id, at, actor, via, action, target, details FROM audit`
+	if len(where) > 0 {
+		sqlq += " WHERE " + strings.Join(where, " AND ")
+	}
+	sqlq += " ORDER BY id DESC LIMIT ?"
+	args = append(args, q.Limit)
+	rows, err := t.tx.QueryContext(ctx, sqlq, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	defer rows.Close()
+	out := []roster.AuditEvent{}
+	for rows.Next() {
+		var e roster.AuditEvent
+		var at int64
+		var details string
+		if err := rows.Scan(&e.ID, &at, &e.Actor, &e.Via, &e.Action, &e.Target, &details); err != nil {
+			return nil, err
+		}
+		e.At = fromMicros(at)
+		e.Details = map[string]any{}
+		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
+			return nil, fmt.Errorf("audit event %d: %w", e.ID, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Settings reads the stored settings (without defaults).
+func (t *Tx) Settings(ctx context.Context) (map[string]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT key, value FROM settings`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		m[k] = v
+	}
+	return m, rows.Err()
+}
+
+// SetSetting stores one setting.
+func (t *Tx) SetSetting(ctx context.Context, key, value string) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+// RoleNames lists role names for completion.
+func (t *Tx) RoleNames(ctx context.Context) ([]string, error) {
+	return t.strings(ctx, `SELECT name FROM roles ORDER BY name`)
+}
+
+// PermissionNamesList lists permission names for completion.
+func (t *Tx) PermissionNamesList(ctx context.Context) ([]string, error) {
+	return t.strings(ctx, `SELECT name FROM permissions ORDER BY name`)
+}

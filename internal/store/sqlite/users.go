@@ -1,0 +1,388 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// Tx is one transaction; its methods are the store's queries.
+type Tx struct {
+	tx *sql.Tx
+}
+
+// UserRow is a user as stored: the domain user plus its secrets.
+type UserRow struct {
+	roster.User
+	PasswordHash string
+	Reason       string
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func timePtr(n sql.NullInt64) *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := fromMicros(n.Int64)
+	return &t
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+const userColumns = `id, email, COALESCE(username, ''), name, status, COALESCE(password_hash, ''), must_change_password,
+	created_at, updated_at, last_login_at, last_login_method, deactivated_at, deactivated_reason`
+
+type scanner interface{ Scan(...any) error }
+
+func scanUser(s scanner) (UserRow, error) {
+	var u UserRow
+	var created, updated int64
+	var login, deact sql.NullInt64
+	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
+		&created, &updated, &login, &u.LastLoginMethod, &deact, &u.Reason)
+	if err != nil {
+		return u, err
+	}
+	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
+	u.LastLoginAt, u.DeactivatedAt = timePtr(login), timePtr(deact)
+	u.HasPassword = u.PasswordHash != ""
+	u.Roles, u.Links, u.Projects = []string{}, map[string]string{}, []string{}
+	return u, nil
+}
+
+// UserByRef finds a user by email, username, numeric id or kind:value link,
+// with roles and links loaded.
+func (t *Tx) UserByRef(ctx context.Context, ref string) (UserRow, error) {
+	var row *sql.Row
+	switch {
+	case ref == "":
+		return UserRow{}, roster.Errorf(roster.ErrInvalid, "empty user reference")
+	case strings.Contains(ref, "@"):
+		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, roster.EmailKey(ref))
+	case isDigits(ref):
+		id, err := strconv.ParseInt(ref, 10, 64)
+		if err != nil {
+			return UserRow{}, roster.Errorf(roster.ErrNotFound, "user %s not found", ref)
+		}
+		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
+	case strings.Contains(ref, ":"):
+		kind, value, _ := strings.Cut(ref, ":")
+		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id =
+			(SELECT user_id FROM user_links WHERE kind = ? AND value = ?)`, kind, value)
+	default:
+		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, strings.ToLower(ref))
+	}
+	u, err := scanUser(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, roster.Errorf(roster.ErrNotFound, "user %s not found", ref).
+			WithHint("give an email, a username, an id or kind:value; see roster user list")
+	}
+	if err != nil {
+		return u, fmt.Errorf("find user %s: %w", ref, err)
+	}
+	return u, t.loadUserDetails(ctx, []*roster.User{&u.User})
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// EmailTaken reports the id of the user holding email in any letter case.
+func (t *Tx) EmailTaken(ctx context.Context, email string) (int64, error) {
+	return t.idWhere(ctx, `SELECT id FROM users WHERE email_key = ?`, roster.EmailKey(email))
+}
+
+// UsernameTaken reports the id of the user holding username, or 0.
+func (t *Tx) UsernameTaken(ctx context.Context, username string) (int64, error) {
+	return t.idWhere(ctx, `SELECT id FROM users WHERE username_key = ?`, strings.ToLower(username))
+}
+
+// LinkTaken reports the id of the user linked to kind=value, or 0.
+func (t *Tx) LinkTaken(ctx context.Context, kind, value string) (int64, error) {
+	return t.idWhere(ctx, `SELECT user_id FROM user_links WHERE kind = ? AND value = ?`, kind, value)
+}
+
+func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := t.tx.QueryRowContext(ctx, q, args...).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}
+
+// InsertUser stores a new user with its roles and links and returns its id.
+func (t *Tx) InsertUser(ctx context.Context, u UserRow) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO users (email, email_key, username, username_key, name, status,
+		password_hash, must_change_password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name, u.Status,
+		nullString(u.PasswordHash), u.MustChangePassword, micros(u.CreatedAt), micros(u.UpdatedAt))
+	if err != nil {
+		return 0, fmt.Errorf("insert user: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	if err := t.SetUserRoles(ctx, id, u.Roles); err != nil {
+		return 0, err
+	}
+	for k, v := range u.Links {
+		if err := t.SetLink(ctx, id, k, v); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}
+
+// UpdateUser writes a user's own columns (not roles or links).
+func (t *Tx) UpdateUser(ctx context.Context, u UserRow) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
+		status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
+		deactivated_at = ?, deactivated_reason = ? WHERE id = ?`,
+		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
+		u.Status, nullString(u.PasswordHash), u.MustChangePassword, micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
+		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, u.ID)
+	if err != nil {
+		return fmt.Errorf("update user %s: %w", u.Email, err)
+	}
+	return nil
+}
+
+// DeleteUser removes a user; roles and links go with it.
+func (t *Tx) DeleteUser(ctx context.Context, id int64) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	return err
+}
+
+// SetUserRoles replaces a user's roles.
+func (t *Tx) SetUserRoles(ctx context.Context, id int64, roles []string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ?`, id); err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if _, err := t.tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES (?, ?)`, id, r); err != nil {
+			return fmt.Errorf("give role %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
+// SetLink links a user to kind=value, replacing the user's link of that kind.
+func (t *Tx) SetLink(ctx context.Context, id int64, kind, value string) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO user_links (user_id, kind, value) VALUES (?, ?, ?)
+		ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value`, id, kind, value)
+	return err
+}
+
+// DeleteLink removes a user's link of a kind.
+func (t *Tx) DeleteLink(ctx context.Context, id int64, kind string) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM user_links WHERE user_id = ? AND kind = ?`, id, kind)
+	return err
+}
+
+// loadUserDetails fills roles and links of the given users in two queries.
+func (t *Tx) loadUserDetails(ctx context.Context, users []*roster.User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*roster.User, len(users))
+	ids := make([]any, len(users))
+	for i, u := range users {
+		byID[u.ID] = u
+		ids[i] = u.ID
+	}
+	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+	rows, err := t.tx.QueryContext(ctx, `SELECT user_id, role FROM user_roles WHERE user_id IN `+in+` ORDER BY user_id, role`, ids...)
+	if err != nil {
+		return fmt.Errorf("load roles: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		var role string
+		if err := rows.Scan(&id, &role); err != nil {
+			rows.Close()
+			return err
+		}
+		byID[id].Roles = append(byID[id].Roles, role)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = t.tx.QueryContext(ctx, `SELECT user_id, kind, value FROM user_links WHERE user_id IN `+in, ids...)
+	if err != nil {
+		return fmt.Errorf("load links: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var kind, value string
+		if err := rows.Scan(&id, &kind, &value); err != nil {
+			return err
+		}
+		byID[id].Links[kind] = value
+	}
+	return rows.Err()
+}
+
+// ListUsers returns one page of users ordered by email, paged by key.
+func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error) {
+	var page roster.Page[roster.User]
+	var where []string
+	var args []any
+	from := "users"
+	if f.Role != "" {
+		from = "users JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = ?"
+		args = append(args, f.Role)
+	}
+	if f.Status != "" {
+		where = append(where, "status = ?")
+		args = append(args, f.Status)
+	}
+	if f.Search != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(f.Search)) + "%"
+		where = append(where, `(email_key LIKE ? ESCAPE '\' OR username_key LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\')`)
+		args = append(args, like, like, like)
+	}
+	if f.After != "" {
+		key, err := DecodeCursor(f.After)
+		if err != nil {
+			return page, err
+		}
+		where = append(where, "email_key > ?")
+		args = append(args, key)
+	}
+	q := `SELECT ` + userColumns + ` FROM ` + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	// One row more than asked tells whether another page follows.
+	q += " ORDER BY email_key LIMIT ?"
+	args = append(args, f.Limit+1)
+	rows, err := t.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return page, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return page, err
+		}
+		page.Items = append(page.Items, u.User)
+	}
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	if len(page.Items) > f.Limit {
+		page.Items = page.Items[:f.Limit]
+		page.Next = EncodeCursor(roster.EmailKey(page.Items[f.Limit-1].Email))
+	}
+	ptrs := make([]*roster.User, len(page.Items))
+	for i := range page.Items {
+		ptrs[i] = &page.Items[i]
+	}
+	return page, t.loadUserDetails(ctx, ptrs)
+}
+
+// EncodeCursor makes an opaque paging cursor from a sort key.
+func EncodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+
+// DecodeCursor reverses EncodeCursor.
+func DecodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 {
+		return "", roster.Errorf(roster.ErrInvalid, "invalid cursor %q", c).WithHint("pass the cursor a previous page printed")
+	}
+	return string(b), nil
+}
+
+// CountActive counts active users, for the seat limit.
+func (t *Tx) CountActive(ctx context.Context) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE status = 'active'`).Scan(&n)
+	return n, err
+}
+
+// CountActiveOwners counts active users holding the owner role.
+func (t *Tx) CountActiveOwners(ctx context.Context) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
+		WHERE user_roles.role = 'owner' AND users.status = 'active'`).Scan(&n)
+	return n, err
+}
+
+// HasActed reports whether the user appears as an actor in the audit log.
+func (t *Tx) HasActed(ctx context.Context, id int64) (bool, error) {
+	var one int
+	err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM audit WHERE actor_id = ? LIMIT 1`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// UserCount returns the number of users, for init.
+func (t *Tx) UserCount(ctx context.Context) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// FirstOwner returns the oldest user holding owner, if any.
+func (t *Tx) FirstOwner(ctx context.Context) (UserRow, bool, error) {
+	id, err := t.idWhere(ctx, `SELECT user_id FROM user_roles WHERE role = 'owner' ORDER BY user_id LIMIT 1`)
+	if err != nil || id == 0 {
+		return UserRow{}, false, err
+	}
+	u, err := t.UserByRef(ctx, strconv.FormatInt(id, 10))
+	return u, err == nil, err
+}
+
+// UserRefsByPrefix lists emails and usernames starting with prefix, for
+// shell completion.
+func (t *Tx) UserRefsByPrefix(ctx context.Context, prefix string, limit int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT email FROM users WHERE email_key >= ? AND email_key < ? ORDER BY email_key LIMIT ?`,
+		strings.ToLower(prefix), strings.ToLower(prefix)+"\U0010FFFF", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
