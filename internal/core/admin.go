@@ -37,6 +37,9 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 	if err := roster.ValidateName(p.OwnerName); err != nil {
 		return res, err
 	}
+	if p.Password == "" && !p.RandomPassword {
+		return res, roster.ErrPasswordRequired
+	}
 	hash, generated, err := s.secret(ctx, p.Password, p.RandomPassword, email)
 	if err != nil {
 		return res, err

@@ -49,3 +49,8 @@ func Hint(err error) string {
 	}
 	return ""
 }
+
+// ErrPasswordRequired is returned when an operation needs a password and
+// was given no source for one.
+var ErrPasswordRequired = &Error{Kind: ErrInvalid, Message: "a password is required",
+	Hint: "give --password-stdin, --password-file FILE or --random-password"}

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// Exit codes of the command-line contract.
+const (
+	ExitOK           = 0
+	ExitError        = 1
+	ExitInvalid      = 2
+	ExitNotFound     = 3
+	ExitConflict     = 4
+	ExitForbidden    = 5
+	ExitUnauthorized = 6
+	ExitUnavailable  = 7
+)
+
+// exitCodesHelp documents the exit codes in --help and the man page.
+const exitCodesHelp = `Exit codes:
+  0  success, including "already so, nothing changed"
+  1  internal error; for roster can: not allowed
+  2  invalid input: usage, flag or value (bad email, weak password)
+  3  not found
+  4  conflict with current state (already exists, seat limit, user has activity)
+  5  forbidden by a rule or a missing permission
+  6  not authenticated
+  7  unavailable (store locked past the timeout)`
+
+// usageError is a mistake in the command line itself; it exits 2 and
+// points at --help.
+type usageError struct {
+	msg  string
+	hint string
+}
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return roster.ErrInvalid }
+
+func usagef(format string, args ...any) *usageError {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *usageError) withHint(format string, args ...any) *usageError {
+	e.hint = fmt.Sprintf(format, args...)
+	return e
+}
+
+// silentError carries an exit code for a failure already reported, such as
+// a multi-target command whose failures were printed one by one, or a
+// "no" from roster can.
+type silentError struct{ code int }
+
+func (e *silentError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// ExitCode maps an error to the contract's exit code: the one place that
+// does.
+func ExitCode(err error) int {
+	var silent *silentError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &silent):
+		return silent.code
+	case errors.Is(err, roster.ErrInvalid):
+		return ExitInvalid
+	case errors.Is(err, roster.ErrNotFound):
+		return ExitNotFound
+	case errors.Is(err, roster.ErrConflict):
+		return ExitConflict
+	case errors.Is(err, roster.ErrForbidden):
+		return ExitForbidden
+	case errors.Is(err, roster.ErrUnauthenticated):
+		return ExitUnauthorized
+	case errors.Is(err, roster.ErrUnavailable):
+		return ExitUnavailable
+	}
+	return ExitError
+}
+
+// printError writes err and its hint to stderr as "roster: …" lines.
+func printError(w io.Writer, err error, cmdPath string) {
+	var silent *silentError
+	if errors.As(err, &silent) {
+		return
+	}
+	fmt.Fprintf(w, "roster: %s\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		if ue.hint != "" {
+			fmt.Fprintf(w, "roster: hint: %s\n", ue.hint)
+		}
+		fmt.Fprintf(w, "roster: hint: run '%s --help' for usage\n", strings.TrimSpace(cmdPath))
+		return
+	}
+	if h := roster.Hint(err); h != "" {
+		fmt.Fprintf(w, "roster: hint: %s\n", h)
+	}
+}

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+type initOptions struct {
+	params   roster.InitParams
+	password passwordSource
+}
+
+func newCmdInit(f *Factory) *cobra.Command {
+	opts := &initOptions{}
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the store and its first owner",
+		Long: `Create and migrate the store, and create its first owner. Run again on an
+initialised store it changes nothing and exits 0, so CI can always call it.
+
+The owner's password comes from --password-stdin, --password-file,
+--random-password (printed once on stdout) or a prompt on the terminal.`,
+		Example: `  roster init --owner-email admin@example.com --random-password
+  printf '%s' "$ADMIN_PASSWORD" | roster init --owner-email admin@example.com --password-stdin`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return initRun(cmd, f, opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&opts.params.OwnerEmail, "owner-email", "", "the first owner's `email`")
+	fs.StringVar(&opts.params.OwnerName, "owner-name", "", "the first owner's display `name`")
+	opts.password.addFlags(cmd, true, false)
+	return cmd
+}
+
+func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
+	ctx := cmd.Context()
+	svc, err := f.service(ctx, true)
+	if err != nil {
+		return err
+	}
+	// The password is read only when one is given or the store still needs
+	// an owner: a re-run in CI without a source must stay a no-op.
+	if opts.password.given() {
+		if opts.params.Password, err = opts.password.read(f); err != nil {
+			return err
+		}
+		opts.params.RandomPassword = opts.password.random
+	}
+	res, err := svc.Init(ctx, opts.params)
+	if errors.Is(err, roster.ErrPasswordRequired) {
+		if !f.IO.CanPrompt() {
+			return opts.password.missing()
+		}
+		if opts.params.Password, err = opts.password.read(f); err != nil {
+			return err
+		}
+		res, err = svc.Init(ctx, opts.params)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Changed {
+		cfg, _ := f.Config()
+		f.infof("initialised %s", cfg.DB)
+	}
+	return f.printUserResults([]roster.UserResult{{User: res.Owner, Changed: res.Changed, Password: res.Password}}, true, "created owner", "already the owner of an initialised store")
+}

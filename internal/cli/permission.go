@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+func newCmdPermission(f *Factory) *cobra.Command {
+	return group("permission", "permissions", "List and register permissions",
+		newCmdPermissionList(f),
+		newCmdPermissionCreate(f),
+		newCmdPermissionDelete(f),
+	)
+}
+
+func (f *Factory) printPermission(p roster.Permission) error {
+	pr, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	return pr.One(p, permissionRows([]roster.Permission{p}))
+}
+
+func newCmdPermissionList(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List roster's permissions and your application's",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			perms, err := svc.ListPermissions(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := f.Printer()
+			if err != nil {
+				return err
+			}
+			return p.List(perms, permissionRows(perms))
+		},
+	}
+}
+
+func newCmdPermissionCreate(f *Factory) *cobra.Command {
+	var p roster.CreatePermission
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Register an application permission",
+		Long: `Register one of your application's permissions, such as invoices.manage.
+--implies makes holders of NAME also hold the implied permissions.`,
+		Example: `  roster permission create clients.view --description "see clients"
+  roster permission create clients.create --implies clients.view`,
+		Args: exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p.Name = args[0]
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out, err := svc.CreatePermission(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			f.infof("created permission %s", out.Name)
+			return f.printPermission(out)
+		},
+	}
+	cmd.Flags().StringVar(&p.Description, "description", "", "what the permission allows")
+	cmd.Flags().StringArrayVar(&p.Implies, "implies", nil, "`PERMISSION` that this one implies (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("implies", completePermissions(f))
+	return cmd
+}
+
+func newCmdPermissionDelete(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:               "delete NAME",
+		Short:             "Delete an application permission no role grants",
+		Args:              exactArgs(1, "NAME"),
+		ValidArgsFunction: completePermissions(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.confirm("delete permission " + args[0] + "?"); err != nil {
+				return err
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out, err := svc.DeletePermission(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			f.infof("deleted permission %s", out.Name)
+			return f.printPermission(out)
+		},
+	}
+}

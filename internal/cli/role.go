@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+func newCmdRole(f *Factory) *cobra.Command {
+	return group("role", "roles", "List, create, change and assign roles",
+		newCmdRoleList(f),
+		newCmdRoleShow(f),
+		newCmdRoleCreate(f),
+		newCmdRoleUpdate(f),
+		newCmdRoleDelete(f),
+		newCmdRoleAssign(f, "assign", "Give a role to users", "assigned",
+			func(cmd *cobra.Command, svc roster.Service, role, ref string) (roster.UserResult, error) {
+				return svc.AssignRole(cmd.Context(), role, ref)
+			}),
+		newCmdRoleAssign(f, "unassign", "Take a role from users", "unassigned",
+			func(cmd *cobra.Command, svc roster.Service, role, ref string) (roster.UserResult, error) {
+				return svc.UnassignRole(cmd.Context(), role, ref)
+			}),
+	)
+}
+
+func (f *Factory) printRole(r roster.Role) error {
+	p, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	return p.One(r, roleRows([]roster.Role{r}))
+}
+
+func newCmdRoleList(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List roles: the built-in ones first",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			roles, err := svc.ListRoles(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := f.Printer()
+			if err != nil {
+				return err
+			}
+			return p.List(roles, roleRows(roles))
+		},
+	}
+}
+
+func newCmdRoleShow(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:               "show ROLE",
+		Short:             "Show a role and its permissions",
+		Args:              exactArgs(1, "ROLE"),
+		ValidArgsFunction: completeRoles(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			r, err := svc.GetRole(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return f.printRole(r)
+		},
+	}
+}
+
+func newCmdRoleCreate(f *Factory) *cobra.Command {
+	var p roster.CreateRole
+	cmd := &cobra.Command{
+		Use:   "create NAME --permission P...",
+		Short: "Create a custom role",
+		Long: `Create a custom role holding the given permissions. You can only create a
+role whose permissions (implications included) you hold yourself.`,
+		Example: `  roster role create support --permission users.view --permission invoices.view`,
+		Args:    exactArgs(1, "NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p.Name = args[0]
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			r, err := svc.CreateRole(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			f.infof("created role %s", r.Name)
+			return f.printRole(r)
+		},
+	}
+	cmd.Flags().StringArrayVar(&p.Permissions, "permission", nil, "grant `PERMISSION` (repeatable)")
+	cmd.Flags().StringVar(&p.Description, "description", "", "what the role is for")
+	_ = cmd.MarkFlagRequired("permission")
+	_ = cmd.RegisterFlagCompletionFunc("permission", completePermissions(f))
+	return cmd
+}
+
+func newCmdRoleUpdate(f *Factory) *cobra.Command {
+	var p roster.UpdateRole
+	var desc string
+	cmd := &cobra.Command{
+		Use:               "update NAME",
+		Short:             "Change a custom role's permissions or description",
+		Example:           `  roster role update support --add-permission tasks.create --remove-permission invoices.view`,
+		Args:              exactArgs(1, "NAME"),
+		ValidArgsFunction: completeRoles(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("description") {
+				p.Description = &desc
+			}
+			if p.Description == nil && len(p.Add) == 0 && len(p.Remove) == 0 {
+				return usagef("nothing to update").withHint("give --add-permission, --remove-permission or --description")
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			res, err := svc.UpdateRole(cmd.Context(), args[0], p)
+			if err != nil {
+				return err
+			}
+			if res.Changed {
+				f.infof("updated role %s", res.Role.Name)
+			} else {
+				f.infof("role %s already so, unchanged", res.Role.Name)
+			}
+			return f.printRole(res.Role)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVar(&p.Add, "add-permission", nil, "add `PERMISSION` (repeatable)")
+	fs.StringArrayVar(&p.Remove, "remove-permission", nil, "remove `PERMISSION` (repeatable)")
+	fs.StringVar(&desc, "description", "", "new description")
+	_ = cmd.RegisterFlagCompletionFunc("add-permission", completePermissions(f))
+	_ = cmd.RegisterFlagCompletionFunc("remove-permission", completePermissions(f))
+	return cmd
+}
+
+func newCmdRoleDelete(f *Factory) *cobra.Command {
+	var reassign string
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a custom role",
+		Long: `Delete a custom role. A role still held by users can only be deleted with
+--reassign ROLE, which gives its holders that role instead.`,
+		Example:           `  roster role delete support --reassign member`,
+		Args:              exactArgs(1, "NAME"),
+		ValidArgsFunction: completeRoles(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.confirm("delete role " + args[0] + "?"); err != nil {
+				return err
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			r, err := svc.DeleteRole(cmd.Context(), args[0], reassign)
+			if err != nil {
+				return err
+			}
+			f.infof("deleted role %s", r.Name)
+			return f.printRole(r)
+		},
+	}
+	cmd.Flags().StringVar(&reassign, "reassign", "", "give the role's holders `ROLE` instead")
+	_ = cmd.RegisterFlagCompletionFunc("reassign", completeRoles(f))
+	return cmd
+}
+
+func newCmdRoleAssign(f *Factory, verb, short, did string, apply func(*cobra.Command, roster.Service, string, string) (roster.UserResult, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:               verb + " ROLE USER...",
+		Short:             short,
+		Args:              minArgs(2, "ROLE", "USER..."),
+		ValidArgsFunction: completeRoleThenUsers(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			role, users := args[0], args[1:]
+			var results []roster.UserResult
+			runErr := f.eachTarget(cmd.CommandPath(), users, func(ref string) error {
+				res, err := apply(cmd, svc, role, ref)
+				if err == nil {
+					results = append(results, res)
+				}
+				return err
+			})
+			if len(results) > 0 {
+				if err := f.printUserResults(results, len(users) == 1, did+" "+role+" for", "already so ("+role+")"); err != nil {
+					return err
+				}
+			}
+			return runErr
+		},
+	}
+}

@@ -1,0 +1,134 @@
+// Package cli is roster's command tree: cobra commands that parse flags
+// into options and call roster.Service, and the printing of results.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3".
+var Version = "dev"
+
+// Main runs roster with args and returns the exit code.
+func Main(ctx context.Context, args []string) int {
+	return run(ctx, SystemIO(), args)
+}
+
+func run(ctx context.Context, io *IOStreams, args []string) int {
+	root, f := newRoot(io)
+	defer f.Close()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			fmt.Fprintln(io.ErrOut, "roster: interrupted")
+			return ExitError
+		}
+		printError(io.ErrOut, err, cmd.CommandPath())
+	}
+	return ExitCode(err)
+}
+
+// NewRootCommand builds the command tree, for generating docs.
+func NewRootCommand() *cobra.Command {
+	root, _ := newRoot(SystemIO())
+	return root
+}
+
+func newRoot(io *IOStreams) (*cobra.Command, *Factory) {
+	root := &cobra.Command{
+		Use:   "roster",
+		Short: "Manage who may use your software: users, roles, permissions and audit",
+		Long: `roster manages users, roles and permission flags, deactivation, passwords
+and an audit log, in a local SQLite store.
+
+With no --db the store is $XDG_DATA_HOME/roster/roster.db
+(~/.local/share/roster/roster.db). Start with roster init.
+
+Every global flag can also be set as ROSTER_<NAME> in the environment
+(ROSTER_DB, ROSTER_OUTPUT, ROSTER_AS, …) or as a key of the config file
+$XDG_CONFIG_HOME/roster/config.yaml; a flag beats the environment, which
+beats the file.
+
+` + exitCodesHelp,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+	}
+	pf := root.PersistentFlags()
+	pf.String("db", "", "SQLite store `path` (default $XDG_DATA_HOME/roster/roster.db)")
+	pf.String("config", "", "config `file` (default $XDG_CONFIG_HOME/roster/config.yaml)")
+	pf.StringP("output", "o", "", "output `format`: table, tsv, json, yaml, csv or name (default table on a terminal, tsv otherwise)")
+	pf.String("as", "", "act as `USER`, with that user's permissions and rules (local mode)")
+	pf.BoolP("yes", "y", false, "answer yes to confirmations")
+	pf.BoolP("quiet", "q", false, "print no messages, only results and errors")
+	f := newFactory(io, pf)
+
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%s", err)
+	})
+	_ = root.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"table", "tsv", "json", "yaml", "csv", "name"}, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = root.RegisterFlagCompletionFunc("as", completeUsers(f))
+
+	root.AddCommand(
+		newCmdInit(f),
+		newCmdUser(f),
+		newCmdRole(f),
+		newCmdPermission(f),
+		newCmdCan(f),
+		newCmdAudit(f),
+		newCmdSettings(f),
+		newCmdDB(f),
+		newCmdVersion(f),
+	)
+	return root, f
+}
+
+// exactArgs and friends turn cobra's argument errors into usage errors.
+func exactArgs(n int, names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %d argument(s): %s, got %d", cmd.CommandPath(), n, strings.Join(names, " "), len(args))
+		}
+		return nil
+	}
+}
+
+func minArgs(n int, names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usagef("%s needs at least %d argument(s): %s", cmd.CommandPath(), n, strings.Join(names, " "))
+		}
+		return nil
+	}
+}
+
+// group makes a parent command such as "user", which only holds others.
+func group(use, alias, short string, children ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use:     use,
+		Aliases: []string{alias},
+		Short:   short,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q for %s", args[0], cmd.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("%s needs a subcommand", cmd.CommandPath())
+		},
+	}
+	c.AddCommand(children...)
+	return c
+}

@@ -1,0 +1,412 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+func newCmdUser(f *Factory) *cobra.Command {
+	return group("user", "users", "Create, change, deactivate and delete users",
+		newCmdUserList(f),
+		newCmdUserShow(f),
+		newCmdUserCreate(f),
+		newCmdUserUpdate(f),
+		newCmdUserSetRole(f),
+		newCmdUserSetPassword(f),
+		newCmdUserDeactivate(f),
+		newCmdUserReactivate(f),
+		newCmdUserDelete(f),
+	)
+}
+
+type userListOptions struct {
+	filter roster.UserFilter
+	status string
+	all    bool
+}
+
+func newCmdUserList(f *Factory) *cobra.Command {
+	opts := &userListOptions{}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List users, by email",
+		Long: `List users in email order, a page at a time.
+
+When more users follow, the cursor of the next page is printed on stderr;
+pass it to --after, or give --all to list every page.`,
+		Example: `  roster user list --status active --role admin
+  roster user list -o name | xargs roster user deactivate`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.filter.Status = roster.Status(opts.status)
+			if opts.all && opts.filter.After != "" {
+				return usagef("--all and --after cannot be used together")
+			}
+			return userListRun(cmd, f, opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&opts.status, "status", "", "only users with this `status`: invited, active or deactivated")
+	fs.StringVar(&opts.filter.Role, "role", "", "only holders of `ROLE`")
+	fs.StringVar(&opts.filter.Search, "search", "", "only users whose email, username or name contains `text`")
+	fs.IntVar(&opts.filter.Limit, "limit", 50, "users per page, at most 1000")
+	fs.StringVar(&opts.filter.After, "after", "", "start after this `cursor` from a previous page")
+	fs.BoolVar(&opts.all, "all", false, "list every page")
+	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("invited", "active", "deactivated"))
+	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
+	return cmd
+}
+
+func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
+	ctx := cmd.Context()
+	svc, err := f.Service(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	var users []roster.User
+	filter := opts.filter
+	for {
+		page, err := svc.ListUsers(ctx, filter)
+		if err != nil {
+			return err
+		}
+		users = append(users, page.Items...)
+		if page.Next == "" {
+			break
+		}
+		if !opts.all {
+			f.infof("more users follow: --after %s", page.Next)
+			break
+		}
+		filter.After = page.Next
+	}
+	if users == nil {
+		users = []roster.User{}
+	}
+	return p.List(users, userRows(users))
+}
+
+func newCmdUserShow(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:               "show USER",
+		Short:             "Show one user",
+		Long:              "Show one user. USER is an email, a username, an id or kind:value (github:alice).",
+		Args:              exactArgs(1, "USER"),
+		ValidArgsFunction: completeUsers(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			u, err := svc.GetUser(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			p, err := f.Printer()
+			if err != nil {
+				return err
+			}
+			return p.One(u, userRows([]roster.User{u}))
+		},
+	}
+}
+
+type userCreateOptions struct {
+	params   roster.CreateUser
+	links    []string
+	password passwordSource
+}
+
+func newCmdUserCreate(f *Factory) *cobra.Command {
+	opts := &userCreateOptions{}
+	cmd := &cobra.Command{
+		Use:   "create EMAIL",
+		Short: "Create a user",
+		Long: `Create an active user. Without --role the user gets the member role.
+
+The password comes from --password-stdin, --password-file, --random-password
+(printed once), or a prompt on the terminal; --no-password makes an account
+without one. With --if-not-exists an existing user of that email is left as
+it is and the command succeeds.`,
+		Example: `  roster user create alice@example.com --name Alice --role admin --random-password
+  printf '%s' "$PW" | roster user create bob@example.com --password-stdin --link github=bob`,
+		Args: exactArgs(1, "EMAIL"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			links, err := parseLinks(opts.links)
+			if err != nil {
+				return err
+			}
+			if !opts.password.given() && !f.IO.CanPrompt() {
+				return usagef("no password source and no terminal to ask on").
+					withHint("give --password-stdin, --password-file FILE, --random-password or --no-password")
+			}
+			opts.params.Email, opts.params.Links = args[0], links
+			return userCreateRun(cmd, f, opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&opts.params.Name, "name", "", "display `name`")
+	fs.StringVar(&opts.params.Username, "username", "", "unique `username`")
+	fs.StringArrayVar(&opts.params.Roles, "role", nil, "give `ROLE` (repeatable; default member)")
+	fs.StringArrayVar(&opts.links, "link", nil, "link an external identity `kind=value` (repeatable)")
+	fs.BoolVar(&opts.params.MustChangePassword, "must-change-password", false, "make the user change the password at next sign-in")
+	fs.BoolVar(&opts.params.IfNotExists, "if-not-exists", false, "succeed without change when the email already exists")
+	opts.password.addFlags(cmd, true, true)
+	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
+	return cmd
+}
+
+func userCreateRun(cmd *cobra.Command, f *Factory, opts *userCreateOptions) error {
+	ctx := cmd.Context()
+	svc, err := f.Service(ctx)
+	if err != nil {
+		return err
+	}
+	pw, err := opts.password.read(f)
+	if err != nil {
+		return err
+	}
+	opts.params.Password, opts.params.RandomPassword = pw, opts.password.random
+	res, err := svc.CreateUser(ctx, opts.params)
+	if err != nil {
+		return err
+	}
+	return f.printUserResults([]roster.UserResult{res}, true, "created", "already exists")
+}
+
+// parseLinks turns kind=value flags into a map.
+func parseLinks(flags []string) (map[string]string, error) {
+	links := map[string]string{}
+	for _, l := range flags {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, usagef("invalid --link %q: want kind=value, such as github=alice", l)
+		}
+		if _, dup := links[k]; dup {
+			return nil, usagef("--link %s given twice", k)
+		}
+		links[k] = v
+	}
+	return links, nil
+}
+
+type userUpdateOptions struct {
+	params roster.UpdateUser
+	links  []string
+}
+
+func newCmdUserUpdate(f *Factory) *cobra.Command {
+	opts := &userUpdateOptions{}
+	var name, email, username string
+	cmd := &cobra.Command{
+		Use:               "update USER",
+		Short:             "Change a user's name, email, username or links",
+		Example:           `  roster user update alice@example.com --name "Alice Liddell" --link github=alice --unlink gitlab`,
+		Args:              exactArgs(1, "USER"),
+		ValidArgsFunction: completeUsers(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fs := cmd.Flags()
+			if fs.Changed("name") {
+				opts.params.Name = &name
+			}
+			if fs.Changed("email") {
+				opts.params.Email = &email
+			}
+			if fs.Changed("username") {
+				opts.params.Username = &username
+			}
+			links, err := parseLinks(opts.links)
+			if err != nil {
+				return err
+			}
+			opts.params.Links = links
+			if opts.params.Name == nil && opts.params.Email == nil && opts.params.Username == nil && len(links) == 0 && len(opts.params.Unlink) == 0 {
+				return usagef("nothing to update").withHint("give --name, --email, --username, --link or --unlink")
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			res, err := svc.UpdateUser(cmd.Context(), args[0], opts.params)
+			if err != nil {
+				return err
+			}
+			return f.printUserResults([]roster.UserResult{res}, true, "updated", "already so")
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&name, "name", "", "new display `name`")
+	fs.StringVar(&email, "email", "", "new `email`")
+	fs.StringVar(&username, "username", "", "new `username`")
+	fs.StringArrayVar(&opts.links, "link", nil, "set an external identity `kind=value` (repeatable)")
+	fs.StringArrayVar(&opts.params.Unlink, "unlink", nil, "remove the external identity of `kind` (repeatable)")
+	return cmd
+}
+
+func newCmdUserSetRole(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set-role USER ROLE...",
+		Short: "Replace a user's roles",
+		Long: `Replace a user's roles with the given ones. You can only grant roles whose
+permissions you hold; only owners grant or revoke owner.`,
+		Example:           `  roster user set-role alice@example.com admin`,
+		Args:              minArgs(2, "USER", "ROLE..."),
+		ValidArgsFunction: completeUserThenRoles(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			res, err := svc.SetRoles(cmd.Context(), args[0], args[1:])
+			if err != nil {
+				return err
+			}
+			return f.printUserResults([]roster.UserResult{res}, true, "set roles of", "already has these roles")
+		},
+	}
+}
+
+type setPasswordOptions struct {
+	params   roster.SetPassword
+	password passwordSource
+}
+
+func newCmdUserSetPassword(f *Factory) *cobra.Command {
+	opts := &setPasswordOptions{}
+	cmd := &cobra.Command{
+		Use:   "set-password USER",
+		Short: "Set another user's password",
+		Long: `Set another user's password without knowing the current one. The password
+comes from --password-stdin, --password-file, --random-password (printed
+once) or a prompt on the terminal.`,
+		Example:           `  roster user set-password bob@example.com --random-password --must-change-password`,
+		Args:              exactArgs(1, "USER"),
+		ValidArgsFunction: completeUsers(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !opts.password.given() && !f.IO.CanPrompt() {
+				return opts.password.missing()
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			pw, err := opts.password.read(f)
+			if err != nil {
+				return err
+			}
+			opts.params.Password, opts.params.RandomPassword = pw, opts.password.random
+			res, err := svc.SetPassword(cmd.Context(), args[0], opts.params)
+			if err != nil {
+				return err
+			}
+			return f.printUserResults([]roster.UserResult{res}, true, "set the password of", "")
+		},
+	}
+	cmd.Flags().BoolVar(&opts.params.MustChangePassword, "must-change-password", false, "make the user change the password at next sign-in")
+	opts.password.addFlags(cmd, true, false)
+	return cmd
+}
+
+// userBatch is a command applying one change to several users.
+func newUserBatch(f *Factory, use, short, long, did, already string, apply func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:               use,
+		Short:             short,
+		Long:              long,
+		Args:              minArgs(1, "USER..."),
+		ValidArgsFunction: completeUsers(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var results []roster.UserResult
+			runErr := f.eachTarget(cmd.CommandPath(), args, func(ref string) error {
+				res, err := apply(cmd, svc, ref)
+				if err == nil {
+					results = append(results, res)
+				}
+				return err
+			})
+			if len(results) > 0 {
+				if err := f.printUserResults(results, len(args) == 1, did, already); err != nil {
+					return err
+				}
+			}
+			return runErr
+		},
+	}
+}
+
+func newCmdUserDeactivate(f *Factory) *cobra.Command {
+	var reason string
+	cmd := newUserBatch(f, "deactivate USER...", "Deactivate users",
+		`Deactivate users: they can no longer sign in or use tokens, and all their
+data is kept. Deactivating a deactivated user changes nothing.`,
+		"deactivated", "already deactivated",
+		func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error) {
+			return svc.DeactivateUser(cmd.Context(), ref, reason)
+		})
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit log")
+	return cmd
+}
+
+func newCmdUserReactivate(f *Factory) *cobra.Command {
+	return newUserBatch(f, "reactivate USER...", "Reactivate deactivated users",
+		"Reactivate deactivated users. The seat limit applies.",
+		"reactivated", "already active",
+		func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error) {
+			return svc.ReactivateUser(cmd.Context(), ref)
+		})
+}
+
+func newCmdUserDelete(f *Factory) *cobra.Command {
+	cmd := newUserBatch(f, "delete USER...", "Delete users who never did anything",
+		`Delete users for good. Only users who never acted (no audit event names them
+as actor) can be deleted; deactivate the others. Asks for confirmation on a
+terminal; needs --yes otherwise.`,
+		"deleted", "",
+		func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error) {
+			u, err := svc.DeleteUser(cmd.Context(), ref)
+			return roster.UserResult{User: u, Changed: true}, err
+		})
+	run := cmd.RunE
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if err := f.confirm("delete " + strings.Join(args, ", ") + "?"); err != nil {
+			return err
+		}
+		return run(c, args)
+	}
+	return cmd
+}
+
+// confirm asks before a destructive step unless --yes; without a terminal
+// and without --yes it refuses.
+func (f *Factory) confirm(question string) error {
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	if cfg.Yes {
+		return nil
+	}
+	if !f.IO.CanPrompt() {
+		return usagef("refusing to %s without confirmation", strings.TrimSuffix(question, "?")).withHint("pass --yes")
+	}
+	ok, err := f.IO.Confirm("roster: " + question)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("not confirmed; nothing changed")
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/roster-dev/roster/internal/output"
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+func jsonText(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// eachTarget runs fn for every target, reporting each failure on stderr as
+// it happens. It returns the first failure's code once all have run.
+func (f *Factory) eachTarget(cmdPath string, targets []string, fn func(string) error) error {
+	var first error
+	for _, t := range targets {
+		if err := fn(t); err != nil {
+			if len(targets) == 1 {
+				return err
+			}
+			printError(f.IO.ErrOut, err, cmdPath)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if first != nil {
+		return &silentError{code: ExitCode(first)}
+	}
+	return nil
+}
+
+// infof prints a message unless --quiet.
+func (f *Factory) infof(format string, args ...any) {
+	if cfg, err := f.Config(); err == nil && cfg.Quiet {
+		return
+	}
+	f.IO.Infof(format, args...)
+}
+
+// printUserResults prints users after a change, and says on stderr what
+// happened to each. A generated password is the result a text format
+// prints: alone on stdout, shown once.
+func (f *Factory) printUserResults(results []roster.UserResult, single bool, did, already string) error {
+	p, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	changes := make([]userChange, len(results))
+	var users []roster.User
+	var secrets []string
+	for i, r := range results {
+		changes[i] = userChange{User: r.User, Changed: r.Changed, Password: r.Password}
+		users = append(users, r.User)
+		if r.Changed {
+			f.infof("%s %s", did, r.User.Email)
+		} else {
+			f.infof("%s: %s, unchanged", r.User.Email, already)
+		}
+		if r.Password != "" {
+			secrets = append(secrets, r.Password)
+			f.infof("the generated password of %s is shown once; store it now", r.User.Email)
+		}
+	}
+	if len(secrets) > 0 && p.Format != output.JSON && p.Format != output.YAML {
+		for _, s := range secrets {
+			fmt.Fprintln(f.IO.Out, s)
+		}
+		return nil
+	}
+	if single && len(changes) == 1 {
+		return p.One(changes[0], userRows(users))
+	}
+	return p.List(changes, userRows(users))
+}
+
+// readSecretFile reads a password from a file, dropping one final newline.
+func readSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("read password file: %v", err)
+	}
+	return trimNewline(string(b)), nil
+}
+
+func trimNewline(s string) string {
+	s = strings.TrimSuffix(s, "\n")
+	return strings.TrimSuffix(s, "\r")
+}
