@@ -25,12 +25,15 @@ func TestScripts(t *testing.T) {
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: true,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
-		Setup: func(e *testscript.Env) error {
-			e.Setenv("ROSTER_DB", filepath.Join(e.WorkDir, "roster.db"))
-			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
-			e.Setenv("XDG_DATA_HOME", filepath.Join(e.WorkDir, ".local", "share"))
-			e.Setenv("HOME", e.WorkDir)
-			return nil
-		},
+		Setup:               scriptEnv,
 	})
+}
+
+// scriptEnv gives each script its own store, config and data directories.
+func scriptEnv(e *testscript.Env) error {
+	e.Setenv("ROSTER_DB", filepath.Join(e.WorkDir, "roster.db"))
+	e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
+	e.Setenv("XDG_DATA_HOME", filepath.Join(e.WorkDir, ".local", "share"))
+	e.Setenv("HOME", e.WorkDir)
+	return nil
 }

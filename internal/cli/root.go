@@ -50,8 +50,8 @@ and an audit log, in a local SQLite store.
 With no --db the store is $XDG_DATA_HOME/roster/roster.db
 (~/.local/share/roster/roster.db). Start with roster init.
 
-Every global flag can also be set as ROSTER_<NAME> in the environment
-(ROSTER_DB, ROSTER_OUTPUT, ROSTER_AS, …) or as a key of the config file
+Every global flag can also be set in the environment, its name in capitals
+after ROSTER_ (ROSTER_DB, ROSTER_OUTPUT, ROSTER_AS, …), or as a key of the config file
 $XDG_CONFIG_HOME/roster/config.yaml; a flag beats the environment, which
 beats the file.
 

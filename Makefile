@@ -1,0 +1,30 @@
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/roster-dev/roster/internal/cli.Version=$(VERSION)
+BIN     := bin/roster
+
+.PHONY: build test race bench generate install lint clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/roster
+
+# The whole suite: unit, contract and end-to-end scripts, with the race
+# detector, plus the checks CI relies on.
+test:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+# Benchmarks print figures; they assert nothing. See docs/benchmarks.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/... ./cmd/...
+
+generate:
+	rm -rf man completions
+	$(GO) run ./internal/tools/gendocs man completions
+
+install:
+	$(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/roster
+
+clean:
+	rm -rf bin
