@@ -2,19 +2,19 @@ package roster
 
 // roster's own permissions.
 const (
-	PermUsersView        = "users.view"
-	PermUsersCreate      = "users.create"
-	PermUsersManage      = "users.manage"
-	PermUsersDelete      = "users.delete"
-	PermRolesView        = "roles.view"
-	PermRolesManage      = "roles.manage"
-	PermProjectsViewAll  = "projects.view_all"
-	PermProjectsCreate   = "projects.create"
-	PermProjectsManage   = "projects.manage"
-	PermProjectsMembers  = "projects.members"
-	PermTokensManage     = "tokens.manage"
-	PermAuditView        = "audit.view"
-	PermSettingsManage   = "settings.manage"
+	PermUsersView       = "users.view"
+	PermUsersCreate     = "users.create"
+	PermUsersManage     = "users.manage"
+	PermUsersDelete     = "users.delete"
+	PermRolesView       = "roles.view"
+	PermRolesManage     = "roles.manage"
+	PermProjectsViewAll = "projects.view_all"
+	PermProjectsCreate  = "projects.create"
+	PermProjectsManage  = "projects.manage"
+	PermProjectsMembers = "projects.members"
+	PermTokensManage    = "tokens.manage"
+	PermAuditView       = "audit.view"
+	PermSettingsManage  = "settings.manage"
 )
 
 // The built-in roles.
