@@ -131,6 +131,11 @@ func seedCatalog(ctx context.Context, tx *sql.Tx) error {
 // Migrate applies every pending migration in one IMMEDIATE transaction and
 // returns how many it applied. A store newer than this binary is refused.
 func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
+	// Most opens find the schema current: check without the write lock, so
+	// that concurrent processes do not queue behind each other at start-up.
+	if v, err := db.Version(ctx); err == nil && v == SchemaVersion {
+		return 0, nil
+	}
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, mapErr(fmt.Errorf("migrate: %w", err))

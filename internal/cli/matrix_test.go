@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// rosterRun runs the command line in-process against store db and returns
+// stdout, stderr and the exit code.
+func rosterRun(t *testing.T, db string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	io := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	code := run(context.Background(), io, append([]string{"--db", db}, args...))
+	return out.String(), errOut.String(), code
+}
+
+func mustRun(t *testing.T, db string, args ...string) string {
+	t.Helper()
+	out, errOut, code := rosterRun(t, db, args...)
+	if code != 0 {
+		t.Fatalf("roster %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
+// TestRoleActionMatrix checks every built-in role against every action of
+// the command line, through --as: allowed actions exit 0, denied ones 5.
+func TestRoleActionMatrix(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "roster.db")
+	mustRun(t, db, "init", "--owner-email", "root@example.com", "--random-password")
+	roles := []string{"owner", "admin", "manager", "member", "viewer"}
+	for _, r := range roles {
+		mustRun(t, db, "user", "create", r+"@example.com", "--role", r, "--no-password")
+	}
+	mustRun(t, db, "permission", "create", "app.thing")
+
+	// Each action gets fresh targets named after the case, made by the
+	// local administrator before the actor tries.
+	type action struct {
+		name    string
+		allowed []string // roles allowed; the others are denied with exit 5
+		setup   func(id string) [][]string
+		args    func(id string) []string
+	}
+	user := func(id string) [][]string { return [][]string{{"user", "create", id + "@example.com", "--no-password"}} }
+	role := func(id string) [][]string { return [][]string{{"role", "create", id, "--permission", "users.view"}} }
+	all := roles
+	admins := []string{"owner", "admin"}
+	seeRoles := []string{"owner", "admin", "manager", "viewer"}
+	actions := []action{
+		{"user list", all, nil, func(string) []string { return []string{"user", "list"} }},
+		{"user show", all, nil, func(string) []string { return []string{"user", "show", "root@example.com"} }},
+		{"user create", admins, nil, func(id string) []string { return []string{"user", "create", id + "@example.com", "--no-password"} }},
+		{"user create admin", admins, nil, func(id string) []string {
+			return []string{"user", "create", id + "@example.com", "--no-password", "--role", "admin"}
+		}},
+		{"user create owner", []string{"owner"}, nil, func(id string) []string {
+			return []string{"user", "create", id + "@example.com", "--no-password", "--role", "owner"}
+		}},
+		{"user update", admins, user, func(id string) []string { return []string{"user", "update", id + "@example.com", "--name", "X"} }},
+		{"user set-role", admins, user, func(id string) []string { return []string{"user", "set-role", id + "@example.com", "viewer"} }},
+		{"user set-role owner", []string{"owner"}, user, func(id string) []string {
+			return []string{"user", "set-role", id + "@example.com", "owner"}
+		}},
+		{"user set-password", admins, user, func(id string) []string {
+			return []string{"user", "set-password", id + "@example.com", "--random-password"}
+		}},
+		{"user deactivate", admins, user, func(id string) []string { return []string{"user", "deactivate", id + "@example.com"} }},
+		{"user deactivate owner", []string{"owner"}, func(id string) [][]string {
+			return [][]string{{"user", "create", id + "@example.com", "--no-password", "--role", "owner"}}
+		}, func(id string) []string { return []string{"user", "deactivate", id + "@example.com"} }},
+		{"user reactivate", admins, func(id string) [][]string {
+			return append(user(id), []string{"user", "deactivate", id + "@example.com"})
+		}, func(id string) []string { return []string{"user", "reactivate", id + "@example.com"} }},
+		{"user delete", admins, user, func(id string) []string { return []string{"user", "delete", id + "@example.com", "--yes"} }},
+		{"role list", seeRoles, nil, func(string) []string { return []string{"role", "list"} }},
+		{"role show", seeRoles, nil, func(string) []string { return []string{"role", "show", "admin"} }},
+		{"role create", admins, nil, func(id string) []string { return []string{"role", "create", id, "--permission", "users.view"} }},
+		{"role update", admins, role, func(id string) []string { return []string{"role", "update", id, "--description", "d"} }},
+		{"role delete", admins, role, func(id string) []string { return []string{"role", "delete", id, "--yes"} }},
+		{"role assign", admins, user, func(id string) []string { return []string{"role", "assign", "viewer", id + "@example.com"} }},
+		{"role unassign", admins, user, func(id string) []string { return []string{"role", "unassign", "member", id + "@example.com"} }},
+		{"permission list", seeRoles, nil, func(string) []string { return []string{"permission", "list"} }},
+		{"permission create", admins, nil, func(id string) []string { return []string{"permission", "create", "app." + id} }},
+		{"permission delete", admins, func(id string) [][]string { return [][]string{{"permission", "create", "app." + id}} },
+			func(id string) []string { return []string{"permission", "delete", "app." + id, "--yes"} }},
+		{"can", all, nil, func(string) []string { return []string{"can", "root@example.com", "users.view"} }},
+		{"audit list", admins, nil, func(string) []string { return []string{"audit", "list"} }},
+		{"settings show", all, nil, func(string) []string { return []string{"settings", "show"} }},
+		{"settings set", admins, nil, func(id string) []string { return []string{"settings", "set", "org.name", id} }},
+	}
+	n := 0
+	for _, a := range actions {
+		for _, r := range roles {
+			n++
+			id := fmt.Sprintf("c%d", n)
+			allowed := false
+			for _, x := range a.allowed {
+				allowed = allowed || x == r
+			}
+			t.Run(a.name+"/"+r, func(t *testing.T) {
+				if a.setup != nil {
+					for _, s := range a.setup(id) {
+						mustRun(t, db, s...)
+					}
+				}
+				args := append([]string{"--as", r + "@example.com"}, a.args(id)...)
+				_, errOut, code := rosterRun(t, db, args...)
+				switch {
+				case allowed && code != 0:
+					t.Errorf("%s as %s: exit %d, want 0\n%s", a.name, r, code, errOut)
+				case !allowed && code != ExitForbidden:
+					t.Errorf("%s as %s: exit %d, want %d (forbidden)\n%s", a.name, r, code, ExitForbidden, errOut)
+				}
+			})
+		}
+	}
+}
