@@ -85,3 +85,11 @@ func TestGenerate(t *testing.T) {
 		t.Fatalf("generated password fails the policy: %v", err)
 	}
 }
+
+func BenchmarkHash(b *testing.B) {
+	for b.Loop() {
+		if _, err := Hash("a-fine-long-passphrase"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/internal/store/sqlite"
+)
+
+// The benchmarks here time whole roster processes, as a user runs them:
+// start-up, opening the store, the work and exit. They report the median
+// and the peak resident memory of the runs; they assert nothing. Figures
+// and targets: docs/benchmarks.md.
+
+var buildOnce = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "roster-bench")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "roster")
+	out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// seeded returns a store initialised with an owner plus n users named
+// u0000000@example.com …, written in one transaction.
+func seeded(b *testing.B, n int) string {
+	b.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := filepath.Join(b.TempDir(), "roster.db")
+	if out, err := exec.Command(bin, "--db", db, "init", "--owner-email", "owner@example.com", "--random-password").CombinedOutput(); err != nil {
+		b.Fatalf("init: %v\n%s", err, out)
+	}
+	conn, err := sql.Open("sqlite", sqlite.DSN(db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := context.Background()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	users, err := tx.Prepare(`INSERT INTO users (email, email_key, name, status, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	roles, err := tx.Prepare(`INSERT INTO user_roles (user_id, role) VALUES (?, 'member')`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UnixMicro()
+	for i := range n {
+		email := fmt.Sprintf("u%07d@example.com", i)
+		res, err := users.Exec(email, email, fmt.Sprintf("User %d", i), now, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		id, _ := res.LastInsertId()
+		if _, err := roles.Exec(id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+// runRoster times one roster process per iteration; args(i) gives the
+// arguments of iteration i.
+func runRoster(b *testing.B, db string, args func(i int) []string) {
+	b.Helper()
+	bin, err := buildOnce()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var times []time.Duration
+	var peakKiB int64
+	i := 0
+	for b.Loop() {
+		cmd := exec.Command(bin, append([]string{"--db", db}, args(i)...)...)
+		cmd.Stdout, cmd.Stderr = nil, nil
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("roster %v: %v", args(i), err)
+		}
+		times = append(times, time.Since(start))
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			peakKiB = max(peakKiB, ru.Maxrss)
+		}
+		i++
+	}
+	slices.Sort(times)
+	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "ms-median")
+	b.ReportMetric(float64(peakKiB)/1024, "MiB-peak")
+}
+
+func BenchmarkHelp(b *testing.B) {
+	runRoster(b, "unused.db", func(int) []string { return []string{"--help"} })
+}
+
+func BenchmarkUserCreatePassword10k(b *testing.B) {
+	db := seeded(b, 10_000)
+	pwFile := filepath.Join(b.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte("a-fine-long-passphrase\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	runRoster(b, db, func(i int) []string {
+		return []string{"user", "create", fmt.Sprintf("new%d@example.com", i), "--password-file", pwFile}
+	})
+}
+
+func BenchmarkUserCreateNoPassword10k(b *testing.B) {
+	db := seeded(b, 10_000)
+	runRoster(b, db, func(i int) []string {
+		return []string{"user", "create", fmt.Sprintf("new%d@example.com", i), "--no-password"}
+	})
+}
+
+func BenchmarkUserDeactivate10k(b *testing.B) {
+	db := seeded(b, 10_000)
+	runRoster(b, db, func(i int) []string {
+		return []string{"user", "deactivate", fmt.Sprintf("u%07d@example.com", i)}
+	})
+}
+
+func BenchmarkUserListFirstPage1M(b *testing.B) {
+	if testing.Short() {
+		b.Skip("seeding a million users takes a while")
+	}
+	db := seeded(b, 1_000_000)
+	runRoster(b, db, func(int) []string { return []string{"user", "list"} })
+}
