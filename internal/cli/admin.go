@@ -24,11 +24,7 @@ their roles grant it. Exits 0 for yes and 1 for no, so scripts can test it:
   if roster can alice@example.com invoices.manage -q; then …`,
 		Args:              exactArgs(2, "USER", "PERMISSION"),
 		ValidArgsFunction: completeUserThenPermission(f),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			d, err := svc.Can(cmd.Context(), args[0], args[1], "")
 			if err != nil {
 				return err
@@ -50,7 +46,7 @@ their roles grant it. Exits 0 for yes and 1 for no, so scripts can test it:
 				return &silentError{code: ExitError}
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -87,11 +83,7 @@ user.deactivate, or a family such as user.*.`,
 			if err != nil {
 				return err
 			}
-			p, err := f.Printer()
-			if err != nil {
-				return err
-			}
-			return p.List(events, auditRows(events))
+			return f.printList(events, auditRows(events))
 		},
 	}
 	fs := list.Flags()
@@ -126,11 +118,7 @@ func newCmdSettings(f *Factory) *cobra.Command {
 		Use:   "show",
 		Short: "Show every setting, with defaults filled in",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			set, err := svc.GetSettings(cmd.Context())
 			if err != nil {
 				return err
@@ -144,7 +132,7 @@ func newCmdSettings(f *Factory) *cobra.Command {
 				rows.Add(spec.Key, spec.Key, set[spec.Key], spec.Describe)
 			}
 			return p.List(set, rows)
-		},
+		}),
 	}
 	var keys []string
 	for _, s := range roster.SettingSpecs {
@@ -163,11 +151,7 @@ func newCmdSettings(f *Factory) *cobra.Command {
 			}
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			res, err := svc.SetSetting(cmd.Context(), args[0], args[1])
 			if err != nil {
 				return err
@@ -184,7 +168,7 @@ func newCmdSettings(f *Factory) *cobra.Command {
 			rows := output.Rows{Header: []string{"KEY", "VALUE"}}
 			rows.Add(res.Key, res.Key, res.Value)
 			return p.One(res, rows)
-		},
+		}),
 	}
 	return group("settings", "setting", "Show and change store-wide settings", show, set)
 }

@@ -39,6 +39,10 @@ type Factory struct {
 	cfgErr  error
 
 	db *sqlite.DB
+
+	// started is set once cobra has parsed and validated the command line
+	// and begins running the command; errors before that are usage errors.
+	started bool
 }
 
 func newFactory(io *IOStreams, flags *pflag.FlagSet) *Factory {

@@ -47,7 +47,9 @@ func TestRoleActionMatrix(t *testing.T) {
 		setup   func(id string) [][]string
 		args    func(id string) []string
 	}
-	user := func(id string) [][]string { return [][]string{{"user", "create", id + "@example.com", "--no-password"}} }
+	user := func(id string) [][]string {
+		return [][]string{{"user", "create", id + "@example.com", "--no-password"}}
+	}
 	role := func(id string) [][]string { return [][]string{{"role", "create", id, "--permission", "users.view"}} }
 	all := roles
 	admins := []string{"owner", "admin"}

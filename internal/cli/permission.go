@@ -15,11 +15,7 @@ func newCmdPermission(f *Factory) *cobra.Command {
 }
 
 func (f *Factory) printPermission(p roster.Permission) error {
-	pr, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	return pr.One(p, permissionRows([]roster.Permission{p}))
+	return f.printOne(p, permissionRows([]roster.Permission{p}))
 }
 
 func newCmdPermissionList(f *Factory) *cobra.Command {
@@ -27,21 +23,13 @@ func newCmdPermissionList(f *Factory) *cobra.Command {
 		Use:   "list",
 		Short: "List roster's permissions and your application's",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			perms, err := svc.ListPermissions(cmd.Context())
 			if err != nil {
 				return err
 			}
-			p, err := f.Printer()
-			if err != nil {
-				return err
-			}
-			return p.List(perms, permissionRows(perms))
-		},
+			return f.printList(perms, permissionRows(perms))
+		}),
 	}
 }
 

@@ -25,11 +25,7 @@ func newCmdRole(f *Factory) *cobra.Command {
 }
 
 func (f *Factory) printRole(r roster.Role) error {
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	return p.One(r, roleRows([]roster.Role{r}))
+	return f.printOne(r, roleRows([]roster.Role{r}))
 }
 
 func newCmdRoleList(f *Factory) *cobra.Command {
@@ -37,21 +33,13 @@ func newCmdRoleList(f *Factory) *cobra.Command {
 		Use:   "list",
 		Short: "List roles: the built-in ones first",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			roles, err := svc.ListRoles(cmd.Context())
 			if err != nil {
 				return err
 			}
-			p, err := f.Printer()
-			if err != nil {
-				return err
-			}
-			return p.List(roles, roleRows(roles))
-		},
+			return f.printList(roles, roleRows(roles))
+		}),
 	}
 }
 
@@ -61,17 +49,13 @@ func newCmdRoleShow(f *Factory) *cobra.Command {
 		Short:             "Show a role and its permissions",
 		Args:              exactArgs(1, "ROLE"),
 		ValidArgsFunction: completeRoles(f),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			r, err := svc.GetRole(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			return f.printRole(r)
-		},
+		}),
 	}
 }
 
@@ -183,11 +167,7 @@ func newCmdRoleAssign(f *Factory, verb, short, did string, apply func(*cobra.Com
 		Short:             short,
 		Args:              minArgs(2, "ROLE", "USER..."),
 		ValidArgsFunction: completeRoleThenUsers(f),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			role, users := args[0], args[1:]
 			var results []roster.UserResult
 			runErr := f.eachTarget(cmd.CommandPath(), users, func(ref string) error {
@@ -203,6 +183,6 @@ func newCmdRoleAssign(f *Factory, verb, short, did string, apply func(*cobra.Com
 				}
 			}
 			return runErr
-		},
+		}),
 	}
 }

@@ -24,6 +24,14 @@ func run(ctx context.Context, io *IOStreams, args []string) int {
 	defer f.Close()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && !f.started {
+		// cobra failed before running the command: an unknown command, a
+		// missing required flag, flags that exclude each other.
+		var ue *usageError
+		if !errors.As(err, &ue) {
+			err = usagef("%s", err)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			fmt.Fprintln(io.ErrOut, "roster: interrupted")
@@ -68,6 +76,18 @@ beats the file.
 	pf.BoolP("yes", "y", false, "answer yes to confirmations")
 	pf.BoolP("quiet", "q", false, "print no messages, only results and errors")
 	f := newFactory(io, pf)
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		// cobra checks these after this hook; checking them first makes
+		// their failures usage errors (exit 2) like every other flag error.
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return usagef("%s", err)
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usagef("%s", err)
+		}
+		f.started = true
+		return nil
+	}
 
 	root.SetIn(io.In)
 	root.SetOut(io.Out)

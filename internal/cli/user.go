@@ -101,21 +101,13 @@ func newCmdUserShow(f *Factory) *cobra.Command {
 		Long:              "Show one user. USER is an email, a username, an id or kind:value (github:alice).",
 		Args:              exactArgs(1, "USER"),
 		ValidArgsFunction: completeUsers(f),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			u, err := svc.GetUser(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			p, err := f.Printer()
-			if err != nil {
-				return err
-			}
-			return p.One(u, userRows([]roster.User{u}))
-		},
+			return f.printOne(u, userRows([]roster.User{u}))
+		}),
 	}
 }
 
@@ -260,17 +252,13 @@ permissions you hold; only owners grant or revoke owner.`,
 		Example:           `  roster user set-role alice@example.com admin`,
 		Args:              minArgs(2, "USER", "ROLE..."),
 		ValidArgsFunction: completeUserThenRoles(f),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			res, err := svc.SetRoles(cmd.Context(), args[0], args[1:])
 			if err != nil {
 				return err
 			}
 			return f.printUserResults([]roster.UserResult{res}, true, "set roles of", "already has these roles")
-		},
+		}),
 	}
 }
 
@@ -323,11 +311,7 @@ func newUserBatch(f *Factory, use, short, long, did, already string, apply func(
 		Long:              long,
 		Args:              minArgs(1, "USER..."),
 		ValidArgsFunction: completeUsers(f),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			var results []roster.UserResult
 			runErr := f.eachTarget(cmd.CommandPath(), args, func(ref string) error {
 				res, err := apply(cmd, svc, ref)
@@ -342,7 +326,7 @@ func newUserBatch(f *Factory, use, short, long, did, already string, apply func(
 				}
 			}
 			return runErr
-		},
+		}),
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/roster-dev/roster/internal/output"
 	"github.com/roster-dev/roster/internal/roster"
 )
@@ -92,4 +94,34 @@ func readSecretFile(path string) (string, error) {
 func trimNewline(s string) string {
 	s = strings.TrimSuffix(s, "\n")
 	return strings.TrimSuffix(s, "\r")
+}
+
+// withService adapts a run function needing the service to cobra's RunE;
+// the store is opened only when the command runs, never for --help.
+func (f *Factory) withService(fn func(cmd *cobra.Command, svc roster.Service, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		svc, err := f.Service(cmd.Context())
+		if err != nil {
+			return err
+		}
+		return fn(cmd, svc, args)
+	}
+}
+
+// printOne prints one item in the configured format.
+func (f *Factory) printOne(v any, rows output.Rows) error {
+	p, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	return p.One(v, rows)
+}
+
+// printList prints a list in the configured format.
+func (f *Factory) printList(v any, rows output.Rows) error {
+	p, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	return p.List(v, rows)
 }

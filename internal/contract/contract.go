@@ -173,8 +173,14 @@ func testOwners(t *testing.T, e Env) {
 	for what, f := range map[string]func() error{
 		"deactivate": func() error { _, err := adm.DeactivateUser(ctx, e.Owner(), ""); return err },
 		"delete":     func() error { _, err := adm.DeleteUser(ctx, e.Owner()); return err },
-		"set-role":   func() error { _, err := adm.SetRoles(ctx, e.Owner(), []string{roster.RoleOwner, roster.RoleAdmin}); return err },
-		"password":   func() error { _, err := adm.SetPassword(ctx, e.Owner(), roster.SetPassword{RandomPassword: true}); return err },
+		"set-role": func() error {
+			_, err := adm.SetRoles(ctx, e.Owner(), []string{roster.RoleOwner, roster.RoleAdmin})
+			return err
+		},
+		"password": func() error {
+			_, err := adm.SetPassword(ctx, e.Owner(), roster.SetPassword{RandomPassword: true})
+			return err
+		},
 	} {
 		wantErr(t, f(), roster.ErrForbidden, "admin "+what+" an owner")
 	}

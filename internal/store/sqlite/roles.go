@@ -394,13 +394,3 @@ func (t *Tx) SetSetting(ctx context.Context, key, value string) error {
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
 }
-
-// RoleNames lists role names for completion.
-func (t *Tx) RoleNames(ctx context.Context) ([]string, error) {
-	return t.strings(ctx, `SELECT name FROM roles ORDER BY name`)
-}
-
-// PermissionNamesList lists permission names for completion.
-func (t *Tx) PermissionNamesList(ctx context.Context) ([]string, error) {
-	return t.strings(ctx, `SELECT name FROM permissions ORDER BY name`)
-}

@@ -366,23 +366,3 @@ func (t *Tx) FirstOwner(ctx context.Context) (UserRow, bool, error) {
 	u, err := t.UserByRef(ctx, strconv.FormatInt(id, 10))
 	return u, err == nil, err
 }
-
-// UserRefsByPrefix lists emails and usernames starting with prefix, for
-// shell completion.
-func (t *Tx) UserRefsByPrefix(ctx context.Context, prefix string, limit int) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT email FROM users WHERE email_key >= ? AND email_key < ? ORDER BY email_key LIMIT ?`,
-		strings.ToLower(prefix), strings.ToLower(prefix)+"\U0010FFFF", limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
