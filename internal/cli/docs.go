@@ -19,7 +19,6 @@ var docsDate = time.Date(2026, time.November, 1, 0, 0, 0, 0, time.UTC)
 // to complDir, both from the command tree.
 func GenerateDocs(manDir, complDir string) error {
 	root, _ := newRoot(&IOStreams{Out: new(bytes.Buffer), ErrOut: new(bytes.Buffer)})
-	root.InitDefaultCompletionCmd()
 	disableAutoGen(root)
 	if err := os.MkdirAll(manDir, 0o755); err != nil {
 		return err

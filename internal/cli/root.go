@@ -111,6 +111,20 @@ beats the file.
 		newCmdDB(f),
 		newCmdVersion(f),
 	)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return usagef("unsupported shell %q", args[0]).withHint("use bash, zsh, fish or powershell")
+				}
+				return nil
+			}
+			c.RunE = func(cmd *cobra.Command, _ []string) error {
+				return usagef("roster completion needs a shell").withHint("use bash, zsh, fish or powershell")
+			}
+		}
+	}
 	return root, f
 }
 

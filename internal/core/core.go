@@ -278,7 +278,7 @@ func (o *op) permissionsExist(names []string) error {
 
 // dedupe returns the distinct values of s, sorted.
 func dedupe(s []string) []string {
-	out := slices.Clone(s)
+	out := append([]string{}, s...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }

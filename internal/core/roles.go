@@ -152,14 +152,16 @@ func (s *service) UpdateRole(ctx context.Context, name string, p roster.UpdateRo
 		}
 		want := dedupe(append(slices.Clone(r.Permissions), p.Add...))
 		want = slices.DeleteFunc(want, func(x string) bool { return slices.Contains(p.Remove, x) })
+		// R4: editing a role in any way needs every permission it carries,
+		// before and after the edit.
+		if err := o.checkHolds("role "+name, append(slices.Clone(r.Permissions), want...)); err != nil {
+			return err
+		}
 		added, removed := diff(r.Permissions, want)
 		changes := map[string]any{}
 		if len(added) > 0 || len(removed) > 0 {
 			if len(want) == 0 {
 				return roster.Errorf(roster.ErrInvalid, "a role needs at least one permission").WithHint("delete the role instead")
-			}
-			if err := o.checkHolds("role "+name, want); err != nil {
-				return err
 			}
 			if err := o.tx.SetRolePermissions(ctx, name, want); err != nil {
 				return err
