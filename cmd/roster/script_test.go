@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -26,7 +30,67 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
 		Setup:               scriptEnv,
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"exits":     cmdExits,
+			"snapshot":  cmdSnapshot,
+			"unchanged": cmdUnchanged,
+		},
 	})
+}
+
+// cmdExits runs "exits CODE COMMAND ARGS...": the command must exit with
+// exactly CODE; its stdout and stderr stay for the lines that follow.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: bad code %q", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exits: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+// state is what a failed command must leave as it was: every user and the
+// whole audit log.
+func state(ts *testscript.TestScript) string {
+	var b strings.Builder
+	for _, args := range [][]string{{"user", "list", "--all", "-o", "json"}, {"audit", "list", "--limit", "100000", "-o", "json"}} {
+		if err := ts.Exec("roster", args...); err != nil {
+			ts.Fatalf("roster %s: %v", strings.Join(args, " "), err)
+		}
+		b.WriteString(ts.ReadFile("stdout"))
+	}
+	return b.String()
+}
+
+// cmdSnapshot runs "snapshot FILE": save the store's state to FILE.
+func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: snapshot FILE")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(state(ts)), 0o644))
+}
+
+// cmdUnchanged runs "unchanged FILE": the store's state must equal the
+// snapshot in FILE.
+func cmdUnchanged(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: unchanged FILE")
+	}
+	if now, before := state(ts), ts.ReadFile(args[0]); now != before {
+		ts.Fatalf("the store changed since snapshot %s:\nbefore:\n%s\nnow:\n%s", args[0], before, now)
+	}
 }
 
 // scriptEnv gives each script its own store, config and data directories.
