@@ -5,8 +5,6 @@ package main
 import (
 	"fmt"
 	"os"
-
-	"github.com/roster-dev/roster/internal/cli"
 )
 
 func main() {
@@ -14,7 +12,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: gendocs MANDIR COMPLETIONSDIR")
 		os.Exit(2)
 	}
-	if err := cli.GenerateDocs(os.Args[1], os.Args[2]); err != nil {
+	if err := GenerateDocs(os.Args[1], os.Args[2]); err != nil {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ func TestDocsUpToDate(t *testing.T) {
 	if err := GenerateDocs(man, compl); err != nil {
 		t.Fatal(err)
 	}
-	for gen, committed := range map[string]string{man: "../../man", compl: "../../completions"} {
+	for gen, committed := range map[string]string{man: "../../../man", compl: "../../../completions"} {
 		want, err := os.ReadDir(gen)
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package cli
+package main
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+
+	"github.com/roster-dev/roster/internal/cli"
 )
 
 // docsDate is the date printed in the man pages; fixed so that generating
@@ -18,7 +20,7 @@ var docsDate = time.Date(2026, time.November, 1, 0, 0, 0, 0, time.UTC)
 // GenerateDocs writes the man pages to manDir and the completion scripts
 // to complDir, both from the command tree.
 func GenerateDocs(manDir, complDir string) error {
-	root, _ := newRoot(&IOStreams{Out: new(bytes.Buffer), ErrOut: new(bytes.Buffer)})
+	root := cli.NewRootCommand()
 	disableAutoGen(root)
 	if err := os.MkdirAll(manDir, 0o755); err != nil {
 		return err
