@@ -15,7 +15,12 @@ import (
 	"github.com/roster-dev/roster/internal/cli"
 )
 
+// raceOptions keep a race-enabled roster process from sleeping a second at
+// exit (the race runtime's default) and make a race in it fail it.
+const raceOptions = "atexit_sleep_ms=0 halt_on_error=1"
+
 func TestMain(m *testing.M) {
+	os.Setenv("GORACE", raceOptions)
 	testscript.Main(m, map[string]func(){
 		"roster": func() { os.Exit(cli.Main(context.Background(), os.Args[1:])) },
 	})
@@ -99,5 +104,6 @@ func scriptEnv(e *testscript.Env) error {
 	e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
 	e.Setenv("XDG_DATA_HOME", filepath.Join(e.WorkDir, ".local", "share"))
 	e.Setenv("HOME", e.WorkDir)
+	e.Setenv("GORACE", raceOptions)
 	return nil
 }
