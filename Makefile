@@ -17,7 +17,7 @@ test:
 
 # Benchmarks print figures; they assert nothing. See docs/benchmarks.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 20x ./internal/... ./cmd/...
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/... ./cmd/...
 
 generate:
 	rm -rf man completions
