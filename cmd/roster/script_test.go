@@ -3,16 +3,21 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/roster-dev/roster/internal/cli"
+	"github.com/roster-dev/roster/internal/mail/mailtest"
+	"github.com/roster-dev/roster/internal/roster"
 )
 
 // raceOptions keep a race-enabled roster process from sleeping a second at
@@ -22,8 +27,23 @@ const raceOptions = "atexit_sleep_ms=0 halt_on_error=1"
 func TestMain(m *testing.M) {
 	os.Setenv("GORACE", raceOptions)
 	testscript.Main(m, map[string]func(){
-		"roster": func() { os.Exit(cli.Main(context.Background(), os.Args[1:])) },
+		"roster": func() { os.Exit(cli.MainWith(context.Background(), os.Args[1:], cli.Options{Now: testClock()})) },
 	})
+}
+
+// testClock lets a script move time: ROSTER_TEST_NOW=+8d runs roster eight
+// days ahead of the wall clock. It exists in the test binary only.
+func testClock() func() time.Time {
+	ahead := os.Getenv("ROSTER_TEST_NOW")
+	if ahead == "" {
+		return nil
+	}
+	d, err := roster.ParseDuration(strings.TrimPrefix(ahead, "+"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bad ROSTER_TEST_NOW %q: %v\n", ahead, err)
+		os.Exit(1)
+	}
+	return func() time.Time { return time.Now().Add(d) }
 }
 
 // TestScripts runs every script in testdata/script against the roster
@@ -37,6 +57,8 @@ func TestScripts(t *testing.T) {
 		Setup:               scriptEnv,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"exits":     cmdExits,
+			"smtpd":     cmdSMTPD,
+			"mails":     cmdMails,
 			"snapshot":  cmdSnapshot,
 			"unchanged": cmdUnchanged,
 		},
@@ -106,4 +128,38 @@ func scriptEnv(e *testscript.Env) error {
 	e.Setenv("HOME", e.WorkDir)
 	e.Setenv("GORACE", raceOptions)
 	return nil
+}
+
+// smtpServers holds each script's SMTP server.
+var smtpServers sync.Map // *testscript.TestScript -> *mailtest.Server
+
+// cmdSMTPD runs "smtpd": start a real SMTP server on 127.0.0.1 for this
+// script, with its port in $SMTP_PORT; it stops when the script ends.
+func cmdSMTPD(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: smtpd")
+	}
+	srv, err := mailtest.StartServer()
+	ts.Check(err)
+	smtpServers.Store(ts, srv)
+	ts.Defer(func() {
+		srv.Close()
+		smtpServers.Delete(ts)
+	})
+	ts.Setenv("SMTP_PORT", strconv.Itoa(srv.Port))
+}
+
+// cmdMails runs "mails DIR": write every message received so far as
+// DIR/N.txt (from 1): envelope recipients, subject, then the decoded body.
+func cmdMails(ts *testscript.TestScript, neg bool, args []string) {
+	v, ok := smtpServers.Load(ts)
+	if neg || len(args) != 1 || !ok {
+		ts.Fatalf("usage: mails DIR, after smtpd")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	for i, m := range v.(*mailtest.Server).Messages() {
+		text := fmt.Sprintf("To: %s\nFrom: %s\nSubject: %s\n\n%s", strings.Join(m.To, ", "), m.From, m.Subject, m.Body)
+		ts.Check(os.WriteFile(filepath.Join(dir, strconv.Itoa(i+1)+".txt"), []byte(text), 0o644))
+	}
 }

@@ -68,7 +68,7 @@ user.deactivate, or a family such as user.*.`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
-			now := time.Now()
+			now := f.now()
 			if opts.filter.Since, err = parseWhen(opts.since, now, "--since"); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -40,13 +41,15 @@ type Factory struct {
 
 	db *sqlite.DB
 
+	now func() time.Time
+
 	// started is set once cobra has parsed and validated the command line
 	// and begins running the command; errors before that are usage errors.
 	started bool
 }
 
 func newFactory(io *IOStreams, flags *pflag.FlagSet) *Factory {
-	return &Factory{IO: io, flags: flags}
+	return &Factory{IO: io, flags: flags, now: time.Now}
 }
 
 // Config resolves the configuration once.
@@ -181,7 +184,7 @@ func (f *Factory) service(ctx context.Context, create bool) (roster.Service, err
 	if err != nil {
 		return nil, err
 	}
-	return core.New(db).As(core.Actor{User: cfg.As, Name: "local:" + osUser()}), nil
+	return core.New(db, core.WithClock(f.now)).As(core.Actor{User: cfg.As, Name: "local:" + osUser()}), nil
 }
 
 func osUser() string {

@@ -15,7 +15,7 @@ func rosterRun(t *testing.T, db string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	io := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
-	code := run(context.Background(), io, append([]string{"--db", db}, args...))
+	code := run(context.Background(), io, append([]string{"--db", db}, args...), Options{})
 	return out.String(), errOut.String(), code
 }
 

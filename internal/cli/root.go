@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -16,11 +17,25 @@ var Version = "dev"
 
 // Main runs roster with args and returns the exit code.
 func Main(ctx context.Context, args []string) int {
-	return run(ctx, SystemIO(), args)
+	return MainWith(ctx, args, Options{})
 }
 
-func run(ctx context.Context, io *IOStreams, args []string) int {
+// Options are what tests may replace.
+type Options struct {
+	// Now is the clock; nil means time.Now. Tests of expiry set it.
+	Now func() time.Time
+}
+
+// MainWith runs roster with options.
+func MainWith(ctx context.Context, args []string, o Options) int {
+	return run(ctx, SystemIO(), args, o)
+}
+
+func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 	root, f := newRoot(io)
+	if o.Now != nil {
+		f.now = o.Now
+	}
 	defer f.Close()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -103,6 +118,8 @@ beats the file.
 	root.AddCommand(
 		newCmdInit(f),
 		newCmdUser(f),
+		newCmdInvite(f),
+		newCmdAccount(f),
 		newCmdRole(f),
 		newCmdPermission(f),
 		newCmdCan(f),

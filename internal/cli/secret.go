@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -13,6 +14,8 @@ type passwordSource struct {
 	file   string
 	random bool
 	none   bool
+
+	flags []string // the source flags the command offers
 }
 
 // addFlags registers the source flags; withNone adds --no-password.
@@ -30,6 +33,7 @@ func (s *passwordSource) addFlags(cmd *cobra.Command, withRandom, withNone bool)
 		names = append(names, "no-password")
 	}
 	cmd.MarkFlagsMutuallyExclusive(names...)
+	s.flags = names
 }
 
 func (s *passwordSource) given() bool { return s.stdin || s.file != "" || s.random || s.none }
@@ -79,6 +83,11 @@ func (s *passwordSource) read(f *Factory) (string, error) {
 }
 
 func (s *passwordSource) missing() error {
-	hint := "give --password-stdin, --password-file FILE or --random-password"
+	opts := make([]string, len(s.flags))
+	for i, f := range s.flags {
+		opts[i] = "--" + f
+	}
+	last := len(opts) - 1
+	hint := "give " + strings.Join(opts[:last], ", ") + " or " + opts[last]
 	return usagef("no password source and no terminal to ask on").withHint("%s", hint)
 }

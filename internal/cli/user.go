@@ -17,6 +17,7 @@ func newCmdUser(f *Factory) *cobra.Command {
 		newCmdUserUpdate(f),
 		newCmdUserSetRole(f),
 		newCmdUserSetPassword(f),
+		newCmdUserResetLink(f),
 		newCmdUserDeactivate(f),
 		newCmdUserReactivate(f),
 		newCmdUserDelete(f),
@@ -137,8 +138,7 @@ it is and the command succeeds.`,
 				return err
 			}
 			if !opts.password.given() && !f.IO.CanPrompt() {
-				return usagef("no password source and no terminal to ask on").
-					withHint("give --password-stdin, --password-file FILE, --random-password or --no-password")
+				return opts.password.missing()
 			}
 			opts.params.Email, opts.params.Links = args[0], links
 			return userCreateRun(cmd, f, opts)

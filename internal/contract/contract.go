@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
 )
@@ -25,6 +26,8 @@ type Env interface {
 	As(user string) roster.Service
 	// Owner is the email of the owner made at initialisation.
 	Owner() string
+	// Advance moves the store's clock forward, for expiry.
+	Advance(d time.Duration)
 }
 
 // Run runs every contract case.
@@ -47,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 		{"effective permissions and can", testCan},
 		{"paging by key", testPaging},
 	}
+	cases = append(cases, linkCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h.New(t)) })
 	}

@@ -8,15 +8,24 @@ import (
 	"slices"
 	"time"
 
+	"github.com/roster-dev/roster/internal/mail"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
-// Core holds the store and the clock; As makes a Service for one principal.
+// Core holds the store, the clock and the mailer; As makes a Service for
+// one principal.
 type Core struct {
-	db  *sqlite.DB
-	now func() time.Time
+	db   *sqlite.DB
+	now  func() time.Time
+	send Mailer
 }
+
+// Mailer delivers one message: mail.Send, or a stand-in in tests.
+type Mailer func(ctx context.Context, cfg mail.Config, m mail.Message) error
+
+// WithMailer replaces mail delivery.
+func WithMailer(m Mailer) Option { return func(c *Core) { c.send = m } }
 
 // Option configures a Core.
 type Option func(*Core)
@@ -26,7 +35,7 @@ func WithClock(now func() time.Time) Option { return func(c *Core) { c.now = now
 
 // New returns a Core over an open store.
 func New(db *sqlite.DB, opts ...Option) *Core {
-	c := &Core{db: db, now: time.Now}
+	c := &Core{db: db, now: time.Now, send: mail.Send}
 	for _, o := range opts {
 		o(c)
 	}
@@ -59,14 +68,15 @@ var _ roster.Service = (*service)(nil)
 
 // actor is the resolved principal of one operation.
 type actor struct {
-	user  *sqlite.UserRow // nil for the local superuser
+	user  *sqlite.UserRow // nil for the local superuser and for link holders
+	super bool            // the local superuser: every permission, owner's rank
 	name  string
 	via   string
 	perms map[string]bool
 	owner bool
 }
 
-func (a *actor) has(perm string) bool { return a.user == nil || a.perms[perm] }
+func (a *actor) has(perm string) bool { return a.super || a.perms[perm] }
 
 func (a *actor) id() int64 {
 	if a.user == nil {
@@ -100,20 +110,44 @@ func (s *service) read(ctx context.Context, fn func(*op) error) error {
 }
 
 func (s *service) run(ctx context.Context, tx *sqlite.Tx, fn func(*op) error) error {
-	cat, err := tx.LoadCatalog(ctx)
+	o, err := s.newOp(ctx, tx)
 	if err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, tx: tx, cat: cat, now: s.now()}
 	if o.act, err = s.resolve(o); err != nil {
 		return err
 	}
 	return fn(o)
 }
 
+func (s *service) newOp(ctx context.Context, tx *sqlite.Tx) (*op, error) {
+	cat, err := tx.LoadCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &op{ctx: ctx, tx: tx, cat: cat, now: s.now()}, nil
+}
+
+// anonymous runs fn for a caller whose only credential is a link token:
+// no principal, no permissions; fn sets o.act once it knows whose link it is.
+func (s *service) anonymous(ctx context.Context, write bool, fn func(*op) error) error {
+	run := s.core.db.Read
+	if write {
+		run = s.core.db.Write
+	}
+	return run(ctx, func(tx *sqlite.Tx) error {
+		o, err := s.newOp(ctx, tx)
+		if err != nil {
+			return err
+		}
+		o.act = &actor{name: "anonymous", via: "link", perms: map[string]bool{}}
+		return fn(o)
+	})
+}
+
 func (s *service) resolve(o *op) (*actor, error) {
 	if s.actor.User == "" {
-		return &actor{name: s.actor.Name, via: s.actor.Via, owner: true}, nil
+		return &actor{super: true, name: s.actor.Name, via: s.actor.Via, owner: true}, nil
 	}
 	u, err := o.tx.UserByRef(o.ctx, s.actor.User)
 	if err != nil {

@@ -2,8 +2,11 @@ package core_test
 
 import (
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/internal/contract"
 	"github.com/roster-dev/roster/internal/core"
@@ -13,7 +16,28 @@ import (
 
 type localHarness struct{}
 
-type localEnv struct{ c *core.Core }
+type localEnv struct {
+	c     *core.Core
+	clock *clock
+}
+
+// clock is a settable clock, safe for concurrent use.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (e localEnv) Advance(d time.Duration) {
+	e.clock.mu.Lock()
+	e.clock.offset += d
+	e.clock.mu.Unlock()
+}
 
 func (localHarness) New(t *testing.T) contract.Env {
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"))
@@ -21,7 +45,8 @@ func (localHarness) New(t *testing.T) contract.Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := localEnv{core.New(db)}
+	clk := &clock{}
+	e := localEnv{c: core.New(db, core.WithClock(clk.now)), clock: clk}
 	if _, err := e.Admin().Init(context.Background(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -35,3 +60,12 @@ func (e localEnv) As(user string) roster.Service { return e.c.As(core.Actor{User
 func (localEnv) Owner() string { return "owner@example.com" }
 
 func TestContract(t *testing.T) { contract.Run(t, localHarness{}) }
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

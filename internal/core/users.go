@@ -94,15 +94,7 @@ func (s *service) secret(ctx context.Context, pw string, random bool, email stri
 	if pw == "" {
 		return "", "", nil
 	}
-	minLen := 8
-	err = s.core.db.Read(ctx, func(tx *sqlite.Tx) error {
-		stored, err := tx.Settings(ctx)
-		if err != nil {
-			return err
-		}
-		minLen = roster.Settings(stored).Int("password.min_length")
-		return nil
-	})
+	minLen, err := s.minLength(ctx)
 	if err != nil {
 		return "", "", err
 	}
@@ -513,7 +505,15 @@ func (s *service) DeactivateUser(ctx context.Context, ref, reason string) (roste
 		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
 			return roster.UserResult{}, err
 		}
+		// R8: their pending invitations and reset links die with access.
+		revoked, err := o.tx.RevokeLinks(o.ctx, u.ID, "", o.now, "deactivated")
+		if err != nil {
+			return roster.UserResult{}, err
+		}
 		details := map[string]any{"from": from}
+		if revoked > 0 {
+			details["links_revoked"] = revoked
+		}
 		if reason != "" {
 			details["reason"] = reason
 		}

@@ -36,6 +36,16 @@ type Service interface {
 	CreatePermission(ctx context.Context, p CreatePermission) (Permission, error)
 	DeletePermission(ctx context.Context, name string) (Permission, error)
 
+	CreateInvitation(ctx context.Context, p CreateInvitation) (Invitation, error)
+	ListInvitations(ctx context.Context, status InviteStatus) ([]Invitation, error)
+	ResendInvitation(ctx context.Context, email string, ttl time.Duration, send bool) (Invitation, error)
+	RevokeInvitation(ctx context.Context, email string) (InvitationResult, error)
+	// AcceptInvitation needs no principal: the token is the credential.
+	AcceptInvitation(ctx context.Context, p AcceptInvitation) (User, error)
+	CreateResetLink(ctx context.Context, ref string, ttl time.Duration, send bool) (ResetLink, error)
+	// RedeemResetLink needs no principal: the token is the credential.
+	RedeemResetLink(ctx context.Context, token, password string) (User, error)
+
 	Can(ctx context.Context, ref, permission, project string) (Decision, error)
 
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)

@@ -14,6 +14,7 @@ type migration func(ctx context.Context, tx *sql.Tx) error
 var migrations = []migration{
 	execSQL(schemaV1),
 	seedCatalog,
+	execSQL(schemaLinks),
 }
 
 // SchemaVersion is the version a current store has.
@@ -98,6 +99,27 @@ CREATE TABLE settings (
 	key   TEXT PRIMARY KEY,
 	value TEXT NOT NULL
 );
+`
+
+// schemaLinks holds invitations and reset links. Only the SHA-256 of a
+// link's token is stored; roles are the roles an invitation grants.
+const schemaLinks = `
+CREATE TABLE links (
+	id            INTEGER PRIMARY KEY,
+	kind          TEXT NOT NULL CHECK (kind IN ('invite', 'reset')),
+	user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	token_hash    BLOB NOT NULL UNIQUE,
+	created_by    INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	creator       TEXT NOT NULL,
+	roles         TEXT NOT NULL DEFAULT '[]',
+	created_at    INTEGER NOT NULL,
+	expires_at    INTEGER NOT NULL,
+	used_at       INTEGER,
+	revoked_at    INTEGER,
+	revoke_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX links_user ON links (user_id, kind);
+CREATE INDEX links_kind_created ON links (kind, created_at);
 `
 
 func execSQL(q string) migration {

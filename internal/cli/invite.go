@@ -1,0 +1,384 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/roster-dev/roster/internal/output"
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+func newCmdInvite(f *Factory) *cobra.Command {
+	return group("invite", "invites", "Invite people, and resend, revoke or accept invitations",
+		newCmdInviteCreate(f),
+		newCmdInviteList(f),
+		newCmdInviteResend(f),
+		newCmdInviteRevoke(f),
+		newCmdInviteAccept(f),
+	)
+}
+
+var invitationHeader = []string{"EMAIL", "NAME", "ROLES", "STATUS", "INVITED_BY", "CREATED", "EXPIRES"}
+
+func invitationRows(invs []roster.Invitation) output.Rows {
+	r := output.Rows{Header: invitationHeader}
+	for _, i := range invs {
+		r.Add(i.Email, i.Email, i.Name, strings.Join(i.Roles, ","), string(i.Status), i.InvitedBy,
+			formatTime(&i.CreatedAt), formatTime(&i.ExpiresAt))
+	}
+	return r
+}
+
+// parseTTL reads an --expires value; empty means the setting's default.
+func parseTTL(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := roster.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, usagef("invalid --expires %q", s).withHint("give a duration such as 30m, 24h or 7d")
+	}
+	return d, nil
+}
+
+// linkText is how a text format shows a new link: its URL, or, with no
+// base_url set, its token.
+func linkText(url, tok string) string {
+	if url != "" {
+		return url
+	}
+	return tok
+}
+
+// printLinks prints new invitations or reset links. A link is the secret
+// the command exists to show: text formats print it alone, once per line;
+// json and yaml print the objects. A mailed link is not printed at all.
+// Mail failures are reported, and make the exit code 7.
+func (f *Factory) printLinks(v any, n int, link func(i int) (email, url, tok string, sent bool, mailErr string), resendHint string) error {
+	p, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	var failed error
+	for i := range n {
+		email, url, _, sent, mailErr := link(i)
+		switch {
+		case mailErr != "":
+			f.IO.Infof("the link for %s was made but not mailed: %s", email, mailErr)
+			f.IO.Infof("hint: fix the mail settings and send a new link with %s %s --send", resendHint, email)
+			failed = &silentError{code: ExitUnavailable}
+		case sent:
+			f.infof("mailed the link to %s", email)
+		case url == "":
+			f.infof("the link for %s is shown once; set base_url to get web links", email)
+		default:
+			f.infof("the link for %s is shown once", email)
+		}
+	}
+	if p.Format == output.JSON || p.Format == output.YAML {
+		if err := p.List(v, output.Rows{}); err != nil {
+			return err
+		}
+		return failed
+	}
+	for i := range n {
+		_, url, tok, sent, _ := link(i)
+		if !sent && tok != "" {
+			fmt.Fprintln(f.IO.Out, linkText(url, tok))
+		}
+	}
+	return failed
+}
+
+// printInvitations prints invitations made or resent.
+func (f *Factory) printInvitations(invs []roster.Invitation, single bool) error {
+	for i := range invs {
+		if invs[i].Sent || invs[i].MailError != "" {
+			invs[i].Token, invs[i].URL = "", ""
+		}
+	}
+	var v any = invs
+	if single && len(invs) == 1 {
+		v = invs[0]
+	}
+	return f.printLinks(v, len(invs), func(i int) (string, string, string, bool, string) {
+		return invs[i].Email, invs[i].URL, invs[i].Token, invs[i].Sent, invs[i].MailError
+	}, "roster invite resend")
+}
+
+type inviteCreateOptions struct {
+	params  roster.CreateInvitation
+	expires string
+}
+
+func newCmdInviteCreate(f *Factory) *cobra.Command {
+	opts := &inviteCreateOptions{}
+	cmd := &cobra.Command{
+		Use:   "create EMAIL...",
+		Short: "Invite people: each gets a single-use link to set a password",
+		Long: `Invite people. Each becomes a user with status invited and gets a single-use
+link, valid 7 days by default (setting invite.ttl), to choose a password and
+become active.
+
+Without --send the link is printed once: its URL under base_url, or the
+token for roster invite accept when no base_url is set. With --send it is
+mailed (settings mail.*) and not printed. If mailing fails the invitation
+stands; send a new link with roster invite resend.`,
+		Example: `  roster invite create ann@example.com bob@example.com --role manager
+  roster invite create carol@example.com --name Carol --expires 3d --send`,
+		Args: minArgs(1, "EMAIL..."),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ttl, err := parseTTL(opts.expires)
+			if err != nil {
+				return err
+			}
+			opts.params.TTL = ttl
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var invs []roster.Invitation
+			runErr := f.eachTarget(cmd.CommandPath(), args, func(email string) error {
+				p := opts.params
+				p.Email = email
+				inv, err := svc.CreateInvitation(cmd.Context(), p)
+				if err == nil {
+					invs = append(invs, inv)
+				}
+				return err
+			})
+			if len(invs) > 0 {
+				if err := f.printInvitations(invs, len(args) == 1); err != nil {
+					return err
+				}
+			}
+			return runErr
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringArrayVar(&opts.params.Roles, "role", nil, "give `ROLE` on acceptance (repeatable; default member)")
+	fs.StringVar(&opts.params.Name, "name", "", "display `name` of the person invited")
+	fs.StringVar(&opts.expires, "expires", "", "lifetime of the link, such as 7d or 12h (default: setting invite.ttl)")
+	fs.BoolVar(&opts.params.Send, "send", false, "mail the link instead of printing it")
+	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
+	return cmd
+}
+
+func newCmdInviteList(f *Factory) *cobra.Command {
+	var status string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List invitations, newest first",
+		Args:  exactArgs(0),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			invs, err := svc.ListInvitations(cmd.Context(), roster.InviteStatus(status))
+			if err != nil {
+				return err
+			}
+			return f.printList(invs, invitationRows(invs))
+		}),
+	}
+	cmd.Flags().StringVar(&status, "status", "", "only invitations that are `status`: pending, accepted, expired or revoked")
+	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("pending", "accepted", "expired", "revoked"))
+	return cmd
+}
+
+func newCmdInviteResend(f *Factory) *cobra.Command {
+	var expires string
+	var send bool
+	cmd := &cobra.Command{
+		Use:   "resend EMAIL...",
+		Short: "Make a new invitation link; the old one stops working",
+		Long: `Make a new link for invited people, valid 24 hours by default (setting
+invite.resend_ttl). Their previous links stop working at once. The link is
+printed once, or mailed with --send.`,
+		Args:              minArgs(1, "EMAIL..."),
+		ValidArgsFunction: completeUsers(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ttl, err := parseTTL(expires)
+			if err != nil {
+				return err
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var invs []roster.Invitation
+			runErr := f.eachTarget(cmd.CommandPath(), args, func(email string) error {
+				inv, err := svc.ResendInvitation(cmd.Context(), email, ttl, send)
+				if err == nil {
+					invs = append(invs, inv)
+				}
+				return err
+			})
+			if len(invs) > 0 {
+				if err := f.printInvitations(invs, len(args) == 1); err != nil {
+					return err
+				}
+			}
+			return runErr
+		},
+	}
+	cmd.Flags().StringVar(&expires, "expires", "", "lifetime of the new link (default: setting invite.resend_ttl)")
+	cmd.Flags().BoolVar(&send, "send", false, "mail the link instead of printing it")
+	return cmd
+}
+
+func newCmdInviteRevoke(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:               "revoke EMAIL...",
+		Short:             "Revoke pending invitations",
+		Long:              "Revoke pending invitations: their links stop working. The invited users stay, and can be deleted.",
+		Args:              minArgs(1, "EMAIL..."),
+		ValidArgsFunction: completeUsers(f),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			var invs []roster.Invitation
+			runErr := f.eachTarget(cmd.CommandPath(), args, func(email string) error {
+				res, err := svc.RevokeInvitation(cmd.Context(), email)
+				if err != nil {
+					return err
+				}
+				if res.Changed {
+					f.infof("revoked the invitation of %s", res.Invitation.Email)
+				} else {
+					f.infof("%s: no pending invitation (%s), unchanged", res.Invitation.Email, res.Invitation.Status)
+				}
+				invs = append(invs, res.Invitation)
+				return nil
+			})
+			if len(invs) > 0 {
+				var v any = invs
+				if len(args) == 1 {
+					v = invs[0]
+				}
+				if err := f.printOne(v, invitationRows(invs)); err != nil {
+					return err
+				}
+			}
+			return runErr
+		}),
+	}
+}
+
+type acceptOptions struct {
+	params   roster.AcceptInvitation
+	password passwordSource
+}
+
+func newCmdInviteAccept(f *Factory) *cobra.Command {
+	opts := &acceptOptions{}
+	cmd := &cobra.Command{
+		Use:   "accept TOKEN",
+		Short: "Accept an invitation: choose a password and become active",
+		Long: `Accept an invitation with the token from its link (the last part of the
+URL). The password comes from --password-stdin, --password-file or a prompt
+on the terminal. A link works once.`,
+		Example: `  roster invite accept roster_inv_… --name "Ann Lee" --username ann --password-file pw.txt`,
+		Args:    exactArgs(1, "TOKEN"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !opts.password.given() && !f.IO.CanPrompt() {
+				return opts.password.missing()
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if opts.params.Password, err = opts.password.read(f); err != nil {
+				return err
+			}
+			opts.params.Token = tokenFromLink(args[0])
+			u, err := svc.AcceptInvitation(cmd.Context(), opts.params)
+			if err != nil {
+				return err
+			}
+			return f.printUserResults([]roster.UserResult{{User: u, Changed: true}}, true, "accepted the invitation; active now:", "")
+		},
+	}
+	cmd.Flags().StringVar(&opts.params.Name, "name", "", "your display `name`")
+	cmd.Flags().StringVar(&opts.params.Username, "username", "", "your `username`")
+	opts.password.addFlags(cmd, false, false)
+	return cmd
+}
+
+// tokenFromLink accepts a whole link as well as its token.
+func tokenFromLink(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func newCmdUserResetLink(f *Factory) *cobra.Command {
+	var expires string
+	var send bool
+	cmd := &cobra.Command{
+		Use:   "reset-link USER",
+		Short: "Make a single-use link for a user to set a new password",
+		Long: `Make a single-use link, valid 24 hours by default (setting reset.ttl), with
+which the user sets a new password: in a browser under base_url, or with
+roster account reset TOKEN. It replaces the user's earlier reset links. An
+account created without a password is completed the same way.`,
+		Example:           `  roster user reset-link bob@example.com --send`,
+		Args:              exactArgs(1, "USER"),
+		ValidArgsFunction: completeUsers(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ttl, err := parseTTL(expires)
+			if err != nil {
+				return err
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rl, err := svc.CreateResetLink(cmd.Context(), args[0], ttl, send)
+			if err != nil {
+				return err
+			}
+			if rl.Sent || rl.MailError != "" {
+				rl.Token, rl.URL = "", ""
+			}
+			return f.printLinks(rl, 1, func(int) (string, string, string, bool, string) {
+				return rl.Email, rl.URL, rl.Token, rl.Sent, rl.MailError
+			}, "roster user reset-link")
+		},
+	}
+	cmd.Flags().StringVar(&expires, "expires", "", "lifetime of the link, such as 24h (default: setting reset.ttl)")
+	cmd.Flags().BoolVar(&send, "send", false, "mail the link instead of printing it")
+	return cmd
+}
+
+func newCmdAccount(f *Factory) *cobra.Command {
+	var pw passwordSource
+	reset := &cobra.Command{
+		Use:   "reset TOKEN",
+		Short: "Set a new password with a reset link",
+		Long: `Set a new password with the token of a reset link (the last part of its
+URL). The password comes from --password-stdin, --password-file or a prompt
+on the terminal. A link works once.`,
+		Args: exactArgs(1, "TOKEN"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !pw.given() && !f.IO.CanPrompt() {
+				return pw.missing()
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			secret, err := pw.read(f)
+			if err != nil {
+				return err
+			}
+			u, err := svc.RedeemResetLink(cmd.Context(), tokenFromLink(args[0]), secret)
+			if err != nil {
+				return err
+			}
+			return f.printUserResults([]roster.UserResult{{User: u, Changed: true}}, true, "set a new password for", "")
+		},
+	}
+	pw.addFlags(reset, false, false)
+	return group("account", "accounts", "Your own account", reset)
+}

@@ -1,0 +1,569 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/internal/mail"
+	"github.com/roster-dev/roster/internal/password"
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/token"
+)
+
+// maxLinkTTL bounds --expires: a link is a credential.
+const maxLinkTTL = 90 * 24 * time.Hour
+
+// ttl returns the lifetime of a new link: the override, else the setting.
+func ttl(set roster.Settings, key string, override time.Duration) (time.Duration, error) {
+	if override != 0 {
+		if override < time.Minute || override > maxLinkTTL {
+			return 0, roster.Errorf(roster.ErrInvalid, "invalid lifetime %s", override).WithHint("use 1m to 90d")
+		}
+		return override, nil
+	}
+	return roster.ParseDuration(set[key])
+}
+
+// linkURL is the address of a link page under base_url, or "" when no
+// base_url is set (the token is then redeemed with the command line).
+func linkURL(set roster.Settings, path, tok string) string {
+	base := strings.TrimRight(set["base_url"], "/")
+	if base == "" {
+		return ""
+	}
+	return base + "/" + path + "/" + tok
+}
+
+// mailConfig reads mail delivery from the settings; send means the caller
+// asked for mail, which then must be configured before anything is written.
+func mailConfig(set roster.Settings, send bool) (mail.Config, error) {
+	port, _ := strconv.Atoi(set["mail.port"])
+	cfg := mail.Config{Host: set["mail.host"], Port: port, From: set["mail.from"], Username: set["mail.username"],
+		PasswordFile: set["mail.password_file"], TLS: set["mail.tls"]}
+	if send && (cfg.Host == "" || cfg.From == "") {
+		return cfg, roster.Errorf(roster.ErrInvalid, "mail is not configured").
+			WithHint("set it up with roster settings set mail.host HOST and mail.from ADDRESS, or leave out --send")
+	}
+	return cfg, nil
+}
+
+// linkStatus says where a link stands at now.
+func linkStatus(l sqlite.Link, now time.Time) roster.InviteStatus {
+	switch {
+	case l.UsedAt != nil:
+		return roster.InviteAccepted
+	case l.RevokedAt != nil:
+		return roster.InviteRevoked
+	case !now.Before(l.ExpiresAt):
+		return roster.InviteExpired
+	}
+	return roster.InvitePending
+}
+
+// deadLink explains why a link cannot be used, and what to do.
+func deadLink(what string, l sqlite.Link, now time.Time) error {
+	switch linkStatus(l, now) {
+	case roster.InviteAccepted:
+		return roster.Errorf(roster.ErrConflict, "this %s was already used", what).
+			WithHint("a link works once; ask an administrator for a new one if you still need it")
+	case roster.InviteRevoked:
+		return roster.Errorf(roster.ErrConflict, "this %s was revoked", what).
+			WithHint("ask an administrator for a new one")
+	case roster.InviteExpired:
+		return roster.Errorf(roster.ErrConflict, "this %s expired at %s", what, l.ExpiresAt.Format(time.RFC3339)).
+			WithHint("ask an administrator for a new one")
+	}
+	return nil
+}
+
+func unknownLink(what string) error {
+	return roster.Errorf(roster.ErrNotFound, "unknown %s", what).
+		WithHint("check that the whole link was copied; ask an administrator for a new one if it is lost")
+}
+
+func invitationView(l sqlite.Link, now time.Time) roster.Invitation {
+	inv := roster.Invitation{Email: l.Email, Name: l.Name, Roles: l.Roles, Status: linkStatus(l, now),
+		InvitedBy: l.Creator, CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, AcceptedAt: l.UsedAt}
+	if inv.Roles == nil {
+		inv.Roles = []string{}
+	}
+	return inv
+}
+
+// newLink stores a fresh link for u and returns it with its token.
+func (o *op) newLink(kind sqlite.LinkKind, u sqlite.UserRow, roles []string, life time.Duration) (sqlite.Link, string, error) {
+	k := token.Invitation
+	if kind == sqlite.LinkReset {
+		k = token.Reset
+	}
+	tok, hash := token.New(k)
+	l := sqlite.Link{Kind: kind, UserID: u.ID, Email: u.Email, Name: u.Name, TokenHash: hash[:], CreatedBy: o.act.id(),
+		Creator: o.act.name, Roles: roles, CreatedAt: o.now, ExpiresAt: o.now.Add(life)}
+	id, err := o.tx.InsertLink(o.ctx, l)
+	l.ID = id
+	return l, tok, err
+}
+
+func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitation) (roster.Invitation, error) {
+	var inv roster.Invitation
+	email, err := roster.NormalizeEmail(p.Email)
+	if err != nil {
+		return inv, err
+	}
+	if err := roster.ValidateName(p.Name); err != nil {
+		return inv, err
+	}
+	roles := dedupe(p.Roles)
+	if len(roles) == 0 {
+		roles = []string{roster.RoleMember}
+	}
+	var set roster.Settings
+	var cfg mail.Config
+	err = s.write(ctx, func(o *op) error {
+		if err := o.require(roster.PermUsersCreate); err != nil {
+			return err
+		}
+		if set, err = o.settings(); err != nil {
+			return err
+		}
+		if cfg, err = mailConfig(set, p.Send); err != nil {
+			return err
+		}
+		life, err := ttl(set, "invite.ttl", p.TTL)
+		if err != nil {
+			return err
+		}
+		if id, err := o.tx.EmailTaken(ctx, email); err != nil {
+			return err
+		} else if id != 0 {
+			u, err := o.tx.UserByRef(ctx, email)
+			if err == nil && u.Status == roster.StatusInvited {
+				return roster.Errorf(roster.ErrConflict, "%s is already invited", email).
+					WithHint("send a new link with roster invite resend %s", email)
+			}
+			return roster.Errorf(roster.ErrConflict, "%s is already a user", email)
+		}
+		if err := o.rolesExist(roles); err != nil {
+			return err
+		}
+		if err := o.checkGrant(roles); err != nil {
+			return err
+		}
+		row := sqlite.UserRow{User: roster.User{Email: email, Name: p.Name, Roles: roles, Status: roster.StatusInvited,
+			CreatedAt: o.now, UpdatedAt: o.now}}
+		if row.ID, err = o.tx.InsertUser(ctx, row); err != nil {
+			return err
+		}
+		l, tok, err := o.newLink(sqlite.LinkInvite, row, roles, life)
+		if err != nil {
+			return err
+		}
+		inv = invitationView(l, o.now)
+		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
+		return o.audit("invite.create", email, row.ID, map[string]any{"roles": roles, "expires_at": l.ExpiresAt})
+	})
+	if err != nil {
+		return roster.Invitation{}, fmt.Errorf("invite %s: %w", email, err)
+	}
+	if p.Send {
+		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", email)
+	}
+	return inv, nil
+}
+
+func (s *service) ListInvitations(ctx context.Context, status roster.InviteStatus) ([]roster.Invitation, error) {
+	if status != "" && !status.Valid() {
+		return nil, roster.Errorf(roster.ErrInvalid, "invalid status %q", status).WithHint("use pending, accepted, expired or revoked")
+	}
+	out := []roster.Invitation{}
+	err := s.read(ctx, func(o *op) error {
+		if err := o.require(roster.PermUsersView); err != nil {
+			return err
+		}
+		links, err := o.tx.ListInvitations(ctx)
+		for _, l := range links {
+			if inv := invitationView(l, o.now); status == "" || inv.Status == status {
+				out = append(out, inv)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// invited loads the invited user an invitation command is about.
+func (o *op) invited(email string) (sqlite.UserRow, error) {
+	u, err := o.target(email, roster.PermUsersManage)
+	if err != nil {
+		return u, err
+	}
+	if u.Status != roster.StatusInvited {
+		return u, roster.Errorf(roster.ErrConflict, "%s is not invited: the account is %s", u.Email, u.Status)
+	}
+	return u, nil
+}
+
+func (s *service) ResendInvitation(ctx context.Context, email string, life time.Duration, send bool) (roster.Invitation, error) {
+	var inv roster.Invitation
+	var set roster.Settings
+	var cfg mail.Config
+	err := s.write(ctx, func(o *op) error {
+		u, err := o.invited(email)
+		if err != nil {
+			return err
+		}
+		if set, err = o.settings(); err != nil {
+			return err
+		}
+		if cfg, err = mailConfig(set, send); err != nil {
+			return err
+		}
+		d, err := ttl(set, "invite.resend_ttl", life)
+		if err != nil {
+			return err
+		}
+		prev, found, err := o.tx.LatestLink(ctx, u.ID, sqlite.LinkInvite)
+		if err != nil {
+			return err
+		}
+		roles := u.Roles
+		if found {
+			roles = prev.Roles
+		}
+		// The old link stops working the moment the new one exists.
+		if _, err := o.tx.RevokeLinks(ctx, u.ID, sqlite.LinkInvite, o.now, "resent"); err != nil {
+			return err
+		}
+		l, tok, err := o.newLink(sqlite.LinkInvite, u, roles, d)
+		if err != nil {
+			return err
+		}
+		inv = invitationView(l, o.now)
+		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
+		return o.audit("invite.resend", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
+	})
+	if err != nil {
+		return roster.Invitation{}, fmt.Errorf("resend invitation to %s: %w", email, err)
+	}
+	if send {
+		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", inv.Email)
+	}
+	return inv, nil
+}
+
+func (s *service) RevokeInvitation(ctx context.Context, email string) (roster.InvitationResult, error) {
+	var res roster.InvitationResult
+	err := s.write(ctx, func(o *op) error {
+		u, err := o.target(email, roster.PermUsersManage)
+		if err != nil {
+			return err
+		}
+		n, err := o.tx.RevokeLinks(ctx, u.ID, sqlite.LinkInvite, o.now, "revoked")
+		if err != nil {
+			return err
+		}
+		l, found, err := o.tx.LatestLink(ctx, u.ID, sqlite.LinkInvite)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return roster.Errorf(roster.ErrNotFound, "%s has no invitation", u.Email)
+		}
+		res = roster.InvitationResult{Invitation: invitationView(l, o.now), Changed: n > 0}
+		if n == 0 {
+			return nil
+		}
+		return o.audit("invite.revoke", u.Email, u.ID, nil)
+	})
+	if err != nil {
+		return roster.InvitationResult{}, fmt.Errorf("revoke invitation of %s: %w", email, err)
+	}
+	return res, nil
+}
+
+// redeem is the shared path of accepting an invitation and using a reset
+// link: check the token, check the password before the write (hashing
+// must not hold the write lock), then consume the link with one
+// conditional update inside the write transaction and apply fn.
+func (s *service) redeem(ctx context.Context, kind sqlite.LinkKind, what, tok, pw string, check func(o *op, l sqlite.Link, u sqlite.UserRow) error, apply func(o *op, l sqlite.Link, u *sqlite.UserRow) error) (roster.User, error) {
+	k := token.Invitation
+	if kind == sqlite.LinkReset {
+		k = token.Reset
+	}
+	hash, err := token.Parse(k, tok)
+	if err != nil {
+		return roster.User{}, unknownLink(what)
+	}
+	find := func(o *op) (sqlite.Link, sqlite.UserRow, error) {
+		l, found, err := o.tx.LinkByHash(ctx, kind, hash[:])
+		if err != nil || !found {
+			return l, sqlite.UserRow{}, errors.Join(err, unknownLink(what))
+		}
+		if err := deadLink(what, l, o.now); err != nil {
+			return l, sqlite.UserRow{}, err
+		}
+		u, err := o.tx.UserByRef(ctx, strconv.FormatInt(l.UserID, 10))
+		if err != nil {
+			return l, u, err
+		}
+		return l, u, check(o, l, u)
+	}
+	var email string
+	err = s.anonymous(ctx, false, func(o *op) error {
+		_, u, err := find(o)
+		email = u.Email
+		return err
+	})
+	if err != nil {
+		return roster.User{}, err
+	}
+	minLen, err := s.minLength(ctx)
+	if err != nil {
+		return roster.User{}, err
+	}
+	if pw == "" {
+		return roster.User{}, roster.ErrPasswordRequired
+	}
+	if err := password.Check(pw, email, minLen); err != nil {
+		return roster.User{}, err
+	}
+	pwHash, err := password.Hash(pw)
+	if err != nil {
+		return roster.User{}, err
+	}
+	var out roster.User
+	err = s.anonymous(ctx, true, func(o *op) error {
+		l, u, err := find(o)
+		if err != nil {
+			return err
+		}
+		if ok, err := o.tx.ConsumeLink(ctx, l.ID, o.now); err != nil {
+			return err
+		} else if !ok {
+			return roster.Errorf(roster.ErrConflict, "this %s was already used", what)
+		}
+		o.act = &actor{user: &u, name: u.Email, via: string(kind) + "-link", perms: map[string]bool{}}
+		u.PasswordHash, u.MustChangePassword, u.UpdatedAt = pwHash, false, o.now
+		if err := apply(o, l, &u); err != nil {
+			return err
+		}
+		if err := o.tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		res, err := o.reload(u.ID, true)
+		out = res.User
+		return err
+	})
+	return out, err
+}
+
+func (s *service) minLength(ctx context.Context) (int, error) {
+	var n int
+	err := s.core.db.Read(ctx, func(tx *sqlite.Tx) error {
+		stored, err := tx.Settings(ctx)
+		n = roster.Settings(stored).Int("password.min_length")
+		return err
+	})
+	return n, err
+}
+
+func (s *service) AcceptInvitation(ctx context.Context, p roster.AcceptInvitation) (roster.User, error) {
+	if err := roster.ValidateName(p.Name); err != nil {
+		return roster.User{}, err
+	}
+	if p.Username != "" {
+		if err := roster.ValidateUsername(p.Username); err != nil {
+			return roster.User{}, err
+		}
+	}
+	check := func(o *op, l sqlite.Link, u sqlite.UserRow) error {
+		if u.Status != roster.StatusInvited {
+			return roster.Errorf(roster.ErrConflict, "this invitation is for an account that is %s", u.Status)
+		}
+		return nil
+	}
+	u, err := s.redeem(ctx, sqlite.LinkInvite, "invitation", p.Token, p.Password, check, func(o *op, l sqlite.Link, u *sqlite.UserRow) error {
+		if err := o.checkInviter(l); err != nil {
+			return err
+		}
+		if err := o.checkSeat(); err != nil {
+			return err
+		}
+		if err := o.checkUnique(u.ID, p.Username, nil); err != nil {
+			return err
+		}
+		if p.Name != "" {
+			u.Name = p.Name
+		}
+		if p.Username != "" {
+			u.Username = p.Username
+		}
+		u.Status = roster.StatusActive
+		return o.audit("invite.accept", u.Email, u.ID, map[string]any{"roles": l.Roles})
+	})
+	if err != nil {
+		return roster.User{}, fmt.Errorf("accept invitation: %w", err)
+	}
+	return u, nil
+}
+
+// checkInviter applies R11: accepting re-checks that whoever invited may
+// still grant the invited roles (R4, R5).
+func (o *op) checkInviter(l sqlite.Link) error {
+	if l.CreatedBy == 0 && strings.HasPrefix(l.Creator, "local:") {
+		return nil // the local administrator may grant anything
+	}
+	denied := roster.Errorf(roster.ErrForbidden, "%s, who invited you, can no longer grant %s (R11)", l.Creator, strings.Join(l.Roles, ", ")).
+		WithHint("ask an administrator for a new invitation")
+	if l.CreatedBy == 0 {
+		return denied // the inviter was deleted
+	}
+	inviter, err := o.tx.UserByRef(o.ctx, strconv.FormatInt(l.CreatedBy, 10))
+	if err != nil || inviter.Status != roster.StatusActive {
+		return denied
+	}
+	as := &op{ctx: o.ctx, tx: o.tx, cat: o.cat, now: o.now, act: &actor{user: &inviter, name: inviter.Email, perms: map[string]bool{}}}
+	for _, p := range o.effective(inviter.Roles) {
+		as.act.perms[p] = true
+	}
+	as.act.owner = slices.Contains(inviter.Roles, roster.RoleOwner)
+	if !as.act.has(roster.PermUsersCreate) || as.checkGrant(l.Roles) != nil {
+		return denied
+	}
+	return nil
+}
+
+func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Duration, send bool) (roster.ResetLink, error) {
+	var rl roster.ResetLink
+	var set roster.Settings
+	var cfg mail.Config
+	err := s.write(ctx, func(o *op) error {
+		u, err := o.target(ref, roster.PermUsersManage)
+		if err != nil {
+			return err
+		}
+		if err := o.checkActOn(u, "issue a reset link for"); err != nil {
+			return err
+		}
+		switch u.Status {
+		case roster.StatusInvited:
+			return roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation", u.Email).
+				WithHint("send a new invitation link with roster invite resend %s", u.Email)
+		case roster.StatusDeactivated:
+			return roster.Errorf(roster.ErrConflict, "%s is deactivated", u.Email).
+				WithHint("reactivate the user first: roster user reactivate %s", u.Email)
+		}
+		if set, err = o.settings(); err != nil {
+			return err
+		}
+		if cfg, err = mailConfig(set, send); err != nil {
+			return err
+		}
+		d, err := ttl(set, "reset.ttl", life)
+		if err != nil {
+			return err
+		}
+		if _, err := o.tx.RevokeLinks(ctx, u.ID, sqlite.LinkReset, o.now, "replaced"); err != nil {
+			return err
+		}
+		l, tok, err := o.newLink(sqlite.LinkReset, u, nil, d)
+		if err != nil {
+			return err
+		}
+		rl = roster.ResetLink{Email: u.Email, ExpiresAt: l.ExpiresAt, Token: tok, URL: linkURL(set, "reset", tok)}
+		return o.audit("user.reset_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
+	})
+	if err != nil {
+		return roster.ResetLink{}, fmt.Errorf("reset link for %s: %w", ref, err)
+	}
+	if send {
+		rl.Sent, rl.MailError = s.deliver(ctx, cfg, resetMessage(set, rl), "user.reset_link.send", rl.Email)
+	}
+	return rl, nil
+}
+
+func (s *service) RedeemResetLink(ctx context.Context, tok, pw string) (roster.User, error) {
+	check := func(o *op, l sqlite.Link, u sqlite.UserRow) error {
+		if u.Status != roster.StatusActive {
+			return roster.Errorf(roster.ErrConflict, "this reset link is for an account that is %s", u.Status)
+		}
+		return nil
+	}
+	u, err := s.redeem(ctx, sqlite.LinkReset, "reset link", tok, pw, check, func(o *op, l sqlite.Link, u *sqlite.UserRow) error {
+		return o.audit("user.reset_password", u.Email, u.ID, nil)
+	})
+	if err != nil {
+		return roster.User{}, fmt.Errorf("reset password: %w", err)
+	}
+	return u, nil
+}
+
+// deliver mails a message after its change committed. A failure leaves the
+// change standing and is reported, never the secret; success is audited.
+func (s *service) deliver(ctx context.Context, cfg mail.Config, m mail.Message, action, email string) (bool, string) {
+	if err := s.core.send(ctx, cfg, m); err != nil {
+		return false, err.Error()
+	}
+	err := s.write(ctx, func(o *op) error {
+		return o.audit(action, email, 0, map[string]any{"to": m.To})
+	})
+	if err != nil {
+		return true, "sent, but the audit event was not written: " + err.Error()
+	}
+	return true, ""
+}
+
+func orgName(set roster.Settings) string {
+	if n := set["org.name"]; n != "" {
+		return n
+	}
+	return "roster"
+}
+
+// howToUse tells a recipient how to redeem a link: the web page under
+// base_url, or the command line when there is none.
+func howToUse(url, command string) string {
+	if url != "" {
+		return "  " + url
+	}
+	return "  " + command
+}
+
+func inviteMessage(set roster.Settings, inv roster.Invitation) mail.Message {
+	greeting := "Hello,"
+	if inv.Name != "" {
+		greeting = "Hello " + inv.Name + ","
+	}
+	body := fmt.Sprintf(`%s
+
+%s invited you to %s, with the role %s.
+
+To accept, choose your password here:
+
+%s
+
+The link works once and expires at %s UTC.
+If you did not expect this invitation, you can ignore this message.
+`, greeting, inv.InvitedBy, orgName(set), strings.Join(inv.Roles, ", "),
+		howToUse(inv.URL, "roster invite accept "+inv.Token), inv.ExpiresAt.UTC().Format("2006-01-02 15:04"))
+	return mail.Message{To: inv.Email, Subject: "You are invited to " + orgName(set), Body: body}
+}
+
+func resetMessage(set roster.Settings, rl roster.ResetLink) mail.Message {
+	body := fmt.Sprintf(`Hello,
+
+An administrator of %s issued a link for you to set a new password:
+
+%s
+
+The link works once and expires at %s UTC.
+If you did not ask for this, tell your administrator.
+`, orgName(set), howToUse(rl.URL, "roster account reset "+rl.Token), rl.ExpiresAt.UTC().Format("2006-01-02 15:04"))
+	return mail.Message{To: rl.Email, Subject: "Set your " + orgName(set) + " password", Body: body}
+}

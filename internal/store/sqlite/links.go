@@ -1,0 +1,146 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// LinkKind is an invitation or a reset link.
+type LinkKind string
+
+// The kinds of link.
+const (
+	LinkInvite LinkKind = "invite"
+	LinkReset  LinkKind = "reset"
+)
+
+// Link is a stored invitation or reset link.
+type Link struct {
+	ID        int64
+	Kind      LinkKind
+	UserID    int64
+	Email     string // the user's, when read back
+	Name      string // the user's, when read back
+	TokenHash []byte
+	CreatedBy int64  // 0: the local administrator
+	Creator   string // audit name of who made it
+	Roles     []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	RevokedAt *time.Time
+	Reason    string
+}
+
+// InsertLink stores a link.
+func (t *Tx) InsertLink(ctx context.Context, l Link) (int64, error) {
+	roles, err := json.Marshal(l.Roles)
+	if err != nil {
+		return 0, err
+	}
+	var createdBy any
+	if l.CreatedBy != 0 {
+		createdBy = l.CreatedBy
+	}
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO links (kind, user_id, token_hash, created_by, creator, roles, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, l.Kind, l.UserID, l.TokenHash, createdBy, l.Creator, string(roles), micros(l.CreatedAt), micros(l.ExpiresAt))
+	if err != nil {
+		return 0, fmt.Errorf("insert %s link: %w", l.Kind, err)
+	}
+	return res.LastInsertId()
+}
+
+const linkColumns = `links.id, links.kind, links.user_id, users.email, users.name, links.token_hash, COALESCE(links.created_by, 0),
+	links.creator, links.roles, links.created_at, links.expires_at, links.used_at, links.revoked_at, links.revoke_reason`
+
+func scanLink(s scanner) (Link, error) {
+	var l Link
+	var roles string
+	var created, expires int64
+	var used, revoked sql.NullInt64
+	err := s.Scan(&l.ID, &l.Kind, &l.UserID, &l.Email, &l.Name, &l.TokenHash, &l.CreatedBy, &l.Creator, &roles,
+		&created, &expires, &used, &revoked, &l.Reason)
+	if err != nil {
+		return l, err
+	}
+	l.CreatedAt, l.ExpiresAt = fromMicros(created), fromMicros(expires)
+	l.UsedAt, l.RevokedAt = timePtr(used), timePtr(revoked)
+	if err := json.Unmarshal([]byte(roles), &l.Roles); err != nil {
+		return l, fmt.Errorf("link %d roles: %w", l.ID, err)
+	}
+	return l, nil
+}
+
+// LinkByHash finds a link by its token's hash; found is false when none.
+func (t *Tx) LinkByHash(ctx context.Context, kind LinkKind, hash []byte) (Link, bool, error) {
+	l, err := scanLink(t.tx.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
+		WHERE links.token_hash = ? AND links.kind = ?`, hash, kind))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, false, nil
+	}
+	return l, err == nil, err
+}
+
+// LatestLink returns a user's newest link of a kind.
+func (t *Tx) LatestLink(ctx context.Context, userID int64, kind LinkKind) (Link, bool, error) {
+	l, err := scanLink(t.tx.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
+		WHERE links.user_id = ? AND links.kind = ? ORDER BY links.id DESC LIMIT 1`, userID, kind))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, false, nil
+	}
+	return l, err == nil, err
+}
+
+// ConsumeLink marks a link used if, and only if, it is still live at now:
+// the one conditional UPDATE that makes a link single-use under
+// concurrency. It reports whether this call consumed it.
+func (t *Tx) ConsumeLink(ctx context.Context, id int64, now time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `UPDATE links SET used_at = ?
+		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`, micros(now), id, micros(now))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RevokeLinks revokes a user's live links of a kind ("" for every kind)
+// and returns how many it revoked.
+func (t *Tx) RevokeLinks(ctx context.Context, userID int64, kind LinkKind, now time.Time, reason string) (int, error) {
+	q := `UPDATE links SET revoked_at = ?, revoke_reason = ?
+		WHERE user_id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`
+	args := []any{micros(now), reason, userID, micros(now)}
+	if kind != "" {
+		q += " AND kind = ?"
+		args = append(args, kind)
+	}
+	res, err := t.tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("revoke links: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ListInvitations returns invitations, newest first.
+func (t *Tx) ListInvitations(ctx context.Context) ([]Link, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
+		WHERE links.kind = 'invite' ORDER BY links.created_at DESC, links.id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list invitations: %w", err)
+	}
+	defer rows.Close()
+	var out []Link
+	for rows.Next() {
+		l, err := scanLink(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
