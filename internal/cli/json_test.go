@@ -29,6 +29,9 @@ func TestJSONShapes(t *testing.T) {
 		{[]string{"can", "owner@example.com", "app.view"}, "allowed granted_by permission user"},
 		{[]string{"settings", "set", "seats", "5"}, "changed key value"},
 		{[]string{"version"}, "go schema_version version"},
+		{[]string{"invite", "create", "inv@example.com"},
+			"accepted_at created_at email expires_at invited_by name roles sent status token"},
+		{[]string{"user", "reset-link", "a@example.com"}, "email expires_at sent token"},
 	}
 	for _, tt := range tests {
 		out := mustRun(t, db, append(tt.args, "-o", "json")...)

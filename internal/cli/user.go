@@ -171,7 +171,13 @@ func userCreateRun(cmd *cobra.Command, f *Factory, opts *userCreateOptions) erro
 	if err != nil {
 		return err
 	}
-	return f.printUserResults([]roster.UserResult{res}, true, "created", "already exists")
+	if err := f.printUserResults([]roster.UserResult{res}, true, "created", "already exists"); err != nil {
+		return err
+	}
+	if res.Changed && !res.User.HasPassword {
+		f.infof("hint: %s has no password yet; send a link to set one with roster user reset-link %s --send", res.User.Email, res.User.Email)
+	}
+	return nil
 }
 
 // parseLinks turns kind=value flags into a map.
