@@ -15,17 +15,21 @@ import (
 )
 
 func newCmdCan(f *Factory) *cobra.Command {
-	return &cobra.Command{
+	var project string
+	cmd := &cobra.Command{
 		Use:   "can USER PERMISSION",
 		Short: "Say whether a user holds a permission, and through which roles",
 		Long: `Say whether USER holds PERMISSION, implications included, and which of
 their roles grant it. Exits 0 for yes and 1 for no, so scripts can test it:
 
-  if roster can alice@example.com invoices.manage -q; then …`,
+  if roster can alice@example.com invoices.manage -q; then …
+
+With --project the answer is for that project: projects.members counts
+only where the user is a member, unless projects.manage grants it.`,
 		Args:              exactArgs(2, "USER", "PERMISSION"),
 		ValidArgsFunction: completeUserThenPermission(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
-			d, err := svc.Can(cmd.Context(), args[0], args[1], "")
+			d, err := svc.Can(cmd.Context(), args[0], args[1], project)
 			if err != nil {
 				return err
 			}
@@ -48,6 +52,9 @@ their roles grant it. Exits 0 for yes and 1 for no, so scripts can test it:
 			return nil
 		}),
 	}
+	cmd.Flags().StringVar(&project, "project", "", "answer for `PROJECT`")
+	_ = cmd.RegisterFlagCompletionFunc("project", completeProjects(f))
+	return cmd
 }
 
 type auditOptions struct {

@@ -161,6 +161,8 @@ stands; send a new link with roster invite resend.`,
 	fs := cmd.Flags()
 	fs.StringArrayVar(&opts.params.Roles, "role", nil, "give `ROLE` on acceptance (repeatable; default member)")
 	fs.StringVar(&opts.params.Name, "name", "", "display `name` of the person invited")
+	fs.StringArrayVar(&opts.params.Projects, "project", nil, "add the person to `PROJECT` (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("project", completeProjects(f))
 	fs.StringVar(&opts.expires, "expires", "", "lifetime of the link, such as 7d or 12h (default: setting invite.ttl)")
 	fs.BoolVar(&opts.params.Send, "send", false, "mail the link instead of printing it")
 	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))

@@ -14,6 +14,7 @@ func TestJSONShapes(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "roster.db")
 	mustRun(t, db, "init", "--owner-email", "owner@example.com", "--random-password")
 	mustRun(t, db, "permission", "create", "app.view")
+	mustRun(t, db, "project", "create", "alpha")
 	tests := []struct {
 		args []string
 		keys string
@@ -32,6 +33,7 @@ func TestJSONShapes(t *testing.T) {
 		{[]string{"invite", "create", "inv@example.com"},
 			"accepted_at created_at email expires_at invited_by name roles sent status token"},
 		{[]string{"user", "reset-link", "a@example.com"}, "email expires_at sent token"},
+		{[]string{"project", "show", "alpha"}, "archived created_at members name slug"},
 	}
 	for _, tt := range tests {
 		out := mustRun(t, db, append(tt.args, "-o", "json")...)

@@ -38,6 +38,11 @@ func TestRoleActionMatrix(t *testing.T) {
 		mustRun(t, db, "user", "create", r+"@example.com", "--role", r, "--no-password")
 	}
 	mustRun(t, db, "permission", "create", "app.thing")
+	// Every actor belongs to project shared, so R12 allows managers there.
+	mustRun(t, db, "project", "create", "shared")
+	for _, r := range roles {
+		mustRun(t, db, "project", "member", "add", "shared", r+"@example.com")
+	}
 
 	// Each action gets fresh targets named after the case, made by the
 	// local administrator before the actor tries.
@@ -52,6 +57,14 @@ func TestRoleActionMatrix(t *testing.T) {
 	}
 	role := func(id string) [][]string { return [][]string{{"role", "create", id, "--permission", "users.view"}} }
 	all := roles
+	// A project every actor belongs to, so that visibility is not what denies.
+	proj := func(id string) [][]string {
+		add := []string{"project", "member", "add", "p" + id}
+		for _, r := range roles {
+			add = append(add, r+"@example.com")
+		}
+		return [][]string{{"project", "create", "p" + id}, add}
+	}
 	admins := []string{"owner", "admin"}
 	seeRoles := []string{"owner", "admin", "manager", "viewer"}
 	actions := []action{
@@ -95,6 +108,24 @@ func TestRoleActionMatrix(t *testing.T) {
 		{"audit list", admins, nil, func(string) []string { return []string{"audit", "list"} }},
 		{"settings show", all, nil, func(string) []string { return []string{"settings", "show"} }},
 		{"settings set", admins, nil, func(id string) []string { return []string{"settings", "set", "org.name", id} }},
+		{"project list", all, nil, func(string) []string { return []string{"project", "list"} }},
+		{"project show", all, nil, func(string) []string { return []string{"project", "show", "shared"} }},
+		{"project create", admins, nil, func(id string) []string { return []string{"project", "create", "p" + id} }},
+		{"project update", admins, nil, func(id string) []string { return []string{"project", "update", "shared", "--name", id} }},
+		{"project archive", admins, proj, func(id string) []string { return []string{"project", "archive", "p" + id} }},
+		{"project delete", admins, proj, func(id string) []string { return []string{"project", "delete", "p" + id, "--yes"} }},
+		{"project member list", all, nil, func(string) []string { return []string{"project", "member", "list", "shared"} }},
+		{"project member add", []string{"owner", "admin", "manager"}, user, func(id string) []string {
+			return []string{"project", "member", "add", "shared", id + "@example.com"}
+		}},
+		{"project member remove", []string{"owner", "admin", "manager"}, func(id string) [][]string {
+			return append(user(id), []string{"project", "member", "add", "shared", id + "@example.com"})
+		}, func(id string) []string {
+			return []string{"project", "member", "remove", "shared", id + "@example.com"}
+		}},
+		{"can --project", all, nil, func(string) []string {
+			return []string{"can", "manager@example.com", "projects.members", "--project", "shared"}
+		}},
 	}
 	n := 0
 	for _, a := range actions {

@@ -119,6 +119,7 @@ beats the file.
 		newCmdInit(f),
 		newCmdUser(f),
 		newCmdInvite(f),
+		newCmdProject(f),
 		newCmdAccount(f),
 		newCmdRole(f),
 		newCmdPermission(f),

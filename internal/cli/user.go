@@ -53,13 +53,21 @@ pass it to --after, or give --all to list every page.`,
 	fs := cmd.Flags()
 	fs.StringVar(&opts.status, "status", "", "only users with this `status`: invited, active or deactivated")
 	fs.StringVar(&opts.filter.Role, "role", "", "only holders of `ROLE`")
+	fs.StringVar(&opts.filter.Project, "project", "", "only members of `PROJECT`")
+	addPagingFlags(cmd, opts)
+	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("invited", "active", "deactivated"))
+	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
+	_ = cmd.RegisterFlagCompletionFunc("project", completeProjects(f))
+	return cmd
+}
+
+// addPagingFlags adds the search and paging flags of user listings.
+func addPagingFlags(cmd *cobra.Command, opts *userListOptions) {
+	fs := cmd.Flags()
 	fs.StringVar(&opts.filter.Search, "search", "", "only users whose email, username or name contains `text`")
 	fs.IntVar(&opts.filter.Limit, "limit", 50, "users per page, at most 1000")
 	fs.StringVar(&opts.filter.After, "after", "", "start after this `cursor` from a previous page")
 	fs.BoolVar(&opts.all, "all", false, "list every page")
-	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("invited", "active", "deactivated"))
-	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
-	return cmd
 }
 
 func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
@@ -149,10 +157,12 @@ it is and the command succeeds.`,
 	fs.StringVar(&opts.params.Username, "username", "", "unique `username`")
 	fs.StringArrayVar(&opts.params.Roles, "role", nil, "give `ROLE` (repeatable; default member)")
 	fs.StringArrayVar(&opts.links, "link", nil, "link an external identity `kind=value` (repeatable)")
+	fs.StringArrayVar(&opts.params.Projects, "project", nil, "add the user to `PROJECT` (repeatable)")
 	fs.BoolVar(&opts.params.MustChangePassword, "must-change-password", false, "make the user change the password at next sign-in")
 	fs.BoolVar(&opts.params.IfNotExists, "if-not-exists", false, "succeed without change when the email already exists")
 	opts.password.addFlags(cmd, true, true)
 	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
+	_ = cmd.RegisterFlagCompletionFunc("project", completeProjects(f))
 	return cmd
 }
 

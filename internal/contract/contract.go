@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 		{"paging by key", testPaging},
 	}
 	cases = append(cases, linkCases...)
+	cases = append(cases, projectCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h.New(t)) })
 	}

@@ -166,6 +166,14 @@ func testDeactivateKillsLinks(t *testing.T, e Env) {
 	wantErr(t, err, roster.ErrConflict, "a reset link revoked by deactivation")
 	_, err = a.CreateResetLink(ctx, "ann@example.com", 0, false)
 	wantErr(t, err, roster.ErrConflict, "a reset link for a deactivated user")
+	// An invited user comes back invited, not active, and needs a new link.
+	if u := must(a.ReactivateUser(ctx, "ann@example.com"))(t); u.User.Status != roster.StatusInvited {
+		t.Fatalf("a reactivated invited user is %s", u.User.Status)
+	}
+	wantErr(t, accept(a, inv.Token), roster.ErrConflict, "the old link after reactivation")
+	if err := accept(a, must(a.ResendInvitation(ctx, "ann@example.com", 0, false))(t).Token); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func testSeatAtAccept(t *testing.T, e Env) {

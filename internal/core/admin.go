@@ -88,9 +88,6 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 
 func (s *service) Can(ctx context.Context, ref, perm, project string) (roster.Decision, error) {
 	d := roster.Decision{Permission: perm, Project: project, GrantedBy: []string{}}
-	if project != "" {
-		return d, roster.Errorf(roster.ErrInvalid, "projects are not supported by this store yet")
-	}
 	err := s.read(ctx, func(o *op) error {
 		u, err := o.tx.UserByRef(ctx, ref)
 		if err != nil {
@@ -111,6 +108,15 @@ func (s *service) Can(ctx context.Context, ref, perm, project string) (roster.De
 			}
 		}
 		d.Allowed = len(d.GrantedBy) > 0
+		if project != "" {
+			p, err := o.project(project)
+			if err != nil {
+				return err
+			}
+			if err := o.scopeToProject(&d, u, p); err != nil {
+				return err
+			}
+		}
 		if d.Allowed && u.Status != roster.StatusActive {
 			d.Allowed = false
 			d.Reason = "the account is " + string(u.Status)
@@ -189,4 +195,23 @@ func (s *service) SetSetting(ctx context.Context, key, value string) (roster.Set
 		return o.audit("settings.set", key, 0, map[string]any{"from": set[key], "to": value})
 	})
 	return res, err
+}
+
+// scopeToProject narrows a decision to one project (R12): projects.members
+// counts only where the user is a member, unless projects.manage grants it
+// everywhere.
+func (o *op) scopeToProject(d *roster.Decision, u sqlite.UserRow, p sqlite.ProjectRow) error {
+	if d.Permission != roster.PermProjectsMembers || !d.Allowed {
+		return nil
+	}
+	if slices.Contains(o.effective(u.Roles), roster.PermProjectsManage) {
+		return nil
+	}
+	member, err := o.tx.IsMember(o.ctx, p.ID, u.ID)
+	if err != nil || member {
+		return err
+	}
+	d.Allowed, d.GrantedBy = false, []string{}
+	d.Reason = u.Email + " is not a member of " + p.Slug
+	return nil
 }

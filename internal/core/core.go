@@ -94,6 +94,8 @@ type op struct {
 	act *actor
 	cat sqlite.Catalog
 	now time.Time
+
+	myProjects map[string]bool // the actor's projects, once loaded
 }
 
 func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Microsecond) }

@@ -160,6 +160,9 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		if row.ID, err = o.tx.InsertUser(ctx, row); err != nil {
 			return err
 		}
+		if err := o.join(row, p.Projects); err != nil {
+			return err
+		}
 		l, tok, err := o.newLink(sqlite.LinkInvite, row, roles, life)
 		if err != nil {
 			return err

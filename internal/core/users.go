@@ -39,9 +39,6 @@ func (s *service) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Pa
 	if f.Status != "" && !f.Status.Valid() {
 		return page, roster.Errorf(roster.ErrInvalid, "invalid status %q", f.Status).WithHint("use invited, active or deactivated")
 	}
-	if f.Project != "" {
-		return page, roster.Errorf(roster.ErrInvalid, "projects are not supported by this store yet")
-	}
 	switch {
 	case f.Limit == 0:
 		f.Limit = DefaultPageSize
@@ -57,9 +54,21 @@ func (s *service) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Pa
 				return err
 			}
 		}
+		if f.Project != "" {
+			if _, err := o.project(f.Project); err != nil {
+				return err
+			}
+		}
 		var err error
-		page, err = o.tx.ListUsers(ctx, f)
-		return err
+		if page, err = o.tx.ListUsers(ctx, f); err != nil {
+			return err
+		}
+		for i := range page.Items {
+			if page.Items[i], err = o.view(page.Items[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return page, err
 }
@@ -77,8 +86,8 @@ func (s *service) GetUser(ctx context.Context, ref string) (roster.User, error) 
 				return err
 			}
 		}
-		u = row.User
-		return nil
+		u, err = o.view(row.User)
+		return err
 	})
 	return u, err
 }
@@ -162,7 +171,7 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 			Status: roster.StatusActive, MustChangePassword: p.MustChangePassword,
 			CreatedAt: o.now, UpdatedAt: o.now,
 		}, PasswordHash: hash}
-		id, err := o.tx.InsertUser(ctx, row)
+		row.ID, err = o.tx.InsertUser(ctx, row)
 		if err != nil {
 			return err
 		}
@@ -170,11 +179,13 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		if len(p.Links) > 0 {
 			details["links"] = p.Links
 		}
-		if err := o.audit("user.create", email, id, details); err != nil {
+		if err := o.audit("user.create", email, row.ID, details); err != nil {
 			return err
 		}
-		u, err := o.tx.UserByRef(ctx, email)
-		res = roster.UserResult{User: u.User, Changed: true}
+		if err := o.join(row, p.Projects); err != nil {
+			return err
+		}
+		res, err = o.reload(row.ID, true)
 		return err
 	})
 	if err != nil {
@@ -270,8 +281,12 @@ func (s *service) change(ctx context.Context, verb, ref string, fn func(*op) (ro
 
 // reload returns the user after a change.
 func (o *op) reload(id int64, changed bool) (roster.UserResult, error) {
-	u, err := o.tx.UserByRef(o.ctx, fmt.Sprint(id))
-	return roster.UserResult{User: u.User, Changed: changed}, err
+	row, err := o.tx.UserByRef(o.ctx, fmt.Sprint(id))
+	if err != nil {
+		return roster.UserResult{}, err
+	}
+	u, err := o.view(row.User)
+	return roster.UserResult{User: u, Changed: changed}, err
 }
 
 func (s *service) UpdateUser(ctx context.Context, ref string, p roster.UpdateUser) (roster.UserResult, error) {
@@ -501,6 +516,7 @@ func (s *service) DeactivateUser(ctx context.Context, ref, reason string) (roste
 			return roster.UserResult{}, err
 		}
 		from := u.Status
+		u.StatusBefore = u.Status
 		u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = roster.StatusDeactivated, &o.now, reason, o.now
 		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
 			return roster.UserResult{}, err
@@ -539,14 +555,20 @@ func (s *service) ReactivateUser(ctx context.Context, ref string) (roster.UserRe
 		if err := o.checkActOn(u, "reactivate"); err != nil {
 			return roster.UserResult{}, err
 		}
-		if err := o.checkSeat(); err != nil {
-			return roster.UserResult{}, err
+		// Back to the status held before: an invited user who never
+		// accepted is invited again, and takes no seat (R9).
+		back := u.StatusBefore
+		if back != roster.StatusInvited {
+			back = roster.StatusActive
+			if err := o.checkSeat(); err != nil {
+				return roster.UserResult{}, err
+			}
 		}
-		u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = roster.StatusActive, nil, "", o.now
+		u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = back, nil, "", o.now
 		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
 			return roster.UserResult{}, err
 		}
-		if err := o.audit("user.reactivate", u.Email, u.ID, nil); err != nil {
+		if err := o.audit("user.reactivate", u.Email, u.ID, map[string]any{"to": back}); err != nil {
 			return roster.UserResult{}, err
 		}
 		return o.reload(u.ID, true)

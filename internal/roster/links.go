@@ -54,11 +54,12 @@ type ResetLink struct {
 
 // CreateInvitation invites one person. TTL 0 means the invite.ttl setting.
 type CreateInvitation struct {
-	Email string
-	Name  string
-	Roles []string
-	TTL   time.Duration
-	Send  bool
+	Email    string
+	Name     string
+	Roles    []string
+	Projects []string
+	TTL      time.Duration
+	Send     bool
 }
 
 // AcceptInvitation redeems an invitation token.

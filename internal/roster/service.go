@@ -46,6 +46,15 @@ type Service interface {
 	// RedeemResetLink needs no principal: the token is the credential.
 	RedeemResetLink(ctx context.Context, token, password string) (User, error)
 
+	ListProjects(ctx context.Context) ([]Project, error)
+	GetProject(ctx context.Context, slug string) (Project, error)
+	CreateProject(ctx context.Context, p CreateProject) (Project, error)
+	UpdateProject(ctx context.Context, slug string, p UpdateProject) (ProjectResult, error)
+	ArchiveProject(ctx context.Context, slug string, archived bool) (ProjectResult, error)
+	DeleteProject(ctx context.Context, slug string) (Project, error)
+	AddMember(ctx context.Context, slug, ref string) (MemberResult, error)
+	RemoveMember(ctx context.Context, slug, ref string) (MemberResult, error)
+
 	Can(ctx context.Context, ref, permission, project string) (Decision, error)
 
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
@@ -100,6 +109,7 @@ type CreateUser struct {
 	Username           string
 	Roles              []string
 	Links              map[string]string
+	Projects           []string
 	Password           string
 	RandomPassword     bool
 	MustChangePassword bool

@@ -15,6 +15,10 @@ var migrations = []migration{
 	execSQL(schemaV1),
 	seedCatalog,
 	execSQL(schemaLinks),
+	execSQL(schemaProjects),
+	// A deactivated user returns to the status they had: an invited user
+	// who never accepted comes back invited, not active.
+	execSQL(`ALTER TABLE users ADD COLUMN status_before_deactivation TEXT NOT NULL DEFAULT 'active'`),
 }
 
 // SchemaVersion is the version a current store has.
@@ -120,6 +124,26 @@ CREATE TABLE links (
 );
 CREATE INDEX links_user ON links (user_id, kind);
 CREATE INDEX links_kind_created ON links (kind, created_at);
+`
+
+// schemaProjects holds projects and who is a member of which.
+const schemaProjects = `
+CREATE TABLE projects (
+	id          INTEGER PRIMARY KEY,
+	slug        TEXT NOT NULL UNIQUE,
+	name        TEXT NOT NULL DEFAULT '',
+	archived_at INTEGER,
+	created_at  INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE memberships (
+	project_id INTEGER NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+	user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (project_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX memberships_user ON memberships (user_id, project_id);
 `
 
 func execSQL(q string) migration {

@@ -23,6 +23,8 @@ type UserRow struct {
 	roster.User
 	PasswordHash string
 	Reason       string
+	// StatusBefore is the status a deactivated user had, and gets back.
+	StatusBefore roster.Status
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -51,8 +53,10 @@ func nullString(s string) any {
 	return s
 }
 
-const userColumns = `id, email, COALESCE(username, ''), name, status, COALESCE(password_hash, ''), must_change_password,
-	created_at, updated_at, last_login_at, last_login_method, deactivated_at, deactivated_reason`
+const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.name, users.status,
+	COALESCE(users.password_hash, ''), users.must_change_password, users.created_at, users.updated_at,
+	users.last_login_at, users.last_login_method, users.deactivated_at, users.deactivated_reason,
+	users.status_before_deactivation`
 
 type scanner interface{ Scan(...any) error }
 
@@ -61,7 +65,7 @@ func scanUser(s scanner) (UserRow, error) {
 	var created, updated int64
 	var login, deact sql.NullInt64
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
-		&created, &updated, &login, &u.LastLoginMethod, &deact, &u.Reason)
+		&created, &updated, &login, &u.LastLoginMethod, &deact, &u.Reason, &u.StatusBefore)
 	if err != nil {
 		return u, err
 	}
@@ -166,10 +170,10 @@ func (t *Tx) InsertUser(ctx context.Context, u UserRow) (int64, error) {
 func (t *Tx) UpdateUser(ctx context.Context, u UserRow) error {
 	_, err := t.tx.ExecContext(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
 		status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
-		deactivated_at = ?, deactivated_reason = ? WHERE id = ?`,
+		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ? WHERE id = ?`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
 		u.Status, nullString(u.PasswordHash), u.MustChangePassword, micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
-		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, u.ID)
+		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, statusBefore(u), u.ID)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.Email, err)
 	}
@@ -241,14 +245,33 @@ func (t *Tx) loadUserDetails(ctx context.Context, users []*roster.User) error {
 	if err != nil {
 		return fmt.Errorf("load links: %w", err)
 	}
-	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var kind, value string
 		if err := rows.Scan(&id, &kind, &value); err != nil {
+			rows.Close()
 			return err
 		}
 		byID[id].Links[kind] = value
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = t.tx.QueryContext(ctx, `SELECT memberships.user_id, projects.slug FROM memberships
+		JOIN projects ON projects.id = memberships.project_id
+		WHERE memberships.user_id IN `+in+` ORDER BY memberships.user_id, projects.slug`, ids...)
+	if err != nil {
+		return fmt.Errorf("load projects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var slug string
+		if err := rows.Scan(&id, &slug); err != nil {
+			return err
+		}
+		byID[id].Projects = append(byID[id].Projects, slug)
 	}
 	return rows.Err()
 }
@@ -260,11 +283,16 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	var args []any
 	from := "users"
 	if f.Role != "" {
-		from = "users JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = ?"
+		from += " JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = ?"
 		args = append(args, f.Role)
 	}
+	if f.Project != "" {
+		from += ` JOIN memberships ON memberships.user_id = users.id
+			AND memberships.project_id = (SELECT id FROM projects WHERE slug = ?)`
+		args = append(args, f.Project)
+	}
 	if f.Status != "" {
-		where = append(where, "status = ?")
+		where = append(where, "users.status = ?")
 		args = append(args, f.Status)
 	}
 	if f.Search != "" {
@@ -277,7 +305,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		if err != nil {
 			return page, err
 		}
-		where = append(where, "email_key > ?")
+		where = append(where, "users.email_key > ?")
 		args = append(args, key)
 	}
 	q := `SELECT ` + userColumns + ` FROM ` + from
@@ -285,7 +313,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	// One row more than asked tells whether another page follows.
-	q += " ORDER BY email_key LIMIT ?"
+	q += " ORDER BY users.email_key LIMIT ?"
 	args = append(args, f.Limit+1)
 	rows, err := t.tx.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -365,4 +393,11 @@ func (t *Tx) FirstOwner(ctx context.Context) (UserRow, bool, error) {
 	}
 	u, err := t.UserByRef(ctx, strconv.FormatInt(id, 10))
 	return u, err == nil, err
+}
+
+func statusBefore(u UserRow) roster.Status {
+	if u.StatusBefore == "" {
+		return roster.StatusActive
+	}
+	return u.StatusBefore
 }

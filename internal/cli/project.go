@@ -1,0 +1,275 @@
+package cli
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/roster-dev/roster/internal/output"
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+func newCmdProject(f *Factory) *cobra.Command {
+	return group("project", "projects", "Create projects and grant people access to them",
+		newCmdProjectList(f),
+		newCmdProjectShow(f),
+		newCmdProjectCreate(f),
+		newCmdProjectUpdate(f),
+		newCmdProjectArchive(f, true),
+		newCmdProjectArchive(f, false),
+		newCmdProjectDelete(f),
+		group("member", "members", "List, add and remove a project's members",
+			newCmdMemberList(f),
+			newCmdMemberChange(f, true),
+			newCmdMemberChange(f, false),
+		),
+	)
+}
+
+var projectHeader = []string{"SLUG", "NAME", "ARCHIVED", "MEMBERS", "CREATED"}
+
+func projectRows(ps []roster.Project) output.Rows {
+	r := output.Rows{Header: projectHeader}
+	for _, p := range ps {
+		r.Add(p.Slug, p.Slug, p.Name, strconv.FormatBool(p.Archived), strconv.Itoa(p.Members), formatTime(&p.CreatedAt))
+	}
+	return r
+}
+
+func (f *Factory) printProject(p roster.Project) error {
+	return f.printOne(p, projectRows([]roster.Project{p}))
+}
+
+// printProjectResult says what a change did, then prints the project.
+func (f *Factory) printProjectResult(res roster.ProjectResult, did, already string) error {
+	if res.Changed {
+		f.infof("%s project %s", did, res.Project.Slug)
+	} else {
+		f.infof("project %s %s, unchanged", res.Project.Slug, already)
+	}
+	return f.printProject(res.Project)
+}
+
+func newCmdProjectList(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the projects you can see",
+		Long:  "List projects: every project for holders of projects.view_all, otherwise the projects you are a member of.",
+		Args:  exactArgs(0),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			ps, err := svc.ListProjects(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return f.printList(ps, projectRows(ps))
+		}),
+	}
+}
+
+func newCmdProjectShow(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:               "show PROJECT",
+		Short:             "Show a project",
+		Args:              exactArgs(1, "PROJECT"),
+		ValidArgsFunction: completeProjects(f),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			p, err := svc.GetProject(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			return f.printProject(p)
+		}),
+	}
+}
+
+func newCmdProjectCreate(f *Factory) *cobra.Command {
+	var p roster.CreateProject
+	cmd := &cobra.Command{
+		Use:     "create SLUG",
+		Short:   "Create a project",
+		Example: `  roster project create billing --name "Billing service"`,
+		Args:    exactArgs(1, "SLUG"),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			p.Slug = args[0]
+			out, err := svc.CreateProject(cmd.Context(), p)
+			if err != nil {
+				return err
+			}
+			f.infof("created project %s", out.Slug)
+			return f.printProject(out)
+		}),
+	}
+	cmd.Flags().StringVar(&p.Name, "name", "", "display `name`")
+	return cmd
+}
+
+func newCmdProjectUpdate(f *Factory) *cobra.Command {
+	var slug, name string
+	cmd := &cobra.Command{
+		Use:               "update PROJECT",
+		Short:             "Rename a project or change its slug",
+		Args:              exactArgs(1, "PROJECT"),
+		ValidArgsFunction: completeProjects(f),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			var u roster.UpdateProject
+			if cmd.Flags().Changed("slug") {
+				u.Slug = &slug
+			}
+			if cmd.Flags().Changed("name") {
+				u.Name = &name
+			}
+			if u.Slug == nil && u.Name == nil {
+				return usagef("nothing to update").withHint("give --name or --slug")
+			}
+			res, err := svc.UpdateProject(cmd.Context(), args[0], u)
+			if err != nil {
+				return err
+			}
+			return f.printProjectResult(res, "updated", "already so")
+		}),
+	}
+	cmd.Flags().StringVar(&name, "name", "", "new display `name`")
+	cmd.Flags().StringVar(&slug, "slug", "", "new `slug`")
+	return cmd
+}
+
+func newCmdProjectArchive(f *Factory, archive bool) *cobra.Command {
+	use, short, did, already := "archive PROJECT", "Archive a project: members stay, none can be added", "archived", "already archived"
+	if !archive {
+		use, short, did, already = "unarchive PROJECT", "Unarchive a project", "unarchived", "not archived"
+	}
+	return &cobra.Command{
+		Use:               use,
+		Short:             short,
+		Args:              exactArgs(1, "PROJECT"),
+		ValidArgsFunction: completeProjects(f),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			res, err := svc.ArchiveProject(cmd.Context(), args[0], archive)
+			if err != nil {
+				return err
+			}
+			return f.printProjectResult(res, did, already)
+		}),
+	}
+}
+
+func newCmdProjectDelete(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete PROJECT",
+		Short: "Delete a project and its memberships",
+		Long: `Delete a project. Its memberships go with it, each recorded in the audit log.
+Asks for confirmation on a terminal; needs --yes otherwise.`,
+		Args:              exactArgs(1, "PROJECT"),
+		ValidArgsFunction: completeProjects(f),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			p, err := svc.GetProject(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			question := "delete project " + p.Slug + "?"
+			if p.Members > 0 {
+				question = "delete project " + p.Slug + " and its " + strconv.Itoa(p.Members) + " memberships?"
+			}
+			if err := f.confirm(question); err != nil {
+				return err
+			}
+			out, err := svc.DeleteProject(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			f.infof("deleted project %s (%d memberships removed)", out.Slug, out.Members)
+			return f.printProject(out)
+		}),
+	}
+}
+
+func newCmdMemberList(f *Factory) *cobra.Command {
+	opts := &userListOptions{}
+	cmd := &cobra.Command{
+		Use:               "list PROJECT",
+		Short:             "List a project's members, by email",
+		Args:              exactArgs(1, "PROJECT"),
+		ValidArgsFunction: completeProjects(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.filter.Project = args[0]
+			if opts.all && opts.filter.After != "" {
+				return usagef("--all and --after cannot be used together")
+			}
+			return userListRun(cmd, f, opts)
+		},
+	}
+	addPagingFlags(cmd, opts)
+	return cmd
+}
+
+func newCmdMemberChange(f *Factory, add bool) *cobra.Command {
+	use, short, did, already := "add PROJECT USER...", "Add users to a project; their roles do not change", "added to", "already a member of"
+	if !add {
+		use, short, did, already = "remove PROJECT USER...", "Remove users from a project", "removed from", "not a member of"
+	}
+	return &cobra.Command{
+		Use:               use,
+		Short:             short,
+		Args:              minArgs(2, "PROJECT", "USER..."),
+		ValidArgsFunction: completeProjectThenUsers(f),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			slug, refs := args[0], args[1:]
+			var results []roster.UserResult
+			runErr := f.eachTarget(cmd.CommandPath(), refs, func(ref string) error {
+				var res roster.MemberResult
+				var err error
+				if add {
+					res, err = svc.AddMember(cmd.Context(), slug, ref)
+				} else {
+					res, err = svc.RemoveMember(cmd.Context(), slug, ref)
+				}
+				if err == nil {
+					results = append(results, roster.UserResult{User: res.User, Changed: res.Changed})
+				}
+				return err
+			})
+			if len(results) > 0 {
+				if err := f.printUserResults(results, len(refs) == 1, did+" "+slug+":", already+" "+slug); err != nil {
+					return err
+				}
+			}
+			return runErr
+		}),
+	}
+}
+
+func completeProjects(f *Factory) completeFunc {
+	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, noFiles
+		}
+		return f.projectSlugs(cmd), noFiles
+	}
+}
+
+func (f *Factory) projectSlugs(cmd *cobra.Command) []string {
+	svc, err := f.Service(cmd.Context())
+	if err != nil {
+		return nil
+	}
+	ps, err := svc.ListProjects(cmd.Context())
+	if err != nil {
+		return nil
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Slug + "\t" + strings.TrimSpace(p.Name)
+	}
+	return out
+}
+
+// completeProjectThenUsers completes "PROJECT USER...".
+func completeProjectThenUsers(f *Factory) completeFunc {
+	return func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return f.projectSlugs(cmd), noFiles
+		}
+		return f.userNames(cmd, prefix), noFiles
+	}
+}

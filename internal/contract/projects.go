@@ -1,0 +1,211 @@
+package contract
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// projectCases are the rules of projects and memberships (R8, R12, R13).
+var projectCases = []struct {
+	name string
+	fn   func(*testing.T, Env)
+}{
+	{"projects visible to members and view_all only", testProjectVisibility},
+	{"R12 managers manage members of their projects only", testManagerMembers},
+	{"R8 deactivated users cannot join, keep memberships", testMembersDeactivated},
+	{"archived projects take no new members", testArchived},
+	{"deleting a project removes memberships", testDeleteProject},
+	{"R13 repeated membership changes change nothing", testMembersIdempotent},
+	{"project slugs", testSlugs},
+	{"can --project", testCanProject},
+}
+
+func project(t *testing.T, s roster.Service, slug string) {
+	t.Helper()
+	must(s.CreateProject(ctx, roster.CreateProject{Slug: slug}))(t)
+}
+
+func slugs(ps []roster.Project) []string {
+	out := []string{}
+	for _, p := range ps {
+		out = append(out, p.Slug)
+	}
+	return out
+}
+
+func testProjectVisibility(t *testing.T, e Env) {
+	a := e.Admin()
+	project(t, a, "alpha")
+	project(t, a, "beta")
+	create(t, a, "mem@example.com", roster.RoleMember)
+	create(t, a, "view@example.com", roster.RoleViewer)
+	must(a.AddMember(ctx, "alpha", "mem@example.com"))(t)
+	mem, view := e.As("mem@example.com"), e.As("view@example.com")
+	if got := slugs(must(mem.ListProjects(ctx))(t)); fmt.Sprint(got) != "[alpha]" {
+		t.Fatalf("a member sees %v", got)
+	}
+	if got := slugs(must(view.ListProjects(ctx))(t)); fmt.Sprint(got) != "[alpha beta]" {
+		t.Fatalf("a viewer sees %v", got)
+	}
+	_, err := mem.GetProject(ctx, "beta")
+	wantErr(t, err, roster.ErrNotFound, "a member showing another project")
+	_, err = mem.ListUsers(ctx, roster.UserFilter{Project: "beta"})
+	wantErr(t, err, roster.ErrNotFound, "a member listing another project's users")
+	must(a.AddMember(ctx, "beta", "view@example.com"))(t)
+	// A user's projects show only what the asker may see.
+	if u := must(mem.GetUser(ctx, "view@example.com"))(t); len(u.Projects) != 0 {
+		t.Fatalf("a member sees the viewer's projects %v", u.Projects)
+	}
+	if u := must(view.GetUser(ctx, "view@example.com"))(t); fmt.Sprint(u.Projects) != "[beta]" {
+		t.Fatalf("the viewer's own projects: %v", u.Projects)
+	}
+	_, err = mem.CreateProject(ctx, roster.CreateProject{Slug: "gamma"})
+	wantErr(t, err, roster.ErrForbidden, "a member creating a project")
+	_, err = view.ArchiveProject(ctx, "alpha", true)
+	wantErr(t, err, roster.ErrForbidden, "a viewer archiving a project")
+}
+
+func testManagerMembers(t *testing.T, e Env) {
+	a := e.Admin()
+	project(t, a, "alpha")
+	project(t, a, "beta")
+	create(t, a, "boss@example.com", roster.RoleManager)
+	create(t, a, "x@example.com", roster.RoleMember)
+	must(a.AddMember(ctx, "alpha", "boss@example.com"))(t)
+	boss := e.As("boss@example.com")
+	r := must(boss.AddMember(ctx, "alpha", "x@example.com"))(t)
+	if !r.Changed || fmt.Sprint(r.User.Roles) != "[member]" {
+		t.Fatalf("manager adds a member: %+v", r)
+	}
+	_, err := boss.AddMember(ctx, "beta", "x@example.com")
+	wantErr(t, err, roster.ErrNotFound, "a manager adding to a project they cannot see")
+	create(t, a, "vboss@example.com", roster.RoleManager, roster.RoleViewer)
+	_, err = e.As("vboss@example.com").AddMember(ctx, "beta", "x@example.com")
+	wantErr(t, err, roster.ErrForbidden, "a manager who sees but is not in the project")
+	must(boss.RemoveMember(ctx, "alpha", "x@example.com"))(t)
+	_, err = e.As("x@example.com").AddMember(ctx, "alpha", "x@example.com")
+	wantErr(t, err, roster.ErrNotFound, "a member without projects.members")
+	// Creating a user into a project follows the same rule.
+	_, err = boss.CreateUser(ctx, roster.CreateUser{Email: "y@example.com", Projects: []string{"alpha"}})
+	wantErr(t, err, roster.ErrForbidden, "a manager creating users (no users.create)")
+	u := must(a.CreateUser(ctx, roster.CreateUser{Email: "y@example.com", Projects: []string{"alpha", "beta"}}))(t)
+	if fmt.Sprint(u.User.Projects) != "[alpha beta]" {
+		t.Fatalf("created with projects %v", u.User.Projects)
+	}
+}
+
+func testMembersDeactivated(t *testing.T, e Env) {
+	a := e.Admin()
+	project(t, a, "alpha")
+	project(t, a, "beta")
+	create(t, a, "x@example.com")
+	must(a.AddMember(ctx, "alpha", "x@example.com"))(t)
+	must(a.DeactivateUser(ctx, "x@example.com", ""))(t)
+	_, err := a.AddMember(ctx, "beta", "x@example.com")
+	wantErr(t, err, roster.ErrConflict, "adding a deactivated user")
+	u := must(a.ReactivateUser(ctx, "x@example.com"))(t)
+	if fmt.Sprint(u.User.Projects) != "[alpha]" {
+		t.Fatalf("after reactivation projects are %v", u.User.Projects)
+	}
+}
+
+func testArchived(t *testing.T, e Env) {
+	a := e.Admin()
+	project(t, a, "alpha")
+	create(t, a, "x@example.com")
+	create(t, a, "y@example.com")
+	must(a.AddMember(ctx, "alpha", "x@example.com"))(t)
+	if r := must(a.ArchiveProject(ctx, "alpha", true))(t); !r.Changed || !r.Project.Archived || r.Project.Members != 1 {
+		t.Fatalf("archive: %+v", r)
+	}
+	if r := must(a.ArchiveProject(ctx, "alpha", true))(t); r.Changed {
+		t.Fatal("archiving twice changed something")
+	}
+	_, err := a.AddMember(ctx, "alpha", "y@example.com")
+	wantErr(t, err, roster.ErrConflict, "adding to an archived project")
+	must(a.ArchiveProject(ctx, "alpha", false))(t)
+	must(a.AddMember(ctx, "alpha", "y@example.com"))(t)
+}
+
+func testDeleteProject(t *testing.T, e Env) {
+	a := e.Admin()
+	project(t, a, "alpha")
+	create(t, a, "x@example.com")
+	must(a.AddMember(ctx, "alpha", "x@example.com"))(t)
+	if p := must(a.DeleteProject(ctx, "alpha"))(t); p.Members != 1 {
+		t.Fatalf("deleted project: %+v", p)
+	}
+	if u := must(a.GetUser(ctx, "x@example.com"))(t); len(u.Projects) != 0 {
+		t.Fatalf("memberships outlived their project: %v", u.Projects)
+	}
+	ev := must(a.ListAudit(ctx, roster.AuditFilter{Action: "project.delete", Limit: 5}))(t)
+	if len(ev) != 1 || fmt.Sprint(ev[0].Details["removed"]) != "[x@example.com]" {
+		t.Fatalf("project.delete events: %+v", ev)
+	}
+	_, err := a.GetProject(ctx, "alpha")
+	wantErr(t, err, roster.ErrNotFound, "a deleted project")
+}
+
+func testMembersIdempotent(t *testing.T, e Env) {
+	a := e.Admin()
+	project(t, a, "alpha")
+	create(t, a, "x@example.com")
+	must(a.AddMember(ctx, "alpha", "x@example.com"))(t)
+	before := auditCount(t, e)
+	if r := must(a.AddMember(ctx, "alpha", "x@example.com"))(t); r.Changed {
+		t.Fatal("adding a member twice changed something")
+	}
+	must(a.RemoveMember(ctx, "alpha", "x@example.com"))(t)
+	if r := must(a.RemoveMember(ctx, "alpha", "x@example.com"))(t); r.Changed {
+		t.Fatal("removing a non-member changed something")
+	}
+	if got := auditCount(t, e); got != before+1 {
+		t.Fatalf("audit grew by %d; want 1", got-before)
+	}
+	_, err := a.AddMember(ctx, "alpha", "nobody@example.com")
+	wantErr(t, err, roster.ErrNotFound, "adding an unknown user")
+	_, err = a.AddMember(ctx, "nope", "x@example.com")
+	wantErr(t, err, roster.ErrNotFound, "adding to an unknown project")
+}
+
+func testSlugs(t *testing.T, e Env) {
+	a := e.Admin()
+	for _, bad := range []string{"", "Alpha", "-a", "a b", "a_b", "ä"} {
+		_, err := a.CreateProject(ctx, roster.CreateProject{Slug: bad})
+		wantErr(t, err, roster.ErrInvalid, fmt.Sprintf("slug %q", bad))
+	}
+	project(t, a, "alpha")
+	_, err := a.CreateProject(ctx, roster.CreateProject{Slug: "alpha"})
+	wantErr(t, err, roster.ErrConflict, "a duplicate slug")
+	project(t, a, "beta")
+	s := "beta"
+	_, err = a.UpdateProject(ctx, "alpha", roster.UpdateProject{Slug: &s})
+	wantErr(t, err, roster.ErrConflict, "renaming onto a taken slug")
+	s = "gamma"
+	r := must(a.UpdateProject(ctx, "alpha", roster.UpdateProject{Slug: &s}))(t)
+	if r.Project.Slug != "gamma" || !slices.Contains(slugs(must(a.ListProjects(ctx))(t)), "gamma") {
+		t.Fatalf("renamed: %+v", r)
+	}
+}
+
+func testCanProject(t *testing.T, e Env) {
+	a := e.Admin()
+	project(t, a, "alpha")
+	project(t, a, "beta")
+	create(t, a, "boss@example.com", roster.RoleManager)
+	must(a.AddMember(ctx, "alpha", "boss@example.com"))(t)
+	if d := must(a.Can(ctx, "boss@example.com", roster.PermProjectsMembers, "alpha"))(t); !d.Allowed {
+		t.Fatalf("manager in alpha: %+v", d)
+	}
+	if d := must(a.Can(ctx, "boss@example.com", roster.PermProjectsMembers, "beta"))(t); d.Allowed {
+		t.Fatalf("manager outside beta: %+v", d)
+	}
+	if d := must(a.Can(ctx, e.Owner(), roster.PermProjectsMembers, "beta"))(t); !d.Allowed {
+		t.Fatalf("owner in beta: %+v", d)
+	}
+	_, err := a.Can(ctx, "boss@example.com", roster.PermProjectsMembers, "nope")
+	wantErr(t, err, roster.ErrNotFound, "can for an unknown project")
+}

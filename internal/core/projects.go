@@ -1,0 +1,351 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store/sqlite"
+)
+
+// seesAll reports whether the actor sees every project.
+func (o *op) seesAll() bool { return o.act.has(roster.PermProjectsViewAll) }
+
+// mine returns the slugs of the actor's projects, loaded once per operation.
+func (o *op) mine() (map[string]bool, error) {
+	if o.myProjects != nil {
+		return o.myProjects, nil
+	}
+	o.myProjects = map[string]bool{}
+	if o.act.user == nil {
+		return o.myProjects, nil
+	}
+	ps, err := o.tx.ListProjects(o.ctx, o.act.user.ID)
+	for _, p := range ps {
+		o.myProjects[p.Slug] = true
+	}
+	return o.myProjects, err
+}
+
+// project finds a project the actor may see. Projects the actor may not
+// see are "not found", never "forbidden": their existence is not told.
+func (o *op) project(slug string) (sqlite.ProjectRow, error) {
+	p, found, err := o.tx.ProjectBySlug(o.ctx, slug)
+	if err != nil {
+		return p, err
+	}
+	notFound := roster.Errorf(roster.ErrNotFound, "project %s not found", slug).WithHint("see roster project list")
+	if !found {
+		return p, notFound
+	}
+	if !o.seesAll() {
+		mine, err := o.mine()
+		if err != nil {
+			return p, err
+		}
+		if !mine[slug] {
+			return p, notFound
+		}
+	}
+	return p, nil
+}
+
+// checkMembers applies R12: projects.manage manages members anywhere,
+// projects.members only in projects the actor belongs to.
+func (o *op) checkMembers(p sqlite.ProjectRow) error {
+	if o.act.has(roster.PermProjectsManage) {
+		return nil
+	}
+	if o.act.has(roster.PermProjectsMembers) {
+		mine, err := o.mine()
+		if err != nil {
+			return err
+		}
+		if mine[p.Slug] {
+			return nil
+		}
+		return roster.Errorf(roster.ErrForbidden, "%s manages members only of projects they belong to (R12)", o.act.name)
+	}
+	return o.require(roster.PermProjectsMembers)
+}
+
+// view hides from a user's project list the projects the actor may not see.
+func (o *op) view(u roster.User) (roster.User, error) {
+	if o.seesAll() || len(u.Projects) == 0 {
+		return u, nil
+	}
+	mine, err := o.mine()
+	if err != nil {
+		return u, err
+	}
+	u.Projects = slices.DeleteFunc(slices.Clone(u.Projects), func(s string) bool { return !mine[s] })
+	return u, nil
+}
+
+// join adds u to projects at creation or invitation, checking R8 and R12.
+func (o *op) join(u sqlite.UserRow, slugs []string) error {
+	for _, slug := range dedupe(slugs) {
+		p, err := o.project(slug)
+		if err != nil {
+			return err
+		}
+		if err := o.addable(p, u); err != nil {
+			return err
+		}
+		if _, err := o.tx.AddMember(o.ctx, p.ID, u.ID, o.now); err != nil {
+			return err
+		}
+		if err := o.audit("project.member.add", u.Email, u.ID, map[string]any{"project": p.Slug}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addable checks that u may join p now: R12 for the actor, R8 for u, and
+// archived projects take no new members.
+func (o *op) addable(p sqlite.ProjectRow, u sqlite.UserRow) error {
+	if err := o.checkMembers(p); err != nil {
+		return err
+	}
+	if p.Archived {
+		return roster.Errorf(roster.ErrConflict, "project %s is archived and takes no new members", p.Slug).
+			WithHint("unarchive it first: roster project unarchive %s", p.Slug)
+	}
+	if u.Status == roster.StatusDeactivated {
+		return roster.Errorf(roster.ErrConflict, "%s is deactivated and cannot be added to projects (R8)", u.Email).
+			WithHint("reactivate the user first: roster user reactivate %s", u.Email)
+	}
+	return nil
+}
+
+func (s *service) ListProjects(ctx context.Context) ([]roster.Project, error) {
+	var out []roster.Project
+	err := s.read(ctx, func(o *op) error {
+		var memberOf int64
+		if !o.seesAll() {
+			if o.act.user == nil {
+				out = []roster.Project{}
+				return nil
+			}
+			memberOf = o.act.user.ID
+		}
+		var err error
+		out, err = o.tx.ListProjects(ctx, memberOf)
+		return err
+	})
+	return out, err
+}
+
+func (s *service) GetProject(ctx context.Context, slug string) (roster.Project, error) {
+	var out roster.Project
+	err := s.read(ctx, func(o *op) error {
+		p, err := o.project(slug)
+		out = p.Project
+		return err
+	})
+	return out, err
+}
+
+func (s *service) CreateProject(ctx context.Context, p roster.CreateProject) (roster.Project, error) {
+	var out roster.Project
+	if err := roster.ValidateSlug(p.Slug); err != nil {
+		return out, err
+	}
+	if err := roster.ValidateName(p.Name); err != nil {
+		return out, err
+	}
+	err := s.write(ctx, func(o *op) error {
+		if err := o.require(roster.PermProjectsCreate); err != nil {
+			return err
+		}
+		if _, found, err := o.tx.ProjectBySlug(ctx, p.Slug); err != nil {
+			return err
+		} else if found {
+			return roster.Errorf(roster.ErrConflict, "project %s already exists", p.Slug)
+		}
+		if _, err := o.tx.InsertProject(ctx, roster.Project{Slug: p.Slug, Name: p.Name}, o.now); err != nil {
+			return err
+		}
+		row, _, err := o.tx.ProjectBySlug(ctx, p.Slug)
+		out = row.Project
+		if err != nil {
+			return err
+		}
+		return o.audit("project.create", p.Slug, 0, map[string]any{"name": p.Name})
+	})
+	if err != nil {
+		return roster.Project{}, fmt.Errorf("create project %s: %w", p.Slug, err)
+	}
+	return out, nil
+}
+
+// changeProject is every change of a project itself: it needs
+// projects.manage and a project the actor can see.
+func (s *service) changeProject(ctx context.Context, verb, slug string, fn func(o *op, p *sqlite.ProjectRow) (map[string]any, string, error)) (roster.ProjectResult, error) {
+	var res roster.ProjectResult
+	err := s.write(ctx, func(o *op) error {
+		p, err := o.project(slug)
+		if err != nil {
+			return err
+		}
+		if err := o.require(roster.PermProjectsManage); err != nil {
+			return err
+		}
+		details, action, err := fn(o, &p)
+		if err != nil {
+			return err
+		}
+		if len(details) > 0 {
+			if err := o.tx.UpdateProject(ctx, p, o.now); err != nil {
+				return err
+			}
+			if err := o.audit(action, p.Slug, 0, details); err != nil {
+				return err
+			}
+		}
+		row, _, err := o.tx.ProjectBySlug(ctx, p.Slug)
+		res = roster.ProjectResult{Project: row.Project, Changed: len(details) > 0}
+		return err
+	})
+	if err != nil {
+		return roster.ProjectResult{}, fmt.Errorf("%s project %s: %w", verb, slug, err)
+	}
+	return res, nil
+}
+
+func (s *service) UpdateProject(ctx context.Context, slug string, u roster.UpdateProject) (roster.ProjectResult, error) {
+	if u.Slug != nil {
+		if err := roster.ValidateSlug(*u.Slug); err != nil {
+			return roster.ProjectResult{}, err
+		}
+	}
+	if u.Name != nil {
+		if err := roster.ValidateName(*u.Name); err != nil {
+			return roster.ProjectResult{}, err
+		}
+	}
+	return s.changeProject(ctx, "update", slug, func(o *op, p *sqlite.ProjectRow) (map[string]any, string, error) {
+		details := map[string]any{}
+		if u.Slug != nil && *u.Slug != p.Slug {
+			if _, found, err := o.tx.ProjectBySlug(o.ctx, *u.Slug); err != nil || found {
+				if err == nil {
+					err = roster.Errorf(roster.ErrConflict, "project %s already exists", *u.Slug)
+				}
+				return nil, "", err
+			}
+			details["slug"] = map[string]any{"from": p.Slug, "to": *u.Slug}
+			p.Slug = *u.Slug
+		}
+		if u.Name != nil && *u.Name != p.Name {
+			details["name"] = map[string]any{"from": p.Name, "to": *u.Name}
+			p.Name = *u.Name
+		}
+		return details, "project.update", nil
+	})
+}
+
+func (s *service) ArchiveProject(ctx context.Context, slug string, archived bool) (roster.ProjectResult, error) {
+	verb, action := "archive", "project.archive"
+	if !archived {
+		verb, action = "unarchive", "project.unarchive"
+	}
+	return s.changeProject(ctx, verb, slug, func(o *op, p *sqlite.ProjectRow) (map[string]any, string, error) {
+		if p.Archived == archived {
+			return nil, "", nil
+		}
+		p.Archived = archived
+		return map[string]any{"archived": archived}, action, nil
+	})
+}
+
+// maxAuditedEmails bounds the member list a project.delete event records.
+const maxAuditedEmails = 1000
+
+func (s *service) DeleteProject(ctx context.Context, slug string) (roster.Project, error) {
+	var out roster.Project
+	err := s.write(ctx, func(o *op) error {
+		p, err := o.project(slug)
+		if err != nil {
+			return err
+		}
+		if err := o.require(roster.PermProjectsManage); err != nil {
+			return err
+		}
+		emails, err := o.tx.MemberEmails(ctx, p.ID, maxAuditedEmails)
+		if err != nil {
+			return err
+		}
+		if err := o.tx.DeleteProject(ctx, p.ID); err != nil {
+			return err
+		}
+		out = p.Project
+		details := map[string]any{"members": p.Members}
+		if len(emails) > 0 {
+			details["removed"] = emails
+		}
+		return o.audit("project.delete", p.Slug, 0, details)
+	})
+	if err != nil {
+		return roster.Project{}, fmt.Errorf("delete project %s: %w", slug, err)
+	}
+	return out, nil
+}
+
+// changeMember is adding or removing one member.
+func (s *service) changeMember(ctx context.Context, verb, slug, ref string, fn func(o *op, p sqlite.ProjectRow, u sqlite.UserRow) (bool, error)) (roster.MemberResult, error) {
+	var res roster.MemberResult
+	err := s.write(ctx, func(o *op) error {
+		p, err := o.project(slug)
+		if err != nil {
+			return err
+		}
+		u, err := o.tx.UserByRef(ctx, ref)
+		if err != nil {
+			return err
+		}
+		changed, err := fn(o, p, u)
+		if err != nil {
+			return err
+		}
+		r, err := o.reload(u.ID, changed)
+		res = roster.MemberResult{Project: p.Slug, User: r.User, Changed: changed}
+		return err
+	})
+	if err != nil {
+		return roster.MemberResult{}, fmt.Errorf("%s %s: %w", verb, ref, err)
+	}
+	return res, nil
+}
+
+func (s *service) AddMember(ctx context.Context, slug, ref string) (roster.MemberResult, error) {
+	return s.changeMember(ctx, "add to "+slug, slug, ref, func(o *op, p sqlite.ProjectRow, u sqlite.UserRow) (bool, error) {
+		if err := o.checkMembers(p); err != nil {
+			return false, err
+		}
+		if member, err := o.tx.IsMember(o.ctx, p.ID, u.ID); err != nil || member {
+			return false, err // R13: already a member
+		}
+		if err := o.addable(p, u); err != nil {
+			return false, err
+		}
+		if _, err := o.tx.AddMember(o.ctx, p.ID, u.ID, o.now); err != nil {
+			return false, err
+		}
+		return true, o.audit("project.member.add", u.Email, u.ID, map[string]any{"project": p.Slug})
+	})
+}
+
+func (s *service) RemoveMember(ctx context.Context, slug, ref string) (roster.MemberResult, error) {
+	return s.changeMember(ctx, "remove from "+slug, slug, ref, func(o *op, p sqlite.ProjectRow, u sqlite.UserRow) (bool, error) {
+		if err := o.checkMembers(p); err != nil {
+			return false, err
+		}
+		removed, err := o.tx.RemoveMember(o.ctx, p.ID, u.ID)
+		if err != nil || !removed {
+			return false, err
+		}
+		return true, o.audit("project.member.remove", u.Email, u.ID, map[string]any{"project": p.Slug})
+	})
+}

@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// ProjectRow is a stored project.
+type ProjectRow struct {
+	ID int64
+	roster.Project
+}
+
+const projectColumns = `projects.id, projects.slug, projects.name, projects.archived_at, projects.created_at,
+	(SELECT count(*) FROM memberships WHERE memberships.project_id = projects.id)`
+
+func scanProject(s scanner) (ProjectRow, error) {
+	var p ProjectRow
+	var archived sql.NullInt64
+	var created int64
+	if err := s.Scan(&p.ID, &p.Slug, &p.Name, &archived, &created, &p.Members); err != nil {
+		return p, err
+	}
+	p.Archived, p.CreatedAt = archived.Valid, fromMicros(created)
+	return p, nil
+}
+
+// ProjectBySlug finds a project; found is false when there is none.
+func (t *Tx) ProjectBySlug(ctx context.Context, slug string) (ProjectRow, bool, error) {
+	p, err := scanProject(t.tx.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE slug = ?`, slug))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, false, nil
+	}
+	return p, err == nil, err
+}
+
+// ListProjects lists projects by slug: all of them, or with memberOf set
+// only those that user belongs to.
+func (t *Tx) ListProjects(ctx context.Context, memberOf int64) ([]roster.Project, error) {
+	q := `SELECT ` + projectColumns + ` FROM projects`
+	var args []any
+	if memberOf != 0 {
+		q += ` WHERE projects.id IN (SELECT project_id FROM memberships WHERE user_id = ?)`
+		args = append(args, memberOf)
+	}
+	rows, err := t.tx.QueryContext(ctx, q+` ORDER BY projects.slug`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	defer rows.Close()
+	out := []roster.Project{}
+	for rows.Next() {
+		p, err := scanProject(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Project)
+	}
+	return out, rows.Err()
+}
+
+// InsertProject stores a new project.
+func (t *Tx) InsertProject(ctx context.Context, p roster.Project, now time.Time) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO projects (slug, name, created_at, updated_at) VALUES (?, ?, ?, ?)`,
+		p.Slug, p.Name, micros(now), micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("insert project %s: %w", p.Slug, err)
+	}
+	return res.LastInsertId()
+}
+
+// UpdateProject writes a project's slug, name and archived state.
+func (t *Tx) UpdateProject(ctx context.Context, p ProjectRow, now time.Time) error {
+	var archived any
+	if p.Archived {
+		archived = micros(now)
+	}
+	_, err := t.tx.ExecContext(ctx, `UPDATE projects SET slug = ?, name = ?, updated_at = ?,
+		archived_at = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(archived_at, ?) END WHERE id = ?`,
+		p.Slug, p.Name, micros(now), archived, archived, p.ID)
+	return err
+}
+
+// DeleteProject removes a project and its memberships.
+func (t *Tx) DeleteProject(ctx context.Context, id int64) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, id)
+	return err
+}
+
+// IsMember reports whether a user belongs to a project.
+func (t *Tx) IsMember(ctx context.Context, projectID, userID int64) (bool, error) {
+	var one int
+	err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM memberships WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// AddMember adds a membership; added is false when it already existed.
+func (t *Tx) AddMember(ctx context.Context, projectID, userID int64, now time.Time) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO memberships (project_id, user_id, created_at) VALUES (?, ?, ?)`,
+		projectID, userID, micros(now))
+	if err != nil {
+		return false, fmt.Errorf("add member: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RemoveMember removes a membership; removed is false when there was none.
+func (t *Tx) RemoveMember(ctx context.Context, projectID, userID int64) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM memberships WHERE project_id = ? AND user_id = ?`, projectID, userID)
+	if err != nil {
+		return false, fmt.Errorf("remove member: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// MemberEmails lists up to limit members' emails of a project, by email.
+func (t *Tx) MemberEmails(ctx context.Context, projectID int64, limit int) ([]string, error) {
+	return t.strings(ctx, `SELECT users.email FROM memberships JOIN users ON users.id = memberships.user_id
+		WHERE memberships.project_id = ? ORDER BY users.email_key LIMIT ?`, projectID, limit)
+}
