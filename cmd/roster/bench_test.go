@@ -147,3 +147,52 @@ func BenchmarkUserListFirstPage1M(b *testing.B) {
 	db := seeded(b, 1_000_000)
 	runRoster(b, db, func(int) []string { return []string{"user", "list"} })
 }
+
+// seedProjects adds projects p0…p(n-1) to a seeded store, and makes the
+// first members users u0000000… members of p0.
+func seedProjects(b *testing.B, db string, n, members int) {
+	b.Helper()
+	conn, err := sql.Open("sqlite", sqlite.DSN(db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	tx, err := conn.Begin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now().UnixMicro()
+	for i := range n {
+		if _, err := tx.Exec(`INSERT INTO projects (slug, created_at, updated_at) VALUES (?, ?, ?)`, fmt.Sprintf("p%d", i), now, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := tx.Exec(`INSERT INTO memberships (project_id, user_id, created_at)
+		SELECT (SELECT id FROM projects WHERE slug = 'p0'), id, ? FROM users WHERE email LIKE 'u%' ORDER BY id LIMIT ?`, now, members); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkMemberAdd1000 adds 1,000 users to a project in one call.
+func BenchmarkMemberAdd1000(b *testing.B) {
+	db := seeded(b, 10_000)
+	seedProjects(b, db, 200, 0)
+	users := make([]string, 1000)
+	for i := range users {
+		users[i] = fmt.Sprintf("u%07d@example.com", i)
+	}
+	runRoster(b, db, func(i int) []string {
+		return append([]string{"project", "member", "add", fmt.Sprintf("p%d", i+1), "-q", "-o", "name"}, users...)
+	})
+}
+
+// BenchmarkUserListProject10k lists the first page of a project of 10,000
+// members in a store of 100,000 users.
+func BenchmarkUserListProject10k(b *testing.B) {
+	db := seeded(b, 100_000)
+	seedProjects(b, db, 1, 10_000)
+	runRoster(b, db, func(int) []string { return []string{"user", "list", "--project", "p0"} })
+}

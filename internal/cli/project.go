@@ -215,19 +215,24 @@ func newCmdMemberChange(f *Factory, add bool) *cobra.Command {
 		ValidArgsFunction: completeProjectThenUsers(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			slug, refs := args[0], args[1:]
-			var results []roster.UserResult
-			runErr := f.eachTarget(cmd.CommandPath(), refs, func(ref string) error {
-				var res roster.MemberResult
-				var err error
-				if add {
-					res, err = svc.AddMember(cmd.Context(), slug, ref)
-				} else {
-					res, err = svc.RemoveMember(cmd.Context(), slug, ref)
-				}
-				if err == nil {
-					results = append(results, roster.UserResult{User: res.User, Changed: res.Changed})
-				}
+			change := svc.AddMembers
+			if !add {
+				change = svc.RemoveMembers
+			}
+			// One call, one transaction, for all the users.
+			outcomes, err := change(cmd.Context(), slug, refs)
+			if err != nil {
 				return err
+			}
+			var results []roster.UserResult
+			i := 0
+			runErr := f.eachTarget(cmd.CommandPath(), refs, func(string) error {
+				o := outcomes[i]
+				i++
+				if o.Err == nil {
+					results = append(results, roster.UserResult{User: o.Result.User, Changed: o.Result.Changed})
+				}
+				return o.Err
 			})
 			if len(results) > 0 {
 				if err := f.printUserResults(results, len(refs) == 1, did+" "+slug+":", already+" "+slug); err != nil {

@@ -21,6 +21,7 @@ var projectCases = []struct {
 	{"R13 repeated membership changes change nothing", testMembersIdempotent},
 	{"project slugs", testSlugs},
 	{"can --project", testCanProject},
+	{"several members in one call", testMembersBatch},
 }
 
 func project(t *testing.T, s roster.Service, slug string) {
@@ -42,7 +43,7 @@ func testProjectVisibility(t *testing.T, e Env) {
 	project(t, a, "beta")
 	create(t, a, "mem@example.com", roster.RoleMember)
 	create(t, a, "view@example.com", roster.RoleViewer)
-	must(a.AddMember(ctx, "alpha", "mem@example.com"))(t)
+	must(addMember(a, "alpha", "mem@example.com"))(t)
 	mem, view := e.As("mem@example.com"), e.As("view@example.com")
 	if got := slugs(must(mem.ListProjects(ctx))(t)); fmt.Sprint(got) != "[alpha]" {
 		t.Fatalf("a member sees %v", got)
@@ -54,7 +55,7 @@ func testProjectVisibility(t *testing.T, e Env) {
 	wantErr(t, err, roster.ErrNotFound, "a member showing another project")
 	_, err = mem.ListUsers(ctx, roster.UserFilter{Project: "beta"})
 	wantErr(t, err, roster.ErrNotFound, "a member listing another project's users")
-	must(a.AddMember(ctx, "beta", "view@example.com"))(t)
+	must(addMember(a, "beta", "view@example.com"))(t)
 	// A user's projects show only what the asker may see.
 	if u := must(mem.GetUser(ctx, "view@example.com"))(t); len(u.Projects) != 0 {
 		t.Fatalf("a member sees the viewer's projects %v", u.Projects)
@@ -74,19 +75,19 @@ func testManagerMembers(t *testing.T, e Env) {
 	project(t, a, "beta")
 	create(t, a, "boss@example.com", roster.RoleManager)
 	create(t, a, "x@example.com", roster.RoleMember)
-	must(a.AddMember(ctx, "alpha", "boss@example.com"))(t)
+	must(addMember(a, "alpha", "boss@example.com"))(t)
 	boss := e.As("boss@example.com")
-	r := must(boss.AddMember(ctx, "alpha", "x@example.com"))(t)
+	r := must(addMember(boss, "alpha", "x@example.com"))(t)
 	if !r.Changed || fmt.Sprint(r.User.Roles) != "[member]" {
 		t.Fatalf("manager adds a member: %+v", r)
 	}
-	_, err := boss.AddMember(ctx, "beta", "x@example.com")
+	_, err := addMember(boss, "beta", "x@example.com")
 	wantErr(t, err, roster.ErrNotFound, "a manager adding to a project they cannot see")
 	create(t, a, "vboss@example.com", roster.RoleManager, roster.RoleViewer)
-	_, err = e.As("vboss@example.com").AddMember(ctx, "beta", "x@example.com")
+	_, err = addMember(e.As("vboss@example.com"), "beta", "x@example.com")
 	wantErr(t, err, roster.ErrForbidden, "a manager who sees but is not in the project")
-	must(boss.RemoveMember(ctx, "alpha", "x@example.com"))(t)
-	_, err = e.As("x@example.com").AddMember(ctx, "alpha", "x@example.com")
+	must(removeMember(boss, "alpha", "x@example.com"))(t)
+	_, err = addMember(e.As("x@example.com"), "alpha", "x@example.com")
 	wantErr(t, err, roster.ErrNotFound, "a member without projects.members")
 	// Creating a user into a project follows the same rule.
 	_, err = boss.CreateUser(ctx, roster.CreateUser{Email: "y@example.com", Projects: []string{"alpha"}})
@@ -102,9 +103,9 @@ func testMembersDeactivated(t *testing.T, e Env) {
 	project(t, a, "alpha")
 	project(t, a, "beta")
 	create(t, a, "x@example.com")
-	must(a.AddMember(ctx, "alpha", "x@example.com"))(t)
+	must(addMember(a, "alpha", "x@example.com"))(t)
 	must(a.DeactivateUser(ctx, "x@example.com", ""))(t)
-	_, err := a.AddMember(ctx, "beta", "x@example.com")
+	_, err := addMember(a, "beta", "x@example.com")
 	wantErr(t, err, roster.ErrConflict, "adding a deactivated user")
 	u := must(a.ReactivateUser(ctx, "x@example.com"))(t)
 	if fmt.Sprint(u.User.Projects) != "[alpha]" {
@@ -117,24 +118,24 @@ func testArchived(t *testing.T, e Env) {
 	project(t, a, "alpha")
 	create(t, a, "x@example.com")
 	create(t, a, "y@example.com")
-	must(a.AddMember(ctx, "alpha", "x@example.com"))(t)
+	must(addMember(a, "alpha", "x@example.com"))(t)
 	if r := must(a.ArchiveProject(ctx, "alpha", true))(t); !r.Changed || !r.Project.Archived || r.Project.Members != 1 {
 		t.Fatalf("archive: %+v", r)
 	}
 	if r := must(a.ArchiveProject(ctx, "alpha", true))(t); r.Changed {
 		t.Fatal("archiving twice changed something")
 	}
-	_, err := a.AddMember(ctx, "alpha", "y@example.com")
+	_, err := addMember(a, "alpha", "y@example.com")
 	wantErr(t, err, roster.ErrConflict, "adding to an archived project")
 	must(a.ArchiveProject(ctx, "alpha", false))(t)
-	must(a.AddMember(ctx, "alpha", "y@example.com"))(t)
+	must(addMember(a, "alpha", "y@example.com"))(t)
 }
 
 func testDeleteProject(t *testing.T, e Env) {
 	a := e.Admin()
 	project(t, a, "alpha")
 	create(t, a, "x@example.com")
-	must(a.AddMember(ctx, "alpha", "x@example.com"))(t)
+	must(addMember(a, "alpha", "x@example.com"))(t)
 	if p := must(a.DeleteProject(ctx, "alpha"))(t); p.Members != 1 {
 		t.Fatalf("deleted project: %+v", p)
 	}
@@ -153,21 +154,21 @@ func testMembersIdempotent(t *testing.T, e Env) {
 	a := e.Admin()
 	project(t, a, "alpha")
 	create(t, a, "x@example.com")
-	must(a.AddMember(ctx, "alpha", "x@example.com"))(t)
+	must(addMember(a, "alpha", "x@example.com"))(t)
 	before := auditCount(t, e)
-	if r := must(a.AddMember(ctx, "alpha", "x@example.com"))(t); r.Changed {
+	if r := must(addMember(a, "alpha", "x@example.com"))(t); r.Changed {
 		t.Fatal("adding a member twice changed something")
 	}
-	must(a.RemoveMember(ctx, "alpha", "x@example.com"))(t)
-	if r := must(a.RemoveMember(ctx, "alpha", "x@example.com"))(t); r.Changed {
+	must(removeMember(a, "alpha", "x@example.com"))(t)
+	if r := must(removeMember(a, "alpha", "x@example.com"))(t); r.Changed {
 		t.Fatal("removing a non-member changed something")
 	}
 	if got := auditCount(t, e); got != before+1 {
 		t.Fatalf("audit grew by %d; want 1", got-before)
 	}
-	_, err := a.AddMember(ctx, "alpha", "nobody@example.com")
+	_, err := addMember(a, "alpha", "nobody@example.com")
 	wantErr(t, err, roster.ErrNotFound, "adding an unknown user")
-	_, err = a.AddMember(ctx, "nope", "x@example.com")
+	_, err = addMember(a, "nope", "x@example.com")
 	wantErr(t, err, roster.ErrNotFound, "adding to an unknown project")
 }
 
@@ -196,7 +197,7 @@ func testCanProject(t *testing.T, e Env) {
 	project(t, a, "alpha")
 	project(t, a, "beta")
 	create(t, a, "boss@example.com", roster.RoleManager)
-	must(a.AddMember(ctx, "alpha", "boss@example.com"))(t)
+	must(addMember(a, "alpha", "boss@example.com"))(t)
 	if d := must(a.Can(ctx, "boss@example.com", roster.PermProjectsMembers, "alpha"))(t); !d.Allowed {
 		t.Fatalf("manager in alpha: %+v", d)
 	}
@@ -208,4 +209,39 @@ func testCanProject(t *testing.T, e Env) {
 	}
 	_, err := a.Can(ctx, "boss@example.com", roster.PermProjectsMembers, "nope")
 	wantErr(t, err, roster.ErrNotFound, "can for an unknown project")
+}
+
+// addMember and removeMember change one membership and return its outcome
+// as a single result and error.
+func addMember(s roster.Service, slug, ref string) (roster.MemberResult, error) {
+	return one(s.AddMembers(ctx, slug, []string{ref}))
+}
+
+func removeMember(s roster.Service, slug, ref string) (roster.MemberResult, error) {
+	return one(s.RemoveMembers(ctx, slug, []string{ref}))
+}
+
+func one(out []roster.MemberOutcome, err error) (roster.MemberResult, error) {
+	if err != nil {
+		return roster.MemberResult{}, err
+	}
+	return out[0].Result, out[0].Err
+}
+
+func testMembersBatch(t *testing.T, e Env) {
+	a := e.Admin()
+	project(t, a, "alpha")
+	create(t, a, "x@example.com")
+	create(t, a, "gone@example.com")
+	create(t, a, "y@example.com")
+	must(a.DeactivateUser(ctx, "gone@example.com", ""))(t)
+	out := must(a.AddMembers(ctx, "alpha", []string{"x@example.com", "nobody@example.com", "gone@example.com", "y@example.com"}))(t)
+	wantErr(t, out[1].Err, roster.ErrNotFound, "an unknown user among several")
+	wantErr(t, out[2].Err, roster.ErrConflict, "a deactivated user among several")
+	if out[0].Err != nil || out[3].Err != nil || !out[0].Result.Changed || !out[3].Result.Changed {
+		t.Fatalf("the others were not added: %+v", out)
+	}
+	if p := must(a.GetProject(ctx, "alpha"))(t); p.Members != 2 {
+		t.Fatalf("alpha has %d members; want 2", p.Members)
+	}
 }

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -293,59 +294,77 @@ func (s *service) DeleteProject(ctx context.Context, slug string) (roster.Projec
 	return out, nil
 }
 
-// changeMember is adding or removing one member.
-func (s *service) changeMember(ctx context.Context, verb, slug, ref string, fn func(o *op, p sqlite.ProjectRow, u sqlite.UserRow) (bool, error)) (roster.MemberResult, error) {
-	var res roster.MemberResult
+// changeMembers adds or removes several members in one transaction. A
+// user's own failure (unknown, deactivated, …) is that user's outcome; a
+// failure of the project or the store fails the whole call.
+func (s *service) changeMembers(ctx context.Context, verb, slug string, refs []string, fn func(o *op, p sqlite.ProjectRow, u *sqlite.UserRow) (bool, error)) ([]roster.MemberOutcome, error) {
+	var out []roster.MemberOutcome
 	err := s.write(ctx, func(o *op) error {
+		out = make([]roster.MemberOutcome, 0, len(refs))
 		p, err := o.project(slug)
 		if err != nil {
 			return err
 		}
-		u, err := o.tx.UserByRef(ctx, ref)
-		if err != nil {
+		if err := o.checkMembers(p); err != nil {
 			return err
 		}
-		changed, err := fn(o, p, u)
-		if err != nil {
-			return err
+		for _, ref := range refs {
+			res, err := o.changeMember(p, ref, fn)
+			var domain *roster.Error
+			if err != nil && !errors.As(err, &domain) {
+				return err
+			}
+			if err != nil {
+				err = fmt.Errorf("%s %s: %w", verb, ref, err)
+			}
+			out = append(out, roster.MemberOutcome{Ref: ref, Result: res, Err: err})
 		}
-		r, err := o.reload(u.ID, changed)
-		res = roster.MemberResult{Project: p.Slug, User: r.User, Changed: changed}
-		return err
+		return nil
 	})
 	if err != nil {
-		return roster.MemberResult{}, fmt.Errorf("%s %s: %w", verb, ref, err)
+		return nil, fmt.Errorf("%s: %w", verb, err)
 	}
-	return res, nil
+	return out, nil
 }
 
-func (s *service) AddMember(ctx context.Context, slug, ref string) (roster.MemberResult, error) {
-	return s.changeMember(ctx, "add to "+slug, slug, ref, func(o *op, p sqlite.ProjectRow, u sqlite.UserRow) (bool, error) {
-		if err := o.checkMembers(p); err != nil {
-			return false, err
-		}
+func (o *op) changeMember(p sqlite.ProjectRow, ref string, fn func(o *op, p sqlite.ProjectRow, u *sqlite.UserRow) (bool, error)) (roster.MemberResult, error) {
+	u, err := o.tx.UserByRef(o.ctx, ref)
+	if err != nil {
+		return roster.MemberResult{}, err
+	}
+	changed, err := fn(o, p, &u)
+	if err != nil {
+		return roster.MemberResult{}, err
+	}
+	// fn kept u.Projects current: no need to read the user again.
+	view, err := o.view(u.User)
+	return roster.MemberResult{Project: p.Slug, User: view, Changed: changed}, err
+}
+
+func (s *service) AddMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {
+	return s.changeMembers(ctx, "add to "+slug, slug, refs, func(o *op, p sqlite.ProjectRow, u *sqlite.UserRow) (bool, error) {
 		if member, err := o.tx.IsMember(o.ctx, p.ID, u.ID); err != nil || member {
 			return false, err // R13: already a member
 		}
-		if err := o.addable(p, u); err != nil {
+		if err := o.addable(p, *u); err != nil {
 			return false, err
 		}
 		if _, err := o.tx.AddMember(o.ctx, p.ID, u.ID, o.now); err != nil {
 			return false, err
 		}
+		u.Projects = append(u.Projects, p.Slug)
+		slices.Sort(u.Projects)
 		return true, o.audit("project.member.add", u.Email, u.ID, map[string]any{"project": p.Slug})
 	})
 }
 
-func (s *service) RemoveMember(ctx context.Context, slug, ref string) (roster.MemberResult, error) {
-	return s.changeMember(ctx, "remove from "+slug, slug, ref, func(o *op, p sqlite.ProjectRow, u sqlite.UserRow) (bool, error) {
-		if err := o.checkMembers(p); err != nil {
-			return false, err
-		}
+func (s *service) RemoveMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {
+	return s.changeMembers(ctx, "remove from "+slug, slug, refs, func(o *op, p sqlite.ProjectRow, u *sqlite.UserRow) (bool, error) {
 		removed, err := o.tx.RemoveMember(o.ctx, p.ID, u.ID)
 		if err != nil || !removed {
 			return false, err
 		}
+		u.Projects = slices.DeleteFunc(u.Projects, func(s string) bool { return s == p.Slug })
 		return true, o.audit("project.member.remove", u.Email, u.ID, map[string]any{"project": p.Slug})
 	})
 }

@@ -32,6 +32,14 @@ type ProjectResult struct {
 	Changed bool    `json:"changed"`
 }
 
+// MemberOutcome is what became of one user in a membership change: a
+// result, or the error that stopped it.
+type MemberOutcome struct {
+	Ref    string
+	Result MemberResult
+	Err    error
+}
+
 // MemberResult is a membership after a change.
 type MemberResult struct {
 	Project string `json:"project"`

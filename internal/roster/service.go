@@ -52,8 +52,11 @@ type Service interface {
 	UpdateProject(ctx context.Context, slug string, p UpdateProject) (ProjectResult, error)
 	ArchiveProject(ctx context.Context, slug string, archived bool) (ProjectResult, error)
 	DeleteProject(ctx context.Context, slug string) (Project, error)
-	AddMember(ctx context.Context, slug, ref string) (MemberResult, error)
-	RemoveMember(ctx context.Context, slug, ref string) (MemberResult, error)
+	// AddMembers and RemoveMembers change several memberships in one
+	// transaction: each user's outcome is reported apart, and one user's
+	// failure does not stop the others.
+	AddMembers(ctx context.Context, slug string, refs []string) ([]MemberOutcome, error)
+	RemoveMembers(ctx context.Context, slug string, refs []string) ([]MemberOutcome, error)
 
 	Can(ctx context.Context, ref, permission, project string) (Decision, error)
 
