@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/roster-dev/roster/internal/cli.Version=$(VERSION)
 BIN     := bin/roster
 
-.PHONY: build test race bench generate install lint clean
+.PHONY: build test bench generate install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/roster
