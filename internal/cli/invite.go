@@ -57,7 +57,7 @@ func linkText(url, tok string) string {
 // the command exists to show: text formats print it alone, once per line;
 // json and yaml print the objects. A mailed link is not printed at all.
 // Mail failures are reported, and make the exit code 7.
-func (f *Factory) printLinks(v any, n int, link func(i int) (email, url, tok string, sent bool, mailErr string), resendHint string) error {
+func (f *Factory) printLinks(v any, n int, several bool, link func(i int) (email, url, tok string, sent bool, mailErr string), resendHint string) error {
 	p, err := f.Printer()
 	if err != nil {
 		return err
@@ -84,9 +84,15 @@ func (f *Factory) printLinks(v any, n int, link func(i int) (email, url, tok str
 		}
 		return failed
 	}
+	// One link is printed alone, for tok=$(roster …); several are paired
+	// with their emails, so that a failure in between cannot shift them.
 	for i := range n {
-		_, url, tok, sent, _ := link(i)
-		if !sent && tok != "" {
+		email, url, tok, sent, _ := link(i)
+		switch {
+		case sent || tok == "":
+		case several:
+			fmt.Fprintf(f.IO.Out, "%s\t%s\n", email, linkText(url, tok))
+		default:
 			fmt.Fprintln(f.IO.Out, linkText(url, tok))
 		}
 	}
@@ -104,7 +110,7 @@ func (f *Factory) printInvitations(invs []roster.Invitation, single bool) error 
 	if single && len(invs) == 1 {
 		v = invs[0]
 	}
-	return f.printLinks(v, len(invs), func(i int) (string, string, string, bool, string) {
+	return f.printLinks(v, len(invs), !single, func(i int) (string, string, string, bool, string) {
 		return invs[i].Email, invs[i].URL, invs[i].Token, invs[i].Sent, invs[i].MailError
 	}, "roster invite resend")
 }
@@ -124,7 +130,8 @@ link, valid 7 days by default (setting invite.ttl), to choose a password and
 become active.
 
 Without --send the link is printed once: its URL under base_url, or the
-token for roster invite accept when no base_url is set. With --send it is
+token for roster invite accept when no base_url is set; with several
+emails, each line is the email, a tab, and its link. With --send it is
 mailed (settings mail.*) and not printed. If mailing fails the invitation
 stands; send a new link with roster invite resend.`,
 		Example: `  roster invite create ann@example.com bob@example.com --role manager
@@ -140,22 +147,12 @@ stands; send a new link with roster invite resend.`,
 			if err != nil {
 				return err
 			}
-			var invs []roster.Invitation
-			runErr := f.eachTarget(cmd.CommandPath(), args, func(email string) error {
+			invs, failed := eachTarget(f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
 				p := opts.params
 				p.Email = email
-				inv, err := svc.CreateInvitation(cmd.Context(), p)
-				if err == nil {
-					invs = append(invs, inv)
-				}
-				return err
+				return svc.CreateInvitation(cmd.Context(), p)
 			})
-			if len(invs) > 0 {
-				if err := f.printInvitations(invs, len(args) == 1); err != nil {
-					return err
-				}
-			}
-			return runErr
+			return printThen(len(invs), func() error { return f.printInvitations(invs, len(args) == 1) }, failed)
 		},
 	}
 	fs := cmd.Flags()
@@ -208,20 +205,10 @@ printed once, or mailed with --send.`,
 			if err != nil {
 				return err
 			}
-			var invs []roster.Invitation
-			runErr := f.eachTarget(cmd.CommandPath(), args, func(email string) error {
-				inv, err := svc.ResendInvitation(cmd.Context(), email, ttl, send)
-				if err == nil {
-					invs = append(invs, inv)
-				}
-				return err
+			invs, failed := eachTarget(f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
+				return svc.ResendInvitation(cmd.Context(), email, ttl, send)
 			})
-			if len(invs) > 0 {
-				if err := f.printInvitations(invs, len(args) == 1); err != nil {
-					return err
-				}
-			}
-			return runErr
+			return printThen(len(invs), func() error { return f.printInvitations(invs, len(args) == 1) }, failed)
 		},
 	}
 	cmd.Flags().StringVar(&expires, "expires", "", "lifetime of the new link (default: setting invite.resend_ttl)")
@@ -237,30 +224,25 @@ func newCmdInviteRevoke(f *Factory) *cobra.Command {
 		Args:              minArgs(1, "EMAIL..."),
 		ValidArgsFunction: completeUsers(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
-			var invs []roster.Invitation
-			runErr := f.eachTarget(cmd.CommandPath(), args, func(email string) error {
+			invs, failed := eachTarget(f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
 				res, err := svc.RevokeInvitation(cmd.Context(), email)
 				if err != nil {
-					return err
+					return res.Invitation, err
 				}
 				if res.Changed {
 					f.infof("revoked the invitation of %s", res.Invitation.Email)
 				} else {
 					f.infof("%s: no pending invitation (%s), unchanged", res.Invitation.Email, res.Invitation.Status)
 				}
-				invs = append(invs, res.Invitation)
-				return nil
+				return res.Invitation, nil
 			})
-			if len(invs) > 0 {
+			return printThen(len(invs), func() error {
 				var v any = invs
 				if len(args) == 1 {
 					v = invs[0]
 				}
-				if err := f.printOne(v, invitationRows(invs)); err != nil {
-					return err
-				}
-			}
-			return runErr
+				return f.printOne(v, invitationRows(invs))
+			}, failed)
 		}),
 	}
 }
@@ -343,7 +325,7 @@ account created without a password is completed the same way.`,
 			if rl.Sent || rl.MailError != "" {
 				rl.Token, rl.URL = "", ""
 			}
-			return f.printLinks(rl, 1, func(int) (string, string, string, bool, string) {
+			return f.printLinks(rl, 1, false, func(int) (string, string, string, bool, string) {
 				return rl.Email, rl.URL, rl.Token, rl.Sent, rl.MailError
 			}, "roster user reset-link")
 		},

@@ -224,22 +224,15 @@ func newCmdMemberChange(f *Factory, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var results []roster.UserResult
 			i := 0
-			runErr := f.eachTarget(cmd.CommandPath(), refs, func(string) error {
+			results, failed := eachTarget(f, cmd.CommandPath(), refs, func(string) (roster.UserResult, error) {
 				o := outcomes[i]
 				i++
-				if o.Err == nil {
-					results = append(results, roster.UserResult{User: o.Result.User, Changed: o.Result.Changed})
-				}
-				return o.Err
+				return roster.UserResult{User: o.Result.User, Changed: o.Result.Changed}, o.Err
 			})
-			if len(results) > 0 {
-				if err := f.printUserResults(results, len(refs) == 1, did+" "+slug+":", already+" "+slug); err != nil {
-					return err
-				}
-			}
-			return runErr
+			return printThen(len(results), func() error {
+				return f.printUserResults(results, len(refs) == 1, did+" "+slug+":", already+" "+slug)
+			}, failed)
 		}),
 	}
 }

@@ -169,20 +169,12 @@ func newCmdRoleAssign(f *Factory, verb, short, did string, apply func(*cobra.Com
 		ValidArgsFunction: completeRoleThenUsers(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			role, users := args[0], args[1:]
-			var results []roster.UserResult
-			runErr := f.eachTarget(cmd.CommandPath(), users, func(ref string) error {
-				res, err := apply(cmd, svc, role, ref)
-				if err == nil {
-					results = append(results, res)
-				}
-				return err
+			results, failed := eachTarget(f, cmd.CommandPath(), users, func(ref string) (roster.UserResult, error) {
+				return apply(cmd, svc, role, ref)
 			})
-			if len(results) > 0 {
-				if err := f.printUserResults(results, len(users) == 1, did+" "+role+" for", "already so ("+role+")"); err != nil {
-					return err
-				}
-			}
-			return runErr
+			return printThen(len(results), func() error {
+				return f.printUserResults(results, len(users) == 1, did+" "+role+" for", "already so ("+role+")")
+			}, failed)
 		}),
 	}
 }

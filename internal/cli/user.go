@@ -72,6 +72,9 @@ func addPagingFlags(cmd *cobra.Command, opts *userListOptions) {
 
 func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
 	ctx := cmd.Context()
+	if opts.filter.Limit < 1 {
+		return usagef("invalid --limit %d", opts.filter.Limit).withHint("use 1 to 1000, or --all")
+	}
 	svc, err := f.Service(ctx)
 	if err != nil {
 		return err
@@ -328,20 +331,12 @@ func newUserBatch(f *Factory, use, short, long, did, already string, apply func(
 		Args:              minArgs(1, "USER..."),
 		ValidArgsFunction: completeUsers(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
-			var results []roster.UserResult
-			runErr := f.eachTarget(cmd.CommandPath(), args, func(ref string) error {
-				res, err := apply(cmd, svc, ref)
-				if err == nil {
-					results = append(results, res)
-				}
-				return err
+			results, failed := eachTarget(f, cmd.CommandPath(), args, func(ref string) (roster.UserResult, error) {
+				return apply(cmd, svc, ref)
 			})
-			if len(results) > 0 {
-				if err := f.printUserResults(results, len(args) == 1, did, already); err != nil {
-					return err
-				}
-			}
-			return runErr
+			return printThen(len(results), func() error {
+				return f.printUserResults(results, len(args) == 1, did, already)
+			}, failed)
 		}),
 	}
 }

@@ -17,25 +17,42 @@ func jsonText(v any) (string, error) {
 	return string(b), err
 }
 
-// eachTarget runs fn for every target, reporting each failure on stderr as
-// it happens. It returns the first failure's code once all have run.
-func (f *Factory) eachTarget(cmdPath string, targets []string, fn func(string) error) error {
+// eachTarget runs fn for every target and keeps the results of those that
+// succeed. Each failure is reported on stderr as it happens (a single
+// target's is returned as it is); the error returned then carries the
+// first failure's exit code.
+func eachTarget[T any](f *Factory, cmdPath string, targets []string, fn func(string) (T, error)) ([]T, error) {
+	var out []T
 	var first error
 	for _, t := range targets {
-		if err := fn(t); err != nil {
-			if len(targets) == 1 {
-				return err
-			}
-			printError(f.IO.ErrOut, err, cmdPath)
-			if first == nil {
-				first = err
-			}
+		v, err := fn(t)
+		if err == nil {
+			out = append(out, v)
+			continue
+		}
+		if len(targets) == 1 {
+			return nil, err
+		}
+		printError(f.IO.ErrOut, err, cmdPath)
+		if first == nil {
+			first = err
 		}
 	}
 	if first != nil {
-		return &silentError{code: ExitCode(first)}
+		return out, &silentError{code: ExitCode(first)}
 	}
-	return nil
+	return out, nil
+}
+
+// printThen prints what succeeded, if anything, and then returns the
+// failure of the rest.
+func printThen(n int, print func() error, failed error) error {
+	if n > 0 {
+		if err := print(); err != nil {
+			return err
+		}
+	}
+	return failed
 }
 
 // infof prints a message unless --quiet.

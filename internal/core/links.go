@@ -89,7 +89,7 @@ func unknownLink(what string) error {
 
 func invitationView(l sqlite.Link, now time.Time) roster.Invitation {
 	inv := roster.Invitation{Email: l.Email, Name: l.Name, Roles: l.Roles, Status: linkStatus(l, now),
-		InvitedBy: l.Creator, CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, AcceptedAt: l.UsedAt}
+		InvitedBy: l.Creator, CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, AcceptedAt: l.UsedAt, Sent: l.SentAt != nil}
 	if inv.Roles == nil {
 		inv.Roles = []string{}
 	}
@@ -125,6 +125,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 	}
 	var set roster.Settings
 	var cfg mail.Config
+	var sent sqlite.Link
 	err = s.write(ctx, func(o *op) error {
 		if err := o.require(roster.PermUsersCreate); err != nil {
 			return err
@@ -167,6 +168,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		if err != nil {
 			return err
 		}
+		sent = l
 		inv = invitationView(l, o.now)
 		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
 		return o.audit("invite.create", email, row.ID, map[string]any{"roles": roles, "expires_at": l.ExpiresAt})
@@ -175,7 +177,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		return roster.Invitation{}, fmt.Errorf("invite %s: %w", email, err)
 	}
 	if p.Send {
-		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", email)
+		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", sent)
 	}
 	return inv, nil
 }
@@ -216,6 +218,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 	var inv roster.Invitation
 	var set roster.Settings
 	var cfg mail.Config
+	var sent sqlite.Link
 	err := s.write(ctx, func(o *op) error {
 		u, err := o.invited(email)
 		if err != nil {
@@ -247,6 +250,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		if err != nil {
 			return err
 		}
+		sent = l
 		inv = invitationView(l, o.now)
 		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
 		return o.audit("invite.resend", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
@@ -255,7 +259,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		return roster.Invitation{}, fmt.Errorf("resend invitation to %s: %w", email, err)
 	}
 	if send {
-		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", inv.Email)
+		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", sent)
 	}
 	return inv, nil
 }
@@ -446,6 +450,7 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 	var rl roster.ResetLink
 	var set roster.Settings
 	var cfg mail.Config
+	var sent sqlite.Link
 	err := s.write(ctx, func(o *op) error {
 		u, err := o.target(ref, roster.PermUsersManage)
 		if err != nil {
@@ -479,6 +484,7 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 		if err != nil {
 			return err
 		}
+		sent = l
 		rl = roster.ResetLink{Email: u.Email, ExpiresAt: l.ExpiresAt, Token: tok, URL: linkURL(set, "reset", tok)}
 		return o.audit("user.reset_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
@@ -486,7 +492,7 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 		return roster.ResetLink{}, fmt.Errorf("reset link for %s: %w", ref, err)
 	}
 	if send {
-		rl.Sent, rl.MailError = s.deliver(ctx, cfg, resetMessage(set, rl), "user.reset_link.send", rl.Email)
+		rl.Sent, rl.MailError = s.deliver(ctx, cfg, resetMessage(set, rl), "user.reset_link.send", sent)
 	}
 	return rl, nil
 }
@@ -507,17 +513,21 @@ func (s *service) RedeemResetLink(ctx context.Context, tok, pw string) (roster.U
 	return u, nil
 }
 
-// deliver mails a message after its change committed. A failure leaves the
-// change standing and is reported, never the secret; success is audited.
-func (s *service) deliver(ctx context.Context, cfg mail.Config, m mail.Message, action, email string) (bool, string) {
+// deliver mails a link after its change committed. A failure leaves the
+// change standing and is reported, never the secret; success is recorded
+// on the link and in the audit log.
+func (s *service) deliver(ctx context.Context, cfg mail.Config, m mail.Message, action string, l sqlite.Link) (bool, string) {
 	if err := s.core.send(ctx, cfg, m); err != nil {
 		return false, err.Error()
 	}
 	err := s.write(ctx, func(o *op) error {
-		return o.audit(action, email, 0, map[string]any{"to": m.To})
+		if err := o.tx.MarkSent(ctx, l.ID, o.now); err != nil {
+			return err
+		}
+		return o.audit(action, l.Email, l.UserID, map[string]any{"to": m.To})
 	})
 	if err != nil {
-		return true, "sent, but the audit event was not written: " + err.Error()
+		return true, "sent, but not recorded: " + err.Error()
 	}
 	return true, ""
 }

@@ -33,6 +33,7 @@ type Link struct {
 	ExpiresAt time.Time
 	UsedAt    *time.Time
 	RevokedAt *time.Time
+	SentAt    *time.Time // when it was mailed
 	Reason    string
 }
 
@@ -55,20 +56,21 @@ func (t *Tx) InsertLink(ctx context.Context, l Link) (int64, error) {
 }
 
 const linkColumns = `links.id, links.kind, links.user_id, users.email, users.name, links.token_hash, COALESCE(links.created_by, 0),
-	links.creator, links.roles, links.created_at, links.expires_at, links.used_at, links.revoked_at, links.revoke_reason`
+	links.creator, links.roles, links.created_at, links.expires_at, links.used_at, links.revoked_at, links.revoke_reason,
+	links.sent_at`
 
 func scanLink(s scanner) (Link, error) {
 	var l Link
 	var roles string
 	var created, expires int64
-	var used, revoked sql.NullInt64
+	var used, revoked, sent sql.NullInt64
 	err := s.Scan(&l.ID, &l.Kind, &l.UserID, &l.Email, &l.Name, &l.TokenHash, &l.CreatedBy, &l.Creator, &roles,
-		&created, &expires, &used, &revoked, &l.Reason)
+		&created, &expires, &used, &revoked, &l.Reason, &sent)
 	if err != nil {
 		return l, err
 	}
 	l.CreatedAt, l.ExpiresAt = fromMicros(created), fromMicros(expires)
-	l.UsedAt, l.RevokedAt = timePtr(used), timePtr(revoked)
+	l.UsedAt, l.RevokedAt, l.SentAt = timePtr(used), timePtr(revoked), timePtr(sent)
 	if err := json.Unmarshal([]byte(roles), &l.Roles); err != nil {
 		return l, fmt.Errorf("link %d roles: %w", l.ID, err)
 	}
@@ -143,4 +145,10 @@ func (t *Tx) ListInvitations(ctx context.Context) ([]Link, error) {
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// MarkSent records that a link was mailed.
+func (t *Tx) MarkSent(ctx context.Context, id int64, now time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE links SET sent_at = ? WHERE id = ?`, micros(now), id)
+	return err
 }

@@ -19,6 +19,7 @@ var migrations = []migration{
 	// A deactivated user returns to the status they had: an invited user
 	// who never accepted comes back invited, not active.
 	execSQL(`ALTER TABLE users ADD COLUMN status_before_deactivation TEXT NOT NULL DEFAULT 'active'`),
+	execSQL(`ALTER TABLE links ADD COLUMN sent_at INTEGER`),
 }
 
 // SchemaVersion is the version a current store has.

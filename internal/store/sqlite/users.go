@@ -341,16 +341,23 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	return page, t.loadUserDetails(ctx, ptrs)
 }
 
+// cursorTag starts every cursor, so that text that merely happens to be
+// valid base64 is refused rather than taken for a position.
+const cursorTag = "email:"
+
 // EncodeCursor makes an opaque paging cursor from a sort key.
-func EncodeCursor(key string) string { return base64.RawURLEncoding.EncodeToString([]byte(key)) }
+func EncodeCursor(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorTag + key))
+}
 
 // DecodeCursor reverses EncodeCursor.
 func DecodeCursor(c string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) == 0 {
+	key, ok := strings.CutPrefix(string(b), cursorTag)
+	if err != nil || !ok || key == "" {
 		return "", roster.Errorf(roster.ErrInvalid, "invalid cursor %q", c).WithHint("pass the cursor a previous page printed")
 	}
-	return string(b), nil
+	return key, nil
 }
 
 // CountActive counts active users, for the seat limit.
