@@ -52,6 +52,15 @@ func (o *op) project(slug string) (sqlite.ProjectRow, error) {
 	return p, nil
 }
 
+// managed finds a project the actor may see and change: projects.manage.
+func (o *op) managed(slug string) (sqlite.ProjectRow, error) {
+	p, err := o.project(slug)
+	if err != nil {
+		return p, err
+	}
+	return p, o.require(roster.PermProjectsManage)
+}
+
 // checkMembers applies R12: projects.manage manages members anywhere,
 // projects.members only in projects the actor belongs to.
 func (o *op) checkMembers(p sqlite.ProjectRow) error {
@@ -187,11 +196,8 @@ func (s *service) CreateProject(ctx context.Context, p roster.CreateProject) (ro
 func (s *service) changeProject(ctx context.Context, verb, slug string, fn func(o *op, p *sqlite.ProjectRow) (map[string]any, string, error)) (roster.ProjectResult, error) {
 	var res roster.ProjectResult
 	err := s.write(ctx, func(o *op) error {
-		p, err := o.project(slug)
+		p, err := o.managed(slug)
 		if err != nil {
-			return err
-		}
-		if err := o.require(roster.PermProjectsManage); err != nil {
 			return err
 		}
 		details, action, err := fn(o, &p)
@@ -267,11 +273,8 @@ const maxAuditedEmails = 1000
 func (s *service) DeleteProject(ctx context.Context, slug string) (roster.Project, error) {
 	var out roster.Project
 	err := s.write(ctx, func(o *op) error {
-		p, err := o.project(slug)
+		p, err := o.managed(slug)
 		if err != nil {
-			return err
-		}
-		if err := o.require(roster.PermProjectsManage); err != nil {
 			return err
 		}
 		emails, err := o.tx.MemberEmails(ctx, p.ID, maxAuditedEmails)
