@@ -293,7 +293,8 @@ func newCmdUserSetPassword(f *Factory) *cobra.Command {
 		Short: "Set another user's password",
 		Long: `Set another user's password without knowing the current one. The password
 comes from --password-stdin, --password-file, --random-password (printed
-once) or a prompt on the terminal.`,
+once) or a prompt on the terminal. The user's reset links keep working
+unless --revoke-sessions is given.`,
 		Example:           `  roster user set-password bob@example.com --random-password --must-change-password`,
 		Args:              exactArgs(1, "USER"),
 		ValidArgsFunction: completeUsers(f),
@@ -318,6 +319,7 @@ once) or a prompt on the terminal.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.params.MustChangePassword, "must-change-password", false, "make the user change the password at next sign-in")
+	cmd.Flags().BoolVar(&opts.params.RevokeSessions, "revoke-sessions", false, "also end the user's live reset links")
 	opts.password.addFlags(cmd, true, false)
 	return cmd
 }

@@ -485,7 +485,16 @@ func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassw
 		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
 			return roster.UserResult{}, err
 		}
-		if err := o.audit("user.set_password", u.Email, u.ID, map[string]any{"must_change_password": p.MustChangePassword}); err != nil {
+		details := map[string]any{"must_change_password": p.MustChangePassword}
+		// R10: links stay valid unless asked; API tokens will join this.
+		if p.RevokeSessions {
+			n, err := o.tx.RevokeLinks(o.ctx, u.ID, sqlite.LinkReset, o.now, "password set")
+			if err != nil {
+				return roster.UserResult{}, err
+			}
+			details["links_revoked"] = n
+		}
+		if err := o.audit("user.set_password", u.Email, u.ID, details); err != nil {
 			return roster.UserResult{}, err
 		}
 		return o.reload(u.ID, true)
