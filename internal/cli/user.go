@@ -83,14 +83,25 @@ func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
 	if err != nil {
 		return err
 	}
-	var users []roster.User
 	filter := opts.filter
+	if opts.all && !cmd.Flags().Changed("limit") {
+		filter.Limit = roster.MaxPageSize // fewer, larger reads when listing everything
+	}
+	// Pages are printed as they come: --all over a million users holds one
+	// page in memory, not the million.
+	out := p.Stream(userHeader)
 	for {
 		page, err := svc.ListUsers(ctx, filter)
 		if err != nil {
 			return err
 		}
-		users = append(users, page.Items...)
+		items := make([]any, len(page.Items))
+		for i := range page.Items {
+			items[i] = page.Items[i]
+		}
+		if err := out.Page(items, userRows(page.Items)); err != nil {
+			return err
+		}
 		if page.Next == "" {
 			break
 		}
@@ -100,10 +111,7 @@ func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
 		}
 		filter.After = page.Next
 	}
-	if users == nil {
-		users = []roster.User{}
-	}
-	return p.List(users, userRows(users))
+	return out.Close()
 }
 
 func newCmdUserShow(f *Factory) *cobra.Command {

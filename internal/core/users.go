@@ -12,12 +12,6 @@ import (
 	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
-// DefaultPageSize is the page size of user list when none is given.
-const DefaultPageSize = 50
-
-// MaxPageSize caps one page.
-const MaxPageSize = 1000
-
 func (s *service) Whoami(ctx context.Context) (roster.Principal, error) {
 	var p roster.Principal
 	err := s.read(ctx, func(o *op) error {
@@ -41,9 +35,9 @@ func (s *service) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Pa
 	}
 	switch {
 	case f.Limit == 0:
-		f.Limit = DefaultPageSize
-	case f.Limit < 0 || f.Limit > MaxPageSize:
-		return page, roster.Errorf(roster.ErrInvalid, "invalid limit %d", f.Limit).WithHint("use 1 to %d, or --all", MaxPageSize)
+		f.Limit = roster.DefaultPageSize
+	case f.Limit < 0 || f.Limit > roster.MaxPageSize:
+		return page, roster.Errorf(roster.ErrInvalid, "invalid limit %d", f.Limit).WithHint("use 1 to %d, or --all", roster.MaxPageSize)
 	}
 	err := s.read(ctx, func(o *op) error {
 		if err := o.require(roster.PermUsersView); err != nil {

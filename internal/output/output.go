@@ -208,3 +208,98 @@ func anySlice(s []string) []any {
 	}
 	return out
 }
+
+// Stream prints a list that arrives in pages, so that listing a million
+// users holds one page in memory, not all. A table needs every row to size
+// its columns, so it alone is buffered until Close.
+type Stream struct {
+	p      *Printer
+	n      int   // items printed so far
+	header bool  // csv header written
+	table  Rows  // buffered table rows
+	err    error // first write error
+}
+
+// Stream starts a paged list whose text formats have this header.
+func (p *Printer) Stream(header []string) *Stream {
+	return &Stream{p: p, table: Rows{Header: header}}
+}
+
+// Page prints one page: items (a slice) for json and yaml, rows for the rest.
+func (s *Stream) Page(items []any, rows Rows) error {
+	if s.err != nil {
+		return s.err
+	}
+	switch s.p.Format {
+	case JSON:
+		for _, it := range items {
+			b, err := json.MarshalIndent(it, "  ", "  ")
+			if err != nil {
+				return err
+			}
+			sep := ",\n  "
+			if s.n == 0 {
+				sep = "[\n  "
+			}
+			s.n++
+			if _, s.err = io.WriteString(s.p.W, sep+string(b)); s.err != nil {
+				return s.err
+			}
+		}
+		return nil
+	case YAML:
+		if len(items) == 0 {
+			return nil
+		}
+		s.n += len(items)
+		// Sequences printed one after another read as one sequence.
+		s.err = s.p.yaml(items)
+	case Table:
+		s.table.Rows = append(s.table.Rows, rows.Rows...)
+	case CSV:
+		w := csv.NewWriter(s.p.W)
+		if !s.header {
+			s.header = true
+			if err := w.Write(lower(s.table.Header)); err != nil {
+				return err
+			}
+		}
+		if err := w.WriteAll(rows.Rows); err != nil {
+			return err
+		}
+		s.err = w.Error()
+	case Name:
+		s.err = s.p.names(rows.Names)
+	default:
+		s.err = s.p.tsv(rows.Rows)
+	}
+	return s.err
+}
+
+// Close ends the list.
+func (s *Stream) Close() error {
+	if s.err != nil {
+		return s.err
+	}
+	switch s.p.Format {
+	case JSON:
+		end := "\n]\n"
+		if s.n == 0 {
+			end = "[]\n"
+		}
+		_, err := io.WriteString(s.p.W, end)
+		return err
+	case YAML:
+		if s.n == 0 {
+			_, err := io.WriteString(s.p.W, "[]\n")
+			return err
+		}
+	case Table:
+		return s.p.table(s.table.Header, s.table.Rows)
+	case CSV:
+		if !s.header {
+			return s.Page(nil, s.table)
+		}
+	}
+	return nil
+}

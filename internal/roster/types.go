@@ -77,6 +77,12 @@ type Decision struct {
 	Reason     string   `json:"reason,omitempty"`
 }
 
+// Page sizes of keyed listings.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
 // Page is one page of a keyed listing. Next is empty on the last page.
 type Page[T any] struct {
 	Items []T
