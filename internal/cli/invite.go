@@ -364,5 +364,73 @@ on the terminal. A link works once.`,
 		},
 	}
 	pw.addFlags(reset, false, false)
-	return group("account", "accounts", "Your own account", reset)
+	return group("account", "accounts", "Your own account", newCmdAccountShow(f), newCmdAccountPassword(f), reset)
+}
+
+func newCmdAccountShow(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show",
+		Short: "Show who you act as, and your permissions",
+		Long: `Show the account roster acts as: the --as user in local mode, or the local
+administrator without --as; with its effective permissions.`,
+		Args: exactArgs(0),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			p, err := svc.Whoami(cmd.Context())
+			if err != nil {
+				return err
+			}
+			email, roles := "", ""
+			if p.User != nil {
+				email, roles = p.User.Email, strings.Join(p.User.Roles, ",")
+			}
+			rows := output.Rows{Header: []string{"NAME", "VIA", "EMAIL", "ROLES", "PERMISSIONS"}}
+			rows.Add(p.Name, p.Name, p.Via, email, roles, strings.Join(p.Permissions, ","))
+			return f.printOne(p, rows)
+		}),
+	}
+}
+
+func newCmdAccountPassword(f *Factory) *cobra.Command {
+	var pw passwordSource
+	var currentFile string
+	cmd := &cobra.Command{
+		Use:   "password",
+		Short: "Change your own password, giving the current one",
+		Long: `Change your own password. The current password comes from
+--current-password-file or a prompt; the new one from --password-stdin,
+--password-file or a prompt. Without a terminal both must come from flags.`,
+		Example: `  roster --as ann@example.com account password --current-password-file old.txt --password-file new.txt`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (currentFile == "" || !pw.given()) && !f.IO.CanPrompt() {
+				return usagef("no password source and no terminal to ask on").
+					withHint("give --current-password-file and one of --password-stdin or --password-file")
+			}
+			svc, err := f.Service(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var current string
+			if currentFile != "" {
+				current, err = readSecretFile(currentFile)
+			} else {
+				current, err = f.IO.Secret("Current password: ")
+			}
+			if err != nil {
+				return err
+			}
+			next, err := pw.read(f)
+			if err != nil {
+				return err
+			}
+			u, err := svc.ChangePassword(cmd.Context(), current, next)
+			if err != nil {
+				return err
+			}
+			return f.printUserResults([]roster.UserResult{{User: u, Changed: true}}, true, "changed the password of", "")
+		},
+	}
+	cmd.Flags().StringVar(&currentFile, "current-password-file", "", "read the current password from `file`")
+	pw.addFlags(cmd, false, false)
+	return cmd
 }

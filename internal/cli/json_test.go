@@ -34,6 +34,7 @@ func TestJSONShapes(t *testing.T) {
 			"accepted_at created_at email expires_at invited_by name roles sent status token"},
 		{[]string{"user", "reset-link", "a@example.com"}, "email expires_at sent token"},
 		{[]string{"project", "show", "alpha"}, "archived created_at members name slug"},
+		{[]string{"account", "show"}, "name permissions user via"},
 	}
 	for _, tt := range tests {
 		out := mustRun(t, db, append(tt.args, "-o", "json")...)

@@ -23,6 +23,7 @@ var linkCases = []struct {
 	{"R8 deactivation kills links", testDeactivateKillsLinks},
 	{"R9 seat limit at accept", testSeatAtAccept},
 	{"reset link sets a password once", testResetLink},
+	{"R10 changing one's own password needs the current one", testChangePassword},
 }
 
 const goodPassword = "Plenty-Long-Passphrase"
@@ -225,4 +226,23 @@ func testResetLink(t *testing.T, e Env) {
 	create(t, a, "adm@example.com", roster.RoleAdmin)
 	_, err = e.As("adm@example.com").CreateResetLink(ctx, e.Owner(), 0, false)
 	wantErr(t, err, roster.ErrForbidden, "an admin issuing an owner's reset link")
+}
+
+func testChangePassword(t *testing.T, e Env) {
+	a := e.Admin()
+	must(a.CreateUser(ctx, roster.CreateUser{Email: "bo@example.com", Password: goodPassword}))(t)
+	me := e.As("bo@example.com")
+	_, err := me.ChangePassword(ctx, "Not-The-Password", "Another-Long-Pass")
+	wantErr(t, err, roster.ErrUnauthenticated, "a wrong current password")
+	_, err = me.ChangePassword(ctx, goodPassword, "password123")
+	wantErr(t, err, roster.ErrInvalid, "a common new password")
+	must(me.ChangePassword(ctx, goodPassword, "Another-Long-Pass"))(t)
+	_, err = me.ChangePassword(ctx, goodPassword, "Yet-Another-Pass")
+	wantErr(t, err, roster.ErrUnauthenticated, "the old password after a change")
+	_, err = a.ChangePassword(ctx, "x", "Yet-Another-Pass")
+	wantErr(t, err, roster.ErrInvalid, "the local administrator has no password")
+	p := must(me.Whoami(ctx))(t)
+	if p.User == nil || p.User.Email != "bo@example.com" {
+		t.Fatalf("whoami: %+v", p)
+	}
 }

@@ -612,3 +612,49 @@ func (s *service) DeleteUser(ctx context.Context, ref string) (roster.User, erro
 	})
 	return res.User, err
 }
+
+func (s *service) ChangePassword(ctx context.Context, current, next string) (roster.User, error) {
+	var me sqlite.UserRow
+	err := s.read(ctx, func(o *op) error {
+		if o.act.user == nil {
+			return roster.Errorf(roster.ErrInvalid, "the local administrator has no account password").
+				WithHint("act as a user with --as USER, or set another user's password with roster user set-password")
+		}
+		me = *o.act.user
+		return nil
+	})
+	if err != nil {
+		return roster.User{}, err
+	}
+	// Check the current password before anything else, in constant time;
+	// a wrong one says no more than that.
+	if ok, _ := password.Verify(me.PasswordHash, current); !ok {
+		if me.PasswordHash == "" {
+			password.VerifyNone(current)
+		}
+		return roster.User{}, roster.Errorf(roster.ErrUnauthenticated, "the current password is wrong")
+	}
+	if current == next {
+		return roster.User{}, roster.Errorf(roster.ErrInvalid, "the new password is the current one")
+	}
+	hash, _, err := s.secret(ctx, next, false, me.Email)
+	if err != nil {
+		return roster.User{}, err
+	}
+	res, err := s.change(ctx, "change password of", me.Email, func(o *op) (roster.UserResult, error) {
+		u := *o.act.user
+		// The hash checked above must still be the stored one.
+		if u.PasswordHash != me.PasswordHash {
+			return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "the password changed meanwhile; try again")
+		}
+		u.PasswordHash, u.MustChangePassword, u.UpdatedAt = hash, false, o.now
+		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.audit("account.password", u.Email, u.ID, nil); err != nil {
+			return roster.UserResult{}, err
+		}
+		return o.reload(u.ID, true)
+	})
+	return res.User, err
+}

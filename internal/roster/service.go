@@ -13,6 +13,9 @@ import (
 type Service interface {
 	Init(ctx context.Context, p InitParams) (InitResult, error)
 	Whoami(ctx context.Context) (Principal, error)
+	// ChangePassword changes the acting user's own password; the current
+	// one must be given (R10).
+	ChangePassword(ctx context.Context, current, next string) (User, error)
 
 	ListUsers(ctx context.Context, f UserFilter) (Page[User], error)
 	GetUser(ctx context.Context, ref string) (User, error)
