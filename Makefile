@@ -17,7 +17,8 @@ test:
 
 # Benchmarks print figures; they assert nothing. See docs/benchmarks.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/... ./cmd/...
+	$(GO) test -run '^$$' -bench . -skip 'all-json' -benchtime 20x ./internal/... ./cmd/...
+	$(GO) test -run '^$$' -bench 'UserList1M/all-json' -benchtime 1x ./cmd/roster
 
 generate:
 	rm -rf man completions

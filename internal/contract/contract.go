@@ -49,6 +49,7 @@ func Run(t *testing.T, h Harness) {
 		{"failed changes write nothing", testNoPartialWrites},
 		{"effective permissions and can", testCan},
 		{"paging by key", testPaging},
+		{"holes found in review stay closed", testReviewFindings},
 	}
 	cases = append(cases, linkCases...)
 	cases = append(cases, projectCases...)
@@ -366,4 +367,45 @@ func testPaging(t *testing.T, e Env) {
 	}
 	_, err := a.ListUsers(ctx, roster.UserFilter{After: "!!"})
 	wantErr(t, err, roster.ErrInvalid, "bad cursor")
+}
+
+// testReviewFindings pins fixes of holes found in review: reassigning a
+// deleted role's holders is a change of their roles (R5); --if-not-exists
+// shows no more than the actor may see; ids are never reused; a link value
+// may hold an '@'.
+func testReviewFindings(t *testing.T, e Env) {
+	a := e.Admin()
+	create(t, a, "adm@example.com", roster.RoleAdmin)
+	create(t, a, "own2@example.com", roster.RoleOwner)
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "helper", Permissions: []string{roster.PermUsersView}}))(t)
+	must(a.AssignRole(ctx, "helper", "own2@example.com"))(t)
+	_, err := e.As("adm@example.com").DeleteRole(ctx, "helper", roster.RoleViewer)
+	wantErr(t, err, roster.ErrForbidden, "an admin reassigning an owner's role")
+	must(a.DeleteRole(ctx, "helper", roster.RoleViewer))(t)
+	if ev := must(a.ListAudit(ctx, roster.AuditFilter{Action: "role.reassign", Target: "own2@example.com", Limit: 5}))(t); len(ev) != 1 {
+		t.Fatalf("role.reassign events for own2: %+v", ev)
+	}
+
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "hr", Permissions: []string{roster.PermUsersCreate}}))(t)
+	create(t, a, "hr@example.com", "hr")
+	must(a.SetRoles(ctx, "hr@example.com", []string{"hr"}))(t)
+	got := must(e.As("hr@example.com").CreateUser(ctx, roster.CreateUser{Email: "adm@example.com", IfNotExists: true}))(t)
+	if got.Changed || got.User.ID != 0 || len(got.User.Roles) != 0 {
+		t.Fatalf("--if-not-exists without users.view showed %+v", got.User)
+	}
+
+	tmp := create(t, a, "tmp@example.com")
+	must(a.DeleteUser(ctx, "tmp@example.com"))(t)
+	fresh := create(t, a, "fresh@example.com")
+	if fresh.ID <= tmp.ID {
+		t.Fatalf("id %d of a deleted user was given again (%d)", tmp.ID, fresh.ID)
+	}
+	if ev := must(a.ListAudit(ctx, roster.AuditFilter{Target: "fresh@example.com", Limit: 10}))(t); len(ev) != 1 {
+		t.Fatalf("fresh@example.com inherited history: %+v", ev)
+	}
+
+	must(a.CreateUser(ctx, roster.CreateUser{Email: "okta@example.com", Links: map[string]string{"okta": "ann@corp.example"}}))(t)
+	if u := must(a.GetUser(ctx, "okta:ann@corp.example"))(t); u.Email != "okta@example.com" {
+		t.Fatalf("okta:ann@corp.example is %s", u.Email)
+	}
 }

@@ -24,6 +24,7 @@ var linkCases = []struct {
 	{"R9 seat limit at accept", testSeatAtAccept},
 	{"reset link sets a password once", testResetLink},
 	{"R10 changing one's own password needs the current one", testChangePassword},
+	{"R5 R11 links are no way around owner protection", testOwnerLinks},
 }
 
 const goodPassword = "Plenty-Long-Passphrase"
@@ -245,4 +246,40 @@ func testChangePassword(t *testing.T, e Env) {
 	if p.User == nil || p.User.Email != "bo@example.com" {
 		t.Fatalf("whoami: %+v", p)
 	}
+}
+
+// testOwnerLinks: links cannot be a way around R5. A link made by an admin
+// stops working when its user becomes an owner, and an admin cannot make
+// or kill an owner's links.
+func testOwnerLinks(t *testing.T, e Env) {
+	a := e.Admin()
+	create(t, a, "adm@example.com", roster.RoleAdmin)
+	adm := e.As("adm@example.com")
+
+	invite(t, a, "erin@example.com")
+	must(a.SetRoles(ctx, "erin@example.com", []string{roster.RoleOwner}))(t)
+	_, err := adm.ResendInvitation(ctx, "erin@example.com", 0, false)
+	wantErr(t, err, roster.ErrForbidden, "an admin resending an owner's invitation")
+	_, err = adm.RevokeInvitation(ctx, "erin@example.com")
+	wantErr(t, err, roster.ErrForbidden, "an admin revoking an owner's invitation")
+
+	carol := invite(t, adm, "carol@example.com", roster.RoleMember)
+	must(a.SetRoles(ctx, "carol@example.com", []string{roster.RoleOwner}))(t)
+	wantErr(t, accept(a, carol.Token), roster.ErrForbidden, "an admin's invitation of a user made owner since")
+
+	create(t, a, "bob@example.com")
+	rl := must(adm.CreateResetLink(ctx, "bob@example.com", 0, false))(t)
+	must(a.SetRoles(ctx, "bob@example.com", []string{roster.RoleOwner}))(t)
+	_, err = a.RedeemResetLink(ctx, rl.Token, goodPassword)
+	wantErr(t, err, roster.ErrForbidden, "an admin's reset link of a user made owner since")
+	// The refused use left the link alive; back to member, it works.
+	must(a.SetRoles(ctx, "bob@example.com", []string{roster.RoleMember}))(t)
+	must(a.RedeemResetLink(ctx, rl.Token, goodPassword))(t)
+
+	// A demoted admin's reset link dies with the right to set passwords.
+	create(t, a, "dan@example.com")
+	rl = must(adm.CreateResetLink(ctx, "dan@example.com", 0, false))(t)
+	must(a.SetRoles(ctx, "adm@example.com", []string{roster.RoleMember}))(t)
+	_, err = a.RedeemResetLink(ctx, rl.Token, goodPassword)
+	wantErr(t, err, roster.ErrForbidden, "a reset link from someone who lost users.manage")
 }

@@ -208,6 +208,9 @@ func (o *op) invited(email string) (sqlite.UserRow, error) {
 	if err != nil {
 		return u, err
 	}
+	if err := o.checkActOn(u, "send or revoke an invitation of"); err != nil {
+		return u, err
+	}
 	if u.Status != roster.StatusInvited {
 		return u, roster.Errorf(roster.ErrConflict, "%s is not invited: the account is %s", u.Email, u.Status)
 	}
@@ -269,6 +272,9 @@ func (s *service) RevokeInvitation(ctx context.Context, email string) (roster.In
 	err := s.write(ctx, func(o *op) error {
 		u, err := o.target(email, roster.PermUsersManage)
 		if err != nil {
+			return err
+		}
+		if err := o.checkActOn(u, "revoke an invitation of"); err != nil {
 			return err
 		}
 		n, err := o.tx.RevokeLinks(ctx, u.ID, sqlite.LinkInvite, o.now, "revoked")
@@ -396,7 +402,9 @@ func (s *service) AcceptInvitation(ctx context.Context, p roster.AcceptInvitatio
 		return nil
 	}
 	u, err := s.redeem(ctx, sqlite.LinkInvite, "invitation", p.Token, p.Password, check, func(o *op, l sqlite.Link, u *sqlite.UserRow) error {
-		if err := o.checkInviter(l); err != nil {
+		denied := roster.Errorf(roster.ErrForbidden, "%s, who invited you, can no longer grant %s (R11)", l.Creator, strings.Join(u.Roles, ", ")).
+			WithHint("ask an administrator for a new invitation")
+		if err := o.checkCreator(l, *u, roster.PermUsersCreate, u.Roles, denied); err != nil {
 			return err
 		}
 		if err := o.checkSeat(); err != nil {
@@ -420,27 +428,27 @@ func (s *service) AcceptInvitation(ctx context.Context, p roster.AcceptInvitatio
 	return u, nil
 }
 
-// checkInviter applies R11: accepting re-checks that whoever invited may
-// still grant the invited roles (R4, R5).
-func (o *op) checkInviter(l sqlite.Link) error {
+// checkCreator applies R11 when a link is used: whoever made it must still
+// be active and still allowed to do what the link does now — hold perm,
+// grant the user's current roles (R4, R5), and act on them (R5: an owner's
+// link must come from an owner). The user's roles may have changed since.
+func (o *op) checkCreator(l sqlite.Link, u sqlite.UserRow, perm string, grant []string, denied *roster.Error) error {
 	if l.CreatedBy == 0 && strings.HasPrefix(l.Creator, "local:") {
-		return nil // the local administrator may grant anything
+		return nil // the local administrator may do anything an owner may
 	}
-	denied := roster.Errorf(roster.ErrForbidden, "%s, who invited you, can no longer grant %s (R11)", l.Creator, strings.Join(l.Roles, ", ")).
-		WithHint("ask an administrator for a new invitation")
 	if l.CreatedBy == 0 {
-		return denied // the inviter was deleted
+		return denied // the creator was deleted
 	}
-	inviter, err := o.tx.UserByRef(o.ctx, strconv.FormatInt(l.CreatedBy, 10))
-	if err != nil || inviter.Status != roster.StatusActive {
+	creator, err := o.tx.UserByRef(o.ctx, strconv.FormatInt(l.CreatedBy, 10))
+	if err != nil || creator.Status != roster.StatusActive {
 		return denied
 	}
-	as := &op{ctx: o.ctx, tx: o.tx, cat: o.cat, now: o.now, act: &actor{user: &inviter, name: inviter.Email, perms: map[string]bool{}}}
-	for _, p := range o.effective(inviter.Roles) {
+	as := &op{ctx: o.ctx, tx: o.tx, cat: o.cat, now: o.now, act: &actor{user: &creator, name: creator.Email, perms: map[string]bool{}}}
+	for _, p := range o.effective(creator.Roles) {
 		as.act.perms[p] = true
 	}
-	as.act.owner = slices.Contains(inviter.Roles, roster.RoleOwner)
-	if !as.act.has(roster.PermUsersCreate) || as.checkGrant(l.Roles) != nil {
+	as.act.owner = slices.Contains(creator.Roles, roster.RoleOwner)
+	if !as.act.has(perm) || as.checkGrant(grant) != nil || as.checkActOn(u, "act on") != nil {
 		return denied
 	}
 	return nil
@@ -505,6 +513,11 @@ func (s *service) RedeemResetLink(ctx context.Context, tok, pw string) (roster.U
 		return nil
 	}
 	u, err := s.redeem(ctx, sqlite.LinkReset, "reset link", tok, pw, check, func(o *op, l sqlite.Link, u *sqlite.UserRow) error {
+		denied := roster.Errorf(roster.ErrForbidden, "%s, who issued this link, may no longer set your password (R11)", l.Creator).
+			WithHint("ask an administrator for a new link")
+		if err := o.checkCreator(l, *u, roster.PermUsersManage, nil, denied); err != nil {
+			return err
+		}
 		return o.audit("user.reset_password", u.Email, u.ID, nil)
 	})
 	if err != nil {

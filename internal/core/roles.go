@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
@@ -216,11 +217,32 @@ func (s *service) DeleteRole(ctx context.Context, name, reassign string) (roster
 				return roster.Errorf(roster.ErrForbidden, "deleting %s would change your own roles (R3)", name).
 					WithHint("ask another administrator")
 			}
+			// Moving holders changes users' roles: it needs what set-role
+			// needs, for every holder (R4, R5).
+			if err := o.require(roster.PermUsersManage); err != nil {
+				return err
+			}
 			if err := o.checkGrant([]string{reassign}); err != nil {
 				return err
 			}
+			var moved []sqlite.UserRow
+			for _, id := range holders {
+				u, err := o.tx.UserByRef(ctx, strconv.FormatInt(id, 10))
+				if err != nil {
+					return err
+				}
+				if err := o.checkActOn(u, "change the roles of"); err != nil {
+					return err
+				}
+				moved = append(moved, u)
+			}
 			if err := o.tx.MoveRoleHolders(ctx, name, reassign); err != nil {
 				return err
+			}
+			for _, u := range moved {
+				if err := o.audit("role.reassign", u.Email, u.ID, map[string]any{"from": name, "to": reassign}); err != nil {
+					return err
+				}
 			}
 			details["reassign"] = reassign
 		}

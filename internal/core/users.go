@@ -140,10 +140,13 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 			return err
 		} else if id != 0 {
 			if p.IfNotExists {
-				u, err := o.tx.UserByRef(ctx, email)
-				res = roster.UserResult{User: u.User}
-				generated = ""
-				return err
+				row, err := o.tx.UserByRef(ctx, email)
+				if err != nil {
+					return err
+				}
+				u, _ := o.existingView(row)
+				res, generated = roster.UserResult{User: u}, ""
+				return nil
 			}
 			return roster.Errorf(roster.ErrConflict, "user %s already exists", email).
 				WithHint("emails are unique in any letter case; use --if-not-exists to accept an existing user")
@@ -204,10 +207,24 @@ func (s *service) existing(ctx context.Context, email string) (roster.User, bool
 			return err
 		}
 		row, err := o.tx.UserByRef(ctx, email)
-		u, found = row.User, err == nil
-		return err
+		if err != nil {
+			return err
+		}
+		u, found = o.existingView(row)
+		return nil
 	})
 	return u, found, err
+}
+
+// existingView is what --if-not-exists shows of a user who exists: the
+// user as the actor may see them, or, without users.view, no more than
+// the email the actor already gave.
+func (o *op) existingView(row sqlite.UserRow) (roster.User, bool) {
+	if !o.act.has(roster.PermUsersView) {
+		return roster.User{Email: row.Email, Roles: []string{}, Links: map[string]string{}, Projects: []string{}}, true
+	}
+	u, err := o.view(row.User)
+	return u, err == nil
 }
 
 func checkProfile(name, username string, links map[string]string) error {

@@ -20,6 +20,8 @@ var migrations = []migration{
 	// who never accepted comes back invited, not active.
 	execSQL(`ALTER TABLE users ADD COLUMN status_before_deactivation TEXT NOT NULL DEFAULT 'active'`),
 	execSQL(`ALTER TABLE links ADD COLUMN sent_at INTEGER`),
+	// audit list --target, and choosing ids never used before.
+	execSQL(`CREATE INDEX audit_target_id ON audit (target_id) WHERE target_id IS NOT NULL`),
 }
 
 // SchemaVersion is the version a current store has.

@@ -83,6 +83,10 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (UserRow, error) {
 	switch {
 	case ref == "":
 		return UserRow{}, roster.Errorf(roster.ErrInvalid, "empty user reference")
+	case isLinkRef(ref):
+		kind, value, _ := strings.Cut(ref, ":")
+		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id =
+			(SELECT user_id FROM user_links WHERE kind = ? AND value = ?)`, kind, value)
 	case strings.Contains(ref, "@"):
 		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, roster.EmailKey(ref))
 	case isDigits(ref):
@@ -91,10 +95,6 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (UserRow, error) {
 			return UserRow{}, roster.Errorf(roster.ErrNotFound, "user %s not found", ref)
 		}
 		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
-	case strings.Contains(ref, ":"):
-		kind, value, _ := strings.Cut(ref, ":")
-		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id =
-			(SELECT user_id FROM user_links WHERE kind = ? AND value = ?)`, kind, value)
 	default:
 		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, strings.ToLower(ref))
 	}
@@ -107,6 +107,13 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (UserRow, error) {
 		return u, fmt.Errorf("find user %s: %w", ref, err)
 	}
 	return u, t.loadUserDetails(ctx, []*roster.User{&u.User})
+}
+
+// isLinkRef reports whether ref is kind:value. A bare email cannot hold a
+// colon, so this is tested first: a value may hold an '@' (okta:ann@corp).
+func isLinkRef(ref string) bool {
+	kind, _, ok := strings.Cut(ref, ":")
+	return ok && roster.ValidateLink(kind, "x") == nil
 }
 
 func isDigits(s string) bool {
@@ -144,8 +151,12 @@ func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) 
 
 // InsertUser stores a new user with its roles and links and returns its id.
 func (t *Tx) InsertUser(ctx context.Context, u UserRow) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO users (email, email_key, username, username_key, name, status,
-		password_hash, must_change_password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// Ids are never reused: the audit log keeps a deleted user's id, and a
+	// new user taking it would inherit that history.
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, status,
+		password_hash, must_change_password, created_at, updated_at)
+		VALUES (max(COALESCE((SELECT max(id) FROM users), 0), COALESCE((SELECT max(target_id) FROM audit WHERE target_id IS NOT NULL), 0)) + 1,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name, u.Status,
 		nullString(u.PasswordHash), u.MustChangePassword, micros(u.CreatedAt), micros(u.UpdatedAt))
 	if err != nil {
