@@ -404,7 +404,10 @@ func testReviewFindings(t *testing.T, e Env) {
 		t.Fatalf("fresh@example.com inherited history: %+v", ev)
 	}
 
-	must(a.CreateUser(ctx, roster.CreateUser{Email: "okta@example.com", Links: map[string]string{"okta": "ann@corp.example"}}))(t)
+	must(a.CreateUser(ctx, roster.CreateUser{Email: "okta@example.com", Name: "Émile Zola", Links: map[string]string{"okta": "ann@corp.example"}}))(t)
+	if page := must(a.ListUsers(ctx, roster.UserFilter{Search: "éMILE"}))(t); len(page.Items) != 1 {
+		t.Fatalf("--search éMILE found %d users", len(page.Items))
+	}
 	if u := must(a.GetUser(ctx, "okta:ann@corp.example"))(t); u.Email != "okta@example.com" {
 		t.Fatalf("okta:ann@corp.example is %s", u.Email)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
 )
@@ -22,6 +23,7 @@ var migrations = []migration{
 	execSQL(`ALTER TABLE links ADD COLUMN sent_at INTEGER`),
 	// audit list --target, and choosing ids never used before.
 	execSQL(`CREATE INDEX audit_target_id ON audit (target_id) WHERE target_id IS NOT NULL`),
+	addNameKey,
 }
 
 // SchemaVersion is the version a current store has.
@@ -148,6 +150,38 @@ CREATE TABLE memberships (
 ) WITHOUT ROWID;
 CREATE INDEX memberships_user ON memberships (user_id, project_id);
 `
+
+// addNameKey keeps each name lower-cased by Go for --search: SQLite's
+// lower() folds ASCII only, so "Émile" was not found by "émile".
+func addNameKey(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `ALTER TABLE users ADD COLUMN name_key TEXT NOT NULL DEFAULT ''`); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM users WHERE name != ''`)
+	if err != nil {
+		return err
+	}
+	names := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		names[id] = name
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, name := range names {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET name_key = ? WHERE id = ?`, strings.ToLower(name), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func execSQL(q string) migration {
 	return func(ctx context.Context, tx *sql.Tx) error {

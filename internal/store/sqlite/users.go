@@ -153,11 +153,12 @@ func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) 
 func (t *Tx) InsertUser(ctx context.Context, u UserRow) (int64, error) {
 	// Ids are never reused: the audit log keeps a deleted user's id, and a
 	// new user taking it would inherit that history.
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, status,
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, name_key, status,
 		password_hash, must_change_password, created_at, updated_at)
 		VALUES (max(COALESCE((SELECT max(id) FROM users), 0), COALESCE((SELECT max(target_id) FROM audit WHERE target_id IS NOT NULL), 0)) + 1,
-		?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name, u.Status,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
+		strings.ToLower(u.Name), u.Status,
 		nullString(u.PasswordHash), u.MustChangePassword, micros(u.CreatedAt), micros(u.UpdatedAt))
 	if err != nil {
 		return 0, fmt.Errorf("insert user: %w", err)
@@ -180,10 +181,10 @@ func (t *Tx) InsertUser(ctx context.Context, u UserRow) (int64, error) {
 // UpdateUser writes a user's own columns (not roles or links).
 func (t *Tx) UpdateUser(ctx context.Context, u UserRow) error {
 	_, err := t.tx.ExecContext(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
-		status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
+		name_key = ?, status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
 		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ? WHERE id = ?`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
-		u.Status, nullString(u.PasswordHash), u.MustChangePassword, micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
+		strings.ToLower(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
 		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, statusBefore(u), u.ID)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.Email, err)
@@ -308,7 +309,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	}
 	if f.Search != "" {
 		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(f.Search)) + "%"
-		where = append(where, `(email_key LIKE ? ESCAPE '\' OR username_key LIKE ? ESCAPE '\' OR lower(name) LIKE ? ESCAPE '\')`)
+		where = append(where, `(email_key LIKE ? ESCAPE '\' OR username_key LIKE ? ESCAPE '\' OR name_key LIKE ? ESCAPE '\')`)
 		args = append(args, like, like, like)
 	}
 	if f.After != "" {
