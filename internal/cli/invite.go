@@ -78,8 +78,18 @@ func (f *Factory) printLinks(v any, n int, several bool, link func(i int) (email
 			f.infof("the link for %s is shown once", email)
 		}
 	}
-	if p.Format == output.JSON || p.Format == output.YAML {
-		if err := p.List(v, output.Rows{}); err != nil {
+	switch p.Format {
+	case output.JSON, output.YAML, output.Name, output.CSV:
+		// -o name lists identifiers for xargs: the emails, never a secret.
+		rows := output.Rows{Header: []string{"EMAIL", "LINK"}}
+		for i := range n {
+			email, url, tok, sent, _ := link(i)
+			if sent {
+				tok = ""
+			}
+			rows.Add(email, email, linkText(url, tok))
+		}
+		if err := p.List(v, rows); err != nil {
 			return err
 		}
 		return failed

@@ -158,7 +158,8 @@ func newCmdProjectDelete(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete PROJECT",
 		Short: "Delete a project and its memberships",
-		Long: `Delete a project. Its memberships go with it, each recorded in the audit log.
+		Long: `Delete a project. Its memberships go with it, each recorded in the audit log
+(project.member.remove, in the member's history).
 Asks for confirmation on a terminal; needs --yes otherwise.`,
 		Args:              exactArgs(1, "PROJECT"),
 		ValidArgsFunction: completeProjects(f),

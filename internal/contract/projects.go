@@ -22,6 +22,7 @@ var projectCases = []struct {
 	{"project slugs", testSlugs},
 	{"can --project", testCanProject},
 	{"several members in one call", testMembersBatch},
+	{"holes found in the second review stay closed", testSecondReview},
 }
 
 func project(t *testing.T, s roster.Service, slug string) {
@@ -143,8 +144,13 @@ func testDeleteProject(t *testing.T, e Env) {
 		t.Fatalf("memberships outlived their project: %v", u.Projects)
 	}
 	ev := must(a.ListAudit(ctx, roster.AuditFilter{Action: "project.delete", Limit: 5}))(t)
-	if len(ev) != 1 || fmt.Sprint(ev[0].Details["removed"]) != "[x@example.com]" {
+	if len(ev) != 1 || fmt.Sprint(ev[0].Details["members"]) != "1" {
 		t.Fatalf("project.delete events: %+v", ev)
+	}
+	// The member's own history shows the membership ending.
+	ev = must(a.ListAudit(ctx, roster.AuditFilter{Target: "x@example.com", Action: "project.member.remove", Limit: 5}))(t)
+	if len(ev) != 1 || ev[0].Details["reason"] != "project deleted" {
+		t.Fatalf("member's removal events: %+v", ev)
 	}
 	_, err := a.GetProject(ctx, "alpha")
 	wantErr(t, err, roster.ErrNotFound, "a deleted project")
@@ -244,4 +250,40 @@ func testMembersBatch(t *testing.T, e Env) {
 	if p := must(a.GetProject(ctx, "alpha"))(t); p.Members != 2 {
 		t.Fatalf("alpha has %d members; want 2", p.Members)
 	}
+}
+
+// testSecondReview pins fixes of the second review: projects.manage acts
+// on every project; membership results tell no more than users.view
+// allows; resending needs the right to invite with the user's roles;
+// accepting grants, and records, the user's current roles.
+func testSecondReview(t *testing.T, e Env) {
+	a := e.Admin()
+	project(t, a, "alpha")
+	create(t, a, "x@example.com")
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "pm", Permissions: []string{roster.PermProjectsManage}}))(t)
+	create(t, a, "pm@example.com", "pm")
+	must(a.SetRoles(ctx, "pm@example.com", []string{"pm"}))(t)
+	pm := e.As("pm@example.com")
+	must(addMember(pm, "alpha", "x@example.com"))(t)
+	r := must(removeMember(pm, "alpha", "x@example.com"))(t)
+	if r.User.ID != 0 || len(r.User.Roles) != 0 || r.User.Email != "x@example.com" {
+		t.Fatalf("a member change showed %+v to an actor without users.view", r.User)
+	}
+	must(pm.ArchiveProject(ctx, "alpha", true))(t)
+
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "um", Permissions: []string{roster.PermUsersManage, roster.PermUsersView}}))(t)
+	create(t, a, "um@example.com", "um")
+	inv := invite(t, a, "i@example.com")
+	_, err := e.As("um@example.com").ResendInvitation(ctx, "i@example.com", 0, false)
+	wantErr(t, err, roster.ErrForbidden, "resending without users.create")
+	must(a.SetRoles(ctx, "i@example.com", []string{roster.RoleViewer}))(t)
+	if err := accept(a, inv.Token); err != nil {
+		t.Fatal(err)
+	}
+	ev := must(a.ListAudit(ctx, roster.AuditFilter{Action: "invite.accept", Limit: 1}))(t)
+	if fmt.Sprint(ev[0].Details["roles"]) != "[viewer]" {
+		t.Fatalf("invite.accept recorded roles %v", ev[0].Details["roles"])
+	}
+	_, err = a.SetSetting(ctx, "invite.ttl", "3650d")
+	wantErr(t, err, roster.ErrInvalid, "a ten-year invitation lifetime")
 }

@@ -16,13 +16,10 @@ import (
 	"github.com/roster-dev/roster/internal/token"
 )
 
-// maxLinkTTL bounds --expires: a link is a credential.
-const maxLinkTTL = 90 * 24 * time.Hour
-
 // ttl returns the lifetime of a new link: the override, else the setting.
 func ttl(set roster.Settings, key string, override time.Duration) (time.Duration, error) {
 	if override != 0 {
-		if override < time.Minute || override > maxLinkTTL {
+		if override < roster.MinLinkTTL || override > roster.MaxLinkTTL {
 			return 0, roster.Errorf(roster.ErrInvalid, "invalid lifetime %s", override).WithHint("use 1m to 90d")
 		}
 		return override, nil
@@ -237,14 +234,16 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		if err != nil {
 			return err
 		}
-		prev, found, err := o.tx.LatestLink(ctx, u.ID, sqlite.LinkInvite)
-		if err != nil {
+		// The new link is checked against its maker when used (R11): whoever
+		// resends must be able to invite with the user's roles now, or the
+		// working link would be replaced by one that cannot be accepted.
+		if err := o.require(roster.PermUsersCreate); err != nil {
+			return err
+		}
+		if err := o.checkGrant(u.Roles); err != nil {
 			return err
 		}
 		roles := u.Roles
-		if found {
-			roles = prev.Roles
-		}
 		// The old link stops working the moment the new one exists.
 		if _, err := o.tx.RevokeLinks(ctx, u.ID, sqlite.LinkInvite, o.now, "resent"); err != nil {
 			return err
@@ -420,7 +419,7 @@ func (s *service) AcceptInvitation(ctx context.Context, p roster.AcceptInvitatio
 			u.Username = p.Username
 		}
 		u.Status = roster.StatusActive
-		return o.audit("invite.accept", u.Email, u.ID, map[string]any{"roles": l.Roles})
+		return o.audit("invite.accept", u.Email, u.ID, map[string]any{"roles": u.Roles})
 	})
 	if err != nil {
 		return roster.User{}, fmt.Errorf("accept invitation: %w", err)

@@ -10,8 +10,11 @@ import (
 	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
-// seesAll reports whether the actor sees every project.
-func (o *op) seesAll() bool { return o.act.has(roster.PermProjectsViewAll) }
+// seesAll reports whether the actor sees every project: projects.view_all,
+// or projects.manage, which acts on any project.
+func (o *op) seesAll() bool {
+	return o.act.has(roster.PermProjectsViewAll) || o.act.has(roster.PermProjectsManage)
+}
 
 // mine returns the slugs of the actor's projects, loaded once per operation.
 func (o *op) mine() (map[string]bool, error) {
@@ -267,9 +270,6 @@ func (s *service) ArchiveProject(ctx context.Context, slug string, archived bool
 	})
 }
 
-// maxAuditedEmails bounds the member list a project.delete event records.
-const maxAuditedEmails = 1000
-
 func (s *service) DeleteProject(ctx context.Context, slug string) (roster.Project, error) {
 	var out roster.Project
 	err := s.write(ctx, func(o *op) error {
@@ -277,19 +277,21 @@ func (s *service) DeleteProject(ctx context.Context, slug string) (roster.Projec
 		if err != nil {
 			return err
 		}
-		emails, err := o.tx.MemberEmails(ctx, p.ID, maxAuditedEmails)
+		members, err := o.tx.Members(ctx, p.ID)
 		if err != nil {
 			return err
 		}
 		if err := o.tx.DeleteProject(ctx, p.ID); err != nil {
 			return err
 		}
-		out = p.Project
-		details := map[string]any{"members": p.Members}
-		if len(emails) > 0 {
-			details["removed"] = emails
+		// Each member's own history shows the membership ending.
+		for _, m := range members {
+			if err := o.audit("project.member.remove", m.Email, m.ID, map[string]any{"project": p.Slug, "reason": "project deleted"}); err != nil {
+				return err
+			}
 		}
-		return o.audit("project.delete", p.Slug, 0, details)
+		out = p.Project
+		return o.audit("project.delete", p.Slug, 0, map[string]any{"members": p.Members})
 	})
 	if err != nil {
 		return roster.Project{}, fmt.Errorf("delete project %s: %w", slug, err)
@@ -339,9 +341,10 @@ func (o *op) changeMember(p sqlite.ProjectRow, ref string, fn func(o *op, p sqli
 	if err != nil {
 		return roster.MemberResult{}, err
 	}
-	// fn kept u.Projects current: no need to read the user again.
-	view, err := o.view(u.User)
-	return roster.MemberResult{Project: p.Slug, User: view, Changed: changed}, err
+	// fn kept u.Projects current: no need to read the user again. Without
+	// users.view the actor learns no more of the user than they named.
+	view, _ := o.existingView(u)
+	return roster.MemberResult{Project: p.Slug, User: view, Changed: changed}, nil
 }
 
 func (s *service) AddMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {

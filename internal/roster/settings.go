@@ -42,10 +42,17 @@ func intBetween(lo, hi int) func(string) error {
 	}
 }
 
+// Link lifetimes: a link is a credential, so it lives a minute at least
+// (it must outlive being printed) and 90 days at most.
+const (
+	MinLinkTTL = time.Minute
+	MaxLinkTTL = 90 * 24 * time.Hour
+)
+
 func duration(v string) error {
 	d, err := ParseDuration(v)
-	if err != nil || d <= 0 {
-		return checkErr("want a positive duration such as 30m, 24h or 7d")
+	if err != nil || d < MinLinkTTL || d > MaxLinkTTL {
+		return checkErr("want a duration from 1m to 90d, such as 30m, 24h or 7d")
 	}
 	return nil
 }

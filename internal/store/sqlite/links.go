@@ -55,8 +55,11 @@ func (t *Tx) InsertLink(ctx context.Context, l Link) (int64, error) {
 	return res.LastInsertId()
 }
 
+// A link's roles are read as its user's current roles: those are what
+// accepting grants, whatever they were when the link was made.
 const linkColumns = `links.id, links.kind, links.user_id, users.email, users.name, links.token_hash, COALESCE(links.created_by, 0),
-	links.creator, links.roles, links.created_at, links.expires_at, links.used_at, links.revoked_at, links.revoke_reason,
+	links.creator, (SELECT json_group_array(role) FROM (SELECT role FROM user_roles WHERE user_id = links.user_id ORDER BY role)),
+	links.created_at, links.expires_at, links.used_at, links.revoked_at, links.revoke_reason,
 	links.sent_at`
 
 func scanLink(s scanner) (Link, error) {

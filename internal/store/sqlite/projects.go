@@ -123,8 +123,27 @@ func (t *Tx) RemoveMember(ctx context.Context, projectID, userID int64) (bool, e
 	return n == 1, err
 }
 
-// MemberEmails lists up to limit members' emails of a project, by email.
-func (t *Tx) MemberEmails(ctx context.Context, projectID int64, limit int) ([]string, error) {
-	return t.strings(ctx, `SELECT users.email FROM memberships JOIN users ON users.id = memberships.user_id
-		WHERE memberships.project_id = ? ORDER BY users.email_key LIMIT ?`, projectID, limit)
+// Member names one member of a project.
+type Member struct {
+	ID    int64
+	Email string
+}
+
+// Members lists a project's members by email.
+func (t *Tx) Members(ctx context.Context, projectID int64) ([]Member, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT users.id, users.email FROM memberships JOIN users ON users.id = memberships.user_id
+		WHERE memberships.project_id = ? ORDER BY users.email_key`, projectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Member
+	for rows.Next() {
+		var m Member
+		if err := rows.Scan(&m.ID, &m.Email); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
