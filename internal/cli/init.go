@@ -9,8 +9,9 @@ import (
 )
 
 type initOptions struct {
-	params   roster.InitParams
-	password passwordSource
+	params    roster.InitParams
+	password  passwordSource
+	tokenFile string
 }
 
 func newCmdInit(f *Factory) *cobra.Command {
@@ -22,7 +23,10 @@ func newCmdInit(f *Factory) *cobra.Command {
 initialised store it changes nothing and exits 0, so CI can always call it.
 
 The owner's password comes from --password-stdin, --password-file,
---random-password (printed once on stdout) or a prompt on the terminal.`,
+--random-password (printed once on stdout) or a prompt on the terminal.
+With --token-file, a new API token of the owner is written to that file
+(0600; never over an existing file) for later CI steps; a re-run on an
+initialised store makes no token.`,
 		Example: `  roster init --owner-email admin@example.com --random-password
   printf '%s' "$ADMIN_PASSWORD" | roster init --owner-email admin@example.com --password-stdin`,
 		Args: exactArgs(0),
@@ -33,6 +37,7 @@ The owner's password comes from --password-stdin, --password-file,
 	fs := cmd.Flags()
 	fs.StringVar(&opts.params.OwnerEmail, "owner-email", "", "the first owner's `email`")
 	fs.StringVar(&opts.params.OwnerName, "owner-name", "", "the first owner's display `name`")
+	fs.StringVar(&opts.tokenFile, "token-file", "", "write an API token of the new owner to `file`")
 	opts.password.addFlags(cmd, true, false)
 	return cmd
 }
@@ -67,6 +72,18 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 	if res.Changed {
 		cfg, _ := f.Config()
 		f.infof("initialised %s", cfg.DB)
+		if opts.tokenFile != "" {
+			t, err := svc.CreateToken(ctx, roster.CreateToken{User: res.Owner.Email, Name: "init"})
+			if err != nil {
+				return err
+			}
+			if err := writeTokenFile(opts.tokenFile, t.Token); err != nil {
+				return err
+			}
+			f.infof("wrote token %d of %s to %s", t.ID, res.Owner.Email, opts.tokenFile)
+		}
+	} else if opts.tokenFile != "" {
+		f.infof("store already initialised: no token written to %s", opts.tokenFile)
 	}
 	return f.printUserResults([]roster.UserResult{{User: res.Owner, Changed: res.Changed, Password: res.Password}}, true, "created owner", "already the owner of an initialised store")
 }

@@ -35,6 +35,7 @@ func TestJSONShapes(t *testing.T) {
 		{[]string{"user", "reset-link", "a@example.com"}, "email expires_at sent token"},
 		{[]string{"project", "show", "alpha"}, "archived created_at members name slug"},
 		{[]string{"account", "show"}, "name permissions user via"},
+		{[]string{"--as", "a@example.com", "token", "create"}, "created_at expires_at id last_used_at name revoked token user"},
 	}
 	for _, tt := range tests {
 		out := mustRun(t, db, append(tt.args, "-o", "json")...)

@@ -120,6 +120,7 @@ beats the file.
 		newCmdUser(f),
 		newCmdInvite(f),
 		newCmdProject(f),
+		newCmdToken(f),
 		newCmdAccount(f),
 		newCmdRole(f),
 		newCmdPermission(f),

@@ -28,6 +28,9 @@ type Env interface {
 	Owner() string
 	// Advance moves the store's clock forward, for expiry.
 	Advance(d time.Duration)
+	// WithToken returns a Service authenticated by an API token, or the
+	// authentication's error.
+	WithToken(token string) (roster.Service, error)
 }
 
 // Run runs every contract case.
@@ -53,6 +56,7 @@ func Run(t *testing.T, h Harness) {
 	}
 	cases = append(cases, linkCases...)
 	cases = append(cases, projectCases...)
+	cases = append(cases, tokenCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h.New(t)) })
 	}

@@ -59,6 +59,10 @@ func (e localEnv) As(user string) roster.Service { return e.c.As(core.Actor{User
 
 func (localEnv) Owner() string { return "owner@example.com" }
 
+func (e localEnv) WithToken(tok string) (roster.Service, error) {
+	return e.c.Authenticate(context.Background(), tok)
+}
+
 func TestContract(t *testing.T) { contract.Run(t, localHarness{}) }
 
 func jsonOf(t *testing.T, v any) string {

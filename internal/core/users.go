@@ -497,13 +497,17 @@ func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassw
 			return roster.UserResult{}, err
 		}
 		details := map[string]any{"must_change_password": p.MustChangePassword}
-		// R10: links stay valid unless asked; API tokens will join this.
+		// R10: links and tokens stay valid unless asked.
 		if p.RevokeSessions {
 			n, err := o.tx.RevokeLinks(o.ctx, u.ID, sqlite.LinkReset, o.now, "password set")
 			if err != nil {
 				return roster.UserResult{}, err
 			}
-			details["links_revoked"] = n
+			t, err := o.tx.RevokeTokens(o.ctx, u.ID, 0, o.now)
+			if err != nil {
+				return roster.UserResult{}, err
+			}
+			details["links_revoked"], details["tokens_revoked"] = n, t
 		}
 		if err := o.audit("user.set_password", u.Email, u.ID, details); err != nil {
 			return roster.UserResult{}, err
@@ -546,9 +550,16 @@ func (s *service) DeactivateUser(ctx context.Context, ref, reason string) (roste
 		if err != nil {
 			return roster.UserResult{}, err
 		}
+		tokens, err := o.tx.RevokeTokens(o.ctx, u.ID, 0, o.now)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
 		details := map[string]any{"from": from}
 		if revoked > 0 {
 			details["links_revoked"] = revoked
+		}
+		if tokens > 0 {
+			details["tokens_revoked"] = tokens
 		}
 		if reason != "" {
 			details["reason"] = reason

@@ -61,6 +61,11 @@ type Service interface {
 	AddMembers(ctx context.Context, slug string, refs []string) ([]MemberOutcome, error)
 	RemoveMembers(ctx context.Context, slug string, refs []string) ([]MemberOutcome, error)
 
+	CreateToken(ctx context.Context, p CreateToken) (APIToken, error)
+	ListTokens(ctx context.Context, user string) ([]APIToken, error)
+	RevokeToken(ctx context.Context, id int64) (TokenResult, error)
+	RotateToken(ctx context.Context, id int64) (APIToken, error)
+
 	Can(ctx context.Context, ref, permission, project string) (Decision, error)
 
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)

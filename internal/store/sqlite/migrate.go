@@ -24,6 +24,7 @@ var migrations = []migration{
 	// audit list --target, and choosing ids never used before.
 	execSQL(`CREATE INDEX audit_target_id ON audit (target_id) WHERE target_id IS NOT NULL`),
 	addNameKey,
+	execSQL(schemaTokens),
 }
 
 // SchemaVersion is the version a current store has.
@@ -149,6 +150,22 @@ CREATE TABLE memberships (
 	PRIMARY KEY (project_id, user_id)
 ) WITHOUT ROWID;
 CREATE INDEX memberships_user ON memberships (user_id, project_id);
+`
+
+// schemaTokens holds API tokens; only the SHA-256 of a token is stored.
+const schemaTokens = `
+CREATE TABLE api_tokens (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	name         TEXT NOT NULL,
+	token_hash   BLOB NOT NULL UNIQUE,
+	creator      TEXT NOT NULL,
+	created_at   INTEGER NOT NULL,
+	expires_at   INTEGER,
+	last_used_at INTEGER,
+	revoked_at   INTEGER
+);
+CREATE INDEX api_tokens_user ON api_tokens (user_id);
 `
 
 // addNameKey keeps each name lower-cased by Go for --search: SQLite's

@@ -54,7 +54,8 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if got := schemaOf(t, db); got != want {
 				t.Fatalf("schema after migrating from %d differs from a fresh store's:\n%s\nwant:\n%s", from, got, want)
 			}
-			if from >= 1 {
+			// Migration 8 (index 7) fills name_key for users already there.
+			if from >= 1 && from <= 7 {
 				var key string
 				if err := db.sql.QueryRowContext(ctx, `SELECT name_key FROM users WHERE email = 'e@example.com'`).Scan(&key); err != nil || key != "émile" {
 					t.Fatalf("name_key = %q, %v", key, err)

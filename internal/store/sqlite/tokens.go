@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// TokenRow is a stored API token.
+type TokenRow struct {
+	roster.APIToken
+	UserID int64
+}
+
+const tokenColumns = `api_tokens.id, api_tokens.user_id, users.email, api_tokens.name, api_tokens.created_at,
+	api_tokens.expires_at, api_tokens.last_used_at, api_tokens.revoked_at IS NOT NULL`
+
+func scanToken(s scanner) (TokenRow, error) {
+	var t TokenRow
+	var created int64
+	var expires, used sql.NullInt64
+	if err := s.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &created, &expires, &used, &t.Revoked); err != nil {
+		return t, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = fromMicros(created), timePtr(expires), timePtr(used)
+	return t, nil
+}
+
+// InsertToken stores a token and returns its id.
+func (t *Tx) InsertToken(ctx context.Context, userID int64, name string, hash []byte, creator string, now time.Time, expires *time.Time) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, creator, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, userID, name, hash, creator, micros(now), nullMicros(expires))
+	if err != nil {
+		return 0, fmt.Errorf("insert token: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// TokenByID finds a token; found is false when there is none.
+func (t *Tx) TokenByID(ctx context.Context, id int64) (TokenRow, bool, error) {
+	return t.tokenWhere(ctx, `api_tokens.id = ?`, id)
+}
+
+// TokenByHash finds a token by its hash.
+func (t *Tx) TokenByHash(ctx context.Context, hash []byte) (TokenRow, bool, error) {
+	return t.tokenWhere(ctx, `api_tokens.token_hash = ?`, hash)
+}
+
+func (t *Tx) tokenWhere(ctx context.Context, cond string, arg any) (TokenRow, bool, error) {
+	row, err := scanToken(t.tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
+		JOIN users ON users.id = api_tokens.user_id WHERE `+cond, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return row, false, nil
+	}
+	return row, err == nil, err
+}
+
+// ListTokens lists tokens, of one user or (userID 0) of everyone.
+func (t *Tx) ListTokens(ctx context.Context, userID int64) ([]roster.APIToken, error) {
+	q := `SELECT ` + tokenColumns + ` FROM api_tokens JOIN users ON users.id = api_tokens.user_id`
+	var args []any
+	if userID != 0 {
+		q += ` WHERE api_tokens.user_id = ?`
+		args = append(args, userID)
+	}
+	rows, err := t.tx.QueryContext(ctx, q+` ORDER BY api_tokens.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	defer rows.Close()
+	out := []roster.APIToken{}
+	for rows.Next() {
+		tok, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tok.APIToken)
+	}
+	return out, rows.Err()
+}
+
+// RevokeTokens revokes a user's live tokens, or one token when id != 0,
+// and returns how many it revoked.
+func (t *Tx) RevokeTokens(ctx context.Context, userID, id int64, now time.Time) (int, error) {
+	q := `UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND `
+	args := []any{micros(now)}
+	if id != 0 {
+		q += `id = ?`
+		args = append(args, id)
+	} else {
+		q += `user_id = ?`
+		args = append(args, userID)
+	}
+	res, err := t.tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// TouchToken records a use, at most once a minute, to spare writes.
+func (t *Tx) TouchToken(ctx context.Context, id int64, now time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ?
+		WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`, micros(now), id, micros(now.Add(-time.Minute)))
+	return err
+}
+
+// ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
+func (t *Tx) ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE api_tokens SET token_hash = ?, created_at = ?, expires_at = ?, last_used_at = NULL
+		WHERE id = ?`, hash, micros(now), nullMicros(expires), id)
+	return err
+}
