@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 	"github.com/roster-dev/roster/internal/token"
@@ -216,4 +218,68 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 		return nil, err
 	}
 	return c.As(actor), nil
+}
+
+// SignIn exchanges an email and password for a new API token of that user.
+// An unknown email, a wrong password and an account that is not active
+// all fail alike, after the same work: one hash.
+func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APIToken, error) {
+	fail := roster.Errorf(roster.ErrUnauthenticated, "wrong email or password")
+	var u sqlite.UserRow
+	err := c.db.Read(ctx, func(tx *sqlite.Tx) error {
+		var err error
+		u, err = tx.UserByRef(ctx, email)
+		return err
+	})
+	if err != nil || !strings.Contains(email, "@") {
+		password.VerifyNone(pw)
+		return roster.APIToken{}, fail
+	}
+	ok, _ := password.Verify(u.PasswordHash, pw)
+	if u.PasswordHash == "" {
+		password.VerifyNone(pw)
+	}
+	if !ok || u.Status != roster.StatusActive {
+		return roster.APIToken{}, fail
+	}
+	if name == "" {
+		name = "login"
+	}
+	svc := c.As(Actor{User: strconv.FormatInt(u.ID, 10), Via: "password"})
+	t, err := svc.CreateToken(ctx, roster.CreateToken{Name: name})
+	if err != nil {
+		return roster.APIToken{}, err
+	}
+	err = c.db.Write(ctx, func(tx *sqlite.Tx) error {
+		row, err := tx.UserByRef(ctx, strconv.FormatInt(u.ID, 10))
+		if err != nil {
+			return err
+		}
+		now := c.now().UTC()
+		row.LastLoginAt, row.LastLoginMethod = &now, "password"
+		return tx.UpdateUser(ctx, row)
+	})
+	return t, err
+}
+
+// Public is all a caller without a token may do: redeem a link, whose
+// token is its credential.
+type Public interface {
+	AcceptInvitation(ctx context.Context, p roster.AcceptInvitation) (roster.User, error)
+	RedeemResetLink(ctx context.Context, token, password string) (roster.User, error)
+}
+
+// nobody is a user reference that resolves to no one: a Service acting as
+// it fails every call that needs a principal.
+const nobody = "-"
+
+// Public returns what callers without a token may use.
+func (c *Core) Public() Public { return &service{core: c, actor: Actor{User: nobody, Via: "link"}} }
+
+// Ready reports whether the store answers.
+func (c *Core) Ready(ctx context.Context) error {
+	return c.db.Read(ctx, func(tx *sqlite.Tx) error {
+		_, err := tx.Settings(ctx)
+		return err
+	})
 }
