@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -15,9 +16,12 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/roster-dev/roster/internal/api"
 	"github.com/roster-dev/roster/internal/cli"
+	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/mail/mailtest"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
 // raceOptions keep a race-enabled roster process from sleeping a second at
@@ -33,10 +37,11 @@ func TestMain(m *testing.M) {
 
 // testClock lets a script move time: ROSTER_TEST_NOW=+8d runs roster eight
 // days ahead of the wall clock. It exists in the test binary only.
-func testClock() func() time.Time {
-	ahead := os.Getenv("ROSTER_TEST_NOW")
+func testClock() func() time.Time { return testClockFrom(os.Getenv("ROSTER_TEST_NOW")) }
+
+func testClockFrom(ahead string) func() time.Time {
 	if ahead == "" {
-		return nil
+		return time.Now
 	}
 	d, err := roster.ParseDuration(strings.TrimPrefix(ahead, "+"))
 	if err != nil {
@@ -58,6 +63,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"exits":     cmdExits,
 			"smtpd":     cmdSMTPD,
+			"rosterd":   cmdRosterd,
 			"mails":     cmdMails,
 			"snapshot":  cmdSnapshot,
 			"unchanged": cmdUnchanged,
@@ -162,4 +168,23 @@ func cmdMails(ts *testscript.TestScript, neg bool, args []string) {
 		text := fmt.Sprintf("To: %s\nFrom: %s\nSubject: %s\n\n%s", strings.Join(m.To, ", "), m.From, m.Subject, m.Body)
 		ts.Check(os.WriteFile(filepath.Join(dir, strconv.Itoa(i+1)+".txt"), []byte(text), 0o644))
 	}
+}
+
+// cmdRosterd runs "rosterd": serve the script's store ($ROSTER_DB, made
+// by roster init) with the real API on 127.0.0.1, its address in $SERVER,
+// until the script ends. Scripts then run roster --server $SERVER.
+func cmdRosterd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: rosterd")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := sqlite.Open(ctx, ts.Getenv("ROSTER_DB"))
+	ts.Check(err)
+	srv := httptest.NewServer(api.New(core.New(db, core.WithClock(testClockFrom(ts.Getenv("ROSTER_TEST_NOW")))), api.Options{}))
+	ts.Defer(func() {
+		srv.Close()
+		cancel()
+		db.Close()
+	})
+	ts.Setenv("SERVER", srv.URL)
 }

@@ -187,7 +187,7 @@ func newCmdDB(f *Factory) *cobra.Command {
 		Long:  "Create the store if need be and apply pending schema migrations in one transaction.",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.Config()
+			cfg, err := f.localConfig()
 			if err != nil {
 				return err
 			}
@@ -213,7 +213,7 @@ func newCmdDB(f *Factory) *cobra.Command {
 		Short: "Check the store's integrity and schema version",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.Config()
+			cfg, err := f.localConfig()
 			if err != nil {
 				return err
 			}

@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"github.com/roster-dev/roster/internal/client"
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/output"
 	"github.com/roster-dev/roster/internal/roster"
@@ -26,6 +28,23 @@ type Config struct {
 	As     string
 	Yes    bool
 	Quiet  bool
+
+	// Remote mode: a server, and the token to send it, from --server or a
+	// context. Server empty means local mode.
+	Server   string
+	Token    string
+	Context  string // the context in use, if any
+	Insecure bool
+	// File is the config file read (or to write contexts to).
+	File     string
+	Contexts map[string]ContextEntry
+	Current  string // current-context of the file
+}
+
+// ContextEntry is a saved server and its token.
+type ContextEntry struct {
+	Server string `mapstructure:"server" yaml:"server"`
+	Token  string `mapstructure:"token" yaml:"token"`
 }
 
 // Factory gives commands their dependencies as functions, so --help and
@@ -61,8 +80,9 @@ func (f *Factory) Config() (*Config, error) {
 func (f *Factory) loadConfig() (*Config, error) {
 	v := viper.New()
 	v.SetEnvPrefix("roster")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
-	for _, key := range []string{"db", "output", "as", "yes", "quiet", "config"} {
+	for _, key := range []string{"db", "output", "as", "yes", "quiet", "config", "server", "token-file", "context", "insecure"} {
 		if err := v.BindPFlag(key, f.flags.Lookup(key)); err != nil {
 			return nil, err
 		}
@@ -84,7 +104,14 @@ func (f *Factory) loadConfig() (*Config, error) {
 			return nil, usagef("read config file %s: %v", path, err)
 		}
 	}
-	cfg := &Config{DB: v.GetString("db"), As: v.GetString("as"), Yes: v.GetBool("yes"), Quiet: v.GetBool("quiet")}
+	cfg := &Config{DB: v.GetString("db"), As: v.GetString("as"), Yes: v.GetBool("yes"), Quiet: v.GetBool("quiet"),
+		Server: v.GetString("server"), Insecure: v.GetBool("insecure"), File: path, Current: v.GetString("current-context")}
+	if err := v.UnmarshalKey("contexts", &cfg.Contexts); err != nil {
+		return nil, usagef("config file %s: contexts: %v", path, err)
+	}
+	if err := resolveRemote(cfg, v.GetString("context"), v.GetString("token-file"), v.GetString("token")); err != nil {
+		return nil, err
+	}
 	if o := v.GetString("output"); o != "" {
 		format, ok := output.ParseFormat(o)
 		if !ok {
@@ -96,10 +123,41 @@ func (f *Factory) loadConfig() (*Config, error) {
 	} else {
 		cfg.Output = output.TSV
 	}
-	if cfg.DB == "" {
+	if cfg.DB == "" && cfg.Server == "" {
 		return nil, usagef("no store: set --db or ROSTER_DB")
 	}
 	return cfg, nil
+}
+
+// resolveRemote picks the server and token: --server (with --token-file or
+// ROSTER_TOKEN) beats --context, which beats the file's current context.
+func resolveRemote(cfg *Config, context, tokenFile, token string) error {
+	name := context
+	if name == "" && cfg.Server == "" {
+		name = cfg.Current
+	}
+	if name != "" {
+		c, ok := cfg.Contexts[name]
+		if !ok {
+			return usagef("no context %q", name).withHint("see roster context list, or save one with roster login")
+		}
+		cfg.Context = name
+		if cfg.Server == "" {
+			cfg.Server = c.Server
+		}
+		if token == "" {
+			token = c.Token
+		}
+	}
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return usagef("read token file: %v", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	cfg.Token = token
+	return nil
 }
 
 func xdgDir(env, fallback string) string {
@@ -144,7 +202,7 @@ func (f *Factory) Store(ctx context.Context, create bool) (*sqlite.DB, error) {
 	if f.db != nil {
 		return f.db, nil
 	}
-	cfg, err := f.Config()
+	cfg, err := f.localConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +217,20 @@ func (f *Factory) Store(ctx context.Context, create bool) (*sqlite.DB, error) {
 	}
 	f.db = db
 	return db, nil
+}
+
+// localConfig is the configuration of a command that acts on the store
+// file itself, which remote mode cannot do.
+func (f *Factory) localConfig() (*Config, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Server != "" {
+		return nil, usagef("this command acts on a local store, not on a server").
+			withHint("run it on the server's host, without --server or a context")
+	}
+	return cfg, nil
 }
 
 func storeExists(path string) error {
@@ -179,6 +251,13 @@ func (f *Factory) service(ctx context.Context, create bool) (roster.Service, err
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Server != "" {
+		if cfg.As != "" {
+			return nil, usagef("--as acts in local mode only").
+				withHint("in remote mode you act as the token's user; leave out --server to act on a local store")
+		}
+		return client.New(cfg.Server, client.Options{Token: cfg.Token, Insecure: cfg.Insecure})
 	}
 	db, err := f.Store(ctx, create)
 	if err != nil {

@@ -389,13 +389,7 @@ administrator without --as; with its effective permissions.`,
 			if err != nil {
 				return err
 			}
-			email, roles := "", ""
-			if p.User != nil {
-				email, roles = p.User.Email, strings.Join(p.User.Roles, ",")
-			}
-			rows := output.Rows{Header: []string{"NAME", "VIA", "EMAIL", "ROLES", "PERMISSIONS"}}
-			rows.Add(p.Name, p.Name, p.Via, email, roles, strings.Join(p.Permissions, ","))
-			return f.printOne(p, rows)
+			return f.printOne(p, principalRows(p))
 		}),
 	}
 }
@@ -443,4 +437,14 @@ func newCmdAccountPassword(f *Factory) *cobra.Command {
 	cmd.Flags().StringVar(&currentFile, "current-password-file", "", "read the current password from `file`")
 	pw.addFlags(cmd, false, false)
 	return cmd
+}
+
+func principalRows(p roster.Principal) output.Rows {
+	email, roles := "", ""
+	if p.User != nil {
+		email, roles = p.User.Email, strings.Join(p.User.Roles, ",")
+	}
+	rows := output.Rows{Header: []string{"NAME", "VIA", "EMAIL", "ROLES", "PERMISSIONS"}}
+	rows.Add(p.Name, p.Name, p.Via, email, roles, strings.Join(p.Permissions, ","))
+	return rows
 }

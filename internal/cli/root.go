@@ -88,6 +88,10 @@ beats the file.
 	pf.String("config", "", "config `file` (default $XDG_CONFIG_HOME/roster/config.yaml)")
 	pf.StringP("output", "o", "", "output `format`: table, tsv, json, yaml, csv or name (default table on a terminal, tsv otherwise)")
 	pf.String("as", "", "act as `USER`, with that user's permissions and rules (local mode)")
+	pf.String("server", "", "act on the roster server at `URL` (remote mode)")
+	pf.String("token-file", "", "read the API token for the server from `file` (or set ROSTER_TOKEN)")
+	pf.String("context", "", "use the saved server and token `NAME` (see roster context)")
+	pf.Bool("insecure", false, "allow sending a token over plain http to a host that is not this machine")
 	pf.BoolP("yes", "y", false, "answer yes to confirmations")
 	pf.BoolP("quiet", "q", false, "print no messages, only results and errors")
 	f := newFactory(io, pf)
@@ -121,6 +125,10 @@ beats the file.
 		newCmdInvite(f),
 		newCmdProject(f),
 		newCmdToken(f),
+		newCmdServe(f),
+		newCmdLogin(f),
+		newCmdLogout(f),
+		newCmdContext(f),
 		newCmdAccount(f),
 		newCmdRole(f),
 		newCmdPermission(f),

@@ -16,13 +16,18 @@ import (
 // Core holds the store, the clock and the mailer; As makes a Service for
 // one principal.
 type Core struct {
-	db   *sqlite.DB
-	now  func() time.Time
-	send Mailer
+	db      *sqlite.DB
+	now     func() time.Time
+	send    Mailer
+	baseURL string // overrides the base_url setting when set
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
 type Mailer func(ctx context.Context, cfg mail.Config, m mail.Message) error
+
+// WithBaseURL makes links use url instead of the base_url setting, as
+// roster serve --base-url does.
+func WithBaseURL(url string) Option { return func(c *Core) { c.baseURL = url } }
 
 // WithMailer replaces mail delivery.
 func WithMailer(m Mailer) Option { return func(c *Core) { c.send = m } }
@@ -96,6 +101,7 @@ type op struct {
 	now time.Time
 
 	myProjects map[string]bool // the actor's projects, once loaded
+	baseURL    string          // the server's --base-url, if given
 }
 
 func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Microsecond) }
@@ -127,7 +133,7 @@ func (s *service) newOp(ctx context.Context, tx *sqlite.Tx) (*op, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &op{ctx: ctx, tx: tx, cat: cat, now: s.now()}, nil
+	return &op{ctx: ctx, tx: tx, cat: cat, now: s.now(), baseURL: s.core.baseURL}, nil
 }
 
 // anonymous runs fn for a caller whose only credential is a link token:
@@ -273,6 +279,9 @@ func (o *op) settings() (roster.Settings, error) {
 	}
 	for k, v := range stored {
 		set[k] = v
+	}
+	if o.baseURL != "" {
+		set["base_url"] = o.baseURL
 	}
 	return set, nil
 }

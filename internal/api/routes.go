@@ -1,0 +1,261 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/wire"
+)
+
+// routes is every endpoint of docs/api.md, in its order. Each maps a
+// request onto one Service call; the rules are all the core's.
+func (s *server) routes() []route {
+	const v1 = wire.Prefix
+	return []route{
+		{"GET /healthz", open, func(w http.ResponseWriter, _ call) error {
+			writeText(w, "ok")
+			return nil
+		}},
+		{"GET /readyz", open, func(w http.ResponseWriter, c call) error {
+			if err := s.b.Ready(c.ctx()); err != nil {
+				// The cause may name files or SQL; the log gets it.
+				s.log.Error("not ready", "err", err)
+				return roster.Errorf(roster.ErrUnavailable, "the store is not ready")
+			}
+			writeText(w, "ok")
+			return nil
+		}},
+		{"POST " + v1 + "/login", credential, withBody(func(c call, in wire.SignIn) (roster.APIToken, error) {
+			return s.b.SignIn(c.ctx(), in.Email, in.Password, in.Name)
+		})},
+		{"GET " + v1 + "/whoami", bearer, noBody(func(c call) (roster.Principal, error) {
+			return c.svc.Whoami(c.ctx())
+		})},
+		{"POST " + v1 + "/account/password", bearer, withBody(func(c call, in wire.ChangePassword) (roster.User, error) {
+			return c.svc.ChangePassword(c.ctx(), in.Current, in.New)
+		})},
+
+		// Users.
+		{"GET " + v1 + "/users", bearer, noBody(func(c call) (wire.Page[roster.User], error) {
+			p := c.queryParser()
+			f := roster.UserFilter{Status: roster.Status(p.str("status")), Role: p.str("role"),
+				Project: p.str("project"), Search: p.str("search"), Limit: p.int("limit"), After: p.str("after")}
+			if p.err != nil {
+				return wire.Page[roster.User]{}, p.err
+			}
+			page, err := c.svc.ListUsers(c.ctx(), f)
+			if page.Items == nil {
+				page.Items = []roster.User{} // "items": [], as -o json prints an empty list
+			}
+			return wire.Page[roster.User]{Items: page.Items, Next: page.Next}, err
+		})},
+		{"GET " + v1 + "/users/{user}", bearer, noBody(func(c call) (roster.User, error) {
+			return c.svc.GetUser(c.ctx(), c.path("user"))
+		})},
+		{"POST " + v1 + "/users", bearer, withBody(func(c call, in wire.CreateUser) (userChange, error) {
+			return changed(c.svc.CreateUser(c.ctx(), roster.CreateUser{Email: in.Email, Name: in.Name, Username: in.Username,
+				Roles: in.Roles, Links: in.Links, Projects: in.Projects, Password: in.Password,
+				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, IfNotExists: in.IfNotExists}))
+		})},
+		{"PATCH " + v1 + "/users/{user}", bearer, withBody(func(c call, in wire.UpdateUser) (userChange, error) {
+			return changed(c.svc.UpdateUser(c.ctx(), c.path("user"), roster.UpdateUser{Name: in.Name, Email: in.Email,
+				Username: in.Username, Links: in.Links, Unlink: in.Unlink}))
+		})},
+		{"PUT " + v1 + "/users/{user}/roles", bearer, withBody(func(c call, in wire.Roles) (userChange, error) {
+			return changed(c.svc.SetRoles(c.ctx(), c.path("user"), in.Roles))
+		})},
+		{"POST " + v1 + "/users/{user}/password", bearer, withBody(func(c call, in wire.SetPassword) (userChange, error) {
+			return changed(c.svc.SetPassword(c.ctx(), c.path("user"), roster.SetPassword{Password: in.Password,
+				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, RevokeSessions: in.RevokeSessions}))
+		})},
+		{"POST " + v1 + "/users/{user}/deactivate", bearer, withBody(func(c call, in wire.Deactivate) (userChange, error) {
+			return changed(c.svc.DeactivateUser(c.ctx(), c.path("user"), in.Reason))
+		})},
+		{"POST " + v1 + "/users/{user}/reactivate", bearer, noBody(func(c call) (userChange, error) {
+			return changed(c.svc.ReactivateUser(c.ctx(), c.path("user")))
+		})},
+		{"DELETE " + v1 + "/users/{user}", bearer, noBody(func(c call) (roster.User, error) {
+			return c.svc.DeleteUser(c.ctx(), c.path("user"))
+		})},
+		{"POST " + v1 + "/users/{user}/reset-link", bearer, withBody(func(c call, in wire.Link) (roster.ResetLink, error) {
+			ttl, err := seconds(in.TTLSeconds)
+			if err != nil {
+				return roster.ResetLink{}, err
+			}
+			return c.svc.CreateResetLink(c.ctx(), c.path("user"), ttl, in.Send)
+		})},
+
+		// Roles and permissions.
+		{"GET " + v1 + "/roles", bearer, noBody(func(c call) ([]roster.Role, error) {
+			return c.svc.ListRoles(c.ctx())
+		})},
+		{"GET " + v1 + "/roles/{role}", bearer, noBody(func(c call) (roster.Role, error) {
+			return c.svc.GetRole(c.ctx(), c.path("role"))
+		})},
+		{"POST " + v1 + "/roles", bearer, withBody(func(c call, in wire.CreateRole) (roster.Role, error) {
+			return c.svc.CreateRole(c.ctx(), roster.CreateRole{Name: in.Name, Description: in.Description, Permissions: in.Permissions})
+		})},
+		{"PATCH " + v1 + "/roles/{role}", bearer, withBody(func(c call, in wire.UpdateRole) (roster.RoleResult, error) {
+			return c.svc.UpdateRole(c.ctx(), c.path("role"), roster.UpdateRole{Description: in.Description, Add: in.Add, Remove: in.Remove})
+		})},
+		{"DELETE " + v1 + "/roles/{role}", bearer, noBody(func(c call) (roster.Role, error) {
+			return c.svc.DeleteRole(c.ctx(), c.path("role"), c.query("reassign"))
+		})},
+		{"PUT " + v1 + "/roles/{role}/holders/{user}", bearer, noBody(func(c call) (userChange, error) {
+			return changed(c.svc.AssignRole(c.ctx(), c.path("role"), c.path("user")))
+		})},
+		{"DELETE " + v1 + "/roles/{role}/holders/{user}", bearer, noBody(func(c call) (userChange, error) {
+			return changed(c.svc.UnassignRole(c.ctx(), c.path("role"), c.path("user")))
+		})},
+		{"GET " + v1 + "/permissions", bearer, noBody(func(c call) ([]roster.Permission, error) {
+			return c.svc.ListPermissions(c.ctx())
+		})},
+		{"POST " + v1 + "/permissions", bearer, withBody(func(c call, in wire.CreatePermission) (roster.Permission, error) {
+			return c.svc.CreatePermission(c.ctx(), roster.CreatePermission{Name: in.Name, Description: in.Description, Implies: in.Implies})
+		})},
+		{"DELETE " + v1 + "/permissions/{permission}", bearer, noBody(func(c call) (roster.Permission, error) {
+			return c.svc.DeletePermission(c.ctx(), c.path("permission"))
+		})},
+		{"GET " + v1 + "/can", bearer, noBody(func(c call) (roster.Decision, error) {
+			return c.svc.Can(c.ctx(), c.query("user"), c.query("permission"), c.query("project"))
+		})},
+
+		// Audit and settings.
+		{"GET " + v1 + "/audit", bearer, noBody(func(c call) ([]roster.AuditEvent, error) {
+			p := c.queryParser()
+			f := roster.AuditFilter{Since: p.time("since"), Until: p.time("until"), Actor: p.str("actor"),
+				Action: p.str("action"), Target: p.str("target"), Limit: p.int("limit")}
+			if p.err != nil {
+				return nil, p.err
+			}
+			return c.svc.ListAudit(c.ctx(), f)
+		})},
+		{"GET " + v1 + "/settings", bearer, noBody(func(c call) (roster.Settings, error) {
+			return c.svc.GetSettings(c.ctx())
+		})},
+		{"PUT " + v1 + "/settings/{key}", bearer, withBody(func(c call, in wire.SetSetting) (roster.SettingResult, error) {
+			return c.svc.SetSetting(c.ctx(), c.path("key"), in.Value)
+		})},
+
+		// Invitations and reset links.
+		{"GET " + v1 + "/invitations", bearer, noBody(func(c call) ([]roster.Invitation, error) {
+			return c.svc.ListInvitations(c.ctx(), roster.InviteStatus(c.query("status")))
+		})},
+		{"POST " + v1 + "/invitations", bearer, withBody(func(c call, in wire.CreateInvitation) (roster.Invitation, error) {
+			ttl, err := seconds(in.TTLSeconds)
+			if err != nil {
+				return roster.Invitation{}, err
+			}
+			return c.svc.CreateInvitation(c.ctx(), roster.CreateInvitation{Email: in.Email, Name: in.Name,
+				Roles: in.Roles, Projects: in.Projects, TTL: ttl, Send: in.Send})
+		})},
+		{"POST " + v1 + "/invitations/{email}/resend", bearer, withBody(func(c call, in wire.Link) (roster.Invitation, error) {
+			ttl, err := seconds(in.TTLSeconds)
+			if err != nil {
+				return roster.Invitation{}, err
+			}
+			return c.svc.ResendInvitation(c.ctx(), c.path("email"), ttl, in.Send)
+		})},
+		{"POST " + v1 + "/invitations/{email}/revoke", bearer, noBody(func(c call) (roster.InvitationResult, error) {
+			return c.svc.RevokeInvitation(c.ctx(), c.path("email"))
+		})},
+		{"POST " + v1 + "/invitations/accept", credential, withBody(func(c call, in wire.AcceptInvitation) (roster.User, error) {
+			return s.b.Public().AcceptInvitation(c.ctx(), roster.AcceptInvitation{Token: in.Token, Name: in.Name,
+				Username: in.Username, Password: in.Password})
+		})},
+		{"POST " + v1 + "/reset", credential, withBody(func(c call, in wire.RedeemReset) (roster.User, error) {
+			return s.b.Public().RedeemResetLink(c.ctx(), in.Token, in.Password)
+		})},
+
+		// Projects.
+		{"GET " + v1 + "/projects", bearer, noBody(func(c call) ([]roster.Project, error) {
+			return c.svc.ListProjects(c.ctx())
+		})},
+		{"GET " + v1 + "/projects/{project}", bearer, noBody(func(c call) (roster.Project, error) {
+			return c.svc.GetProject(c.ctx(), c.path("project"))
+		})},
+		{"POST " + v1 + "/projects", bearer, withBody(func(c call, in wire.CreateProject) (roster.Project, error) {
+			return c.svc.CreateProject(c.ctx(), roster.CreateProject{Slug: in.Slug, Name: in.Name})
+		})},
+		{"PATCH " + v1 + "/projects/{project}", bearer, withBody(func(c call, in wire.UpdateProject) (roster.ProjectResult, error) {
+			return c.svc.UpdateProject(c.ctx(), c.path("project"), roster.UpdateProject{Slug: in.Slug, Name: in.Name})
+		})},
+		{"POST " + v1 + "/projects/{project}/archive", bearer, withBody(func(c call, in wire.Archive) (roster.ProjectResult, error) {
+			return c.svc.ArchiveProject(c.ctx(), c.path("project"), in.Archived)
+		})},
+		{"DELETE " + v1 + "/projects/{project}", bearer, noBody(func(c call) (roster.Project, error) {
+			return c.svc.DeleteProject(c.ctx(), c.path("project"))
+		})},
+		{"POST " + v1 + "/projects/{project}/members", bearer, withBody(func(c call, in wire.Members) ([]wire.MemberOutcome, error) {
+			out, err := c.svc.AddMembers(c.ctx(), c.path("project"), in.Users)
+			return s.outcomes(c, out), err
+		})},
+		{"POST " + v1 + "/projects/{project}/members/remove", bearer, withBody(func(c call, in wire.Members) ([]wire.MemberOutcome, error) {
+			out, err := c.svc.RemoveMembers(c.ctx(), c.path("project"), in.Users)
+			return s.outcomes(c, out), err
+		})},
+
+		// API tokens.
+		{"GET " + v1 + "/tokens", bearer, noBody(func(c call) ([]roster.APIToken, error) {
+			return c.svc.ListTokens(c.ctx(), c.query("user"))
+		})},
+		{"POST " + v1 + "/tokens", bearer, withBody(func(c call, in wire.CreateToken) (roster.APIToken, error) {
+			ttl, err := seconds(in.TTLSeconds)
+			if err != nil {
+				return roster.APIToken{}, err
+			}
+			return c.svc.CreateToken(c.ctx(), roster.CreateToken{User: in.User, Name: in.Name, TTL: ttl})
+		})},
+		{"DELETE " + v1 + "/tokens/{id}", bearer, noBody(func(c call) (roster.TokenResult, error) {
+			id, err := c.pathID("id")
+			if err != nil {
+				return roster.TokenResult{}, err
+			}
+			return c.svc.RevokeToken(c.ctx(), id)
+		})},
+		{"POST " + v1 + "/tokens/{id}/rotate", bearer, noBody(func(c call) (roster.APIToken, error) {
+			id, err := c.pathID("id")
+			if err != nil {
+				return roster.APIToken{}, err
+			}
+			return c.svc.RotateToken(c.ctx(), id)
+		})},
+	}
+}
+
+// userChange is the JSON of a user after a change, as docs/json.md has
+// it and -o json prints it: the user's fields, flat, with changed and,
+// once, a generated password. (roster.UserResult nests the user.)
+type userChange struct {
+	roster.User
+	Changed  bool   `json:"changed"`
+	Password string `json:"password,omitempty"`
+}
+
+// changed flattens a user after a change for the wire.
+func changed(r roster.UserResult, err error) (userChange, error) {
+	return userChange{User: r.User, Changed: r.Changed, Password: r.Password}, err
+}
+
+// outcomes puts membership outcomes on the wire: each failure becomes an
+// error body, as a whole request's would, and an internal one is logged.
+func (s *server) outcomes(c call, in []roster.MemberOutcome) []wire.MemberOutcome {
+	out := make([]wire.MemberOutcome, len(in))
+	for i, o := range in {
+		out[i] = wire.MemberOutcome{Ref: o.Ref, Result: o.Result}
+		if o.Err != nil {
+			s.logInternal(c.r, o.Err, "ref", o.Ref)
+			d := wire.Detail(o.Err)
+			out[i].Error = &d
+		}
+	}
+	return out
+}
+
+// writeText answers the health checks, which are for load balancers and
+// people, in plain text.
+func writeText(w http.ResponseWriter, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = fmt.Fprintln(w, text) // a failed write means the client left
+}
