@@ -31,7 +31,12 @@ const raceOptions = "atexit_sleep_ms=0 halt_on_error=1"
 func TestMain(m *testing.M) {
 	os.Setenv("GORACE", raceOptions)
 	testscript.Main(m, map[string]func(){
-		"roster": func() { os.Exit(cli.MainWith(context.Background(), os.Args[1:], cli.Options{Now: testClock()})) },
+		"roster": func() {
+			if server := os.Getenv("ROSTER_TEST_REMOTE"); server != "" {
+				os.Exit(remoteMain(server, os.Args[1:]))
+			}
+			os.Exit(cli.MainWith(context.Background(), os.Args[1:], cli.Options{Now: testClock()}))
+		},
 	})
 }
 
@@ -60,15 +65,20 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
 		Setup:               scriptEnv,
-		Cmds: map[string]func(*testscript.TestScript, bool, []string){
-			"exits":     cmdExits,
-			"smtpd":     cmdSMTPD,
-			"rosterd":   cmdRosterd,
-			"mails":     cmdMails,
-			"snapshot":  cmdSnapshot,
-			"unchanged": cmdUnchanged,
-		},
+		Cmds:                scriptCmds,
+		// The local run: [remote] is false.
+		Condition: func(string) (bool, error) { return false, nil },
 	})
+}
+
+// scriptCmds are the harness's own script commands.
+var scriptCmds = map[string]func(*testscript.TestScript, bool, []string){
+	"exits":     cmdExits,
+	"smtpd":     cmdSMTPD,
+	"rosterd":   cmdRosterd,
+	"mails":     cmdMails,
+	"snapshot":  cmdSnapshot,
+	"unchanged": cmdUnchanged,
 }
 
 // cmdExits runs "exits CODE COMMAND ARGS...": the command must exit with
