@@ -197,13 +197,17 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 	if err != nil {
 		return nil, fail
 	}
+	// A read transaction: checking a token must not take the store's write
+	// lock, or every request would queue behind every other.
 	var actor Actor
-	err = c.db.Write(ctx, func(tx *sqlite.Tx) error {
+	var touch bool
+	var id int64
+	now := c.now()
+	err = c.db.Read(ctx, func(tx *sqlite.Tx) error {
 		t, found, err := tx.TokenByHash(ctx, hash[:])
 		if err != nil {
 			return err
 		}
-		now := c.now()
 		if !found || t.Revoked || (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) {
 			return fail
 		}
@@ -212,10 +216,19 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 			return fail
 		}
 		actor = Actor{User: strconv.FormatInt(u.ID, 10), Via: "token:" + strconv.FormatInt(t.ID, 10)}
-		return tx.TouchToken(ctx, t.ID, now)
+		id = t.ID
+		touch = t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= time.Minute
+		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	// last_used_at is kept to the minute, so a write is needed about once
+	// a minute per token, not once per request.
+	if touch {
+		if err := c.db.Write(ctx, func(tx *sqlite.Tx) error { return tx.TouchToken(ctx, id, now) }); err != nil {
+			return nil, err
+		}
 	}
 	return c.As(actor), nil
 }

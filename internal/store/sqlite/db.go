@@ -58,6 +58,9 @@ func OpenNoMigrate(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	// database/sql keeps 2 idle connections by default; a server would open
+	// and close SQLite connections, each with its pragmas, all the time.
+	sdb.SetMaxIdleConns(16)
 	db := &DB{sql: sdb, path: path}
 	var mode string
 	if err := sdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
