@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store/sqlite/sqlitetest"
 )
 
 // The benchmarks here time whole roster processes, as a user runs them:
@@ -46,39 +46,7 @@ func seeded(b *testing.B, n int) string {
 	if out, err := exec.Command(bin, "--db", db, "init", "--owner-email", "owner@example.com", "--random-password").CombinedOutput(); err != nil {
 		b.Fatalf("init: %v\n%s", err, out)
 	}
-	conn, err := sql.Open("sqlite", sqlite.DSN(db))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	ctx := context.Background()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	users, err := tx.Prepare(`INSERT INTO users (email, email_key, name, status, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?)`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	roles, err := tx.Prepare(`INSERT INTO user_roles (user_id, role) VALUES (?, 'member')`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now().UnixMicro()
-	for i := range n {
-		email := fmt.Sprintf("u%07d@example.com", i)
-		res, err := users.Exec(email, email, fmt.Sprintf("User %d", i), now, now)
-		if err != nil {
-			b.Fatal(err)
-		}
-		id, _ := res.LastInsertId()
-		if _, err := roles.Exec(id); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
+	sqlitetest.SeedUsers(b, db, n)
 	return db
 }
 
@@ -136,7 +104,7 @@ func BenchmarkUserCreateNoPassword10k(b *testing.B) {
 func BenchmarkUserDeactivate10k(b *testing.B) {
 	db := seeded(b, 10_000)
 	runRoster(b, db, func(i int) []string {
-		return []string{"user", "deactivate", fmt.Sprintf("u%07d@example.com", i)}
+		return []string{"user", "deactivate", sqlitetest.Email(i)}
 	})
 }
 
@@ -189,7 +157,7 @@ func BenchmarkMemberAdd1000(b *testing.B) {
 	seedProjects(b, db, 200, 0)
 	users := make([]string, 1000)
 	for i := range users {
-		users[i] = fmt.Sprintf("u%07d@example.com", i)
+		users[i] = sqlitetest.Email(i)
 	}
 	runRoster(b, db, func(i int) []string {
 		return append([]string{"project", "member", "add", fmt.Sprintf("p%d", i+1), "-q", "-o", "name"}, users...)

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"database/sql"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -18,6 +17,7 @@ import (
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store/sqlite/sqlitetest"
 )
 
 // The server benchmarks measure DESIGN.md's remote-mode target (an
@@ -55,53 +55,10 @@ func benchServer(b *testing.B) (url, tok string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchSeed(b, path, benchUsers)
+	sqlitetest.SeedUsers(b, path, benchUsers)
 	srv := httptest.NewServer(api.New(c, api.Options{}))
 	b.Cleanup(srv.Close)
 	return srv.URL, t.Token
-}
-
-// benchSeed writes n users straight into the store in one transaction, as
-// cmd/roster's benchmarks do: creating them through the core would take
-// one transaction each.
-func benchSeed(b *testing.B, path string, n int) {
-	b.Helper()
-	conn, err := sql.Open("sqlite", sqlite.DSN(path))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tx.Rollback()
-	users, err := tx.Prepare(`INSERT INTO users (email, email_key, name, status, created_at, updated_at) VALUES (?, ?, ?, 'active', ?, ?)`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	roles, err := tx.Prepare(`INSERT INTO user_roles (user_id, role) VALUES (?, 'member')`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now().UnixMicro()
-	for i := range n {
-		email := fmt.Sprintf("u%07d@example.com", i)
-		res, err := users.Exec(email, email, fmt.Sprintf("User %d", i), now, now)
-		if err != nil {
-			b.Fatal(err)
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := roles.Exec(id); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
 }
 
 // benchLoad issues b.N requests from workers concurrent clients, each
@@ -190,7 +147,7 @@ func BenchmarkServerGetUser(b *testing.B) {
 	for _, w := range benchWorkers {
 		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
 			benchLoad(b, base, tok, w, func(r *rand.Rand) string {
-				return fmt.Sprintf("/api/v1/users/u%07d@example.com", r.IntN(benchUsers))
+				return "/api/v1/users/" + sqlitetest.Email(r.IntN(benchUsers))
 			})
 		})
 	}
