@@ -206,9 +206,9 @@ server. The token itself stays valid until revoked: roster token revoke ID.`,
 			if name == "" {
 				name = cfg.Current
 			}
-			c, ok := cfg.Contexts[name]
-			if !ok {
-				return roster.Errorf(roster.ErrNotFound, "no context %q", name).WithHint("see roster context list")
+			c, err := cfg.savedContext(name)
+			if err != nil {
+				return err
 			}
 			c.Token = ""
 			cfg.Contexts[name] = c
@@ -265,8 +265,8 @@ func newCmdContext(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, ok := cfg.Contexts[args[0]]; !ok {
-				return roster.Errorf(roster.ErrNotFound, "no context %q", args[0]).WithHint("see roster context list")
+			if _, err := cfg.savedContext(args[0]); err != nil {
+				return err
 			}
 			if cfg.Current == args[0] {
 				f.infof("context %s is already current, unchanged", args[0])
@@ -289,8 +289,8 @@ func newCmdContext(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, ok := cfg.Contexts[args[0]]; !ok {
-				return roster.Errorf(roster.ErrNotFound, "no context %q", args[0]).WithHint("see roster context list")
+			if _, err := cfg.savedContext(args[0]); err != nil {
+				return err
 			}
 			delete(cfg.Contexts, args[0])
 			current := cfg.Current
@@ -320,4 +320,13 @@ func completeContexts(f *Factory) completeFunc {
 		sort.Strings(out)
 		return out, noFiles
 	}
+}
+
+// savedContext finds a saved context by name.
+func (cfg *Config) savedContext(name string) (ContextEntry, error) {
+	c, ok := cfg.Contexts[name]
+	if !ok {
+		return c, roster.Errorf(roster.ErrNotFound, "no context %q", name).WithHint("see roster context list")
+	}
+	return c, nil
 }
