@@ -224,3 +224,22 @@ func syncFile(path string) error {
 	d.Sync() // best effort: some file systems refuse to sync a directory
 	return nil
 }
+
+// collect runs a query and turns each row into a T with scan; an empty
+// result is an empty, not nil, slice.
+func collect[T any](ctx context.Context, tx *sql.Tx, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

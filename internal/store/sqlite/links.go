@@ -133,21 +133,12 @@ func (t *Tx) RevokeLinks(ctx context.Context, userID int64, kind LinkKind, now t
 
 // ListInvitations returns invitations, newest first.
 func (t *Tx) ListInvitations(ctx context.Context) ([]Link, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
-		WHERE links.kind = 'invite' ORDER BY links.created_at DESC, links.id DESC`)
+	out, err := collect(ctx, t.tx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
+		WHERE links.kind = 'invite' ORDER BY links.created_at DESC, links.id DESC`, nil, scanLink)
 	if err != nil {
 		return nil, fmt.Errorf("list invitations: %w", err)
 	}
-	defer rows.Close()
-	var out []Link
-	for rows.Next() {
-		l, err := scanLink(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // MarkSent records that a link was mailed.

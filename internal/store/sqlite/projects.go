@@ -48,20 +48,14 @@ func (t *Tx) ListProjects(ctx context.Context, memberOf int64) ([]roster.Project
 		q += ` WHERE projects.id IN (SELECT project_id FROM memberships WHERE user_id = ?)`
 		args = append(args, memberOf)
 	}
-	rows, err := t.tx.QueryContext(ctx, q+` ORDER BY projects.slug`, args...)
+	out, err := collect(ctx, t.tx, q+` ORDER BY projects.slug`, args, func(s scanner) (roster.Project, error) {
+		p, err := scanProject(s)
+		return p.Project, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", err)
 	}
-	defer rows.Close()
-	out := []roster.Project{}
-	for rows.Next() {
-		p, err := scanProject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Project)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // InsertProject stores a new project.
@@ -131,19 +125,10 @@ type Member struct {
 
 // Members lists a project's members by email.
 func (t *Tx) Members(ctx context.Context, projectID int64) ([]Member, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT users.id, users.email FROM memberships JOIN users ON users.id = memberships.user_id
-		WHERE memberships.project_id = ? ORDER BY users.email_key`, projectID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Member
-	for rows.Next() {
+	return collect(ctx, t.tx, `SELECT users.id, users.email FROM memberships JOIN users ON users.id = memberships.user_id
+		WHERE memberships.project_id = ? ORDER BY users.email_key`, []any{projectID}, func(s scanner) (Member, error) {
 		var m Member
-		if err := rows.Scan(&m.ID, &m.Email); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		err := s.Scan(&m.ID, &m.Email)
+		return m, err
+	})
 }

@@ -197,20 +197,11 @@ func (t *Tx) DeleteRole(ctx context.Context, name string) error {
 
 // RoleHolderIDs lists the ids of users holding a role.
 func (t *Tx) RoleHolderIDs(ctx context.Context, role string) ([]int64, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT user_id FROM user_roles WHERE role = ? ORDER BY user_id`, role)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
+	return collect(ctx, t.tx, `SELECT user_id FROM user_roles WHERE role = ? ORDER BY user_id`, []any{role}, func(s scanner) (int64, error) {
 		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+		err := s.Scan(&id)
+		return id, err
+	})
 }
 
 // MoveRoleHolders gives every holder of from the role to (once) and takes
@@ -249,20 +240,11 @@ func (t *Tx) PermissionUsers(ctx context.Context, name string) (roles, impliedBy
 }
 
 func (t *Tx) strings(ctx context.Context, q string, args ...any) ([]string, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return collect(ctx, t.tx, q, args, func(s scanner) (string, error) {
+		var v string
+		err := s.Scan(&v)
+		return v, err
+	})
 }
 
 // DeletePermission removes an application permission.

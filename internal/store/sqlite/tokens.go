@@ -67,20 +67,14 @@ func (t *Tx) ListTokens(ctx context.Context, userID int64) ([]roster.APIToken, e
 		q += ` WHERE api_tokens.user_id = ?`
 		args = append(args, userID)
 	}
-	rows, err := t.tx.QueryContext(ctx, q+` ORDER BY api_tokens.id`, args...)
+	out, err := collect(ctx, t.tx, q+` ORDER BY api_tokens.id`, args, func(s scanner) (roster.APIToken, error) {
+		tok, err := scanToken(s)
+		return tok.APIToken, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
-	defer rows.Close()
-	out := []roster.APIToken{}
-	for rows.Next() {
-		tok, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, tok.APIToken)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RevokeTokens revokes a user's live tokens, or one token when id != 0,
