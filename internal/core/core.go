@@ -20,6 +20,12 @@ type Core struct {
 	now     func() time.Time
 	send    Mailer
 	baseURL string // overrides the base_url setting when set
+
+	// server is set in roster serve: its callers are remote, so settings
+	// that name files on this host are neither set nor used through it
+	// (R16), and mail authenticates with mailPassword instead.
+	server       bool
+	mailPassword string
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
@@ -28,6 +34,14 @@ type Mailer func(ctx context.Context, cfg mail.Config, m mail.Message) error
 // WithBaseURL makes links use url instead of the base_url setting, as
 // roster serve --base-url does.
 func WithBaseURL(url string) Option { return func(c *Core) { c.baseURL = url } }
+
+// WithServer makes a Core for roster serve: settings that name files on
+// the host cannot be set through it (R16), and mail authenticates with
+// mailPassword (from the server's own flag or environment), never with
+// mail.password_file.
+func WithServer(mailPassword string) Option {
+	return func(c *Core) { c.server, c.mailPassword = true, mailPassword }
+}
 
 // WithMailer replaces mail delivery.
 func WithMailer(m Mailer) Option { return func(c *Core) { c.send = m } }
@@ -101,7 +115,7 @@ type op struct {
 	now time.Time
 
 	myProjects map[string]bool // the actor's projects, once loaded
-	baseURL    string          // the server's --base-url, if given
+	core       *Core
 }
 
 func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Microsecond) }
@@ -133,7 +147,7 @@ func (s *service) newOp(ctx context.Context, tx *sqlite.Tx) (*op, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &op{ctx: ctx, tx: tx, cat: cat, now: s.now(), baseURL: s.core.baseURL}, nil
+	return &op{ctx: ctx, tx: tx, cat: cat, now: s.now(), core: s.core}, nil
 }
 
 // anonymous runs fn for a caller whose only credential is a link token:
@@ -280,8 +294,8 @@ func (o *op) settings() (roster.Settings, error) {
 	for k, v := range stored {
 		set[k] = v
 	}
-	if o.baseURL != "" {
-		set["base_url"] = o.baseURL
+	if o.core.baseURL != "" {
+		set["base_url"] = o.core.baseURL
 	}
 	return set, nil
 }

@@ -39,10 +39,14 @@ func linkURL(set roster.Settings, path, tok string) string {
 
 // mailConfig reads mail delivery from the settings; send means the caller
 // asked for mail, which then must be configured before anything is written.
-func mailConfig(set roster.Settings, send bool) (mail.Config, error) {
+// A server never reads mail.password_file (R16): its password is its own.
+func (o *op) mailConfig(set roster.Settings, send bool) (mail.Config, error) {
 	port, _ := strconv.Atoi(set["mail.port"])
 	cfg := mail.Config{Host: set["mail.host"], Port: port, From: set["mail.from"], Username: set["mail.username"],
 		PasswordFile: set["mail.password_file"], TLS: set["mail.tls"]}
+	if o.core.server {
+		cfg.PasswordFile, cfg.Password = "", o.core.mailPassword
+	}
 	if send && (cfg.Host == "" || cfg.From == "") {
 		return cfg, roster.Errorf(roster.ErrInvalid, "mail is not configured").
 			WithHint("set it up with roster settings set mail.host HOST and mail.from ADDRESS, or leave out --send")
@@ -130,7 +134,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		if set, err = o.settings(); err != nil {
 			return err
 		}
-		if cfg, err = mailConfig(set, p.Send); err != nil {
+		if cfg, err = o.mailConfig(set, p.Send); err != nil {
 			return err
 		}
 		life, err := ttl(set, "invite.ttl", p.TTL)
@@ -227,7 +231,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		if set, err = o.settings(); err != nil {
 			return err
 		}
-		if cfg, err = mailConfig(set, send); err != nil {
+		if cfg, err = o.mailConfig(set, send); err != nil {
 			return err
 		}
 		d, err := ttl(set, "invite.resend_ttl", life)
@@ -442,7 +446,7 @@ func (o *op) checkCreator(l sqlite.Link, u sqlite.UserRow, perm string, grant []
 	if err != nil || creator.Status != roster.StatusActive {
 		return denied
 	}
-	as := &op{ctx: o.ctx, tx: o.tx, cat: o.cat, now: o.now, act: &actor{user: &creator, name: creator.Email, perms: map[string]bool{}}}
+	as := &op{ctx: o.ctx, tx: o.tx, cat: o.cat, now: o.now, core: o.core, act: &actor{user: &creator, name: creator.Email, perms: map[string]bool{}}}
 	for _, p := range o.effective(creator.Roles) {
 		as.act.perms[p] = true
 	}
@@ -477,7 +481,7 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 		if set, err = o.settings(); err != nil {
 			return err
 		}
-		if cfg, err = mailConfig(set, send); err != nil {
+		if cfg, err = o.mailConfig(set, send); err != nil {
 			return err
 		}
 		d, err := ttl(set, "reset.ttl", life)

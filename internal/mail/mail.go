@@ -29,6 +29,7 @@ type Config struct {
 	From         string        // sender address
 	Username     string        // optional; auth only when set
 	PasswordFile string        // file holding the SMTP password (trailing newline trimmed); read at send time
+	Password     string        // the SMTP password itself; when set, PasswordFile is not read
 	TLS          string        // "none", "starttls" (require STARTTLS), or "tls" (implicit TLS, e.g. port 465); "" means "tls" on port 465, else "starttls"
 	Timeout      time.Duration // whole-send deadline; 0 means 30s
 	TLSConfig    *tls.Config   // optional, for tests (e.g. trusting a test CA); nil means system roots with ServerName = Host
@@ -83,9 +84,11 @@ func Send(ctx context.Context, cfg Config, m Message) error {
 	var auth smtp.Auth
 	var password string
 	if cfg.Username != "" {
-		password, err = readPassword(cfg.PasswordFile)
-		if err != nil {
-			return wrap(err)
+		password = cfg.Password
+		if password == "" {
+			if password, err = readPassword(cfg.PasswordFile); err != nil {
+				return wrap(err)
+			}
 		}
 		auth = smtp.PlainAuth("", cfg.Username, password, cfg.Host)
 	}
