@@ -109,8 +109,16 @@ func (f *Factory) loadConfig() (*Config, error) {
 	if err := v.UnmarshalKey("contexts", &cfg.Contexts); err != nil {
 		return nil, usagef("config file %s: contexts: %v", path, err)
 	}
-	if err := resolveRemote(cfg, v.GetString("context"), v.GetString("token-file"), v.GetString("token")); err != nil {
+	m, err := f.remoteMode(v)
+	if err != nil {
 		return nil, err
+	}
+	if m.remote {
+		if err := resolveRemote(cfg, m, v.GetString("context"), v.GetString("token-file"), v.GetString("token")); err != nil {
+			return nil, err
+		}
+	} else {
+		cfg.Server = ""
 	}
 	if o := v.GetString("output"); o != "" {
 		format, ok := output.ParseFormat(o)
@@ -129,9 +137,63 @@ func (f *Factory) loadConfig() (*Config, error) {
 	return cfg, nil
 }
 
+// Where a setting comes from, weakest first.
+const (
+	fromDefault = iota
+	fromFile
+	fromEnv
+	fromFlag
+)
+
+// remoteMode decides between the local store and a server by where each
+// was named: the most specific source wins, a flag over the environment
+// over the config file (whose saved contexts count as the file). At the
+// same level the server wins, except that --db and --server (or
+// --context) both given as flags contradict each other. So an explicit
+// --db or ROSTER_DB is local mode even with a current context saved.
+func (f *Factory) remoteMode(v *viper.Viper) (mode, error) {
+	level := func(key string) int {
+		switch {
+		case f.flags.Changed(key):
+			return fromFlag
+		case os.Getenv("ROSTER_"+strings.ToUpper(strings.ReplaceAll(key, "-", "_"))) != "":
+			return fromEnv
+		case v.InConfig(key):
+			return fromFile
+		}
+		return fromDefault
+	}
+	db, server, context := level("db"), level("server"), level("context")
+	remote := max(server, context)
+	if remote == fromFile && v.GetString("server") == "" && v.GetString("context") == "" {
+		remote = fromDefault // keys present in the file but empty
+	}
+	if remote < fromFile && v.GetString("current-context") != "" {
+		remote = fromFile
+	}
+	if db == fromFlag && remote == fromFlag {
+		other := "--server"
+		if !f.flags.Changed("server") {
+			other = "--context"
+		}
+		return mode{}, usagef("--db and %s cannot be used together", other).
+			withHint("--db acts on a local store, --server and --context on a server: give one")
+	}
+	return mode{remote: remote > fromDefault && remote >= db, contextWins: context > server}, nil
+}
+
+// mode is remoteMode's decision.
+type mode struct {
+	remote bool
+	// contextWins: --context or ROSTER_CONTEXT was given at a more specific
+	// level than --server, so the context names the server and its token.
+	contextWins bool
+}
+
 // resolveRemote picks the server and token: --server (with --token-file or
-// ROSTER_TOKEN) beats --context, which beats the file's current context.
-func resolveRemote(cfg *Config, context, tokenFile, token string) error {
+// ROSTER_TOKEN) beats --context given at the same or a less specific
+// level, which beats the file's current context.
+func resolveRemote(cfg *Config, m mode, context, tokenFile, token string) error {
 	name := context
 	if name == "" && cfg.Server == "" {
 		name = cfg.Current
@@ -142,10 +204,10 @@ func resolveRemote(cfg *Config, context, tokenFile, token string) error {
 			return usagef("no context %q", name).withHint("see roster context list, or save one with roster login")
 		}
 		cfg.Context = name
-		if cfg.Server == "" {
+		if cfg.Server == "" || m.contextWins {
 			cfg.Server = c.Server
 		}
-		if token == "" {
+		if token == "" || m.contextWins {
 			token = c.Token
 		}
 	}

@@ -78,6 +78,14 @@ after ROSTER_ (ROSTER_DB, ROSTER_OUTPUT, ROSTER_AS, …), or as a key of the con
 $XDG_CONFIG_HOME/roster/config.yaml; a flag beats the environment, which
 beats the file.
 
+Local or remote: --db (ROSTER_DB, db: in the file) names a local store;
+--server or --context (ROSTER_SERVER, ROSTER_CONTEXT, server: or the
+current context saved by roster login) a server. The more specific source
+decides: a flag beats the environment, which beats the file, so an explicit
+--db or ROSTER_DB acts on the local store even when a context is saved.
+Named at the same level, the server wins; --db with --server or --context
+on one command line is a usage error.
+
 ` + exitCodesHelp,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
@@ -169,6 +177,15 @@ func minArgs(n int, names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < n {
 			return usagef("%s needs at least %d argument(s): %s", cmd.CommandPath(), n, strings.Join(names, " "))
+		}
+		return nil
+	}
+}
+
+func maxArgs(n int, names ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usagef("%s takes at most %d argument(s): %s, got %d", cmd.CommandPath(), n, strings.Join(names, " "), len(args))
 		}
 		return nil
 	}
