@@ -42,20 +42,28 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBody caps a request body; 0 means 1 MiB. Larger bodies get 413.
 	MaxBody int64
-	// FailureRate is how many failed sign-ins and token uses per second a
-	// client address may make (a token bucket with a burst of 10); 0
-	// means 1 per second. Beyond it requests get 429 before the backend
-	// is asked anything.
+	// FailureRate is how many failures per second a client may make once
+	// it has spent its burst: failed uses of a bearer or link token (a
+	// burst of 10), failed password checks on one account (10), and failed
+	// password checks on any account (100). 0 means 1 per second. Only
+	// failures count, and a valid token is always served: see guard.
 	FailureRate float64
+	// TrustedProxies are the address ranges of the reverse proxies in
+	// front of the server. A request whose peer is in one is counted
+	// against the client X-Forwarded-For names; otherwise the header is
+	// ignored, since any client can send it.
+	TrustedProxies []netip.Prefix
 	// Now is the limiter's clock; nil means time.Now.
 	Now func() time.Time
 }
 
-// Defaults of Options.
+// Defaults of Options, and the limiter's bursts.
 const (
 	defaultMaxBody     = 1 << 20
 	defaultFailureRate = 1
-	failureBurst       = 10
+	tokenBurst         = 10
+	accountBurst       = 10
+	passwordBurst      = 100
 )
 
 // server is the handler New returns.
@@ -63,13 +71,17 @@ type server struct {
 	b       Backend
 	log     *slog.Logger
 	maxBody int64
-	limit   *limiter
 	mux     *http.ServeMux
+	trusted []netip.Prefix
+
+	// The failure budgets: of token uses per client, of password checks
+	// per client and account, and of password checks per client.
+	tokens, accounts, passwords *limiter
 }
 
 // New returns the API's handler over b.
 func New(b Backend, o Options) http.Handler {
-	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux()}
+	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux(), trusted: o.TrustedProxies}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -84,7 +96,9 @@ func New(b Backend, o Options) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
-	s.limit = newLimiter(rate, failureBurst, now)
+	s.tokens = newLimiter(rate, tokenBurst, now)
+	s.accounts = newLimiter(rate, accountBurst, now)
+	s.passwords = newLimiter(rate, passwordBurst, now)
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, s.endpoint(rt))
 	}
@@ -98,10 +112,14 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		// The path only: query values might be secrets one day, and the
 		// body and headers certainly may be.
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.String("method", r.Method), slog.String("path", safePath(r)),
+		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", safePath(r)),
 			slog.Int("status", sw.statusOr200()), slog.Duration("duration", time.Since(start)),
-			slog.String("remote", r.RemoteAddr))
+			slog.String("remote", r.RemoteAddr)}
+		if len(s.trusted) > 0 {
+			// The address the limiter counted, parsed: never the raw header.
+			attrs = append(attrs, slog.String("client", s.clientAddr(r).String()))
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
 	defer s.recoverPanic(sw, r)
 
@@ -169,14 +187,14 @@ func safePath(r *http.Request) string {
 type access int
 
 const (
-	// open routes need nothing: health checks.
+	// open routes need nothing: health checks, and sign-in, whose
+	// password checks are limited by guess.
 	open access = iota
 	// bearer routes act as the user of the request's bearer token.
 	bearer
-	// credential routes need no token because the body carries a
-	// credential (a password or a link's token); their failures are rate
-	// limited like a bad bearer token's.
-	credential
+	// link routes need no token because the body carries a link's token;
+	// its failures are limited like a bad bearer token's.
+	link
 )
 
 // route is one endpoint: its ServeMux pattern, what it needs of the
@@ -216,49 +234,76 @@ func (s *server) endpoint(rt route) http.Handler {
 
 // guard runs a route as its access asks.
 //
-// For bearer routes the limiter is only consulted before authenticating
-// and charged after a failure: charging every request up front would cap
-// a legitimate client's concurrency at the burst. A token is a 256-bit
-// secret checked by one SHA-256, so the few extra guesses concurrency lets
-// through before the charge lands are harmless.
-//
-// Credential routes may each cost a password hash (argon2id), so a
-// request is charged up front and refunded unless it failed: concurrent
-// guesses cannot outrun the limit.
+// A bearer or link token is checked before the limiter is asked anything,
+// and a valid one is served however many failures its client has made:
+// otherwise anyone could lock out the owner by failing from the owner's
+// address, or everyone behind one proxy. Only an invalid token is charged,
+// and once its client is past the budget it gets 429 instead of 401 or
+// 404, the same for every way of being invalid. Answering valid tokens
+// while refusing invalid ones tells a guesser nothing it can use: a token
+// is 256 random bits, and checking one costs a SHA-256 and one indexed
+// read, so there is neither a guess that could succeed nor work to save by
+// refusing before the check. Passwords are different; see guess.
 func (s *server) guard(rt route, w http.ResponseWriter, r *http.Request) error {
 	c := call{r: r}
-	ip := clientIP(r)
 	switch rt.access {
 	case bearer:
-		if !s.limit.allow(ip) {
-			return errRateLimited
-		}
 		svc, err := s.b.Authenticate(r.Context(), bearerToken(r))
 		if err != nil {
-			if errors.Is(err, roster.ErrUnauthenticated) {
-				s.limit.spend(ip)
-			}
-			return err
+			return s.tokenFailure(r, err)
 		}
 		c.svc = svc
-		err = rt.serve(w, c)
-		// A wrong current password (account/password) is a failed sign-in.
-		if errors.Is(err, roster.ErrUnauthenticated) {
-			s.limit.spend(ip)
-		}
-		return err
-	case credential:
-		if !s.limit.spend(ip) {
-			return errRateLimited
-		}
-		err := rt.serve(w, c)
-		// A wrong password, or a link token that is unknown: a guess.
-		if !errors.Is(err, roster.ErrUnauthenticated) && !errors.Is(err, roster.ErrNotFound) {
-			s.limit.refund(ip)
-		}
-		return err
+		return rt.serve(w, c)
+	case link:
+		return s.tokenFailure(r, rt.serve(w, c))
 	}
 	return rt.serve(w, c)
+}
+
+// tokenFailure charges err to the request's client if it is a failed
+// token (unknown, expired, revoked, malformed: a link's is not found), and
+// answers it, or 429 once the client is past its budget.
+func (s *server) tokenFailure(r *http.Request, err error) error {
+	if !errors.Is(err, roster.ErrUnauthenticated) && !errors.Is(err, roster.ErrNotFound) {
+		return err
+	}
+	if ok, wait := s.tokens.spend(s.limitKey(r)); !ok {
+		return rateLimited(wait)
+	}
+	return err
+}
+
+// guess runs check, a check of account's password by the request's
+// client, within the client's failure budgets.
+//
+// Unlike a token, a password can be guessed, and checking one costs an
+// argon2id hash. Checking it anyway once the budget is spent, to let a
+// right one in, would tell the guesser which guess was right and leave
+// the hashing unbounded: the limit would limit nothing. So here an
+// exhausted budget refuses before the check (429, nothing checked, the
+// same answer whatever the password), each check is charged up front so
+// that concurrent guesses cannot outrun it, and one that did not fail is
+// refunded. To keep one client's failures from refusing others, the
+// budget is per client and account: failures from another address, or on
+// another account from the same address, never touch yours. A second,
+// larger budget per client across accounts keeps one client from making
+// the server hash without bound by trying many emails.
+func (s *server) guess(r *http.Request, account string, check func() error) error {
+	client := s.limitKey(r)
+	key := client + " " + strings.ToLower(strings.TrimSpace(account))
+	if ok, wait := s.accounts.spend(key); !ok {
+		return rateLimited(wait)
+	}
+	if ok, wait := s.passwords.spend(client); !ok {
+		s.accounts.refund(key)
+		return rateLimited(wait)
+	}
+	err := check()
+	if !errors.Is(err, roster.ErrUnauthenticated) {
+		s.accounts.refund(key)
+		s.passwords.refund(client)
+	}
+	return err
 }
 
 // bearerToken is the token of an "Authorization: Bearer" header, or "" so
@@ -272,17 +317,69 @@ func bearerToken(r *http.Request) string {
 	return strings.TrimSpace(tok)
 }
 
-// clientIP is the limiter's key: the peer's address. Forwarding headers
-// are not trusted, since any client can set them. An IPv6 address counts
-// as its /64, which one client commonly holds whole: otherwise it could
-// take a fresh bucket for every guess.
-func clientIP(r *http.Request) string {
+// clientAddr is the address of r's client: the TCP peer's, unless the
+// peer is a trusted proxy. Then it is the rightmost address of
+// X-Forwarded-For that is not itself a trusted proxy: each proxy appends
+// the peer it saw, so entries to the right of that one were written by
+// proxies we trust, and those to its left by the client, who may write
+// anything. An entry that does not parse ends the walk at the last
+// trusted hop, as does a header with nothing but trusted hops.
+func (s *server) clientAddr(r *http.Request) netip.Addr {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return netip.Addr{}
 	}
-	a := ap.Addr().Unmap()
-	if a.Is6() {
+	addr := ap.Addr().Unmap().WithZone("")
+	if !s.isTrusted(addr) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, ok := parseHop(hops[i])
+		if !ok {
+			break
+		}
+		addr = hop
+		if !s.isTrusted(hop) {
+			break
+		}
+	}
+	return addr
+}
+
+func (s *server) isTrusted(a netip.Addr) bool {
+	for _, p := range s.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, with or without
+// a port.
+func parseHop(v string) (netip.Addr, bool) {
+	v = strings.TrimSpace(v)
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		ap, err := netip.ParseAddrPort(v)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap().WithZone(""), true
+}
+
+// limitKey is the limiter's key for r's client. An IPv6 address counts as
+// its /64, which one client commonly holds whole: otherwise it could take
+// a fresh bucket for every guess.
+func (s *server) limitKey(r *http.Request) string {
+	a := s.clientAddr(r)
+	switch {
+	case !a.IsValid():
+		return r.RemoteAddr
+	case a.Is6():
 		return netip.PrefixFrom(a, 64).Masked().String()
 	}
 	return a.String()

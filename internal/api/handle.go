@@ -164,6 +164,9 @@ func writeError(w http.ResponseWriter, status int, d wire.ErrorDetail) {
 // log gets the details.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.logInternal(r, err)
+	if he := (*httpError)(nil); errors.As(err, &he) && he.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(he.retryAfter/time.Second), 10))
+	}
 	status, detail := errorResponse(err)
 	writeError(w, status, detail)
 }
@@ -188,15 +191,22 @@ func (s *server) logInternal(r *http.Request, err error, args ...any) {
 // httpError is an error whose status is not a domain error's: a body too
 // large, or too many failures.
 type httpError struct {
-	status int
-	detail wire.ErrorDetail
+	status     int
+	detail     wire.ErrorDetail
+	retryAfter time.Duration // for 429: when the client may try again
 }
 
 func (e *httpError) Error() string { return e.detail.Message }
 
-var errRateLimited = &httpError{status: http.StatusTooManyRequests, detail: wire.ErrorDetail{
-	Code: wire.CodeRateLimited, Message: "too many failed attempts from this address",
-	Hint: "wait a while before trying again"}}
+// rateLimited answers a client past its failure budget, which will have
+// room for one more attempt after wait. It says nothing of the attempt
+// refused: not whether the token or account exists.
+func rateLimited(wait time.Duration) *httpError {
+	secs := max(1, int64(math.Ceil(wait.Seconds())))
+	return &httpError{status: http.StatusTooManyRequests, retryAfter: time.Duration(secs) * time.Second,
+		detail: wire.ErrorDetail{Code: wire.CodeRateLimited, Message: "too many failed attempts from this address",
+			Hint: fmt.Sprintf("wait %d seconds before trying again", secs)}}
+}
 
 // queryParser reads typed query parameters, keeping the first error so
 // that a handler checks once, before it calls the Service.

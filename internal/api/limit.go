@@ -1,14 +1,14 @@
 package api
 
 import (
+	"math"
 	"sync"
 	"time"
 )
 
-// limiter is a token bucket per client address, spent by failures only:
-// a client that keeps failing to sign in or to present a valid token is
-// slowed to rate per second after a burst, while one that succeeds is
-// never held back.
+// limiter is a token bucket per key (a client, or a client and an
+// account), spent by failures only: a key that keeps failing is slowed to
+// rate per second after a burst, while successes cost nothing.
 type limiter struct {
 	mu      sync.Mutex
 	rate    float64 // tokens added per second
@@ -39,21 +39,9 @@ func (l *limiter) refill(b *bucket, now time.Time) {
 	b.at = now
 }
 
-// allow reports whether key may fail once more, spending nothing.
-func (l *limiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		return true // an absent bucket is a full one
-	}
-	l.refill(b, l.now())
-	return b.tokens >= 1
-}
-
-// spend takes one token from key's bucket if it has one, and reports
-// whether it had.
-func (l *limiter) spend(key string) bool {
+// spend takes one token from key's bucket if it has one. If it has none it
+// reports false and how long until it will have one, for Retry-After.
+func (l *limiter) spend(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -65,10 +53,10 @@ func (l *limiter) spend(key string) bool {
 	}
 	l.refill(b, now)
 	if b.tokens < 1 {
-		return false
+		return false, time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
 	}
 	b.tokens--
-	return true
+	return true, 0
 }
 
 // refund gives back a token spent on an attempt that did not fail.
@@ -83,7 +71,7 @@ func (l *limiter) refund(key string) {
 
 // sweep drops full buckets, which are the same as absent ones, once the
 // map has grown past sweepAt: clients that come and go, or an attacker
-// cycling addresses, must not grow it without bound.
+// cycling addresses or accounts, must not grow it without bound.
 func (l *limiter) sweep(now time.Time) {
 	if len(l.buckets) < l.sweepAt {
 		return

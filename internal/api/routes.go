@@ -26,14 +26,28 @@ func (s *server) routes() []route {
 			writeText(w, "ok")
 			return nil
 		}},
-		{"POST " + v1 + "/login", credential, withBody(func(c call, in wire.SignIn) (roster.APIToken, error) {
-			return s.b.SignIn(c.ctx(), in.Email, in.Password, in.Name)
+		{"POST " + v1 + "/login", open, withBody(func(c call, in wire.SignIn) (tok roster.APIToken, err error) {
+			err = s.guess(c.r, in.Email, func() error {
+				tok, err = s.b.SignIn(c.ctx(), in.Email, in.Password, in.Name)
+				return err
+			})
+			return tok, err
 		})},
 		{"GET " + v1 + "/whoami", bearer, noBody(func(c call) (roster.Principal, error) {
 			return c.svc.Whoami(c.ctx())
 		})},
-		{"POST " + v1 + "/account/password", bearer, withBody(func(c call, in wire.ChangePassword) (roster.User, error) {
-			return c.svc.ChangePassword(c.ctx(), in.Current, in.New)
+		{"POST " + v1 + "/account/password", bearer, withBody(func(c call, in wire.ChangePassword) (u roster.User, err error) {
+			// A wrong current password is a failed sign-in: someone holding
+			// the token may be guessing it.
+			me, err := c.svc.Whoami(c.ctx())
+			if err != nil {
+				return u, err
+			}
+			err = s.guess(c.r, me.Name, func() error {
+				u, err = c.svc.ChangePassword(c.ctx(), in.Current, in.New)
+				return err
+			})
+			return u, err
 		})},
 
 		// Users.
@@ -160,11 +174,11 @@ func (s *server) routes() []route {
 		{"POST " + v1 + "/invitations/{email}/revoke", bearer, noBody(func(c call) (roster.InvitationResult, error) {
 			return c.svc.RevokeInvitation(c.ctx(), c.path("email"))
 		})},
-		{"POST " + v1 + "/invitations/accept", credential, withBody(func(c call, in wire.AcceptInvitation) (roster.User, error) {
+		{"POST " + v1 + "/invitations/accept", link, withBody(func(c call, in wire.AcceptInvitation) (roster.User, error) {
 			return s.b.Public().AcceptInvitation(c.ctx(), roster.AcceptInvitation{Token: in.Token, Name: in.Name,
 				Username: in.Username, Password: in.Password})
 		})},
-		{"POST " + v1 + "/reset", credential, withBody(func(c call, in wire.RedeemReset) (roster.User, error) {
+		{"POST " + v1 + "/reset", link, withBody(func(c call, in wire.RedeemReset) (roster.User, error) {
 			return s.b.Public().RedeemResetLink(c.ctx(), in.Token, in.Password)
 		})},
 
