@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,9 @@ type Env interface {
 	// WithToken returns a Service authenticated by an API token, or the
 	// authentication's error.
 	WithToken(token string) (roster.Service, error)
+	// Server reports whether Services reach the store through roster
+	// serve, where a few rules (R16) differ from local mode.
+	Server() bool
 }
 
 // Run runs every contract case.
@@ -57,6 +61,7 @@ func Run(t *testing.T, h Harness) {
 	cases = append(cases, linkCases...)
 	cases = append(cases, projectCases...)
 	cases = append(cases, tokenCases...)
+	cases = append(cases, authorityCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h.New(t)) })
 	}
@@ -143,7 +148,7 @@ func testSelf(t *testing.T, e Env) {
 	wantErr(t, err, roster.ErrForbidden, "assign self a role")
 	// Seeing one's own account needs no permission.
 	create(t, e.Admin(), "nobody@example.com")
-	must(e.Admin().SetRoles(ctx, "nobody@example.com", []string{}))(t)
+	must(e.Admin().UnassignRole(ctx, roster.RoleMember, "nobody@example.com"))(t)
 	must(e.As("nobody@example.com").GetUser(ctx, "nobody@example.com"))(t)
 	_, err = e.As("nobody@example.com").GetUser(ctx, e.Owner())
 	wantErr(t, err, roster.ErrForbidden, "see others without users.view")
@@ -284,8 +289,13 @@ func testIdempotent(t *testing.T, e Env) {
 	if r := must(a.SetSetting(ctx, "seats", "0"))(t); r.Changed {
 		t.Fatal("setting a setting to its value changed something")
 	}
-	if r := must(a.Init(ctx, roster.InitParams{OwnerEmail: "new@example.com", RandomPassword: true}))(t); r.Changed || r.Password != "" {
+	if r := must(a.Init(ctx, roster.InitParams{OwnerEmail: e.Owner(), RandomPassword: true}))(t); r.Changed || r.Password != "" {
 		t.Fatalf("init of an initialised store: %+v", r)
+	}
+	_, err := a.Init(ctx, roster.InitParams{OwnerEmail: "new@example.com", RandomPassword: true})
+	wantErr(t, err, roster.ErrConflict, "init asking for another owner")
+	if !strings.Contains(err.Error(), e.Owner()) {
+		t.Fatalf("init conflict does not name the owner: %v", err)
 	}
 	if got := auditCount(t, e); got != before+1 {
 		t.Fatalf("audit grew by %d; want 1 (the reactivation)", got-before)

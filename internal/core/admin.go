@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store/sqlite"
@@ -25,7 +26,7 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 		return res, err
 	}
 	if found {
-		return roster.InitResult{Owner: owner.User}, nil
+		return s.initialised(ctx, owner, p.OwnerEmail)
 	}
 	if p.OwnerEmail == "" {
 		return res, roster.Errorf(roster.ErrInvalid, "the store has no owner yet: --owner-email is required")
@@ -82,21 +83,45 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 	if err != nil {
 		return roster.InitResult{}, fmt.Errorf("init: %w", err)
 	}
+	if !res.Changed {
+		return s.initialised(ctx, owner, p.OwnerEmail)
+	}
 	res.Password = generated
 	return res, nil
+}
+
+// initialised answers init on a store that has an owner: unchanged when
+// no owner email was asked for or it names an owner, and a conflict
+// naming the owner otherwise, so that a script asking for B does not go on
+// believing B owns a store that A owns.
+func (s *service) initialised(ctx context.Context, first sqlite.UserRow, email string) (roster.InitResult, error) {
+	if email == "" || roster.EmailKey(strings.TrimSpace(email)) == roster.EmailKey(first.Email) {
+		return roster.InitResult{Owner: first.User}, nil
+	}
+	var named sqlite.UserRow
+	err := s.read(ctx, func(o *op) error {
+		u, err := o.tx.UserByRef(ctx, strings.TrimSpace(email))
+		if err == nil && u.Status == roster.StatusActive && slices.Contains(u.Roles, roster.RoleOwner) {
+			named = u
+		}
+		return nil
+	})
+	if err != nil {
+		return roster.InitResult{}, err
+	}
+	if named.ID != 0 {
+		return roster.InitResult{Owner: named.User}, nil
+	}
+	return roster.InitResult{}, roster.Errorf(roster.ErrConflict, "init: the store is already initialised, and its owner is %s, not %s", first.Email, email).
+		WithHint("leave out --owner-email, or give --db a new store")
 }
 
 func (s *service) Can(ctx context.Context, ref, perm, project string) (roster.Decision, error) {
 	d := roster.Decision{Permission: perm, Project: project, GrantedBy: []string{}}
 	err := s.read(ctx, func(o *op) error {
-		u, err := o.tx.UserByRef(ctx, ref)
+		u, err := o.visibleUser(ref)
 		if err != nil {
 			return err
-		}
-		if !o.act.is(u) {
-			if err := o.require(roster.PermUsersView); err != nil {
-				return err
-			}
 		}
 		if _, ok := o.cat.Permission(perm); !ok {
 			return roster.Errorf(roster.ErrNotFound, "permission %s not found", perm).WithHint("see roster permission list")
@@ -161,6 +186,9 @@ func (s *service) ListAudit(ctx context.Context, f roster.AuditFilter) ([]roster
 func (s *service) GetSettings(ctx context.Context) (roster.Settings, error) {
 	var set roster.Settings
 	err := s.read(ctx, func(o *op) error {
+		if err := o.require(roster.PermSettingsManage); err != nil {
+			return err
+		}
 		var err error
 		set, err = o.settings()
 		return err
@@ -180,6 +208,10 @@ func (s *service) SetSetting(ctx context.Context, key, value string) (roster.Set
 	err := s.write(ctx, func(o *op) error {
 		if err := o.require(roster.PermSettingsManage); err != nil {
 			return err
+		}
+		if spec.HostFile && s.core.server {
+			return roster.Errorf(roster.ErrForbidden, "%s names a file on the server's host and is set only in local mode (R16)", key).
+				WithHint("the server takes its SMTP password from roster serve --mail-password-file or ROSTER_MAIL_PASSWORD")
 		}
 		set, err := o.settings()
 		if err != nil {

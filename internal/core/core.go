@@ -81,6 +81,17 @@ func (c *Core) As(a Actor) roster.Service {
 type service struct {
 	core  *Core
 	actor Actor
+	// self marks the operations R17 leaves to a user who must change their
+	// password: showing their account and changing the password.
+	self bool
+}
+
+// account returns s for one of the operations R17 allows before a
+// required password change.
+func (s *service) account() *service {
+	c := *s
+	c.self = true
+	return &c
 }
 
 var _ roster.Service = (*service)(nil)
@@ -138,6 +149,10 @@ func (s *service) run(ctx context.Context, tx *sqlite.Tx, fn func(*op) error) er
 	}
 	if o.act, err = s.resolve(o); err != nil {
 		return err
+	}
+	if u := o.act.user; u != nil && u.MustChangePassword && !s.self {
+		return roster.Errorf(roster.ErrForbidden, "%s must change their password before doing anything else (R17)", u.Email).
+			WithHint("change it with roster account password")
 	}
 	return fn(o)
 }
@@ -228,10 +243,22 @@ func (o *op) checkHolds(what string, perms []string) error {
 	return nil
 }
 
-// checkActOn applies R5: only owners act on owners.
+// checkActOn applies R5 and R14 to an action on the person u: only owners
+// act on owners, and nobody acts on someone who holds a permission they
+// lack, since whoever can set your password or mint your token can become
+// you. The error names the first permission missing.
 func (o *op) checkActOn(u sqlite.UserRow, verb string) error {
 	if slices.Contains(u.Roles, roster.RoleOwner) && !o.act.owner {
 		return roster.Errorf(roster.ErrForbidden, "only owners can %s an owner (R5)", verb)
+	}
+	if o.act.super {
+		return nil
+	}
+	for _, p := range o.effective(u.Roles) {
+		if !o.act.has(p) {
+			return roster.Errorf(roster.ErrForbidden, "cannot %s %s: they hold %s, which %s lacks (R14)", verb, u.Email, p, o.act.name).
+				WithHint("ask someone who holds every permission %s holds", u.Email)
+		}
 	}
 	return nil
 }

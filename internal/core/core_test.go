@@ -59,6 +59,8 @@ func (e localEnv) As(user string) roster.Service { return e.c.As(core.Actor{User
 
 func (localEnv) Owner() string { return "owner@example.com" }
 
+func (localEnv) Server() bool { return false }
+
 func (e localEnv) WithToken(tok string) (roster.Service, error) {
 	return e.c.Authenticate(context.Background(), tok)
 }

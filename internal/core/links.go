@@ -175,7 +175,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		return o.audit("invite.create", email, row.ID, map[string]any{"roles": roles, "expires_at": l.ExpiresAt})
 	})
 	if err != nil {
-		return roster.Invitation{}, fmt.Errorf("invite %s: %w", email, err)
+		return roster.Invitation{}, fmt.Errorf("invite %s: %w", roster.Quote(email), err)
 	}
 	if p.Send {
 		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", sent)
@@ -262,7 +262,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		return o.audit("invite.resend", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil {
-		return roster.Invitation{}, fmt.Errorf("resend invitation to %s: %w", email, err)
+		return roster.Invitation{}, fmt.Errorf("resend invitation to %s: %w", roster.Quote(email), err)
 	}
 	if send {
 		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", sent)
@@ -298,7 +298,7 @@ func (s *service) RevokeInvitation(ctx context.Context, email string) (roster.In
 		return o.audit("invite.revoke", u.Email, u.ID, nil)
 	})
 	if err != nil {
-		return roster.InvitationResult{}, fmt.Errorf("revoke invitation of %s: %w", email, err)
+		return roster.InvitationResult{}, fmt.Errorf("revoke invitation of %s: %w", roster.Quote(email), err)
 	}
 	return res, nil
 }
@@ -500,7 +500,7 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 		return o.audit("user.reset_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil {
-		return roster.ResetLink{}, fmt.Errorf("reset link for %s: %w", ref, err)
+		return roster.ResetLink{}, fmt.Errorf("reset link for %s: %w", roster.Quote(ref), err)
 	}
 	if send {
 		rl.Sent, rl.MailError = s.deliver(ctx, cfg, resetMessage(set, rl), "user.reset_link.send", sent)

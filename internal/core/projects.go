@@ -189,7 +189,7 @@ func (s *service) CreateProject(ctx context.Context, p roster.CreateProject) (ro
 		return o.audit("project.create", p.Slug, 0, map[string]any{"name": p.Name})
 	})
 	if err != nil {
-		return roster.Project{}, fmt.Errorf("create project %s: %w", p.Slug, err)
+		return roster.Project{}, fmt.Errorf("create project %s: %w", roster.Quote(p.Slug), err)
 	}
 	return out, nil
 }
@@ -220,7 +220,7 @@ func (s *service) changeProject(ctx context.Context, verb, slug string, fn func(
 		return err
 	})
 	if err != nil {
-		return roster.ProjectResult{}, fmt.Errorf("%s project %s: %w", verb, slug, err)
+		return roster.ProjectResult{}, fmt.Errorf("%s project %s: %w", verb, roster.Quote(slug), err)
 	}
 	return res, nil
 }
@@ -294,7 +294,7 @@ func (s *service) DeleteProject(ctx context.Context, slug string) (roster.Projec
 		return o.audit("project.delete", p.Slug, 0, map[string]any{"members": p.Members})
 	})
 	if err != nil {
-		return roster.Project{}, fmt.Errorf("delete project %s: %w", slug, err)
+		return roster.Project{}, fmt.Errorf("delete project %s: %w", roster.Quote(slug), err)
 	}
 	return out, nil
 }
@@ -320,7 +320,7 @@ func (s *service) changeMembers(ctx context.Context, verb, slug string, refs []s
 				return err
 			}
 			if err != nil {
-				err = fmt.Errorf("%s %s: %w", verb, ref, err)
+				err = fmt.Errorf("%s %s: %w", verb, roster.Quote(ref), err)
 			}
 			out = append(out, roster.MemberOutcome{Ref: ref, Result: res, Err: err})
 		}

@@ -131,7 +131,7 @@ func (s *service) CreateRole(ctx context.Context, p roster.CreateRole) (roster.R
 		return err
 	})
 	if err != nil {
-		return out, fmt.Errorf("create role %s: %w", p.Name, err)
+		return out, fmt.Errorf("create role %s: %w", roster.Quote(p.Name), err)
 	}
 	return out, nil
 }
@@ -185,7 +185,7 @@ func (s *service) UpdateRole(ctx context.Context, name string, p roster.UpdateRo
 		return err
 	})
 	if err != nil {
-		return res, fmt.Errorf("update role %s: %w", name, err)
+		return res, fmt.Errorf("update role %s: %w", roster.Quote(name), err)
 	}
 	return res, nil
 }
@@ -253,7 +253,7 @@ func (s *service) DeleteRole(ctx context.Context, name, reassign string) (roster
 		return o.audit("role.delete", name, 0, details)
 	})
 	if err != nil {
-		return out, fmt.Errorf("delete role %s: %w", name, err)
+		return out, fmt.Errorf("delete role %s: %w", roster.Quote(name), err)
 	}
 	return out, nil
 }
@@ -303,7 +303,7 @@ func (s *service) CreatePermission(ctx context.Context, p roster.CreatePermissio
 		return o.audit("permission.create", p.Name, 0, map[string]any{"implies": implies})
 	})
 	if err != nil {
-		return roster.Permission{}, fmt.Errorf("create permission %s: %w", p.Name, err)
+		return roster.Permission{}, fmt.Errorf("create permission %s: %w", roster.Quote(p.Name), err)
 	}
 	return out, nil
 }
@@ -340,7 +340,7 @@ func (s *service) DeletePermission(ctx context.Context, name string) (roster.Per
 		return o.audit("permission.delete", name, 0, nil)
 	})
 	if err != nil {
-		return roster.Permission{}, fmt.Errorf("delete permission %s: %w", name, err)
+		return roster.Permission{}, fmt.Errorf("delete permission %s: %w", roster.Quote(name), err)
 	}
 	return out, nil
 }

@@ -15,10 +15,10 @@ import (
 
 // tokenOwner loads the user whose tokens a command is about ("" is the
 // actor) and checks the actor may manage them: anyone their own; others
-// need tokens.manage. With mint set, the actor also makes a credential
-// that acts as that user, so must hold all the user holds (R4) and be an
-// owner for an owner (R5).
-func (o *op) tokenOwner(ref string, mint bool) (sqlite.UserRow, error) {
+// need tokens.manage. With change set (mint, rotate, revoke), the actor
+// acts on that user's credentials, so R5 and R14 apply: they must hold all
+// the user holds and be an owner for an owner.
+func (o *op) tokenOwner(ref string, change bool) (sqlite.UserRow, error) {
 	if ref == "" {
 		if o.act.user == nil {
 			return sqlite.UserRow{}, roster.Errorf(roster.ErrInvalid, "the local administrator has no account to hold tokens").
@@ -33,11 +33,8 @@ func (o *op) tokenOwner(ref string, mint bool) (sqlite.UserRow, error) {
 	if err := o.require(roster.PermTokensManage); err != nil {
 		return u, err
 	}
-	if mint {
-		if err := o.checkActOn(u, "make tokens for"); err != nil {
-			return u, err
-		}
-		if err := o.checkHolds("a token of "+u.Email, o.effective(u.Roles)); err != nil {
+	if change {
+		if err := o.checkActOn(u, "manage the tokens of"); err != nil {
 			return u, err
 		}
 	}
@@ -111,7 +108,7 @@ func (s *service) ListTokens(ctx context.Context, user string) ([]roster.APIToke
 }
 
 // ownToken loads a token the actor may change.
-func (o *op) ownToken(id int64, mint bool) (sqlite.TokenRow, error) {
+func (o *op) ownToken(id int64) (sqlite.TokenRow, error) {
 	t, found, err := o.tx.TokenByID(o.ctx, id)
 	if err != nil {
 		return t, err
@@ -119,7 +116,7 @@ func (o *op) ownToken(id int64, mint bool) (sqlite.TokenRow, error) {
 	if !found {
 		return t, roster.Errorf(roster.ErrNotFound, "token %d not found", id).WithHint("see roster token list")
 	}
-	if _, err := o.tokenOwner(strconv.FormatInt(t.UserID, 10), mint); err != nil {
+	if _, err := o.tokenOwner(strconv.FormatInt(t.UserID, 10), true); err != nil {
 		// Someone else's token, for one who may not manage it, is not told.
 		if o.act.user != nil && !o.act.has(roster.PermTokensManage) {
 			return t, roster.Errorf(roster.ErrNotFound, "token %d not found", id).WithHint("see roster token list")
@@ -132,7 +129,7 @@ func (o *op) ownToken(id int64, mint bool) (sqlite.TokenRow, error) {
 func (s *service) RevokeToken(ctx context.Context, id int64) (roster.TokenResult, error) {
 	var res roster.TokenResult
 	err := s.write(ctx, func(o *op) error {
-		t, err := o.ownToken(id, false)
+		t, err := o.ownToken(id)
 		if err != nil {
 			return err
 		}
@@ -156,7 +153,7 @@ func (s *service) RevokeToken(ctx context.Context, id int64) (roster.TokenResult
 func (s *service) RotateToken(ctx context.Context, id int64) (roster.APIToken, error) {
 	var out roster.APIToken
 	err := s.write(ctx, func(o *op) error {
-		t, err := o.ownToken(id, true)
+		t, err := o.ownToken(id)
 		if err != nil {
 			return err
 		}

@@ -14,8 +14,13 @@ import (
 
 func (s *service) Whoami(ctx context.Context) (roster.Principal, error) {
 	var p roster.Principal
-	err := s.read(ctx, func(o *op) error {
-		p = roster.Principal{Name: o.act.name, Via: o.act.via}
+	err := s.account().read(ctx, func(o *op) error {
+		set, err := o.settings()
+		if err != nil {
+			return err
+		}
+		p = roster.Principal{Name: o.act.name, Via: o.act.via,
+			PasswordPolicy: roster.PasswordPolicy{MinLength: set.Int("password.min_length"), MaxLength: password.MaxLength}}
 		if o.act.user == nil {
 			p.Permissions = o.cat.PermissionNames()
 			return nil
@@ -70,20 +75,28 @@ func (s *service) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Pa
 func (s *service) GetUser(ctx context.Context, ref string) (roster.User, error) {
 	var u roster.User
 	err := s.read(ctx, func(o *op) error {
-		row, err := o.tx.UserByRef(ctx, ref)
+		row, err := o.visibleUser(ref)
 		if err != nil {
 			return err
-		}
-		// Everyone may see their own account.
-		if !o.act.is(row) {
-			if err := o.require(roster.PermUsersView); err != nil {
-				return err
-			}
 		}
 		u, err = o.view(row.User)
 		return err
 	})
 	return u, err
+}
+
+// visibleUser loads a user the actor may see: themselves, or anyone with
+// users.view. Without it, a user who exists and one who does not get the
+// same refusal, so nobody learns which emails have accounts.
+func (o *op) visibleUser(ref string) (sqlite.UserRow, error) {
+	row, err := o.tx.UserByRef(o.ctx, ref)
+	if err == nil && o.act.is(row) {
+		return row, nil
+	}
+	if perr := o.require(roster.PermUsersView); perr != nil {
+		return sqlite.UserRow{}, perr
+	}
+	return row, err
 }
 
 // secret turns a password source into a hash, checking R10 first. It runs
@@ -186,7 +199,7 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		return err
 	})
 	if err != nil {
-		return roster.UserResult{}, fmt.Errorf("create user %s: %w", email, err)
+		return roster.UserResult{}, fmt.Errorf("create user %s: %w", roster.Quote(email), err)
 	}
 	if res.Changed {
 		res.Password = generated
@@ -285,7 +298,7 @@ func (s *service) change(ctx context.Context, verb, ref string, fn func(*op) (ro
 		return err
 	})
 	if err != nil {
-		return roster.UserResult{}, fmt.Errorf("%s %s: %w", verb, ref, err)
+		return roster.UserResult{}, fmt.Errorf("%s %s: %w", verb, roster.Quote(ref), err)
 	}
 	return res, nil
 }
@@ -319,12 +332,16 @@ func (s *service) UpdateUser(ctx context.Context, ref string, p roster.UpdateUse
 		return roster.UserResult{}, err
 	}
 	return s.change(ctx, "update", ref, func(o *op) (roster.UserResult, error) {
-		u, err := o.target(ref, roster.PermUsersManage)
-		if err != nil {
-			return roster.UserResult{}, err
-		}
-		if err := o.checkActOn(u, "edit"); err != nil {
-			return roster.UserResult{}, err
+		// R15: everyone may change their own name and username.
+		own := p.Email == nil && len(p.Links) == 0 && len(p.Unlink) == 0
+		u, err := o.tx.UserByRef(o.ctx, ref)
+		if err != nil || !own || !o.act.is(u) {
+			if u, err = o.target(ref, roster.PermUsersManage); err != nil {
+				return roster.UserResult{}, err
+			}
+			if err := o.checkActOn(u, "edit"); err != nil {
+				return roster.UserResult{}, err
+			}
 		}
 		changes := map[string]any{}
 		set := func(field string, cur *string, v *string) {
@@ -386,6 +403,10 @@ func (s *service) UpdateUser(ctx context.Context, ref string, p roster.UpdateUse
 
 func (s *service) SetRoles(ctx context.Context, ref string, roles []string) (roster.UserResult, error) {
 	want := dedupe(roles)
+	if len(want) == 0 {
+		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "set roles of %s: no role given", ref).
+			WithHint("give at least one role; to remove one, use roster role unassign")
+	}
 	return s.change(ctx, "set roles of", ref, func(o *op) (roster.UserResult, error) {
 		return o.changeRoles(ref, "user.set_role", func([]string) []string { return want })
 	})
@@ -471,7 +492,7 @@ func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassw
 		return err
 	})
 	if err != nil {
-		return roster.UserResult{}, fmt.Errorf("set password of %s: %w", ref, err)
+		return roster.UserResult{}, fmt.Errorf("set password of %s: %w", roster.Quote(ref), err)
 	}
 	if p.Password == "" && !p.RandomPassword {
 		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "no password given")
@@ -642,6 +663,7 @@ func (s *service) DeleteUser(ctx context.Context, ref string) (roster.User, erro
 }
 
 func (s *service) ChangePassword(ctx context.Context, current, next string) (roster.User, error) {
+	s = s.account()
 	var me sqlite.UserRow
 	err := s.read(ctx, func(o *op) error {
 		if o.act.user == nil {

@@ -84,6 +84,15 @@ type Principal struct {
 	Via string `json:"via"`
 	// Permissions are the effective permissions, implications applied.
 	Permissions []string `json:"permissions"`
+	// PasswordPolicy is what a new password must meet (R10), which
+	// everyone signed in may see (R16).
+	PasswordPolicy PasswordPolicy `json:"password_policy"`
+}
+
+// PasswordPolicy is the password rule of R10 as configured.
+type PasswordPolicy struct {
+	MinLength int `json:"min_length"`
+	MaxLength int `json:"max_length"`
 }
 
 // InitParams bootstraps a store.

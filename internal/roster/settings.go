@@ -14,11 +14,17 @@ type SettingSpec struct {
 	Key      string
 	Default  string
 	Describe string
+	// HostFile marks a setting that names a file on the store's host:
+	// set only in local mode, never through the server (R16).
+	HostFile bool
 	check    func(string) error
 }
 
 // Check validates a value for the key.
 func (s SettingSpec) Check(v string) error {
+	if err := checkVisible("value for "+s.Key, v); err != nil {
+		return err
+	}
 	if s.check == nil {
 		return nil
 	}
@@ -103,7 +109,7 @@ var SettingSpecs = []SettingSpec{
 	{Key: "invite.ttl", Default: "7d", Describe: "lifetime of an invitation", check: duration},
 	{Key: "mail.from", Default: "", Describe: "sender address of mail", check: optionalEmail},
 	{Key: "mail.host", Default: "", Describe: "SMTP host", check: oneLine},
-	{Key: "mail.password_file", Default: "", Describe: "file holding the SMTP password", check: oneLine},
+	{Key: "mail.password_file", Default: "", Describe: "file holding the SMTP password (local mode only)", HostFile: true, check: oneLine},
 	{Key: "mail.port", Default: "587", Describe: "SMTP port", check: intBetween(1, 65535)},
 	{Key: "mail.tls", Default: "starttls", Describe: "none, starttls or tls", check: oneOf("none", "starttls", "tls")},
 	{Key: "mail.username", Default: "", Describe: "SMTP user name", check: oneLine},

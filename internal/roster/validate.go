@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -16,10 +17,36 @@ var (
 	linkKindRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 )
 
+// hidden reports whether r changes how text around it is shown without
+// showing itself: C0 and C1 controls (ESC among them), format characters
+// (bidi overrides, zero-width spaces and joiners, the BOM) and the line
+// and paragraph separators. Text holding one could forge a table on an
+// admin's terminal or pass for another name.
+func hidden(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// checkVisible refuses text that is not valid UTF-8 or that holds a
+// hidden character, naming the first one.
+func checkVisible(what, s string) error {
+	if !utf8.ValidString(s) {
+		return Errorf(ErrInvalid, "invalid %s: not valid UTF-8", what)
+	}
+	if i := strings.IndexFunc(s, hidden); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		return Errorf(ErrInvalid, "invalid %s: it holds the invisible or control character %U", what, r).
+			WithHint("remove control, zero-width and bidi characters; type the text plainly")
+	}
+	return nil
+}
+
 // NormalizeEmail validates an email address and returns it trimmed. The
 // address must be bare (no display name) with a domain holding a dot.
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
+	if err := checkVisible("email", s); err != nil {
+		return "", err
+	}
 	bad := Errorf(ErrInvalid, "invalid email %q", s).WithHint("give a bare address such as alice@example.com")
 	if s == "" || len(s) > 254 {
 		return "", bad
@@ -73,6 +100,9 @@ func ValidateLink(kind, value string) error {
 		return Errorf(ErrInvalid, "invalid link kind %q", kind).
 			WithHint("use a lower-case word such as github, gitlab or employee")
 	}
+	if err := checkVisible(kind+" link value", value); err != nil {
+		return err
+	}
 	if value == "" || utf8.RuneCountInString(value) > 256 || strings.ContainsAny(value, " \t\r\n") {
 		return Errorf(ErrInvalid, "invalid %s link value %q", kind, value).
 			WithHint("give a non-empty value without spaces, at most 256 characters")
@@ -80,9 +110,13 @@ func ValidateLink(kind, value string) error {
 	return nil
 }
 
-// ValidateName checks a display name.
+// ValidateName checks a display name, and any other one-line text a
+// person gives: descriptions, token names, reasons.
 func ValidateName(s string) error {
-	if utf8.RuneCountInString(s) > 200 || strings.ContainsAny(s, "\r\n\t") || !utf8.ValidString(s) {
+	if err := checkVisible("name", s); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(s) > 200 {
 		return Errorf(ErrInvalid, "invalid name %q", s).WithHint("use one line of at most 200 characters")
 	}
 	return nil

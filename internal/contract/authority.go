@@ -1,0 +1,337 @@
+package contract
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+var authorityCases = []struct {
+	name string
+	fn   func(*testing.T, Env)
+}{
+	{"R14 nobody acts on someone holding more: actor × target × action", testActOnMatrix},
+	{"R15 everyone edits their own name and username, nothing else", testOwnProfile},
+	{"R16 settings need settings.manage; host files only locally", testSettingsAuthority},
+	{"R17 a must-change-password user may only change it", testMustChange},
+	{"a user one may not see looks the same whether or not it exists", testInvisibleUsers},
+	{"text with control or invisible characters is refused", testHiddenText},
+	{"error messages quote 200 characters and never a token", testQuoting},
+	{"setting no roles is refused", testNoRoles},
+}
+
+// personAction is one action on another person, as R14 lists them. setup
+// puts the target where the action applies and returns what act needs
+// (a token id, for the token actions).
+type personAction struct {
+	name  string
+	setup func(t *testing.T, e Env, target string) int64
+	act   func(s roster.Service, target string, n int64) error
+}
+
+func ptr(s string) *string { return &s }
+
+// personActions are the ten actions of R14, tokens counted as three.
+var personActions = []personAction{
+	{"change roles", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.UnassignRole(ctx, "tag", u)
+		return err
+	}},
+	{"change email", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Email: ptr("new-" + u)})
+		return err
+	}},
+	{"change username", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Username: ptr("u" + strings.ReplaceAll(strings.Split(u, "@")[0], ".", ""))})
+		return err
+	}},
+	{"change links", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"github": strings.Split(u, "@")[0]}})
+		return err
+	}},
+	{"set password", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.SetPassword(ctx, u, roster.SetPassword{Password: "a-new-long-passphrase"})
+		return err
+	}},
+	{"issue a reset link", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.CreateResetLink(ctx, u, 0, false)
+		return err
+	}},
+	{"deactivate", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.DeactivateUser(ctx, u, "")
+		return err
+	}},
+	{"reactivate", func(t *testing.T, e Env, u string) int64 {
+		must(e.Admin().DeactivateUser(ctx, u, ""))(t)
+		return 0
+	}, func(s roster.Service, u string, _ int64) error {
+		_, err := s.ReactivateUser(ctx, u)
+		return err
+	}},
+	{"delete", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.DeleteUser(ctx, u)
+		return err
+	}},
+	{"mint a token", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.CreateToken(ctx, roster.CreateToken{User: u, Name: "minted"})
+		return err
+	}},
+	{"rotate a token", adminToken, func(s roster.Service, _ string, id int64) error {
+		_, err := s.RotateToken(ctx, id)
+		return err
+	}},
+	{"revoke a token", adminToken, func(s roster.Service, _ string, id int64) error {
+		_, err := s.RevokeToken(ctx, id)
+		return err
+	}},
+}
+
+func adminToken(t *testing.T, e Env, u string) int64 {
+	return must(e.Admin().CreateToken(ctx, roster.CreateToken{User: u, Name: "theirs"}))(t).ID
+}
+
+// testActOnMatrix tries every action of R14 by each kind of actor on each
+// kind of target. Every actor holds the permission each action names, so
+// what denies is only R5 (owners) and R14 (the target holds more). The
+// role "tag" (users.view) is on every target, so that removing it is a
+// change of roles that grants nothing.
+func testActOnMatrix(t *testing.T, e Env) {
+	a := e.Admin()
+	must(a.CreatePermission(ctx, roster.CreatePermission{Name: "invoices.view"}))(t)
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "tag", Permissions: []string{roster.PermUsersView}}))(t)
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "billing", Permissions: []string{"invoices.view"}}))(t)
+	helpdesk := []string{roster.PermUsersView, roster.PermUsersCreate, roster.PermUsersManage, roster.PermUsersDelete, roster.PermTokensManage}
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "helpdesk", Permissions: helpdesk}))(t)
+
+	actors := map[string][]string{"owner": {roster.RoleOwner}, "admin": {roster.RoleAdmin}, "helpdesk": {"helpdesk"}}
+	targets := map[string][]string{
+		"owner":    {roster.RoleOwner},
+		"admin":    {roster.RoleAdmin},
+		"helpdesk": {"helpdesk"},
+		"member":   {roster.RoleMember},
+		"billing":  {"billing"}, // an application permission helpdesk lacks
+	}
+	// allowed[actor] lists the targets the actor may act on; for the rest
+	// wantRule is the rule that says no.
+	allowed := map[string][]string{
+		"owner":    {"owner", "admin", "helpdesk", "member", "billing"},
+		"admin":    {"admin", "helpdesk", "member", "billing"},
+		"helpdesk": {"helpdesk", "member"},
+	}
+	for actor, roles := range actors {
+		create(t, a, actor+"-actor@example.com", roles...)
+	}
+	n := 0
+	for _, actor := range []string{"owner", "admin", "helpdesk"} {
+		as := e.As(actor + "-actor@example.com")
+		for _, target := range []string{"owner", "admin", "helpdesk", "member", "billing"} {
+			for _, pa := range personActions {
+				n++
+				name := fmt.Sprintf("%s %s %s", actor, pa.name, target)
+				email := fmt.Sprintf("t%d.%s@example.com", n, target)
+				create(t, a, email, append([]string{"tag"}, targets[target]...)...)
+				var id int64
+				if pa.setup != nil {
+					id = pa.setup(t, e, email)
+				}
+				err := pa.act(as, email, id)
+				ok := contains(allowed[actor], target)
+				switch {
+				case ok && err != nil:
+					t.Errorf("%s: %v; want allowed", name, err)
+				case !ok:
+					wantRule := "(R14)"
+					if target == "owner" {
+						wantRule = "(R5)"
+					}
+					if !isForbidden(err) || !strings.Contains(err.Error(), wantRule) {
+						t.Errorf("%s: %v; want forbidden by %s", name, err, wantRule)
+					}
+				}
+			}
+		}
+	}
+	// The refusal names what the actor lacks.
+	create(t, a, "named@example.com", "billing")
+	_, err := e.As("helpdesk-actor@example.com").DeactivateUser(ctx, "named@example.com", "")
+	if err == nil || !strings.Contains(err.Error(), "invoices.view") {
+		t.Fatalf("R14 refusal does not name the permission: %v", err)
+	}
+}
+
+func isForbidden(err error) bool { return errors.Is(err, roster.ErrForbidden) }
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func testOwnProfile(t *testing.T, e Env) {
+	a := e.Admin()
+	create(t, a, "mem@example.com", roster.RoleMember)
+	create(t, a, "other@example.com", roster.RoleMember)
+	me := e.As("mem@example.com")
+	r := must(me.UpdateUser(ctx, "mem@example.com", roster.UpdateUser{Name: ptr("Mem Ber"), Username: ptr("mem")}))(t)
+	if !r.Changed || r.User.Name != "Mem Ber" || r.User.Username != "mem" {
+		t.Fatalf("own name and username: %+v", r)
+	}
+	_, err := me.UpdateUser(ctx, "mem@example.com", roster.UpdateUser{Email: ptr("me2@example.com")})
+	wantErr(t, err, roster.ErrForbidden, "changing one's own email without users.manage")
+	_, err = me.UpdateUser(ctx, "mem@example.com", roster.UpdateUser{Links: map[string]string{"github": "me"}})
+	wantErr(t, err, roster.ErrForbidden, "changing one's own links without users.manage")
+	_, err = me.UpdateUser(ctx, "other@example.com", roster.UpdateUser{Name: ptr("X")})
+	wantErr(t, err, roster.ErrForbidden, "changing another's name")
+	_, err = me.UpdateUser(ctx, "other@example.com", roster.UpdateUser{Username: ptr("mem")})
+	wantErr(t, err, roster.ErrForbidden, "another's username, even a taken one")
+	// A taken username is still refused for oneself.
+	must(a.UpdateUser(ctx, "other@example.com", roster.UpdateUser{Username: ptr("oth")}))(t)
+	_, err = me.UpdateUser(ctx, "mem@example.com", roster.UpdateUser{Username: ptr("OTH")})
+	wantErr(t, err, roster.ErrConflict, "taking another's username")
+}
+
+func testSettingsAuthority(t *testing.T, e Env) {
+	a := e.Admin()
+	create(t, a, "mem@example.com", roster.RoleMember)
+	must(a.SetSetting(ctx, "password.min_length", "12"))(t)
+	_, err := e.As("mem@example.com").GetSettings(ctx)
+	wantErr(t, err, roster.ErrForbidden, "a member reading settings")
+	p := must(e.As("mem@example.com").Whoami(ctx))(t)
+	if p.PasswordPolicy.MinLength != 12 || p.PasswordPolicy.MaxLength != 256 {
+		t.Fatalf("a member's account shows the password policy %+v; want 12 to 256", p.PasswordPolicy)
+	}
+	must(a.GetSettings(ctx))(t)
+
+	_, err = a.SetSetting(ctx, "mail.password_file", "/etc/hostname")
+	if e.Server() {
+		wantErr(t, err, roster.ErrForbidden, "setting a host file through the server")
+		if set := must(a.GetSettings(ctx))(t); set["mail.password_file"] != "" {
+			t.Fatalf("mail.password_file became %q", set["mail.password_file"])
+		}
+	} else if err != nil {
+		t.Fatalf("setting mail.password_file in local mode: %v", err)
+	}
+}
+
+func testMustChange(t *testing.T, e Env) {
+	a := e.Admin()
+	must(a.CreateUser(ctx, roster.CreateUser{Email: "new@example.com", Roles: []string{roster.RoleAdmin},
+		Password: "first-long-passphrase", MustChangePassword: true}))(t)
+	u := e.As("new@example.com")
+	p := must(u.Whoami(ctx))(t)
+	if p.User == nil || !p.User.MustChangePassword {
+		t.Fatalf("account show: %+v", p)
+	}
+	_, err := u.ListUsers(ctx, roster.UserFilter{})
+	wantErr(t, err, roster.ErrForbidden, "listing users before the required change")
+	_, err = u.CreateUser(ctx, roster.CreateUser{Email: "x@example.com"})
+	wantErr(t, err, roster.ErrForbidden, "creating a user before the required change")
+	_, err = u.GetUser(ctx, "new@example.com")
+	wantErr(t, err, roster.ErrForbidden, "anything but the account and the password")
+	if err != nil && !strings.Contains(err.Error(), "R17") {
+		t.Fatalf("the refusal does not say why: %v", err)
+	}
+	must(u.ChangePassword(ctx, "first-long-passphrase", "second-long-passphrase"))(t)
+	if p := must(u.Whoami(ctx))(t); p.User.MustChangePassword {
+		t.Fatal("must_change_password is still set after the change")
+	}
+	must(u.ListUsers(ctx, roster.UserFilter{}))(t)
+	must(u.CreateUser(ctx, roster.CreateUser{Email: "x@example.com"}))(t)
+}
+
+func testInvisibleUsers(t *testing.T, e Env) {
+	a := e.Admin()
+	create(t, a, "nobody@example.com")
+	must(a.UnassignRole(ctx, roster.RoleMember, "nobody@example.com"))(t)
+	s := e.As("nobody@example.com")
+	_, errExists := s.GetUser(ctx, e.Owner())
+	_, errAbsent := s.GetUser(ctx, "absent@example.com")
+	wantErr(t, errExists, roster.ErrForbidden, "show an existing user without users.view")
+	wantErr(t, errAbsent, roster.ErrForbidden, "show an absent user without users.view")
+	_, errExists = s.Can(ctx, e.Owner(), roster.PermUsersView, "")
+	_, errAbsent = s.Can(ctx, "absent@example.com", roster.PermUsersView, "")
+	wantErr(t, errExists, roster.ErrForbidden, "can of an existing user without users.view")
+	wantErr(t, errAbsent, roster.ErrForbidden, "can of an absent user without users.view")
+	if strings.ReplaceAll(errExists.Error(), e.Owner(), "X") != strings.ReplaceAll(errAbsent.Error(), "absent@example.com", "X") {
+		t.Fatalf("the refusals differ:\n%v\n%v", errExists, errAbsent)
+	}
+	// One's own account needs no permission.
+	must(s.GetUser(ctx, "nobody@example.com"))(t)
+}
+
+func testHiddenText(t *testing.T, e Env) {
+	a := e.Admin()
+	before := auditCount(t, e)
+	for _, bad := range []string{"\x1b[31mred", "a\x00b", "tab\there", "\u0085next", "rtl\u202eevil", "zero\u200bwidth", "\ufeffbom", "iso\u2066late"} {
+		_, err := a.CreateUser(ctx, roster.CreateUser{Email: "n@example.com", Name: bad})
+		wantErr(t, err, roster.ErrInvalid, fmt.Sprintf("a name holding %q", bad))
+		_, err = a.SetSetting(ctx, "org.name", bad)
+		wantErr(t, err, roster.ErrInvalid, fmt.Sprintf("org.name holding %q", bad))
+		_, err = a.CreateRole(ctx, roster.CreateRole{Name: "r", Permissions: []string{roster.PermUsersView}, Description: bad})
+		wantErr(t, err, roster.ErrInvalid, fmt.Sprintf("a role description holding %q", bad))
+		_, err = a.CreateToken(ctx, roster.CreateToken{User: e.Owner(), Name: bad})
+		wantErr(t, err, roster.ErrInvalid, fmt.Sprintf("a token name holding %q", bad))
+		_, err = a.CreateProject(ctx, roster.CreateProject{Slug: "p", Name: bad})
+		wantErr(t, err, roster.ErrInvalid, fmt.Sprintf("a project name holding %q", bad))
+	}
+	create(t, a, "alice@example.com")
+	for _, bad := range []string{"ali\u200bce@example.com", "alice\u202e@example.com", "al\x1bice@example.com"} {
+		_, err := a.CreateUser(ctx, roster.CreateUser{Email: bad})
+		wantErr(t, err, roster.ErrInvalid, fmt.Sprintf("the email %q", bad))
+		_, err = a.CreateInvitation(ctx, roster.CreateInvitation{Email: bad})
+		wantErr(t, err, roster.ErrInvalid, fmt.Sprintf("an invitation to %q", bad))
+		_, err = a.UpdateUser(ctx, "alice@example.com", roster.UpdateUser{Email: ptr(bad)})
+		wantErr(t, err, roster.ErrInvalid, fmt.Sprintf("changing an email to %q", bad))
+	}
+	_, err := a.UpdateUser(ctx, "alice@example.com", roster.UpdateUser{Links: map[string]string{"github": "al\u200bice"}})
+	wantErr(t, err, roster.ErrInvalid, "a link value with a zero-width space")
+	// Plain text from other scripts is welcome.
+	must(a.UpdateUser(ctx, "alice@example.com", roster.UpdateUser{Name: ptr("Zoë Ångström 山田 عائشة")}))(t)
+	if got := auditCount(t, e); got != before+2 {
+		t.Fatalf("audit grew by %d; want 2", got-before)
+	}
+}
+
+func testQuoting(t *testing.T, e Env) {
+	a := e.Admin()
+	long := strings.Repeat("x", 100_000)
+	for what, err := range map[string]error{
+		"show":       second(a.GetUser(ctx, long)),
+		"deactivate": second(a.DeactivateUser(ctx, long, "")),
+		"role":       second(a.GetRole(ctx, long)),
+		"project":    second(a.GetProject(ctx, long)),
+	} {
+		if err == nil || len(err.Error()) > 1000 || strings.Contains(err.Error(), strings.Repeat("x", roster.MaxQuoted+1)) {
+			t.Errorf("%s of a 100 KB reference: an error of %d bytes", what, len(fmt.Sprint(err)))
+		}
+	}
+	secret := must(a.CreateToken(ctx, roster.CreateToken{User: e.Owner(), Name: "pasted"}))(t).Token
+	for what, err := range map[string]error{
+		"show":       second(a.GetUser(ctx, secret)),
+		"deactivate": second(a.DeactivateUser(ctx, secret, "")),
+		"reset link": second(a.CreateResetLink(ctx, secret, 0, false)),
+	} {
+		wantErr(t, err, roster.ErrNotFound, what+" of a pasted token")
+		if strings.Contains(err.Error(), secret[len("roster_pat_"):]) {
+			t.Errorf("%s echoes the token: %v", what, err)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func testNoRoles(t *testing.T, e Env) {
+	a := e.Admin()
+	create(t, a, "x@example.com", roster.RoleManager)
+	_, err := a.SetRoles(ctx, "x@example.com", nil)
+	wantErr(t, err, roster.ErrInvalid, "setting no roles")
+	if u := must(a.GetUser(ctx, "x@example.com"))(t); len(u.Roles) != 1 {
+		t.Fatalf("roles after a refused empty set: %v", u.Roles)
+	}
+}
