@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,7 +22,16 @@ import (
 
 type serveOptions struct {
 	addr, cert, key, baseURL string
+	trustedProxies           []string
+	mailPasswordFile         string
+
+	proxies      []netip.Prefix // trustedProxies, parsed
+	mailPassword string         // from mailPasswordFile or the environment
 }
+
+// mailPasswordEnv holds the server's SMTP password when no
+// --mail-password-file is given.
+const mailPasswordEnv = "ROSTER_MAIL_PASSWORD"
 
 func newCmdServe(f *Factory) *cobra.Command {
 	opts := &serveOptions{}
@@ -33,9 +44,21 @@ requests carry API tokens (roster token create, roster login).
 
 With --tls-cert and --tls-key it serves HTTPS (TLS 1.2 or later); without,
 plain HTTP, which clients refuse to send tokens over except to this machine
-unless given --insecure. It stops gracefully on SIGTERM or interrupt.`,
-		Example: `  roster serve --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --base-url https://roster.example.com`,
-		Args:    exactArgs(0),
+unless given --insecure. It stops gracefully on SIGTERM or interrupt.
+
+Failed sign-ins and token uses are rate limited per client address; a valid
+token is never refused for them. Behind a reverse proxy, give its address
+range with --trusted-proxy (repeatable) so that each client is counted by
+the X-Forwarded-For the proxy sets; without it that header is ignored.
+
+Mail (invite create --send, user reset-link --send) authenticates to the
+SMTP server with the password in --mail-password-file, read once at start,
+or else in the ROSTER_MAIL_PASSWORD environment variable. The server never
+reads the setting mail.password_file, and its callers cannot set it: a
+setting naming a file on this host is for local mode only (R16).`,
+		Example: `  roster serve --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --base-url https://roster.example.com
+  roster serve --addr 127.0.0.1:8080 --trusted-proxy 127.0.0.1/32 --mail-password-file /etc/roster/smtp-password`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (opts.cert == "") != (opts.key == "") {
 				return usagef("--tls-cert and --tls-key go together")
@@ -45,6 +68,18 @@ unless given --insecure. It stops gracefully on SIGTERM or interrupt.`,
 					return usagef("invalid --base-url %q", opts.baseURL).withHint("give an http or https URL")
 				}
 			}
+			for _, v := range opts.trustedProxies {
+				p, err := parseProxy(v)
+				if err != nil {
+					return usagef("invalid --trusted-proxy %q", v).withHint("give an address range such as 10.0.0.0/8, or one address")
+				}
+				opts.proxies = append(opts.proxies, p)
+			}
+			pw, err := serveMailPassword(opts.mailPasswordFile)
+			if err != nil {
+				return err
+			}
+			opts.mailPassword = pw
 			return serveRun(cmd.Context(), f, opts)
 		},
 	}
@@ -53,7 +88,43 @@ unless given --insecure. It stops gracefully on SIGTERM or interrupt.`,
 	fs.StringVar(&opts.cert, "tls-cert", "", "TLS certificate `file` (PEM)")
 	fs.StringVar(&opts.key, "tls-key", "", "TLS key `file` (PEM)")
 	fs.StringVar(&opts.baseURL, "base-url", "", "the `URL` links in invitations and reset mails start with (default: setting base_url)")
+	fs.StringArrayVar(&opts.trustedProxies, "trusted-proxy", nil, "trust X-Forwarded-For from reverse proxies in `CIDR` (repeatable)")
+	fs.StringVar(&opts.mailPasswordFile, "mail-password-file", "", "read the SMTP password from `file` (default: $"+mailPasswordEnv+")")
 	return cmd
+}
+
+// parseProxy reads a --trusted-proxy: a CIDR range, or one address.
+func parseProxy(v string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(v); err == nil {
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return p, err
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 { // ::ffff:10.0.0.0/104 is 10.0.0.0/8: peers are unmapped
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// serveMailPassword is the server's SMTP password: read from file once,
+// at start, so that a file gone or unreadable later cannot fail a send;
+// else from the environment; else none.
+func serveMailPassword(file string) (string, error) {
+	if file == "" {
+		return os.Getenv(mailPasswordEnv), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", usagef("read --mail-password-file: %v", err)
+	}
+	pw := trimNewline(string(b))
+	if pw == "" {
+		return "", usagef("--mail-password-file %s is empty", file).withHint("put the SMTP password in it, or leave the flag out")
+	}
+	return pw, nil
 }
 
 func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
@@ -61,10 +132,11 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	c := core.New(db, core.WithClock(f.now), core.WithBaseURL(opts.baseURL))
+	// Always a server's core: its callers are remote (R16).
+	c := core.New(db, core.WithClock(f.now), core.WithBaseURL(opts.baseURL), core.WithServer(opts.mailPassword))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
 	srv := &http.Server{
-		Handler:           api.New(c, api.Options{Logger: logger}),
+		Handler:           api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
