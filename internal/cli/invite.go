@@ -140,7 +140,7 @@ link, valid 7 days by default (setting invite.ttl), to choose a password and
 become active.
 
 Without --send the link is printed once: its URL under base_url, or the
-token for roster invite accept when no base_url is set; with several
+token for roster invite accept --link-file when no base_url is set; with several
 emails, each line is the email, a tab, and its link. With --send it is
 mailed (settings mail.*) and not printed. If mailing fails the invitation
 stands; send a new link with roster invite resend.`,
@@ -260,50 +260,61 @@ func newCmdInviteRevoke(f *Factory) *cobra.Command {
 type acceptOptions struct {
 	params   roster.AcceptInvitation
 	password passwordSource
+	link     linkSource
 }
 
 func newCmdInviteAccept(f *Factory) *cobra.Command {
-	opts := &acceptOptions{}
+	opts := &acceptOptions{link: linkSource{kind: inviteLink}}
 	cmd := &cobra.Command{
-		Use:   "accept TOKEN",
+		Use:   "accept [LINK]",
 		Short: "Accept an invitation: choose a password and become active",
-		Long: `Accept an invitation with the token from its link (the last part of the
-URL). The password comes from --password-stdin, --password-file or a prompt
-on the terminal. A link works once.`,
-		Example: `  roster invite accept roster_inv_… --name "Ann Lee" --username ann --password-file pw.txt`,
-		Args:    exactArgs(1, "TOKEN"),
+		Long: `Accept an invitation with its link: the URL (base_url/invite/TOKEN) or the
+bare token, read from --link-file FILE, or from standard input with
+--link-file -. A link given as an argument still works but warns: other
+users of this machine can read a command line. A link works once.
+
+The password comes from --password-stdin, --password-file or a prompt on
+the terminal. Standard input carries one secret: --link-file - and
+--password-stdin cannot be used together.`,
+		Example: `  roster invite accept --link-file invite.txt --name "Ann Lee" --username ann --password-file pw.txt
+  pbpaste | roster invite accept --link-file -`,
+		Args: maxArgs(1, "LINK"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !opts.password.given() && !f.IO.CanPrompt() {
+			if err := opts.link.check(args, &opts.password); err != nil {
+				return err
+			}
+			opts.password.stdinTaken = opts.link.file == "-"
+			if !opts.password.given() && !opts.password.canPrompt(f) {
 				return opts.password.missing()
 			}
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if opts.params.Password, err = opts.password.read(f); err != nil {
-				return err
-			}
-			opts.params.Token = tokenFromLink(args[0])
-			u, err := svc.AcceptInvitation(cmd.Context(), opts.params)
-			if err != nil {
-				return err
-			}
-			return f.printUserResults([]roster.UserResult{{User: u, Changed: true}}, true, "accepted the invitation; active now:", "")
+			return inviteAcceptRun(cmd, f, opts, args)
 		},
 	}
 	cmd.Flags().StringVar(&opts.params.Name, "name", "", "your display `name`")
 	cmd.Flags().StringVar(&opts.params.Username, "username", "", "your `username`")
+	opts.link.addFlags(cmd)
 	opts.password.addFlags(cmd, false, false)
 	return cmd
 }
 
-// tokenFromLink accepts a whole link as well as its token.
-func tokenFromLink(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
+func inviteAcceptRun(cmd *cobra.Command, f *Factory, opts *acceptOptions, args []string) error {
+	tok, err := opts.link.read(f, args)
+	if err != nil {
+		return err
 	}
-	return s
+	svc, err := f.Service(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if opts.params.Password, err = opts.password.read(f); err != nil {
+		return err
+	}
+	opts.params.Token = tok
+	u, err := svc.AcceptInvitation(cmd.Context(), opts.params)
+	if err != nil {
+		return err
+	}
+	return f.printUserResults([]roster.UserResult{{User: u, Changed: true}}, true, "accepted the invitation; active now:", "")
 }
 
 func newCmdUserResetLink(f *Factory) *cobra.Command {
@@ -314,7 +325,7 @@ func newCmdUserResetLink(f *Factory) *cobra.Command {
 		Short: "Make a single-use link for a user to set a new password",
 		Long: `Make a single-use link, valid 24 hours by default (setting reset.ttl), with
 which the user sets a new password: in a browser under base_url, or with
-roster account reset TOKEN. It replaces the user's earlier reset links. An
+roster account reset --link-file FILE. It replaces the user's earlier reset links. An
 account created without a password is completed the same way.`,
 		Example:           `  roster user reset-link bob@example.com --send`,
 		Args:              exactArgs(1, "USER"),
@@ -345,36 +356,65 @@ account created without a password is completed the same way.`,
 	return cmd
 }
 
+type accountResetOptions struct {
+	password passwordSource
+	link     linkSource
+}
+
 func newCmdAccount(f *Factory) *cobra.Command {
-	var pw passwordSource
-	reset := &cobra.Command{
-		Use:   "reset TOKEN",
+	return group("account", "accounts", "Your own account", newCmdAccountShow(f), newCmdAccountPassword(f), newCmdAccountReset(f))
+}
+
+func newCmdAccountReset(f *Factory) *cobra.Command {
+	opts := &accountResetOptions{link: linkSource{kind: resetLink}}
+	cmd := &cobra.Command{
+		Use:   "reset [LINK]",
 		Short: "Set a new password with a reset link",
-		Long: `Set a new password with the token of a reset link (the last part of its
-URL). The password comes from --password-stdin, --password-file or a prompt
-on the terminal. A link works once.`,
-		Args: exactArgs(1, "TOKEN"),
+		Long: `Set a new password with a reset link: the URL (base_url/reset/TOKEN) or the
+bare token, read from --link-file FILE, or from standard input with
+--link-file -. A link given as an argument still works but warns: other
+users of this machine can read a command line. A link works once.
+
+The password comes from --password-stdin, --password-file or a prompt on
+the terminal. Standard input carries one secret: --link-file - and
+--password-stdin cannot be used together.`,
+		Example: `  roster account reset --link-file reset.txt --password-file new-pw.txt
+  pbpaste | roster account reset --link-file -`,
+		Args: maxArgs(1, "LINK"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !pw.given() && !f.IO.CanPrompt() {
-				return pw.missing()
-			}
-			svc, err := f.Service(cmd.Context())
-			if err != nil {
+			if err := opts.link.check(args, &opts.password); err != nil {
 				return err
 			}
-			secret, err := pw.read(f)
-			if err != nil {
-				return err
+			opts.password.stdinTaken = opts.link.file == "-"
+			if !opts.password.given() && !opts.password.canPrompt(f) {
+				return opts.password.missing()
 			}
-			u, err := svc.RedeemResetLink(cmd.Context(), tokenFromLink(args[0]), secret)
-			if err != nil {
-				return err
-			}
-			return f.printUserResults([]roster.UserResult{{User: u, Changed: true}}, true, "set a new password for", "")
+			return accountResetRun(cmd, f, opts, args)
 		},
 	}
-	pw.addFlags(reset, false, false)
-	return group("account", "accounts", "Your own account", newCmdAccountShow(f), newCmdAccountPassword(f), reset)
+	opts.link.addFlags(cmd)
+	opts.password.addFlags(cmd, false, false)
+	return cmd
+}
+
+func accountResetRun(cmd *cobra.Command, f *Factory, opts *accountResetOptions, args []string) error {
+	tok, err := opts.link.read(f, args)
+	if err != nil {
+		return err
+	}
+	svc, err := f.Service(cmd.Context())
+	if err != nil {
+		return err
+	}
+	secret, err := opts.password.read(f)
+	if err != nil {
+		return err
+	}
+	u, err := svc.RedeemResetLink(cmd.Context(), tok, secret)
+	if err != nil {
+		return err
+	}
+	return f.printUserResults([]roster.UserResult{{User: u, Changed: true}}, true, "set a new password for", "")
 }
 
 func newCmdAccountShow(f *Factory) *cobra.Command {

@@ -19,6 +19,8 @@ type IOStreams struct {
 	ErrOut io.Writer
 
 	stdoutTTY bool
+	stdinTTY  bool
+	stderrTTY bool
 	canPrompt bool
 	forced    bool
 	lines     *bufio.Reader
@@ -31,6 +33,8 @@ func SystemIO() *IOStreams {
 	return &IOStreams{
 		In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr,
 		stdoutTTY: forced || isTTY(os.Stdout),
+		stdinTTY:  isTTY(os.Stdin),
+		stderrTTY: isTTY(os.Stderr),
 		canPrompt: forced || (isTTY(os.Stdin) && isTTY(os.Stderr)),
 		forced:    forced,
 	}
@@ -41,6 +45,27 @@ func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 
 // CanPrompt reports whether a person can answer a prompt.
 func (s *IOStreams) CanPrompt() bool { return s.canPrompt }
+
+// stdinIsTerminal reports whether a person types standard input.
+func (s *IOStreams) stdinIsTerminal() bool { return s.forced || s.stdinTTY }
+
+// canPromptOnTTY reports whether a person can answer a prompt on the
+// terminal when standard input carries something else, such as a link
+// piped to --link-file -: prompts read /dev/tty, not standard input.
+func (s *IOStreams) canPromptOnTTY() bool {
+	if s.forced || s.canPrompt {
+		return true
+	}
+	if !s.stderrTTY {
+		return false
+	}
+	tty, err := os.Open("/dev/tty")
+	if err != nil {
+		return false
+	}
+	tty.Close()
+	return true
+}
 
 // Infof prints a message for people on stderr.
 func (s *IOStreams) Infof(format string, args ...any) {

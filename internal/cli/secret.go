@@ -16,6 +16,18 @@ type passwordSource struct {
 	none   bool
 
 	flags []string // the source flags the command offers
+
+	// stdinTaken: standard input carries something else (--link-file -),
+	// so a prompt needs a terminal of its own.
+	stdinTaken bool
+}
+
+// canPrompt reports whether the password can be asked for.
+func (s *passwordSource) canPrompt(f *Factory) bool {
+	if s.stdinTaken {
+		return f.IO.canPromptOnTTY()
+	}
+	return f.IO.CanPrompt()
 }
 
 // addFlags registers the source flags; withNone adds --no-password.
@@ -65,7 +77,7 @@ func (s *passwordSource) read(f *Factory) (string, error) {
 	case s.random, s.none:
 		return "", nil
 	}
-	if !f.IO.CanPrompt() {
+	if !s.canPrompt(f) {
 		return "", s.missing()
 	}
 	pw, err := f.IO.Secret("New password: ")
