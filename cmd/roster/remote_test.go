@@ -41,7 +41,7 @@ func TestScriptsRemote(t *testing.T) {
 				return err
 			}
 			clockFile := filepath.Join(e.WorkDir, ".test-now")
-			c := core.New(db, core.WithClock(func() time.Time {
+			c := core.New(db, core.WithServer(""), core.WithClock(func() time.Time {
 				b, _ := os.ReadFile(clockFile)
 				return testClockFrom(strings.TrimSpace(string(b)))()
 			}))

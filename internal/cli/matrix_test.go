@@ -106,7 +106,7 @@ func TestRoleActionMatrix(t *testing.T) {
 			func(id string) []string { return []string{"permission", "delete", "app." + id, "--yes"} }},
 		{"can", all, nil, func(string) []string { return []string{"can", "root@example.com", "users.view"} }},
 		{"audit list", admins, nil, func(string) []string { return []string{"audit", "list"} }},
-		{"settings show", all, nil, func(string) []string { return []string{"settings", "show"} }},
+		{"settings show", admins, nil, func(string) []string { return []string{"settings", "show"} }},
 		{"settings set", admins, nil, func(id string) []string { return []string{"settings", "set", "org.name", id} }},
 		{"project list", all, nil, func(string) []string { return []string{"project", "list"} }},
 		{"project show", all, nil, func(string) []string { return []string{"project", "show", "shared"} }},
