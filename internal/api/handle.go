@@ -19,10 +19,13 @@ import (
 )
 
 // withBody adapts an endpoint that takes a JSON body of type In: the body
-// is decoded strictly before fn runs, so fn never sees a bad one.
-func withBody[In, Out any](fn func(c call, in In) (Out, error)) serveFunc {
+// is decoded strictly before fn runs, so fn never sees a bad one. required
+// names the fields that must be present and not null, because for them
+// the zero value would be read as a request of its own: {} must not strip
+// every role, unarchive a project or blank a setting.
+func withBody[In, Out any](fn func(c call, in In) (Out, error), required ...string) serveFunc {
 	return func(w http.ResponseWriter, c call) error {
-		in, err := decode[In](c.r.Body)
+		in, err := decode[In](c.r.Body, required...)
 		if err != nil {
 			return err
 		}
@@ -43,10 +46,11 @@ func noBody[Out any](fn func(c call) (Out, error)) serveFunc {
 }
 
 // decode reads exactly one JSON object of type T: unknown fields, values
-// of the wrong type, trailing data and an empty body are all invalid, and
-// a body over the cap is too large. Messages name fields and types but
-// never echo values, which may be passwords or tokens.
-func decode[T any](body io.Reader) (T, error) {
+// of the wrong type, trailing data, an empty body and a required field
+// missing or null are all invalid, and a body over the cap is too large.
+// Messages name fields and types but never echo values, which may be
+// passwords or tokens.
+func decode[T any](body io.Reader, required ...string) (T, error) {
 	var v T
 	data, err := io.ReadAll(body)
 	if err != nil {
@@ -72,7 +76,38 @@ func decode[T any](body io.Reader) (T, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return v, roster.Errorf(roster.ErrInvalid, "invalid JSON body: unexpected data after the object")
 	}
+	for _, name := range required {
+		if !present(data, name) {
+			return v, roster.Errorf(roster.ErrInvalid, "the body needs the field %q", name).WithHint("see docs/api.md")
+		}
+	}
 	return v, nil
+}
+
+// present reports whether the JSON object obj (already decoded once, so
+// well formed) gives name a value other than null. Keys match as
+// encoding/json matches them to fields: without regard to case, the last
+// one in the object winning.
+func present(obj []byte, name string) bool {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if _, err := dec.Token(); err != nil { // {
+		return false
+	}
+	var last json.RawMessage
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return false
+		}
+		if k, _ := key.(string); strings.EqualFold(k, name) {
+			last = raw
+		}
+	}
+	return last != nil && string(last) != "null"
 }
 
 // describeJSONError says what is wrong with a body without quoting it.

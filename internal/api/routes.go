@@ -32,7 +32,7 @@ func (s *server) routes() []route {
 				return err
 			})
 			return tok, err
-		})},
+		}, "email", "password")},
 		{"GET " + v1 + "/whoami", bearer, noBody(func(c call) (roster.Principal, error) {
 			return c.svc.Whoami(c.ctx())
 		})},
@@ -48,7 +48,7 @@ func (s *server) routes() []route {
 				return err
 			})
 			return u, err
-		})},
+		}, "current", "new")},
 
 		// Users.
 		{"GET " + v1 + "/users", bearer, noBody(func(c call) (wire.Page[roster.User], error) {
@@ -71,14 +71,18 @@ func (s *server) routes() []route {
 			return changed(c.svc.CreateUser(c.ctx(), roster.CreateUser{Email: in.Email, Name: in.Name, Username: in.Username,
 				Roles: in.Roles, Links: in.Links, Projects: in.Projects, Password: in.Password,
 				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, IfNotExists: in.IfNotExists}))
-		})},
+		}, "email")},
 		{"PATCH " + v1 + "/users/{user}", bearer, withBody(func(c call, in wire.UpdateUser) (userChange, error) {
 			return changed(c.svc.UpdateUser(c.ctx(), c.path("user"), roster.UpdateUser{Name: in.Name, Email: in.Email,
 				Username: in.Username, Links: in.Links, Unlink: in.Unlink}))
 		})},
 		{"PUT " + v1 + "/users/{user}/roles", bearer, withBody(func(c call, in wire.Roles) (userChange, error) {
+			if len(in.Roles) == 0 { // [] would take every role away, as {} did
+				return userChange{}, roster.Errorf(roster.ErrInvalid, "roles must name at least one role").
+					WithHint("to take one role away, DELETE /api/v1/roles/{role}/holders/{user}")
+			}
 			return changed(c.svc.SetRoles(c.ctx(), c.path("user"), in.Roles))
-		})},
+		}, "roles")},
 		{"POST " + v1 + "/users/{user}/password", bearer, withBody(func(c call, in wire.SetPassword) (userChange, error) {
 			return changed(c.svc.SetPassword(c.ctx(), c.path("user"), roster.SetPassword{Password: in.Password,
 				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, RevokeSessions: in.RevokeSessions}))
@@ -109,7 +113,7 @@ func (s *server) routes() []route {
 		})},
 		{"POST " + v1 + "/roles", bearer, withBody(func(c call, in wire.CreateRole) (roster.Role, error) {
 			return c.svc.CreateRole(c.ctx(), roster.CreateRole{Name: in.Name, Description: in.Description, Permissions: in.Permissions})
-		})},
+		}, "name", "permissions")},
 		{"PATCH " + v1 + "/roles/{role}", bearer, withBody(func(c call, in wire.UpdateRole) (roster.RoleResult, error) {
 			return c.svc.UpdateRole(c.ctx(), c.path("role"), roster.UpdateRole{Description: in.Description, Add: in.Add, Remove: in.Remove})
 		})},
@@ -127,7 +131,7 @@ func (s *server) routes() []route {
 		})},
 		{"POST " + v1 + "/permissions", bearer, withBody(func(c call, in wire.CreatePermission) (roster.Permission, error) {
 			return c.svc.CreatePermission(c.ctx(), roster.CreatePermission{Name: in.Name, Description: in.Description, Implies: in.Implies})
-		})},
+		}, "name")},
 		{"DELETE " + v1 + "/permissions/{permission}", bearer, noBody(func(c call) (roster.Permission, error) {
 			return c.svc.DeletePermission(c.ctx(), c.path("permission"))
 		})},
@@ -150,7 +154,7 @@ func (s *server) routes() []route {
 		})},
 		{"PUT " + v1 + "/settings/{key}", bearer, withBody(func(c call, in wire.SetSetting) (roster.SettingResult, error) {
 			return c.svc.SetSetting(c.ctx(), c.path("key"), in.Value)
-		})},
+		}, "value")},
 
 		// Invitations and reset links.
 		{"GET " + v1 + "/invitations", bearer, noBody(func(c call) ([]roster.Invitation, error) {
@@ -163,7 +167,7 @@ func (s *server) routes() []route {
 			}
 			return c.svc.CreateInvitation(c.ctx(), roster.CreateInvitation{Email: in.Email, Name: in.Name,
 				Roles: in.Roles, Projects: in.Projects, TTL: ttl, Send: in.Send})
-		})},
+		}, "email")},
 		{"POST " + v1 + "/invitations/{email}/resend", bearer, withBody(func(c call, in wire.Link) (roster.Invitation, error) {
 			ttl, err := seconds(in.TTLSeconds)
 			if err != nil {
@@ -177,10 +181,10 @@ func (s *server) routes() []route {
 		{"POST " + v1 + "/invitations/accept", link, withBody(func(c call, in wire.AcceptInvitation) (roster.User, error) {
 			return s.b.Public().AcceptInvitation(c.ctx(), roster.AcceptInvitation{Token: in.Token, Name: in.Name,
 				Username: in.Username, Password: in.Password})
-		})},
+		}, "token", "password")},
 		{"POST " + v1 + "/reset", link, withBody(func(c call, in wire.RedeemReset) (roster.User, error) {
 			return s.b.Public().RedeemResetLink(c.ctx(), in.Token, in.Password)
-		})},
+		}, "token", "password")},
 
 		// Projects.
 		{"GET " + v1 + "/projects", bearer, noBody(func(c call) ([]roster.Project, error) {
@@ -191,24 +195,24 @@ func (s *server) routes() []route {
 		})},
 		{"POST " + v1 + "/projects", bearer, withBody(func(c call, in wire.CreateProject) (roster.Project, error) {
 			return c.svc.CreateProject(c.ctx(), roster.CreateProject{Slug: in.Slug, Name: in.Name})
-		})},
+		}, "slug")},
 		{"PATCH " + v1 + "/projects/{project}", bearer, withBody(func(c call, in wire.UpdateProject) (roster.ProjectResult, error) {
 			return c.svc.UpdateProject(c.ctx(), c.path("project"), roster.UpdateProject{Slug: in.Slug, Name: in.Name})
 		})},
 		{"POST " + v1 + "/projects/{project}/archive", bearer, withBody(func(c call, in wire.Archive) (roster.ProjectResult, error) {
 			return c.svc.ArchiveProject(c.ctx(), c.path("project"), in.Archived)
-		})},
+		}, "archived")},
 		{"DELETE " + v1 + "/projects/{project}", bearer, noBody(func(c call) (roster.Project, error) {
 			return c.svc.DeleteProject(c.ctx(), c.path("project"))
 		})},
 		{"POST " + v1 + "/projects/{project}/members", bearer, withBody(func(c call, in wire.Members) ([]wire.MemberOutcome, error) {
 			out, err := c.svc.AddMembers(c.ctx(), c.path("project"), in.Users)
 			return s.outcomes(c, out), err
-		})},
+		}, "users")},
 		{"POST " + v1 + "/projects/{project}/members/remove", bearer, withBody(func(c call, in wire.Members) ([]wire.MemberOutcome, error) {
 			out, err := c.svc.RemoveMembers(c.ctx(), c.path("project"), in.Users)
 			return s.outcomes(c, out), err
-		})},
+		}, "users")},
 
 		// API tokens.
 		{"GET " + v1 + "/tokens", bearer, noBody(func(c call) ([]roster.APIToken, error) {
