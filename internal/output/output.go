@@ -14,6 +14,8 @@ import (
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/roster-dev/roster/internal/roster"
 )
 
 // Format is an output format.
@@ -170,7 +172,10 @@ func (p *Printer) tsv(rows [][]string) error {
 			if i > 0 {
 				b.WriteByte('\t')
 			}
-			b.WriteString(tsvEscape.Replace(c))
+			// Text stored before roster refused hidden characters, or written
+			// by another program, must not move the cursor, recolour or
+			// reorder what an admin reads.
+			b.WriteString(roster.Visible(tsvEscape.Replace(c)))
 		}
 		b.WriteByte('\n')
 	}
@@ -204,7 +209,7 @@ func (p *Printer) table(header []string, rows [][]string) error {
 func anySlice(s []string) []any {
 	out := make([]any, len(s))
 	for i, v := range s {
-		out[i] = v
+		out[i] = roster.Visible(v) // as in tsv
 	}
 	return out
 }

@@ -53,3 +53,26 @@ func TestStreamMatchesList(t *testing.T) {
 		}
 	}
 }
+
+// TestTerminalTextIsVisible: a value holding an escape sequence or a bidi
+// override (stored before roster refused them) cannot drive the terminal
+// through a table or tab-separated lines.
+func TestTerminalTextIsVisible(t *testing.T) {
+	evil := "eve\x1b[2J\u202etxt.exe\u200b"
+	for _, f := range []Format{Table, TSV} {
+		var b bytes.Buffer
+		rows := Rows{Header: []string{"NAME"}}
+		rows.Add(evil, evil)
+		if err := (&Printer{W: &b, Format: f}).List([]item{{Name: evil}}, rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{"\x1b", "\u202e", "\u200b"} {
+			if bytes.Contains(b.Bytes(), []byte(bad)) {
+				t.Errorf("%s output holds %q: %q", f, bad, b.String())
+			}
+		}
+		if !bytes.Contains(b.Bytes(), []byte("eve\ufffd[2J\ufffdtxt.exe")) {
+			t.Errorf("%s output lost the visible text: %q", f, b.String())
+		}
+	}
+}

@@ -70,14 +70,7 @@ func Quote(s string) string {
 			return "(a " + strings.TrimSuffix(p, "_") + " token, not shown)"
 		}
 	}
-	if !utf8.ValidString(s) || strings.IndexFunc(s, hidden) >= 0 {
-		s = strings.Map(func(r rune) rune {
-			if hidden(r) {
-				return utf8.RuneError
-			}
-			return r
-		}, strings.ToValidUTF8(s, string(utf8.RuneError)))
-	}
+	s = Visible(s)
 	if utf8.RuneCountInString(s) > MaxQuoted {
 		s = string([]rune(s)[:MaxQuoted]) + "…"
 	}

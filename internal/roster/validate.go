@@ -17,13 +17,27 @@ var (
 	linkKindRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 )
 
-// hidden reports whether r changes how text around it is shown without
+// Hidden reports whether r changes how text around it is shown without
 // showing itself: C0 and C1 controls (ESC among them), format characters
 // (bidi overrides, zero-width spaces and joiners, the BOM) and the line
 // and paragraph separators. Text holding one could forge a table on an
 // admin's terminal or pass for another name.
-func hidden(r rune) bool {
+func Hidden(r rune) bool {
 	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// Visible returns s with every hidden character, and every byte that is
+// not UTF-8, replaced by U+FFFD, so that it is safe to show on a terminal.
+func Visible(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, Hidden) < 0 {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if Hidden(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
 }
 
 // checkVisible refuses text that is not valid UTF-8 or that holds a
@@ -32,7 +46,7 @@ func checkVisible(what, s string) error {
 	if !utf8.ValidString(s) {
 		return Errorf(ErrInvalid, "invalid %s: not valid UTF-8", what)
 	}
-	if i := strings.IndexFunc(s, hidden); i >= 0 {
+	if i := strings.IndexFunc(s, Hidden); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(s[i:])
 		return Errorf(ErrInvalid, "invalid %s: it holds the invisible or control character %U", what, r).
 			WithHint("remove control, zero-width and bidi characters; type the text plainly")
