@@ -76,6 +76,7 @@ func (b *syncBuffer) String() string {
 type env struct {
 	t     testing.TB
 	core  *core.Core
+	db    *sqlite.DB
 	clock *clock
 	log   *syncBuffer
 	h     http.Handler
@@ -87,13 +88,19 @@ type env struct {
 // server and the core. The limiter is lenient unless o says otherwise.
 func newEnv(t testing.TB, o api.Options, wrap func(api.Backend) api.Backend) *env {
 	t.Helper()
+	return newEnvWith(t, o, wrap)
+}
+
+// newEnvWith is newEnv with options for the core, after its clock.
+func newEnvWith(t testing.TB, o api.Options, wrap func(api.Backend) api.Backend, opts ...core.Option) *env {
+	t.Helper()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := &clock{t: time.Now()}
-	c := core.New(db, core.WithClock(clk.now))
+	c := core.New(db, append([]core.Option{core.WithClock(clk.now)}, opts...)...)
 	if _, err := c.As(core.Actor{Name: "local:test"}).Init(ctx, roster.InitParams{OwnerEmail: ownerEmail, Password: ownerPassword}); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +108,7 @@ func newEnv(t testing.TB, o api.Options, wrap func(api.Backend) api.Backend) *en
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, core: c, clock: clk, log: &syncBuffer{}, owner: tok.Token}
+	e := &env{t: t, core: c, db: db, clock: clk, log: &syncBuffer{}, owner: tok.Token}
 	switch {
 	case o.FailureRate == 0: // not a test of the limiter: keep out of its way
 		o.FailureRate = 1e6
