@@ -190,7 +190,7 @@ func cmdRosterd(ts *testscript.TestScript, neg bool, args []string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	db, err := sqlite.Open(ctx, ts.Getenv("ROSTER_DB"))
 	ts.Check(err)
-	srv := httptest.NewServer(api.New(core.New(db, core.WithClock(testClockFrom(ts.Getenv("ROSTER_TEST_NOW")))), api.Options{}))
+	srv := httptest.NewServer(api.New(core.New(db, core.WithServer(""), core.WithClock(testClockFrom(ts.Getenv("ROSTER_TEST_NOW")))), api.Options{}))
 	ts.Defer(func() {
 		srv.Close()
 		cancel()
