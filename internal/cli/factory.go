@@ -62,6 +62,8 @@ type Factory struct {
 
 	now func() time.Time
 
+	wrap func(roster.Service) roster.Service // see Options.wrap
+
 	// started is set once cobra has parsed and validated the command line
 	// and begins running the command; errors before that are usage errors.
 	started bool
@@ -310,6 +312,14 @@ func (f *Factory) Service(ctx context.Context) (roster.Service, error) {
 }
 
 func (f *Factory) service(ctx context.Context, create bool) (roster.Service, error) {
+	svc, err := f.newService(ctx, create)
+	if err != nil || f.wrap == nil {
+		return svc, err
+	}
+	return f.wrap(svc), nil
+}
+
+func (f *Factory) newService(ctx context.Context, create bool) (roster.Service, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err

@@ -157,7 +157,7 @@ stands; send a new link with roster invite resend.`,
 			if err != nil {
 				return err
 			}
-			invs, failed := eachTarget(f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
+			invs, failed := eachTarget(cmd.Context(), f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
 				p := opts.params
 				p.Email = email
 				return svc.CreateInvitation(cmd.Context(), p)
@@ -215,7 +215,7 @@ printed once, or mailed with --send.`,
 			if err != nil {
 				return err
 			}
-			invs, failed := eachTarget(f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
+			invs, failed := eachTarget(cmd.Context(), f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
 				return svc.ResendInvitation(cmd.Context(), email, ttl, send)
 			})
 			return printThen(len(invs), func() error { return f.printInvitations(invs, len(args) == 1) }, failed)
@@ -234,7 +234,7 @@ func newCmdInviteRevoke(f *Factory) *cobra.Command {
 		Args:              minArgs(1, "EMAIL..."),
 		ValidArgsFunction: completeUsers(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
-			invs, failed := eachTarget(f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
+			invs, failed := eachTarget(cmd.Context(), f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
 				res, err := svc.RevokeInvitation(cmd.Context(), email)
 				if err != nil {
 					return res.Invitation, err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
@@ -225,8 +226,9 @@ func newCmdMemberChange(f *Factory, add bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The change is made: reporting its outcomes cannot be interrupted.
 			i := 0
-			results, failed := eachTarget(f, cmd.CommandPath(), refs, func(string) (roster.UserResult, error) {
+			results, failed := eachTarget(context.WithoutCancel(cmd.Context()), f, cmd.CommandPath(), refs, func(string) (roster.UserResult, error) {
 				o := outcomes[i]
 				i++
 				return roster.UserResult{User: o.Result.User, Changed: o.Result.Changed}, o.Err

@@ -169,7 +169,7 @@ func newCmdRoleAssign(f *Factory, verb, short, did string, apply func(*cobra.Com
 		ValidArgsFunction: completeRoleThenUsers(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			role, users := args[0], args[1:]
-			results, failed := eachTarget(f, cmd.CommandPath(), users, func(ref string) (roster.UserResult, error) {
+			results, failed := eachTarget(cmd.Context(), f, cmd.CommandPath(), users, func(ref string) (roster.UserResult, error) {
 				return apply(cmd, svc, role, ref)
 			})
 			return printThen(len(results), func() error {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/roster-dev/roster/internal/roster"
 )
 
 // Version is set at build time with -ldflags "-X .../cli.Version=v1.2.3".
@@ -24,6 +26,10 @@ func Main(ctx context.Context, args []string) int {
 type Options struct {
 	// Now is the clock; nil means time.Now. Tests of expiry set it.
 	Now func() time.Time
+
+	// wrap, when set, wraps the Service every command uses: tests of
+	// interruptions cancel the context from inside a batch with it.
+	wrap func(roster.Service) roster.Service
 }
 
 // MainWith runs roster with options.
@@ -36,6 +42,7 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 	if o.Now != nil {
 		f.now = o.Now
 	}
+	f.wrap = o.wrap
 	defer f.Close()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
@@ -48,7 +55,11 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 		}
 	}
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// Once interrupted, whatever failed failed because of it; through a
+		// server that is an unreachable server, not a cancelled context.
+		var silent *silentError
+		var stopped *batchStopped
+		if ctx.Err() != nil && !errors.As(err, &silent) && !errors.As(err, &stopped) {
 			fmt.Fprintln(io.ErrOut, "roster: interrupted")
 			return ExitError
 		}

@@ -341,7 +341,7 @@ func newUserBatch(f *Factory, use, short, long, did, already string, apply func(
 		Args:              minArgs(1, "USER..."),
 		ValidArgsFunction: completeUsers(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
-			results, failed := eachTarget(f, cmd.CommandPath(), args, func(ref string) (roster.UserResult, error) {
+			results, failed := eachTarget(cmd.Context(), f, cmd.CommandPath(), args, func(ref string) (roster.UserResult, error) {
 				return apply(cmd, svc, ref)
 			})
 			return printThen(len(results), func() error {

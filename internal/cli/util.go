@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -20,11 +22,17 @@ func jsonText(v any) (string, error) {
 // eachTarget runs fn for every target and keeps the results of those that
 // succeed. Each failure is reported on stderr as it happens (a single
 // target's is returned as it is); the error returned then carries the
-// first failure's exit code.
-func eachTarget[T any](f *Factory, cmdPath string, targets []string, fn func(string) (T, error)) ([]T, error) {
+// first failure's exit code. An interruption (ctx cancelled) or an
+// unavailable store or server stops the batch at once: the rest would only
+// fail the same way, one line each. One line then says how far it got, and
+// the exit code is that of the stop.
+func eachTarget[T any](ctx context.Context, f *Factory, cmdPath string, targets []string, fn func(string) (T, error)) ([]T, error) {
 	var out []T
 	var first error
-	for _, t := range targets {
+	for i, t := range targets {
+		if ctx.Err() != nil {
+			return out, f.stopBatch(ctx, cmdPath, ctx.Err(), i, len(targets))
+		}
 		v, err := fn(t)
 		if err == nil {
 			out = append(out, v)
@@ -32,6 +40,9 @@ func eachTarget[T any](f *Factory, cmdPath string, targets []string, fn func(str
 		}
 		if len(targets) == 1 {
 			return nil, err
+		}
+		if ctx.Err() != nil || errors.Is(err, roster.ErrUnavailable) {
+			return out, f.stopBatch(ctx, cmdPath, err, i, len(targets))
 		}
 		printError(f.IO.ErrOut, err, cmdPath)
 		if first == nil {
@@ -43,6 +54,36 @@ func eachTarget[T any](f *Factory, cmdPath string, targets []string, fn func(str
 	}
 	return out, nil
 }
+
+// stopBatch reports a batch stopped by err after done of total targets.
+// The target in flight counts as not done: its change was rolled back, or,
+// through a server, its answer was lost. The failure is printed now; the
+// error returned says how far the batch got, printed last, after what was
+// done.
+func (f *Factory) stopBatch(ctx context.Context, cmdPath string, err error, done, total int) error {
+	if ctx.Err() != nil {
+		return &batchStopped{done: done, total: total, why: context.Canceled}
+	}
+	printError(f.IO.ErrOut, err, cmdPath)
+	return &batchStopped{done: done, total: total, why: roster.ErrUnavailable}
+}
+
+// batchStopped is a batch cut short. It unwraps to the bare reason, so the
+// exit code is the reason's and no hint is printed twice.
+type batchStopped struct {
+	done, total int
+	why         error // context.Canceled or roster.ErrUnavailable
+}
+
+func (e *batchStopped) Error() string {
+	word := "stopped"
+	if errors.Is(e.why, context.Canceled) {
+		word = "interrupted"
+	}
+	return fmt.Sprintf("%s after %d of %d; %d not done", word, e.done, e.total, e.total-e.done)
+}
+
+func (e *batchStopped) Unwrap() error { return e.why }
 
 // printThen prints what succeeded, if anything, and then returns the
 // failure of the rest.
