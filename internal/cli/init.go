@@ -1,10 +1,17 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
 )
 
@@ -25,10 +32,13 @@ initialised store it changes nothing and exits 0, so CI can always call it.
 The owner's password comes from --password-stdin, --password-file,
 --random-password (printed once on stdout) or a prompt on the terminal.
 With --token-file, a new API token of the owner is written to that file
-(0600; never over an existing file) for later CI steps; a re-run on an
-initialised store makes no token.`,
+(created 0600, never over an existing file) for later CI steps. The file
+is checked before the store is touched: if it already exists init exits 4,
+if its directory is missing 2, if it cannot be written 7, and nothing is
+created. A re-run on an initialised store makes no token and does not
+look at the file.`,
 		Example: `  roster init --owner-email admin@example.com --random-password
-  printf '%s' "$ADMIN_PASSWORD" | roster init --owner-email admin@example.com --password-stdin`,
+  printf '%s' "$ADMIN_PASSWORD" | roster init --owner-email admin@example.com --password-stdin --token-file ci.token`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return initRun(cmd, f, opts)
@@ -37,14 +47,14 @@ initialised store makes no token.`,
 	fs := cmd.Flags()
 	fs.StringVar(&opts.params.OwnerEmail, "owner-email", "", "the first owner's `email`")
 	fs.StringVar(&opts.params.OwnerName, "owner-name", "", "the first owner's display `name`")
-	fs.StringVar(&opts.tokenFile, "token-file", "", "write an API token of the new owner to `file`")
+	fs.StringVar(&opts.tokenFile, "token-file", "", "write an API token of the new owner to `file`, which must not exist")
 	opts.password.addFlags(cmd, true, false)
 	return cmd
 }
 
 func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 	ctx := cmd.Context()
-	svc, err := f.service(ctx, true)
+	cfg, err := f.Config()
 	if err != nil {
 		return err
 	}
@@ -55,6 +65,31 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 			return err
 		}
 		opts.params.RandomPassword = opts.password.random
+	}
+	// Every output is checked before the store is touched: a token file
+	// that cannot be made must not leave an owner behind whose token no
+	// one has. The file is made now, empty, and removed again on failure.
+	var tokenFile *os.File
+	if opts.tokenFile != "" && cfg.Server == "" {
+		done, err := f.initialised(ctx, cfg.DB)
+		if err != nil {
+			return err
+		}
+		if !done {
+			if tokenFile, err = createTokenFile(opts.tokenFile); err != nil {
+				return err
+			}
+			defer func() {
+				if tokenFile != nil {
+					tokenFile.Close()
+					os.Remove(opts.tokenFile)
+				}
+			}()
+		}
+	}
+	svc, err := f.service(ctx, true)
+	if err != nil {
+		return err
 	}
 	res, err := svc.Init(ctx, opts.params)
 	if errors.Is(err, roster.ErrPasswordRequired) {
@@ -69,21 +104,81 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 	if err != nil {
 		return err
 	}
-	if res.Changed {
-		cfg, _ := f.Config()
+	switch {
+	case res.Changed:
 		f.infof("initialised %s", cfg.DB)
-		if opts.tokenFile != "" {
+		if tokenFile != nil {
 			t, err := svc.CreateToken(ctx, roster.CreateToken{User: res.Owner.Email, Name: "init"})
 			if err != nil {
 				return err
 			}
-			if err := writeTokenFile(opts.tokenFile, t.Token); err != nil {
-				return err
+			if err := writeToken(tokenFile, t.Token); err != nil {
+				return roster.Errorf(roster.ErrUnavailable, "write token file %s: %v", opts.tokenFile, err).
+					WithHint("the store is initialised; revoke token %d with roster token revoke %d and make another with roster token create", t.ID, t.ID)
 			}
+			tokenFile = nil
 			f.infof("wrote token %d of %s to %s", t.ID, res.Owner.Email, opts.tokenFile)
 		}
-	} else if opts.tokenFile != "" {
+	case opts.tokenFile != "":
 		f.infof("store already initialised: no token written to %s", opts.tokenFile)
 	}
 	return f.printUserResults([]roster.UserResult{{User: res.Owner, Changed: res.Changed, Password: res.Password}}, true, "created owner", "already the owner of an initialised store")
+}
+
+// initialised reports whether the store at path already has an owner,
+// without creating it: then init changes nothing and writes no token.
+func (f *Factory) initialised(ctx context.Context, path string) (bool, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	db, err := f.Store(ctx, false)
+	if err != nil {
+		return false, err
+	}
+	admin := core.New(db, core.WithClock(f.now)).As(core.Actor{Name: "local:" + osUser()})
+	owners, err := admin.ListUsers(ctx, roster.UserFilter{Role: roster.RoleOwner, Limit: 1})
+	if err != nil {
+		return false, err
+	}
+	return len(owners.Items) > 0, nil
+}
+
+// createTokenFile makes path for a new token: 0600, and never over an
+// existing file (O_EXCL, which also refuses a symbolic link).
+func createTokenFile(path string) (*os.File, error) {
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return fh, nil
+	}
+	dir := filepath.Dir(path)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil, roster.Errorf(roster.ErrConflict, "token file %s already exists; nothing was done", path).
+			WithHint("remove it, or give another --token-file: roster never overwrites a token file")
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return nil, usagef("cannot create token file %s: directory %s does not exist; nothing was done", path, dir).
+			withHint("create the directory, or give another --token-file")
+	case errors.Is(err, fs.ErrPermission):
+		return nil, roster.Errorf(roster.ErrUnavailable, "cannot create token file %s: permission denied; nothing was done", path).
+			WithHint("give a --token-file in a directory you can write to")
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return nil, roster.Errorf(roster.ErrUnavailable, "cannot create token file %s: %v; nothing was done", path, err).
+		WithHint("give a --token-file on a writable file system")
+}
+
+// writeToken fills the token file made by createTokenFile, and closes it.
+func writeToken(fh *os.File, tok string) error {
+	if _, err := fmt.Fprintln(fh, tok); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Sync(); err != nil {
+		fh.Close()
+		return err
+	}
+	return fh.Close()
 }

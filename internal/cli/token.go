@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -148,21 +147,4 @@ func newCmdTokenRotate(f *Factory) *cobra.Command {
 			return f.printSecretToken(t)
 		}),
 	}
-}
-
-// writeTokenFile writes a new token to path, 0600, never over a file.
-func writeTokenFile(path, tok string) error {
-	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return roster.Errorf(roster.ErrConflict, "write token file: %v", err).WithHint("choose a new file; roster does not overwrite one")
-	}
-	if _, err := fmt.Fprintln(fh, tok); err != nil {
-		fh.Close()
-		return err
-	}
-	if err := fh.Sync(); err != nil {
-		fh.Close()
-		return err
-	}
-	return fh.Close()
 }
