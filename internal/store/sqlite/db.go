@@ -7,13 +7,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
-
-	sqlite "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/roster-dev/roster/internal/roster"
 )
@@ -22,21 +19,67 @@ import (
 type DB struct {
 	sql  *sql.DB
 	path string
+	// readOnly is set when this process may not change the store (file
+	// mode, directory permissions, a read-only file system): it is then
+	// opened read-only, never migrated nor converted, and Write fails.
+	readOnly bool
+	// writer admits one write transaction of this process at a time, in
+	// arrival order. SQLite's busy handler polls with growing sleeps, so
+	// goroutines of one process that race for the write lock through it can
+	// starve one of them past busy_timeout: under load TestConcurrentClients
+	// lost a write to "the store is locked". Other processes still wait
+	// through busy_timeout.
+	writer chan struct{}
 }
+
+// busyTimeout is how long, in milliseconds, a connection waits for a lock
+// held by another connection; tests shorten it.
+var busyTimeout = 5000
 
 // DSN returns the connection string of DESIGN.md for a file path.
 func DSN(path string) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
-	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	return fileURI(path, q)
 }
 
-// Open opens (creating if need be) the store at path and brings its schema
-// up to date. The file is created 0600 before SQLite touches it.
+// readOnlyDSN opens a store this process may not change. It sets no
+// journal mode (that would write), and keeps SQLite from creating -wal and
+// -shm files: made by a reader of a 0400 store they would be 0400 too, and
+// keep the store unwritable after a chmod 0600. Without a -wal file nobody
+// has the store open and all of it is in the main file, so it is read as
+// immutable (no locks, no side files); with one, its committed changes are
+// read through the existing -shm. Either way SQLite refuses every write.
+func readOnlyDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout))
+	q.Add("_pragma", "foreign_keys(1)")
+	// Not query_only: it would refuse VACUUM INTO, and so db backup, which
+	// writes only the copy.
+	if _, err := os.Lstat(path + "-wal"); errors.Is(err, fs.ErrNotExist) {
+		q.Set("immutable", "1")
+	} else {
+		q.Set("mode", "ro")
+	}
+	return fileURI(path, q)
+}
+
+func fileURI(path string, q url.Values) string {
+	uri := "file:" + (&url.URL{Path: path}).EscapedPath()
+	if len(q) > 0 {
+		uri += "?" + q.Encode()
+	}
+	return uri
+}
+
+// Open opens the roster store at path, creating it if no file is there,
+// and brings its schema up to date. A file that is not a roster store is
+// refused untouched (roster.ErrInvalid); a store this process may not
+// change is opened read-only, and must then have the current schema.
 func Open(ctx context.Context, path string) (*DB, error) {
 	db, err := OpenNoMigrate(ctx, path)
 	if err != nil {
@@ -49,53 +92,68 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-// OpenNoMigrate opens the store without touching its schema, for db check.
+// OpenNoMigrate opens the store, creating it if no file is there, without
+// touching its schema, for the db commands.
 func OpenNoMigrate(ctx context.Context, path string) (*DB, error) {
-	if err := createPrivate(path); err != nil {
+	// Everything is checked before SQLite opens the file for writing: the
+	// DSN's journal_mode(WAL) alone would rewrite another program's file.
+	exists, err := inspect(ctx, path)
+	if err != nil {
 		return nil, err
 	}
-	sdb, err := sql.Open("sqlite", DSN(path))
+	if !exists {
+		if err := create(ctx, path); err != nil {
+			return nil, err
+		}
+		// Another process may have made the store first: check what is
+		// there now.
+		if exists, err = inspect(ctx, path); err != nil {
+			return nil, err
+		}
+		if !exists {
+			return nil, roster.Errorf(roster.ErrUnavailable, "cannot create %s: it was removed while roster made it", path).
+				WithHint("try again")
+		}
+	}
+	repairSideFiles(path)
+	return openStore(ctx, path, !writable(path))
+}
+
+// openStore opens a file already known to be a roster store.
+func openStore(ctx context.Context, path string, readOnly bool) (*DB, error) {
+	dsn := DSN(path)
+	if readOnly {
+		dsn = readOnlyDSN(path)
+	}
+	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	// database/sql keeps 2 idle connections by default; a server would open
 	// and close SQLite connections, each with its pragmas, all the time.
 	sdb.SetMaxIdleConns(16)
-	db := &DB{sql: sdb, path: path}
-	var mode string
-	if err := sdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		sdb.Close()
-		return nil, mapErr(fmt.Errorf("open store %s: %w", path, err))
-	}
-	if !strings.EqualFold(mode, "wal") {
-		sdb.Close()
-		return nil, fmt.Errorf("open store %s: journal mode is %q, not wal (is the file on a network file system?)", path, mode)
+	db := &DB{sql: sdb, path: path, readOnly: readOnly, writer: make(chan struct{}, 1)}
+	if !readOnly {
+		var mode string
+		if err := sdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			sdb.Close()
+			return nil, db.mapErr(err)
+		}
+		if !strings.EqualFold(mode, "wal") {
+			sdb.Close()
+			return nil, fmt.Errorf("open store %s: journal mode is %q, not wal (is the file on a network file system?)", path, mode)
+		}
 	}
 	var fk int
-	if err := sdb.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+	if err := sdb.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		sdb.Close()
+		return nil, db.mapErr(err)
+	}
+	if fk != 1 {
 		sdb.Close()
 		return nil, fmt.Errorf("open store %s: foreign keys not enabled", path)
 	}
 	return db, nil
-}
-
-// createPrivate makes the directory (0700) and an empty file (0600) unless
-// the file exists, so SQLite never creates it with the umask's mode.
-func createPrivate(path string) error {
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create store directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("create store: %w", err)
-	}
-	return f.Close()
 }
 
 // Close closes the store.
@@ -103,6 +161,10 @@ func (db *DB) Close() error { return db.sql.Close() }
 
 // Path is the store's file.
 func (db *DB) Path() string { return db.path }
+
+// ReadOnly reports whether the store was opened read-only, because this
+// process may not change it.
+func (db *DB) ReadOnly() bool { return db.readOnly }
 
 // Write runs fn in one IMMEDIATE transaction: the write lock is taken at
 // BEGIN, so the rules fn checks still hold when it commits.
@@ -116,44 +178,48 @@ func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (db *DB) run(ctx context.Context, readOnly bool, fn func(*Tx) error) error {
+	if !readOnly {
+		release, err := db.lockWriter(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
-		return mapErr(fmt.Errorf("begin: %w", err))
+		return db.mapErr(fmt.Errorf("begin: %w", err))
 	}
 	if err := fn(&Tx{tx: tx}); err != nil {
 		tx.Rollback()
-		return mapErr(err)
+		return db.mapErr(err)
 	}
 	if readOnly {
-		return mapErr(tx.Rollback())
+		return db.mapErr(tx.Rollback())
 	}
-	return mapErr(tx.Commit())
+	return db.mapErr(tx.Commit())
 }
 
-// mapErr turns a store lock timeout into roster.ErrUnavailable and a
-// constraint failure into roster.ErrConflict; other errors pass unchanged.
-func mapErr(err error) error {
-	var se *sqlite.Error
-	if err == nil || !errors.As(err, &se) {
-		return err
+// lockWriter waits for this process's turn to write; release ends it.
+func (db *DB) lockWriter(ctx context.Context) (release func(), err error) {
+	if db.readOnly {
+		return nil, db.readOnlyError()
 	}
-	switch se.Code() & 0xff {
-	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-		return &roster.Error{Kind: roster.ErrUnavailable, Message: "the store is locked by another process", Hint: "try again; if it persists, look for a stuck roster process"}
-	case sqlite3.SQLITE_CONSTRAINT:
-		return &roster.Error{Kind: roster.ErrConflict, Message: "conflict with existing data: " + se.Error()}
+	select {
+	case db.writer <- struct{}{}:
+		return func() { <-db.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	return err
 }
 
 // Check runs SQLite's integrity check and reports the schema version.
 func (db *DB) Check(ctx context.Context) (version int, problems []string, err error) {
 	if err := db.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return 0, nil, mapErr(err)
+		return 0, nil, db.mapErr(err)
 	}
 	rows, err := db.sql.QueryContext(ctx, "PRAGMA integrity_check")
 	if err != nil {
-		return version, nil, mapErr(err)
+		return version, nil, db.mapErr(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -170,7 +236,7 @@ func (db *DB) Check(ctx context.Context) (version int, problems []string, err er
 	}
 	fkRows, err := db.sql.QueryContext(ctx, "PRAGMA foreign_key_check")
 	if err != nil {
-		return version, problems, mapErr(err)
+		return version, problems, db.mapErr(err)
 	}
 	defer fkRows.Close()
 	for fkRows.Next() {
@@ -182,47 +248,6 @@ func (db *DB) Check(ctx context.Context) (version int, problems []string, err er
 		problems = append(problems, fmt.Sprintf("row %d of %s refers to a missing row of %s", rowid.Int64, table, parent))
 	}
 	return version, problems, fkRows.Err()
-}
-
-// Backup writes a consistent copy of the store to path with VACUUM INTO,
-// mode 0600, and fsyncs it. path must not exist.
-func (db *DB) Backup(ctx context.Context, path string) error {
-	if _, err := os.Stat(path); err == nil {
-		return roster.Errorf(roster.ErrConflict, "backup file %s already exists", path).WithHint("choose a new file name or remove the old backup")
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return roster.Errorf(roster.ErrInvalid, "create backup: %v", err)
-	}
-	f.Close()
-	// VACUUM INTO refuses a non-empty target but accepts an empty file, so
-	// the 0600 file made above is the one SQLite fills.
-	if _, err := db.sql.ExecContext(ctx, "VACUUM INTO ?", path); err != nil {
-		os.Remove(path)
-		return mapErr(fmt.Errorf("backup: %w", err))
-	}
-	return syncFile(path)
-}
-
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("backup: fsync: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return nil
-	}
-	defer d.Close()
-	d.Sync() // best effort: some file systems refuse to sync a directory
-	return nil
 }
 
 // collect runs a query and turns each row into a T with scan; an empty

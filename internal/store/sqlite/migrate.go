@@ -25,6 +25,9 @@ var migrations = []migration{
 	execSQL(`CREATE INDEX audit_target_id ON audit (target_id) WHERE target_id IS NOT NULL`),
 	addNameKey,
 	execSQL(schemaTokens),
+	// Stores made before roster marked its files get the mark; new stores
+	// have it from their creation.
+	execSQL(fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)),
 }
 
 // SchemaVersion is the version a current store has.
@@ -229,47 +232,67 @@ func seedCatalog(ctx context.Context, tx *sql.Tx) error {
 }
 
 // Migrate applies every pending migration in one IMMEDIATE transaction and
-// returns how many it applied. A store newer than this binary is refused.
+// returns how many it applied. A store newer than this binary is refused,
+// and so is a read-only store that needs migrating.
 func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	// Most opens find the schema current: check without the write lock, so
 	// that concurrent processes do not queue behind each other at start-up.
-	if v, err := db.Version(ctx); err == nil && v == SchemaVersion {
+	v, err := db.Version(ctx)
+	if err == nil && v == SchemaVersion {
 		return 0, nil
 	}
+	if err == nil && v > SchemaVersion {
+		return 0, newerSchema(v)
+	}
+	if db.readOnly {
+		if err != nil {
+			return 0, err
+		}
+		return 0, roster.Errorf(roster.ErrUnavailable, "cannot bring %s up to date: the store is read-only and its schema (version %d) is older than this roster's (version %d)", db.path, v, SchemaVersion).
+			WithHint("make the store writable (chmod u+w) and run roster db migrate as its owner, or use the roster that made it")
+	}
+	release, err := db.lockWriter(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, mapErr(fmt.Errorf("migrate: %w", err))
+		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 	}
 	defer tx.Rollback()
-	var v int
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return 0, mapErr(fmt.Errorf("migrate: %w", err))
+		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 	}
 	if v > SchemaVersion {
-		return 0, roster.Errorf(roster.ErrConflict, "store schema version %d is newer than this roster (%d)", v, SchemaVersion).
-			WithHint("upgrade roster")
+		return 0, newerSchema(v)
 	}
 	if v == SchemaVersion {
 		return 0, nil
 	}
 	for i := v; i < SchemaVersion; i++ {
 		if err := migrations[i](ctx, tx); err != nil {
-			return 0, mapErr(fmt.Errorf("migrate to version %d: %w", i+1, err))
+			return 0, db.mapErr(fmt.Errorf("migrate to version %d: %w", i+1, err))
 		}
 	}
 	// PRAGMA takes no bound parameters; the value is our own integer.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
-		return 0, mapErr(err)
+		return 0, db.mapErr(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, mapErr(fmt.Errorf("migrate: %w", err))
+		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 	}
 	return SchemaVersion - v, nil
+}
+
+func newerSchema(v int) error {
+	return roster.Errorf(roster.ErrConflict, "store schema version %d is newer than this roster (%d)", v, SchemaVersion).
+		WithHint("upgrade roster")
 }
 
 // Version reads the schema version.
 func (db *DB) Version(ctx context.Context) (int, error) {
 	var v int
 	err := db.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v)
-	return v, mapErr(err)
+	return v, db.mapErr(err)
 }
