@@ -556,12 +556,13 @@ func orgName(set roster.Settings) string {
 }
 
 // howToUse tells a recipient how to redeem a link: the web page under
-// base_url, or the command line when there is none.
-func howToUse(url, command string) string {
+// base_url, or, when there is none, the command line, with the token read
+// from a file (on argv other local users would see it).
+func howToUse(url, command, tok string) string {
 	if url != "" {
 		return "  " + url
 	}
-	return "  " + command
+	return "  " + tok + "\n\nSave it in a file, say link.txt, and run:\n\n  " + command + " --link-file link.txt"
 }
 
 func inviteMessage(set roster.Settings, inv roster.Invitation) mail.Message {
@@ -580,7 +581,7 @@ To accept, choose your password here:
 The link works once and expires at %s UTC.
 If you did not expect this invitation, you can ignore this message.
 `, greeting, inv.InvitedBy, orgName(set), strings.Join(inv.Roles, ", "),
-		howToUse(inv.URL, "roster invite accept "+inv.Token), inv.ExpiresAt.UTC().Format("2006-01-02 15:04"))
+		howToUse(inv.URL, "roster invite accept", inv.Token), inv.ExpiresAt.UTC().Format("2006-01-02 15:04"))
 	return mail.Message{To: inv.Email, Subject: "You are invited to " + orgName(set), Body: body}
 }
 
@@ -593,6 +594,6 @@ An administrator of %s issued a link for you to set a new password:
 
 The link works once and expires at %s UTC.
 If you did not ask for this, tell your administrator.
-`, orgName(set), howToUse(rl.URL, "roster account reset "+rl.Token), rl.ExpiresAt.UTC().Format("2006-01-02 15:04"))
+`, orgName(set), howToUse(rl.URL, "roster account reset", rl.Token), rl.ExpiresAt.UTC().Format("2006-01-02 15:04"))
 	return mail.Message{To: rl.Email, Subject: "Set your " + orgName(set) + " password", Body: body}
 }
