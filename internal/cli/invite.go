@@ -362,7 +362,7 @@ type accountResetOptions struct {
 }
 
 func newCmdAccount(f *Factory) *cobra.Command {
-	return group("account", "accounts", "Your own account", newCmdAccountShow(f), newCmdAccountPassword(f), newCmdAccountReset(f))
+	return group("account", "accounts", "Your own account", newCmdAccountShow(f), newCmdAccountUpdate(f), newCmdAccountPassword(f), newCmdAccountReset(f))
 }
 
 func newCmdAccountReset(f *Factory) *cobra.Command {
@@ -484,7 +484,8 @@ func principalRows(p roster.Principal) output.Rows {
 	if p.User != nil {
 		email, roles = p.User.Email, strings.Join(p.User.Roles, ",")
 	}
-	rows := output.Rows{Header: []string{"NAME", "VIA", "EMAIL", "ROLES", "PERMISSIONS"}}
-	rows.Add(p.Name, p.Name, p.Via, email, roles, strings.Join(p.Permissions, ","))
+	rows := output.Rows{Header: []string{"NAME", "VIA", "EMAIL", "ROLES", "PERMISSIONS", "PASSWORD"}}
+	policy := fmt.Sprintf("%d-%d characters", p.PasswordPolicy.MinLength, p.PasswordPolicy.MaxLength)
+	rows.Add(p.Name, p.Name, p.Via, email, roles, strings.Join(p.Permissions, ","), policy)
 	return rows
 }
