@@ -25,6 +25,11 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, tempPattern(path, "backup"))
+	if errors.Is(err, fs.ErrNotExist) {
+		// A mistyped path, not a failing disk.
+		return roster.Errorf(roster.ErrInvalid, "cannot create backup %s: directory %s does not exist", path, dir).
+			WithHint("create the directory first, or choose another path")
+	}
 	if err != nil {
 		return fsError("create backup", path, err)
 	}
