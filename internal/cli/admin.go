@@ -243,6 +243,11 @@ func newCmdDB(f *Factory) *cobra.Command {
 					WithHint("upgrade roster")
 			}
 			f.infof("store %s is sound; schema version %d", cfg.DB, version)
+			if db.ReadOnly() {
+				// Said, not failed: reading a read-only store is fine, but
+				// the next change would exit 7.
+				f.infof("store %s is read-only for you: it can be read and backed up, not changed", cfg.DB)
+			}
 			return nil
 		},
 	}
