@@ -25,12 +25,14 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success, including "already so, nothing changed"
   1  internal error; for roster can: not allowed
-  2  invalid input: usage, flag or value (bad email, weak password)
+  2  invalid input: usage, flag or value (bad email, weak password), or a
+     --db file that is not a roster store
   3  not found
   4  conflict with current state (already exists, seat limit, user has activity)
   5  forbidden by a rule or a missing permission
   6  not authenticated
-  7  unavailable (store locked past the timeout)`
+  7  unavailable: server unreachable, store locked past the timeout,
+     store file unreadable or unwritable, disk full`
 
 // usageError is a mistake in the command line itself; it exits 2 and
 // points at --help.
