@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
-	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // DefaultAuditLimit is how many events audit list shows when not told.
@@ -15,7 +15,7 @@ const DefaultAuditLimit = 50
 
 func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitResult, error) {
 	var res roster.InitResult
-	var owner sqlite.UserRow
+	var owner store.UserRow
 	var found bool
 	err := s.read(ctx, func(o *op) error {
 		var err error
@@ -61,7 +61,7 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 			}
 			return err
 		}
-		row := sqlite.UserRow{User: roster.User{
+		row := store.UserRow{User: roster.User{
 			Email: email, Name: p.OwnerName, Roles: []string{roster.RoleOwner}, Status: roster.StatusActive,
 			CreatedAt: o.now, UpdatedAt: o.now,
 		}, PasswordHash: hash}
@@ -69,7 +69,7 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 		if err != nil {
 			return err
 		}
-		if err := o.audit("store.init", email, id, map[string]any{"schema_version": sqlite.SchemaVersion}); err != nil {
+		if err := o.audit("store.init", email, id, map[string]any{"schema_version": s.core.db.SchemaVersion()}); err != nil {
 			return err
 		}
 		if err := o.audit("user.create", email, id, map[string]any{"roles": row.Roles, "has_password": hash != ""}); err != nil {
@@ -94,11 +94,11 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 // no owner email was asked for or it names an owner, and a conflict
 // naming the owner otherwise, so that a script asking for B does not go on
 // believing B owns a store that A owns.
-func (s *service) initialised(ctx context.Context, first sqlite.UserRow, email string) (roster.InitResult, error) {
+func (s *service) initialised(ctx context.Context, first store.UserRow, email string) (roster.InitResult, error) {
 	if email == "" || roster.EmailKey(strings.TrimSpace(email)) == roster.EmailKey(first.Email) {
 		return roster.InitResult{Owner: first.User}, nil
 	}
-	var named sqlite.UserRow
+	var named store.UserRow
 	err := s.read(ctx, func(o *op) error {
 		u, err := o.tx.UserByRef(ctx, strings.TrimSpace(email))
 		if err == nil && u.Status == roster.StatusActive && slices.Contains(u.Roles, roster.RoleOwner) {
@@ -163,7 +163,7 @@ func (s *service) ListAudit(ctx context.Context, f roster.AuditFilter) ([]roster
 		if err := o.require(roster.PermAuditView); err != nil {
 			return err
 		}
-		q := sqlite.AuditQuery{Since: f.Since, Until: f.Until, Action: f.Action, Limit: f.Limit, Actor: f.Actor, Target: f.Target}
+		q := store.AuditQuery{Since: f.Since, Until: f.Until, Action: f.Action, Limit: f.Limit, Actor: f.Actor, Target: f.Target}
 		// A user reference matches by id, so renamed users keep their history;
 		// anything else (a deleted user's email, local:root) matches by name.
 		if f.Actor != "" {
@@ -232,7 +232,7 @@ func (s *service) SetSetting(ctx context.Context, key, value string) (roster.Set
 // scopeToProject narrows a decision to one project (R12): projects.members
 // counts only where the user is a member, unless projects.manage grants it
 // everywhere.
-func (o *op) scopeToProject(d *roster.Decision, u sqlite.UserRow, p sqlite.ProjectRow) error {
+func (o *op) scopeToProject(d *roster.Decision, u store.UserRow, p store.ProjectRow) error {
 	if d.Permission != roster.PermProjectsMembers || !d.Allowed {
 		return nil
 	}

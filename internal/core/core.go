@@ -10,13 +10,13 @@ import (
 
 	"github.com/roster-dev/roster/internal/mail"
 	"github.com/roster-dev/roster/internal/roster"
-	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // Core holds the store, the clock and the mailer; As makes a Service for
 // one principal.
 type Core struct {
-	db      *sqlite.DB
+	db      store.Store
 	now     func() time.Time
 	send    Mailer
 	baseURL string // overrides the base_url setting when set
@@ -53,7 +53,7 @@ type Option func(*Core)
 func WithClock(now func() time.Time) Option { return func(c *Core) { c.now = now } }
 
 // New returns a Core over an open store.
-func New(db *sqlite.DB, opts ...Option) *Core {
+func New(db store.Store, opts ...Option) *Core {
 	c := &Core{db: db, now: time.Now, send: mail.Send}
 	for _, o := range opts {
 		o(c)
@@ -98,8 +98,8 @@ var _ roster.Service = (*service)(nil)
 
 // actor is the resolved principal of one operation.
 type actor struct {
-	user  *sqlite.UserRow // nil for the local superuser and for link holders
-	super bool            // the local superuser: every permission, owner's rank
+	user  *store.UserRow // nil for the local superuser and for link holders
+	super bool           // the local superuser: every permission, owner's rank
 	name  string
 	via   string
 	perms map[string]bool
@@ -115,14 +115,14 @@ func (a *actor) id() int64 {
 	return a.user.ID
 }
 
-func (a *actor) is(u sqlite.UserRow) bool { return a.user != nil && a.user.ID == u.ID }
+func (a *actor) is(u store.UserRow) bool { return a.user != nil && a.user.ID == u.ID }
 
 // op is one operation in one transaction.
 type op struct {
 	ctx context.Context
-	tx  *sqlite.Tx
+	tx  store.Tx
 	act *actor
-	cat sqlite.Catalog
+	cat store.Catalog
 	now time.Time
 
 	myProjects map[string]bool // the actor's projects, once loaded
@@ -134,15 +134,15 @@ func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Micr
 // write runs fn in a write transaction, with the actor resolved inside it
 // so that permissions are current when the rules are checked.
 func (s *service) write(ctx context.Context, fn func(*op) error) error {
-	return s.core.db.Write(ctx, func(tx *sqlite.Tx) error { return s.run(ctx, tx, fn) })
+	return s.core.db.Write(ctx, func(tx store.Tx) error { return s.run(ctx, tx, fn) })
 }
 
 // read runs fn in a read transaction.
 func (s *service) read(ctx context.Context, fn func(*op) error) error {
-	return s.core.db.Read(ctx, func(tx *sqlite.Tx) error { return s.run(ctx, tx, fn) })
+	return s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, fn) })
 }
 
-func (s *service) run(ctx context.Context, tx *sqlite.Tx, fn func(*op) error) error {
+func (s *service) run(ctx context.Context, tx store.Tx, fn func(*op) error) error {
 	o, err := s.newOp(ctx, tx)
 	if err != nil {
 		return err
@@ -157,7 +157,7 @@ func (s *service) run(ctx context.Context, tx *sqlite.Tx, fn func(*op) error) er
 	return fn(o)
 }
 
-func (s *service) newOp(ctx context.Context, tx *sqlite.Tx) (*op, error) {
+func (s *service) newOp(ctx context.Context, tx store.Tx) (*op, error) {
 	cat, err := tx.LoadCatalog(ctx)
 	if err != nil {
 		return nil, err
@@ -172,7 +172,7 @@ func (s *service) anonymous(ctx context.Context, write bool, fn func(*op) error)
 	if write {
 		run = s.core.db.Write
 	}
-	return run(ctx, func(tx *sqlite.Tx) error {
+	return run(ctx, func(tx store.Tx) error {
 		o, err := s.newOp(ctx, tx)
 		if err != nil {
 			return err
@@ -247,7 +247,7 @@ func (o *op) checkHolds(what string, perms []string) error {
 // act on owners, and nobody acts on someone who holds a permission they
 // lack, since whoever can set your password or mint your token can become
 // you. The error names the first permission missing.
-func (o *op) checkActOn(u sqlite.UserRow, verb string) error {
+func (o *op) checkActOn(u store.UserRow, verb string) error {
 	if slices.Contains(u.Roles, roster.RoleOwner) && !o.act.owner {
 		return roster.Errorf(roster.ErrForbidden, "only owners can %s an owner (R5)", verb)
 	}
@@ -264,7 +264,7 @@ func (o *op) checkActOn(u sqlite.UserRow, verb string) error {
 }
 
 // checkNotSelf applies R3.
-func (o *op) checkNotSelf(u sqlite.UserRow, verb string) error {
+func (o *op) checkNotSelf(u store.UserRow, verb string) error {
 	if o.act.is(u) {
 		return roster.Errorf(roster.ErrForbidden, "nobody can %s themselves (R3)", verb).
 			WithHint("ask another administrator")
@@ -273,7 +273,7 @@ func (o *op) checkNotSelf(u sqlite.UserRow, verb string) error {
 }
 
 // checkKeepsOwner applies R2 before u stops being an active owner.
-func (o *op) checkKeepsOwner(u sqlite.UserRow, verb string) error {
+func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
 	if u.Status != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
 		return nil
 	}
@@ -329,14 +329,14 @@ func (o *op) settings() (roster.Settings, error) {
 
 // audit records an event in the operation's transaction.
 func (o *op) audit(action, target string, targetID int64, details map[string]any) error {
-	return o.tx.InsertAudit(o.ctx, sqlite.AuditEntry{
+	return o.tx.InsertAudit(o.ctx, store.AuditEntry{
 		AuditEvent: roster.AuditEvent{At: o.now, Actor: o.act.name, Via: o.act.via, Action: action, Target: target, Details: details},
 		ActorID:    o.act.id(),
 		TargetID:   targetID,
 	})
 }
 
-func (o *op) role(name string) (sqlite.RoleRow, error) {
+func (o *op) role(name string) (store.RoleRow, error) {
 	r, ok := o.cat.Roles[name]
 	if !ok {
 		return r, roster.Errorf(roster.ErrNotFound, "role %s not found", name).WithHint("see roster role list")

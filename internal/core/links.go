@@ -12,7 +12,7 @@ import (
 	"github.com/roster-dev/roster/internal/mail"
 	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
-	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/token"
 )
 
@@ -55,7 +55,7 @@ func (o *op) mailConfig(set roster.Settings, send bool) (mail.Config, error) {
 }
 
 // linkStatus says where a link stands at now.
-func linkStatus(l sqlite.Link, now time.Time) roster.InviteStatus {
+func linkStatus(l store.Link, now time.Time) roster.InviteStatus {
 	switch {
 	case l.UsedAt != nil:
 		return roster.InviteAccepted
@@ -68,7 +68,7 @@ func linkStatus(l sqlite.Link, now time.Time) roster.InviteStatus {
 }
 
 // deadLink explains why a link cannot be used, and what to do.
-func deadLink(what string, l sqlite.Link, now time.Time) error {
+func deadLink(what string, l store.Link, now time.Time) error {
 	switch linkStatus(l, now) {
 	case roster.InviteAccepted:
 		return roster.Errorf(roster.ErrConflict, "this %s was already used", what).
@@ -88,7 +88,7 @@ func unknownLink(what string) error {
 		WithHint("check that the whole link was copied; ask an administrator for a new one if it is lost")
 }
 
-func invitationView(l sqlite.Link, now time.Time) roster.Invitation {
+func invitationView(l store.Link, now time.Time) roster.Invitation {
 	inv := roster.Invitation{Email: l.Email, Name: l.Name, Roles: l.Roles, Status: linkStatus(l, now),
 		InvitedBy: l.Creator, CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, AcceptedAt: l.UsedAt, Sent: l.SentAt != nil}
 	if inv.Roles == nil {
@@ -98,13 +98,13 @@ func invitationView(l sqlite.Link, now time.Time) roster.Invitation {
 }
 
 // newLink stores a fresh link for u and returns it with its token.
-func (o *op) newLink(kind sqlite.LinkKind, u sqlite.UserRow, roles []string, life time.Duration) (sqlite.Link, string, error) {
+func (o *op) newLink(kind store.LinkKind, u store.UserRow, roles []string, life time.Duration) (store.Link, string, error) {
 	k := token.Invitation
-	if kind == sqlite.LinkReset {
+	if kind == store.LinkReset {
 		k = token.Reset
 	}
 	tok, hash := token.New(k)
-	l := sqlite.Link{Kind: kind, UserID: u.ID, Email: u.Email, Name: u.Name, TokenHash: hash[:], CreatedBy: o.act.id(),
+	l := store.Link{Kind: kind, UserID: u.ID, Email: u.Email, Name: u.Name, TokenHash: hash[:], CreatedBy: o.act.id(),
 		Creator: o.act.name, Roles: roles, CreatedAt: o.now, ExpiresAt: o.now.Add(life)}
 	id, err := o.tx.InsertLink(o.ctx, l)
 	l.ID = id
@@ -126,7 +126,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 	}
 	var set roster.Settings
 	var cfg mail.Config
-	var sent sqlite.Link
+	var sent store.Link
 	err = s.write(ctx, func(o *op) error {
 		if err := o.require(roster.PermUsersCreate); err != nil {
 			return err
@@ -157,7 +157,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		if err := o.checkGrant(roles); err != nil {
 			return err
 		}
-		row := sqlite.UserRow{User: roster.User{Email: email, Name: p.Name, Roles: roles, Status: roster.StatusInvited,
+		row := store.UserRow{User: roster.User{Email: email, Name: p.Name, Roles: roles, Status: roster.StatusInvited,
 			CreatedAt: o.now, UpdatedAt: o.now}}
 		if row.ID, err = o.tx.InsertUser(ctx, row); err != nil {
 			return err
@@ -165,7 +165,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		if err := o.join(row, p.Projects); err != nil {
 			return err
 		}
-		l, tok, err := o.newLink(sqlite.LinkInvite, row, roles, life)
+		l, tok, err := o.newLink(store.LinkInvite, row, roles, life)
 		if err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ func (s *service) ListInvitations(ctx context.Context, status roster.InviteStatu
 }
 
 // invited loads the invited user an invitation command is about.
-func (o *op) invited(email string) (sqlite.UserRow, error) {
+func (o *op) invited(email string) (store.UserRow, error) {
 	u, err := o.target(email, roster.PermUsersManage)
 	if err != nil {
 		return u, err
@@ -222,7 +222,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 	var inv roster.Invitation
 	var set roster.Settings
 	var cfg mail.Config
-	var sent sqlite.Link
+	var sent store.Link
 	err := s.write(ctx, func(o *op) error {
 		u, err := o.invited(email)
 		if err != nil {
@@ -249,10 +249,10 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		}
 		roles := u.Roles
 		// The old link stops working the moment the new one exists.
-		if _, err := o.tx.RevokeLinks(ctx, u.ID, sqlite.LinkInvite, o.now, "resent"); err != nil {
+		if _, err := o.tx.RevokeLinks(ctx, u.ID, store.LinkInvite, o.now, "resent"); err != nil {
 			return err
 		}
-		l, tok, err := o.newLink(sqlite.LinkInvite, u, roles, d)
+		l, tok, err := o.newLink(store.LinkInvite, u, roles, d)
 		if err != nil {
 			return err
 		}
@@ -280,11 +280,11 @@ func (s *service) RevokeInvitation(ctx context.Context, email string) (roster.In
 		if err := o.checkActOn(u, "revoke an invitation of"); err != nil {
 			return err
 		}
-		n, err := o.tx.RevokeLinks(ctx, u.ID, sqlite.LinkInvite, o.now, "revoked")
+		n, err := o.tx.RevokeLinks(ctx, u.ID, store.LinkInvite, o.now, "revoked")
 		if err != nil {
 			return err
 		}
-		l, found, err := o.tx.LatestLink(ctx, u.ID, sqlite.LinkInvite)
+		l, found, err := o.tx.LatestLink(ctx, u.ID, store.LinkInvite)
 		if err != nil {
 			return err
 		}
@@ -307,22 +307,22 @@ func (s *service) RevokeInvitation(ctx context.Context, email string) (roster.In
 // link: check the token, check the password before the write (hashing
 // must not hold the write lock), then consume the link with one
 // conditional update inside the write transaction and apply fn.
-func (s *service) redeem(ctx context.Context, kind sqlite.LinkKind, what, tok, pw string, check func(o *op, l sqlite.Link, u sqlite.UserRow) error, apply func(o *op, l sqlite.Link, u *sqlite.UserRow) error) (roster.User, error) {
+func (s *service) redeem(ctx context.Context, kind store.LinkKind, what, tok, pw string, check func(o *op, l store.Link, u store.UserRow) error, apply func(o *op, l store.Link, u *store.UserRow) error) (roster.User, error) {
 	k := token.Invitation
-	if kind == sqlite.LinkReset {
+	if kind == store.LinkReset {
 		k = token.Reset
 	}
 	hash, err := token.Parse(k, tok)
 	if err != nil {
 		return roster.User{}, unknownLink(what)
 	}
-	find := func(o *op) (sqlite.Link, sqlite.UserRow, error) {
+	find := func(o *op) (store.Link, store.UserRow, error) {
 		l, found, err := o.tx.LinkByHash(ctx, kind, hash[:])
 		if err != nil || !found {
-			return l, sqlite.UserRow{}, errors.Join(err, unknownLink(what))
+			return l, store.UserRow{}, errors.Join(err, unknownLink(what))
 		}
 		if err := deadLink(what, l, o.now); err != nil {
-			return l, sqlite.UserRow{}, err
+			return l, store.UserRow{}, err
 		}
 		u, err := o.tx.UserByRef(ctx, strconv.FormatInt(l.UserID, 10))
 		if err != nil {
@@ -381,7 +381,7 @@ func (s *service) redeem(ctx context.Context, kind sqlite.LinkKind, what, tok, p
 
 func (s *service) minLength(ctx context.Context) (int, error) {
 	var n int
-	err := s.core.db.Read(ctx, func(tx *sqlite.Tx) error {
+	err := s.core.db.Read(ctx, func(tx store.Tx) error {
 		stored, err := tx.Settings(ctx)
 		n = roster.Settings(stored).Int("password.min_length")
 		return err
@@ -398,13 +398,13 @@ func (s *service) AcceptInvitation(ctx context.Context, p roster.AcceptInvitatio
 			return roster.User{}, err
 		}
 	}
-	check := func(o *op, l sqlite.Link, u sqlite.UserRow) error {
+	check := func(o *op, l store.Link, u store.UserRow) error {
 		if u.Status != roster.StatusInvited {
 			return roster.Errorf(roster.ErrConflict, "this invitation is for an account that is %s", u.Status)
 		}
 		return nil
 	}
-	u, err := s.redeem(ctx, sqlite.LinkInvite, "invitation", p.Token, p.Password, check, func(o *op, l sqlite.Link, u *sqlite.UserRow) error {
+	u, err := s.redeem(ctx, store.LinkInvite, "invitation", p.Token, p.Password, check, func(o *op, l store.Link, u *store.UserRow) error {
 		denied := roster.Errorf(roster.ErrForbidden, "%s, who invited you, can no longer grant %s (R11)", l.Creator, strings.Join(u.Roles, ", ")).
 			WithHint("ask an administrator for a new invitation")
 		if err := o.checkCreator(l, *u, roster.PermUsersCreate, u.Roles, denied); err != nil {
@@ -435,7 +435,7 @@ func (s *service) AcceptInvitation(ctx context.Context, p roster.AcceptInvitatio
 // be active and still allowed to do what the link does now — hold perm,
 // grant the user's current roles (R4, R5), and act on them (R5: an owner's
 // link must come from an owner). The user's roles may have changed since.
-func (o *op) checkCreator(l sqlite.Link, u sqlite.UserRow, perm string, grant []string, denied *roster.Error) error {
+func (o *op) checkCreator(l store.Link, u store.UserRow, perm string, grant []string, denied *roster.Error) error {
 	if l.CreatedBy == 0 && strings.HasPrefix(l.Creator, "local:") {
 		return nil // the local administrator may do anything an owner may
 	}
@@ -461,7 +461,7 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 	var rl roster.ResetLink
 	var set roster.Settings
 	var cfg mail.Config
-	var sent sqlite.Link
+	var sent store.Link
 	err := s.write(ctx, func(o *op) error {
 		u, err := o.target(ref, roster.PermUsersManage)
 		if err != nil {
@@ -488,10 +488,10 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 		if err != nil {
 			return err
 		}
-		if _, err := o.tx.RevokeLinks(ctx, u.ID, sqlite.LinkReset, o.now, "replaced"); err != nil {
+		if _, err := o.tx.RevokeLinks(ctx, u.ID, store.LinkReset, o.now, "replaced"); err != nil {
 			return err
 		}
-		l, tok, err := o.newLink(sqlite.LinkReset, u, nil, d)
+		l, tok, err := o.newLink(store.LinkReset, u, nil, d)
 		if err != nil {
 			return err
 		}
@@ -509,13 +509,13 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 }
 
 func (s *service) RedeemResetLink(ctx context.Context, tok, pw string) (roster.User, error) {
-	check := func(o *op, l sqlite.Link, u sqlite.UserRow) error {
+	check := func(o *op, l store.Link, u store.UserRow) error {
 		if u.Status != roster.StatusActive {
 			return roster.Errorf(roster.ErrConflict, "this reset link is for an account that is %s", u.Status)
 		}
 		return nil
 	}
-	u, err := s.redeem(ctx, sqlite.LinkReset, "reset link", tok, pw, check, func(o *op, l sqlite.Link, u *sqlite.UserRow) error {
+	u, err := s.redeem(ctx, store.LinkReset, "reset link", tok, pw, check, func(o *op, l store.Link, u *store.UserRow) error {
 		denied := roster.Errorf(roster.ErrForbidden, "%s, who issued this link, may no longer set your password (R11)", l.Creator).
 			WithHint("ask an administrator for a new link")
 		if err := o.checkCreator(l, *u, roster.PermUsersManage, nil, denied); err != nil {
@@ -532,7 +532,7 @@ func (s *service) RedeemResetLink(ctx context.Context, tok, pw string) (roster.U
 // deliver mails a link after its change committed. A failure leaves the
 // change standing and is reported, never the secret; success is recorded
 // on the link and in the audit log.
-func (s *service) deliver(ctx context.Context, cfg mail.Config, m mail.Message, action string, l sqlite.Link) (bool, string) {
+func (s *service) deliver(ctx context.Context, cfg mail.Config, m mail.Message, action string, l store.Link) (bool, string) {
 	if err := s.core.send(ctx, cfg, m); err != nil {
 		return false, err.Error()
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/roster-dev/roster/internal/roster"
-	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // seesAll reports whether the actor sees every project: projects.view_all,
@@ -34,7 +34,7 @@ func (o *op) mine() (map[string]bool, error) {
 
 // project finds a project the actor may see. Projects the actor may not
 // see are "not found", never "forbidden": their existence is not told.
-func (o *op) project(slug string) (sqlite.ProjectRow, error) {
+func (o *op) project(slug string) (store.ProjectRow, error) {
 	p, found, err := o.tx.ProjectBySlug(o.ctx, slug)
 	if err != nil {
 		return p, err
@@ -56,7 +56,7 @@ func (o *op) project(slug string) (sqlite.ProjectRow, error) {
 }
 
 // managed finds a project the actor may see and change: projects.manage.
-func (o *op) managed(slug string) (sqlite.ProjectRow, error) {
+func (o *op) managed(slug string) (store.ProjectRow, error) {
 	p, err := o.project(slug)
 	if err != nil {
 		return p, err
@@ -66,7 +66,7 @@ func (o *op) managed(slug string) (sqlite.ProjectRow, error) {
 
 // checkMembers applies R12: projects.manage manages members anywhere,
 // projects.members only in projects the actor belongs to.
-func (o *op) checkMembers(p sqlite.ProjectRow) error {
+func (o *op) checkMembers(p store.ProjectRow) error {
 	if o.act.has(roster.PermProjectsManage) {
 		return nil
 	}
@@ -97,7 +97,7 @@ func (o *op) view(u roster.User) (roster.User, error) {
 }
 
 // join adds u to projects at creation or invitation, checking R8 and R12.
-func (o *op) join(u sqlite.UserRow, slugs []string) error {
+func (o *op) join(u store.UserRow, slugs []string) error {
 	for _, slug := range dedupe(slugs) {
 		p, err := o.project(slug)
 		if err != nil {
@@ -118,7 +118,7 @@ func (o *op) join(u sqlite.UserRow, slugs []string) error {
 
 // addable checks that u may join p now: R12 for the actor, R8 for u, and
 // archived projects take no new members.
-func (o *op) addable(p sqlite.ProjectRow, u sqlite.UserRow) error {
+func (o *op) addable(p store.ProjectRow, u store.UserRow) error {
 	if err := o.checkMembers(p); err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func (s *service) CreateProject(ctx context.Context, p roster.CreateProject) (ro
 
 // changeProject is every change of a project itself: it needs
 // projects.manage and a project the actor can see.
-func (s *service) changeProject(ctx context.Context, verb, slug string, fn func(o *op, p *sqlite.ProjectRow) (map[string]any, string, error)) (roster.ProjectResult, error) {
+func (s *service) changeProject(ctx context.Context, verb, slug string, fn func(o *op, p *store.ProjectRow) (map[string]any, string, error)) (roster.ProjectResult, error) {
 	var res roster.ProjectResult
 	err := s.write(ctx, func(o *op) error {
 		p, err := o.managed(slug)
@@ -236,7 +236,7 @@ func (s *service) UpdateProject(ctx context.Context, slug string, u roster.Updat
 			return roster.ProjectResult{}, err
 		}
 	}
-	return s.changeProject(ctx, "update", slug, func(o *op, p *sqlite.ProjectRow) (map[string]any, string, error) {
+	return s.changeProject(ctx, "update", slug, func(o *op, p *store.ProjectRow) (map[string]any, string, error) {
 		details := map[string]any{}
 		if u.Slug != nil && *u.Slug != p.Slug {
 			if _, found, err := o.tx.ProjectBySlug(o.ctx, *u.Slug); err != nil || found {
@@ -261,7 +261,7 @@ func (s *service) ArchiveProject(ctx context.Context, slug string, archived bool
 	if !archived {
 		verb, action = "unarchive", "project.unarchive"
 	}
-	return s.changeProject(ctx, verb, slug, func(o *op, p *sqlite.ProjectRow) (map[string]any, string, error) {
+	return s.changeProject(ctx, verb, slug, func(o *op, p *store.ProjectRow) (map[string]any, string, error) {
 		if p.Archived == archived {
 			return nil, "", nil
 		}
@@ -302,7 +302,7 @@ func (s *service) DeleteProject(ctx context.Context, slug string) (roster.Projec
 // changeMembers adds or removes several members in one transaction. A
 // user's own failure (unknown, deactivated, …) is that user's outcome; a
 // failure of the project or the store fails the whole call.
-func (s *service) changeMembers(ctx context.Context, verb, slug string, refs []string, fn func(o *op, p sqlite.ProjectRow, u *sqlite.UserRow) (bool, error)) ([]roster.MemberOutcome, error) {
+func (s *service) changeMembers(ctx context.Context, verb, slug string, refs []string, fn func(o *op, p store.ProjectRow, u *store.UserRow) (bool, error)) ([]roster.MemberOutcome, error) {
 	var out []roster.MemberOutcome
 	err := s.write(ctx, func(o *op) error {
 		out = make([]roster.MemberOutcome, 0, len(refs))
@@ -332,7 +332,7 @@ func (s *service) changeMembers(ctx context.Context, verb, slug string, refs []s
 	return out, nil
 }
 
-func (o *op) changeMember(p sqlite.ProjectRow, ref string, fn func(o *op, p sqlite.ProjectRow, u *sqlite.UserRow) (bool, error)) (roster.MemberResult, error) {
+func (o *op) changeMember(p store.ProjectRow, ref string, fn func(o *op, p store.ProjectRow, u *store.UserRow) (bool, error)) (roster.MemberResult, error) {
 	u, err := o.tx.UserByRef(o.ctx, ref)
 	if err != nil {
 		return roster.MemberResult{}, err
@@ -348,7 +348,7 @@ func (o *op) changeMember(p sqlite.ProjectRow, ref string, fn func(o *op, p sqli
 }
 
 func (s *service) AddMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {
-	return s.changeMembers(ctx, "add to "+slug, slug, refs, func(o *op, p sqlite.ProjectRow, u *sqlite.UserRow) (bool, error) {
+	return s.changeMembers(ctx, "add to "+slug, slug, refs, func(o *op, p store.ProjectRow, u *store.UserRow) (bool, error) {
 		if member, err := o.tx.IsMember(o.ctx, p.ID, u.ID); err != nil || member {
 			return false, err // R13: already a member
 		}
@@ -365,7 +365,7 @@ func (s *service) AddMembers(ctx context.Context, slug string, refs []string) ([
 }
 
 func (s *service) RemoveMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {
-	return s.changeMembers(ctx, "remove from "+slug, slug, refs, func(o *op, p sqlite.ProjectRow, u *sqlite.UserRow) (bool, error) {
+	return s.changeMembers(ctx, "remove from "+slug, slug, refs, func(o *op, p store.ProjectRow, u *store.UserRow) (bool, error) {
 		removed, err := o.tx.RemoveMember(o.ctx, p.ID, u.ID)
 		if err != nil || !removed {
 			return false, err

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
-	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // builtinOrder ranks the locked roles before custom ones in listings.
@@ -21,7 +21,7 @@ func builtinOrder(name string) int {
 	return len(roster.BuiltinRoles)
 }
 
-func (o *op) roleView(r sqlite.RoleRow, holders map[string]int) roster.Role {
+func (o *op) roleView(r store.RoleRow, holders map[string]int) roster.Role {
 	out := r.Role
 	out.Permissions = slices.Clone(r.Permissions)
 	out.Holders = holders[r.Name]
@@ -80,9 +80,9 @@ func (o *op) reread(name string) (roster.Role, error) {
 }
 
 // customRole finds a role that may be changed (R6).
-func (o *op) customRole(name, verb string) (sqlite.RoleRow, error) {
+func (o *op) customRole(name, verb string) (store.RoleRow, error) {
 	if err := o.require(roster.PermRolesManage); err != nil {
-		return sqlite.RoleRow{}, err
+		return store.RoleRow{}, err
 	}
 	r, err := o.role(name)
 	if err != nil {
@@ -225,7 +225,7 @@ func (s *service) DeleteRole(ctx context.Context, name, reassign string) (roster
 			if err := o.checkGrant([]string{reassign}); err != nil {
 				return err
 			}
-			var moved []sqlite.UserRow
+			var moved []store.UserRow
 			for _, id := range holders {
 				u, err := o.tx.UserByRef(ctx, strconv.FormatInt(id, 10))
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
@@ -75,7 +76,7 @@ func TestNoSecretsInStore(t *testing.T) {
 	}
 
 	// What is stored is an argon2id hash that verifies.
-	err = db.Read(ctx, func(tx *sqlite.Tx) error {
+	err = db.Read(ctx, func(tx store.Tx) error {
 		for email, pw := range map[string]string{"owner@example.com": ownerPW, "ann@example.com": annPW, "bo@example.com": boPW} {
 			u, err := tx.UserByRef(ctx, email)
 			if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
-	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/token"
 )
 
@@ -18,10 +18,10 @@ import (
 // need tokens.manage. With change set (mint, rotate, revoke), the actor
 // acts on that user's credentials, so R5 and R14 apply: they must hold all
 // the user holds and be an owner for an owner.
-func (o *op) tokenOwner(ref string, change bool) (sqlite.UserRow, error) {
+func (o *op) tokenOwner(ref string, change bool) (store.UserRow, error) {
 	if ref == "" {
 		if o.act.user == nil {
-			return sqlite.UserRow{}, roster.Errorf(roster.ErrInvalid, "the local administrator has no account to hold tokens").
+			return store.UserRow{}, roster.Errorf(roster.ErrInvalid, "the local administrator has no account to hold tokens").
 				WithHint("name the user with --user USER")
 		}
 		return *o.act.user, nil
@@ -108,7 +108,7 @@ func (s *service) ListTokens(ctx context.Context, user string) ([]roster.APIToke
 }
 
 // ownToken loads a token the actor may change.
-func (o *op) ownToken(id int64) (sqlite.TokenRow, error) {
+func (o *op) ownToken(id int64) (store.TokenRow, error) {
 	t, found, err := o.tx.TokenByID(o.ctx, id)
 	if err != nil {
 		return t, err
@@ -200,7 +200,7 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 	var touch bool
 	var id int64
 	now := c.now()
-	err = c.db.Read(ctx, func(tx *sqlite.Tx) error {
+	err = c.db.Read(ctx, func(tx store.Tx) error {
 		t, found, err := tx.TokenByHash(ctx, hash[:])
 		if err != nil {
 			return err
@@ -223,7 +223,7 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 	// last_used_at is kept to the minute, so a write is needed about once
 	// a minute per token, not once per request.
 	if touch {
-		if err := c.db.Write(ctx, func(tx *sqlite.Tx) error { return tx.TouchToken(ctx, id, now) }); err != nil {
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchToken(ctx, id, now) }); err != nil {
 			return nil, err
 		}
 	}
@@ -235,8 +235,8 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 // all fail alike, after the same work: one hash.
 func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APIToken, error) {
 	fail := roster.Errorf(roster.ErrUnauthenticated, "wrong email or password")
-	var u sqlite.UserRow
-	err := c.db.Read(ctx, func(tx *sqlite.Tx) error {
+	var u store.UserRow
+	err := c.db.Read(ctx, func(tx store.Tx) error {
 		var err error
 		u, err = tx.UserByRef(ctx, email)
 		return err
@@ -260,7 +260,7 @@ func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APITo
 	if err != nil {
 		return roster.APIToken{}, err
 	}
-	err = c.db.Write(ctx, func(tx *sqlite.Tx) error {
+	err = c.db.Write(ctx, func(tx store.Tx) error {
 		row, err := tx.UserByRef(ctx, strconv.FormatInt(u.ID, 10))
 		if err != nil {
 			return err
@@ -288,7 +288,7 @@ func (c *Core) Public() Public { return &service{core: c, actor: Actor{User: nob
 
 // Ready reports whether the store answers.
 func (c *Core) Ready(ctx context.Context) error {
-	return c.db.Read(ctx, func(tx *sqlite.Tx) error {
+	return c.db.Read(ctx, func(tx store.Tx) error {
 		_, err := tx.Settings(ctx)
 		return err
 	})

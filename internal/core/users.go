@@ -9,7 +9,7 @@ import (
 
 	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
-	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 func (s *service) Whoami(ctx context.Context) (roster.Principal, error) {
@@ -88,13 +88,13 @@ func (s *service) GetUser(ctx context.Context, ref string) (roster.User, error) 
 // visibleUser loads a user the actor may see: themselves, or anyone with
 // users.view. Without it, a user who exists and one who does not get the
 // same refusal, so nobody learns which emails have accounts.
-func (o *op) visibleUser(ref string) (sqlite.UserRow, error) {
+func (o *op) visibleUser(ref string) (store.UserRow, error) {
 	row, err := o.tx.UserByRef(o.ctx, ref)
 	if err == nil && o.act.is(row) {
 		return row, nil
 	}
 	if perr := o.require(roster.PermUsersView); perr != nil {
-		return sqlite.UserRow{}, perr
+		return store.UserRow{}, perr
 	}
 	return row, err
 }
@@ -176,7 +176,7 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		if err := o.checkSeat(); err != nil {
 			return err
 		}
-		row := sqlite.UserRow{User: roster.User{
+		row := store.UserRow{User: roster.User{
 			Email: email, Name: p.Name, Username: p.Username, Roles: roles, Links: p.Links,
 			Status: roster.StatusActive, MustChangePassword: p.MustChangePassword,
 			CreatedAt: o.now, UpdatedAt: o.now,
@@ -232,7 +232,7 @@ func (s *service) existing(ctx context.Context, email string) (roster.User, bool
 // existingView is what --if-not-exists shows of a user who exists: the
 // user as the actor may see them, or, without users.view, no more than
 // the email the actor already gave.
-func (o *op) existingView(row sqlite.UserRow) (roster.User, bool) {
+func (o *op) existingView(row store.UserRow) (roster.User, bool) {
 	if !o.act.has(roster.PermUsersView) {
 		return roster.User{Email: row.Email, Roles: []string{}, Links: map[string]string{}, Projects: []string{}}, true
 	}
@@ -281,9 +281,9 @@ func (o *op) checkUnique(id int64, username string, links map[string]string) err
 }
 
 // target loads the user a change is about, after checking perm.
-func (o *op) target(ref, perm string) (sqlite.UserRow, error) {
+func (o *op) target(ref, perm string) (store.UserRow, error) {
 	if err := o.require(perm); err != nil {
-		return sqlite.UserRow{}, err
+		return store.UserRow{}, err
 	}
 	return o.tx.UserByRef(o.ctx, ref)
 }
@@ -520,7 +520,7 @@ func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassw
 		details := map[string]any{"must_change_password": p.MustChangePassword}
 		// R10: links and tokens stay valid unless asked.
 		if p.RevokeSessions {
-			n, err := o.tx.RevokeLinks(o.ctx, u.ID, sqlite.LinkReset, o.now, "password set")
+			n, err := o.tx.RevokeLinks(o.ctx, u.ID, store.LinkReset, o.now, "password set")
 			if err != nil {
 				return roster.UserResult{}, err
 			}
@@ -664,7 +664,7 @@ func (s *service) DeleteUser(ctx context.Context, ref string) (roster.User, erro
 
 func (s *service) ChangePassword(ctx context.Context, current, next string) (roster.User, error) {
 	s = s.account()
-	var me sqlite.UserRow
+	var me store.UserRow
 	err := s.read(ctx, func(o *op) error {
 		if o.act.user == nil {
 			return roster.Errorf(roster.ErrInvalid, "the local administrator has no account password").

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // TestBackupLeavesNoTemporaryFile: a backup is complete under its name and
@@ -93,8 +94,8 @@ const backupHelperEnv = "ROSTER_TEST_BACKUP_HELPER"
 
 func TestMain(m *testing.M) {
 	if args := os.Getenv(backupHelperEnv); args != "" {
-		store, backup, _ := strings.Cut(args, " ")
-		db, err := Open(context.Background(), store)
+		src, backup, _ := strings.Cut(args, " ")
+		db, err := Open(context.Background(), src)
 		if err == nil {
 			err = db.Backup(context.Background(), backup)
 		}
@@ -116,10 +117,11 @@ func TestBackupKilled(t *testing.T) {
 		t.Skip("makes a store of some megabytes and backs it up several times")
 	}
 	ctx := context.Background()
-	db, store := openTemp(t)
+	db, src := openTemp(t)
 	const rows = 20000
 	// About 20 MB of audit events, so that the copy takes a while.
-	if err := db.Write(ctx, func(tx *Tx) error {
+	if err := db.Write(ctx, func(stx store.Tx) error {
+		tx := stx.(*Tx)
 		_, err := tx.tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			INSERT INTO audit (at, actor, via, action, details) SELECT i, 'test', 'local', 'test.fill', hex(randomblob(500)) FROM n`, rows)
 		return err
@@ -127,7 +129,7 @@ func TestBackupKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	fi, err := os.Stat(store)
+	fi, err := os.Stat(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func TestBackupKilled(t *testing.T) {
 			dir := t.TempDir()
 			backup := filepath.Join(dir, "backup.db")
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), backupHelperEnv+"="+store+" "+backup)
+			cmd.Env = append(os.Environ(), backupHelperEnv+"="+src+" "+backup)
 			cmd.Stderr = os.Stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // DB is an open store.
@@ -168,16 +169,21 @@ func (db *DB) ReadOnly() bool { return db.readOnly }
 
 // Write runs fn in one IMMEDIATE transaction: the write lock is taken at
 // BEGIN, so the rules fn checks still hold when it commits.
-func (db *DB) Write(ctx context.Context, fn func(*Tx) error) error {
+// SchemaVersion is the schema version this build writes.
+func (db *DB) SchemaVersion() int { return SchemaVersion }
+
+var _ store.Store = (*DB)(nil)
+
+func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	return db.run(ctx, false, fn)
 }
 
 // Read runs fn in one read transaction, a consistent snapshot.
-func (db *DB) Read(ctx context.Context, fn func(*Tx) error) error {
+func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 	return db.run(ctx, true, fn)
 }
 
-func (db *DB) run(ctx context.Context, readOnly bool, fn func(*Tx) error) error {
+func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) error {
 	if !readOnly {
 		release, err := db.lockWriter(ctx)
 		if err != nil {

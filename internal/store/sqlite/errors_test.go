@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // shortBusyTimeout makes connections opened by the test give up waiting
@@ -47,7 +48,8 @@ func TestDiskFull(t *testing.T) {
 	if _, err := db.sql.ExecContext(ctx, "PRAGMA max_page_count = "+strconv.Itoa(pages+1)); err != nil {
 		t.Fatal(err)
 	}
-	err := db.Write(ctx, func(tx *Tx) error {
+	err := db.Write(ctx, func(stx store.Tx) error {
+		tx := stx.(*Tx)
 		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('big', hex(randomblob(100000)))`)
 		return err
 	})
@@ -70,7 +72,7 @@ func TestLockedPastTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	wantUnavailable(t, db.Write(ctx, func(*Tx) error { return nil }), path, "locked by another process")
+	wantUnavailable(t, db.Write(ctx, func(store.Tx) error { return nil }), path, "locked by another process")
 }
 
 // TestCannotOpen: a store SQLite cannot open is exit 7's error, naming it.
@@ -105,7 +107,8 @@ func TestWritesOfOneProcessTakeTurns(t *testing.T) {
 	db, _ := openTemp(t)
 	started, done := make(chan struct{}), make(chan error)
 	go func() {
-		done <- db.Write(ctx, func(tx *Tx) error {
+		done <- db.Write(ctx, func(stx store.Tx) error {
+			tx := stx.(*Tx)
 			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('first', '1')`); err != nil {
 				return err
 			}
@@ -115,7 +118,8 @@ func TestWritesOfOneProcessTakeTurns(t *testing.T) {
 		})
 	}()
 	<-started
-	if err := db.Write(ctx, func(tx *Tx) error {
+	if err := db.Write(ctx, func(stx store.Tx) error {
+		tx := stx.(*Tx)
 		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('second', '2')`)
 		return err
 	}); err != nil {
@@ -128,13 +132,13 @@ func TestWritesOfOneProcessTakeTurns(t *testing.T) {
 	// A write waiting its turn stops when its context does.
 	hold, release := make(chan struct{}), make(chan struct{})
 	go func() {
-		db.Write(ctx, func(*Tx) error { close(hold); <-release; return nil })
+		db.Write(ctx, func(store.Tx) error { close(hold); <-release; return nil })
 	}()
 	<-hold
 	defer close(release)
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
-	if err := db.Write(cctx, func(*Tx) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+	if err := db.Write(cctx, func(store.Tx) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("a waiting write whose context ended: %v", err)
 	}
 }
@@ -144,7 +148,8 @@ func TestWritesOfOneProcessTakeTurns(t *testing.T) {
 func TestConstraintStaysConflict(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openTemp(t)
-	err := db.Write(ctx, func(tx *Tx) error {
+	err := db.Write(ctx, func(stx store.Tx) error {
+		tx := stx.(*Tx)
 		_, err := tx.tx.ExecContext(ctx, `INSERT INTO roles (name) VALUES ('owner')`)
 		return err
 	})

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // dirState is every file of dir with its content, to show that a refused
@@ -228,7 +229,8 @@ func TestReadOnlyStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Write(ctx, func(tx *Tx) error {
+	if err := db.Write(ctx, func(stx store.Tx) error {
+		tx := stx.(*Tx)
 		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('org.name', 'Acme')`)
 		return err
 	}); err != nil {
@@ -242,7 +244,8 @@ func TestReadOnlyStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	var name string
-	if err := db.Read(ctx, func(tx *Tx) error {
+	if err := db.Read(ctx, func(stx store.Tx) error {
+		tx := stx.(*Tx)
 		return tx.tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'org.name'`).Scan(&name)
 	}); err != nil || name != "Acme" {
 		t.Fatalf("read %q, %v", name, err)
@@ -250,7 +253,8 @@ func TestReadOnlyStore(t *testing.T) {
 	if n, err := db.Migrate(ctx); n != 0 || err != nil {
 		t.Errorf("Migrate of a current read-only store = %d, %v", n, err)
 	}
-	err = db.Write(ctx, func(tx *Tx) error {
+	err = db.Write(ctx, func(stx store.Tx) error {
+		tx := stx.(*Tx)
 		_, err := tx.tx.ExecContext(ctx, `UPDATE settings SET value = 'Other'`)
 		return err
 	})
@@ -318,7 +322,7 @@ func TestReadOnlyFileModes(t *testing.T) {
 			if _, err := db.Version(ctx); err != nil {
 				t.Error(err)
 			}
-			wantUnavailable(t, db.Write(ctx, func(*Tx) error { return nil }), path, "read-only")
+			wantUnavailable(t, db.Write(ctx, func(store.Tx) error { return nil }), path, "read-only")
 			db.Close()
 			if err := c.writeable(dir, path); err != nil {
 				t.Fatal(err)
@@ -328,7 +332,8 @@ func TestReadOnlyFileModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if err := db.Write(ctx, func(tx *Tx) error {
+			if err := db.Write(ctx, func(stx store.Tx) error {
+				tx := stx.(*Tx)
 				_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('seats', '5')`)
 				return err
 			}); err != nil {
@@ -362,7 +367,8 @@ func TestRepairsReadOnlySideFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Write(ctx, func(tx *Tx) error {
+	if err := db.Write(ctx, func(stx store.Tx) error {
+		tx := stx.(*Tx)
 		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('seats', '5')`)
 		return err
 	}); err != nil {

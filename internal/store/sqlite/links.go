@@ -7,38 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/roster-dev/roster/internal/store"
 )
-
-// LinkKind is an invitation or a reset link.
-type LinkKind string
-
-// The kinds of link.
-const (
-	LinkInvite LinkKind = "invite"
-	LinkReset  LinkKind = "reset"
-)
-
-// Link is a stored invitation or reset link.
-type Link struct {
-	ID        int64
-	Kind      LinkKind
-	UserID    int64
-	Email     string // the user's, when read back
-	Name      string // the user's, when read back
-	TokenHash []byte
-	CreatedBy int64  // 0: the local administrator
-	Creator   string // audit name of who made it
-	Roles     []string
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	UsedAt    *time.Time
-	RevokedAt *time.Time
-	SentAt    *time.Time // when it was mailed
-	Reason    string
-}
 
 // InsertLink stores a link.
-func (t *Tx) InsertLink(ctx context.Context, l Link) (int64, error) {
+func (t *Tx) InsertLink(ctx context.Context, l store.Link) (int64, error) {
 	roles, err := json.Marshal(l.Roles)
 	if err != nil {
 		return 0, err
@@ -62,8 +36,8 @@ const linkColumns = `links.id, links.kind, links.user_id, users.email, users.nam
 	links.created_at, links.expires_at, links.used_at, links.revoked_at, links.revoke_reason,
 	links.sent_at`
 
-func scanLink(s scanner) (Link, error) {
-	var l Link
+func scanLink(s scanner) (store.Link, error) {
+	var l store.Link
 	var roles string
 	var created, expires int64
 	var used, revoked, sent sql.NullInt64
@@ -81,7 +55,7 @@ func scanLink(s scanner) (Link, error) {
 }
 
 // LinkByHash finds a link by its token's hash; found is false when none.
-func (t *Tx) LinkByHash(ctx context.Context, kind LinkKind, hash []byte) (Link, bool, error) {
+func (t *Tx) LinkByHash(ctx context.Context, kind store.LinkKind, hash []byte) (store.Link, bool, error) {
 	l, err := scanLink(t.tx.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
 		WHERE links.token_hash = ? AND links.kind = ?`, hash, kind))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -91,7 +65,7 @@ func (t *Tx) LinkByHash(ctx context.Context, kind LinkKind, hash []byte) (Link, 
 }
 
 // LatestLink returns a user's newest link of a kind.
-func (t *Tx) LatestLink(ctx context.Context, userID int64, kind LinkKind) (Link, bool, error) {
+func (t *Tx) LatestLink(ctx context.Context, userID int64, kind store.LinkKind) (store.Link, bool, error) {
 	l, err := scanLink(t.tx.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
 		WHERE links.user_id = ? AND links.kind = ? ORDER BY links.id DESC LIMIT 1`, userID, kind))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -115,7 +89,7 @@ func (t *Tx) ConsumeLink(ctx context.Context, id int64, now time.Time) (bool, er
 
 // RevokeLinks revokes a user's live links of a kind ("" for every kind)
 // and returns how many it revoked.
-func (t *Tx) RevokeLinks(ctx context.Context, userID int64, kind LinkKind, now time.Time, reason string) (int, error) {
+func (t *Tx) RevokeLinks(ctx context.Context, userID int64, kind store.LinkKind, now time.Time, reason string) (int, error) {
 	q := `UPDATE links SET revoked_at = ?, revoke_reason = ?
 		WHERE user_id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`
 	args := []any{micros(now), reason, userID, micros(now)}
@@ -132,7 +106,7 @@ func (t *Tx) RevokeLinks(ctx context.Context, userID int64, kind LinkKind, now t
 }
 
 // ListInvitations returns invitations, newest first.
-func (t *Tx) ListInvitations(ctx context.Context) ([]Link, error) {
+func (t *Tx) ListInvitations(ctx context.Context) ([]store.Link, error) {
 	out, err := collect(ctx, t.tx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
 		WHERE links.kind = 'invite' ORDER BY links.created_at DESC, links.id DESC`, nil, scanLink)
 	if err != nil {

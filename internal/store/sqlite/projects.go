@@ -8,19 +8,14 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
-
-// ProjectRow is a stored project.
-type ProjectRow struct {
-	ID int64
-	roster.Project
-}
 
 const projectColumns = `projects.id, projects.slug, projects.name, projects.archived_at, projects.created_at,
 	(SELECT count(*) FROM memberships WHERE memberships.project_id = projects.id)`
 
-func scanProject(s scanner) (ProjectRow, error) {
-	var p ProjectRow
+func scanProject(s scanner) (store.ProjectRow, error) {
+	var p store.ProjectRow
 	var archived sql.NullInt64
 	var created int64
 	if err := s.Scan(&p.ID, &p.Slug, &p.Name, &archived, &created, &p.Members); err != nil {
@@ -31,7 +26,7 @@ func scanProject(s scanner) (ProjectRow, error) {
 }
 
 // ProjectBySlug finds a project; found is false when there is none.
-func (t *Tx) ProjectBySlug(ctx context.Context, slug string) (ProjectRow, bool, error) {
+func (t *Tx) ProjectBySlug(ctx context.Context, slug string) (store.ProjectRow, bool, error) {
 	p, err := scanProject(t.tx.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE slug = ?`, slug))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, false, nil
@@ -69,7 +64,7 @@ func (t *Tx) InsertProject(ctx context.Context, p roster.Project, now time.Time)
 }
 
 // UpdateProject writes a project's slug, name and archived state.
-func (t *Tx) UpdateProject(ctx context.Context, p ProjectRow, now time.Time) error {
+func (t *Tx) UpdateProject(ctx context.Context, p store.ProjectRow, now time.Time) error {
 	var archived any
 	if p.Archived {
 		archived = micros(now)
@@ -117,17 +112,11 @@ func (t *Tx) RemoveMember(ctx context.Context, projectID, userID int64) (bool, e
 	return n == 1, err
 }
 
-// Member names one member of a project.
-type Member struct {
-	ID    int64
-	Email string
-}
-
 // Members lists a project's members by email.
-func (t *Tx) Members(ctx context.Context, projectID int64) ([]Member, error) {
+func (t *Tx) Members(ctx context.Context, projectID int64) ([]store.Member, error) {
 	return collect(ctx, t.tx, `SELECT users.id, users.email FROM memberships JOIN users ON users.id = memberships.user_id
-		WHERE memberships.project_id = ? ORDER BY users.email_key`, []any{projectID}, func(s scanner) (Member, error) {
-		var m Member
+		WHERE memberships.project_id = ? ORDER BY users.email_key`, []any{projectID}, func(s scanner) (store.Member, error) {
+		var m store.Member
 		err := s.Scan(&m.ID, &m.Email)
 		return m, err
 	})

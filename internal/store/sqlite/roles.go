@@ -4,31 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
 
-// RoleRow is a role as stored. AllPermissions marks owner and admin, which
-// hold every permission, including ones registered later.
-type RoleRow struct {
-	roster.Role
-	AllPermissions bool
-}
-
-// Catalog is every permission with its implications and every role with
-// its permissions: small, read whole, and used to compute effective
-// permissions.
-type Catalog struct {
-	Permissions []roster.Permission // sorted by name
-	Roles       map[string]RoleRow
-}
-
 // LoadCatalog reads all permissions and roles (without holder counts).
-func (t *Tx) LoadCatalog(ctx context.Context) (Catalog, error) {
-	c := Catalog{Roles: map[string]RoleRow{}}
+func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
+	c := store.Catalog{Roles: map[string]store.RoleRow{}}
 	rows, err := t.tx.QueryContext(ctx, `SELECT name, description, builtin FROM permissions ORDER BY name`)
 	if err != nil {
 		return c, fmt.Errorf("load permissions: %w", err)
@@ -57,7 +41,7 @@ func (t *Tx) LoadCatalog(ctx context.Context) (Catalog, error) {
 		return c, fmt.Errorf("load roles: %w", err)
 	}
 	for rows.Next() {
-		var r RoleRow
+		var r store.RoleRow
 		if err := rows.Scan(&r.Name, &r.Description, &r.Builtin, &r.AllPermissions); err != nil {
 			rows.Close()
 			return c, err
@@ -97,50 +81,6 @@ func (t *Tx) eachPair(ctx context.Context, q string, fn func(a, b string)) error
 		fn(a, b)
 	}
 	return rows.Err()
-}
-
-// PermissionNames lists every permission name, sorted.
-func (c Catalog) PermissionNames() []string {
-	out := make([]string, len(c.Permissions))
-	for i, p := range c.Permissions {
-		out[i] = p.Name
-	}
-	return out
-}
-
-// Permission finds a permission by name.
-func (c Catalog) Permission(name string) (roster.Permission, bool) {
-	i := sort.Search(len(c.Permissions), func(i int) bool { return c.Permissions[i].Name >= name })
-	if i < len(c.Permissions) && c.Permissions[i].Name == name {
-		return c.Permissions[i], true
-	}
-	return roster.Permission{}, false
-}
-
-// Closure returns perms with every implication applied, sorted.
-func (c Catalog) Closure(perms []string) []string {
-	seen := map[string]bool{}
-	var visit func(string)
-	visit = func(p string) {
-		if seen[p] {
-			return
-		}
-		seen[p] = true
-		if q, ok := c.Permission(p); ok {
-			for _, imp := range q.Implies {
-				visit(imp)
-			}
-		}
-	}
-	for _, p := range perms {
-		visit(p)
-	}
-	out := make([]string, 0, len(seen))
-	for p := range seen {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Holders counts users per role.
@@ -253,15 +193,8 @@ func (t *Tx) DeletePermission(ctx context.Context, name string) error {
 	return err
 }
 
-// AuditEntry is an event to record; ActorID is set when the actor is a user.
-type AuditEntry struct {
-	roster.AuditEvent
-	ActorID  int64
-	TargetID int64
-}
-
 // InsertAudit records an event.
-func (t *Tx) InsertAudit(ctx context.Context, e AuditEntry) error {
+func (t *Tx) InsertAudit(ctx context.Context, e store.AuditEntry) error {
 	details := []byte("{}")
 	if len(e.Details) > 0 {
 		var err error
@@ -284,19 +217,8 @@ func (t *Tx) InsertAudit(ctx context.Context, e AuditEntry) error {
 	return nil
 }
 
-// AuditQuery selects events; ActorID and TargetID, when set, match users.
-type AuditQuery struct {
-	Since, Until time.Time
-	ActorID      int64
-	Actor        string
-	TargetID     int64
-	Target       string
-	Action       string
-	Limit        int
-}
-
 // ListAudit returns events newest first.
-func (t *Tx) ListAudit(ctx context.Context, q AuditQuery) ([]roster.AuditEvent, error) {
+func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditEvent, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }

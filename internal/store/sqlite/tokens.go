@@ -8,19 +8,14 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
-
-// TokenRow is a stored API token.
-type TokenRow struct {
-	roster.APIToken
-	UserID int64
-}
 
 const tokenColumns = `api_tokens.id, api_tokens.user_id, users.email, api_tokens.name, api_tokens.created_at,
 	api_tokens.expires_at, api_tokens.last_used_at, api_tokens.revoked_at IS NOT NULL`
 
-func scanToken(s scanner) (TokenRow, error) {
-	var t TokenRow
+func scanToken(s scanner) (store.TokenRow, error) {
+	var t store.TokenRow
 	var created int64
 	var expires, used sql.NullInt64
 	if err := s.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &created, &expires, &used, &t.Revoked); err != nil {
@@ -41,16 +36,16 @@ func (t *Tx) InsertToken(ctx context.Context, userID int64, name string, hash []
 }
 
 // TokenByID finds a token; found is false when there is none.
-func (t *Tx) TokenByID(ctx context.Context, id int64) (TokenRow, bool, error) {
+func (t *Tx) TokenByID(ctx context.Context, id int64) (store.TokenRow, bool, error) {
 	return t.tokenWhere(ctx, `api_tokens.id = ?`, id)
 }
 
 // TokenByHash finds a token by its hash.
-func (t *Tx) TokenByHash(ctx context.Context, hash []byte) (TokenRow, bool, error) {
+func (t *Tx) TokenByHash(ctx context.Context, hash []byte) (store.TokenRow, bool, error) {
 	return t.tokenWhere(ctx, `api_tokens.token_hash = ?`, hash)
 }
 
-func (t *Tx) tokenWhere(ctx context.Context, cond string, arg any) (TokenRow, bool, error) {
+func (t *Tx) tokenWhere(ctx context.Context, cond string, arg any) (store.TokenRow, bool, error) {
 	row, err := scanToken(t.tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
 		JOIN users ON users.id = api_tokens.user_id WHERE `+cond, arg))
 	if errors.Is(err, sql.ErrNoRows) {

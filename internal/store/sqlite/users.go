@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,20 +10,12 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // Tx is one transaction; its methods are the store's queries.
 type Tx struct {
 	tx *sql.Tx
-}
-
-// UserRow is a user as stored: the domain user plus its secrets.
-type UserRow struct {
-	roster.User
-	PasswordHash string
-	Reason       string
-	// StatusBefore is the status a deactivated user had, and gets back.
-	StatusBefore roster.Status
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -60,8 +51,8 @@ const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.
 
 type scanner interface{ Scan(...any) error }
 
-func scanUser(s scanner) (UserRow, error) {
-	var u UserRow
+func scanUser(s scanner) (store.UserRow, error) {
+	var u store.UserRow
 	var created, updated int64
 	var login, deact sql.NullInt64
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
@@ -78,11 +69,11 @@ func scanUser(s scanner) (UserRow, error) {
 
 // UserByRef finds a user by email, username, numeric id or kind:value link,
 // with roles and links loaded.
-func (t *Tx) UserByRef(ctx context.Context, ref string) (UserRow, error) {
+func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
 	var row *sql.Row
 	switch {
 	case ref == "":
-		return UserRow{}, roster.Errorf(roster.ErrInvalid, "empty user reference")
+		return store.UserRow{}, roster.Errorf(roster.ErrInvalid, "empty user reference")
 	case isLinkRef(ref):
 		kind, value, _ := strings.Cut(ref, ":")
 		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id =
@@ -92,7 +83,7 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (UserRow, error) {
 	case isDigits(ref):
 		id, err := strconv.ParseInt(ref, 10, 64)
 		if err != nil {
-			return UserRow{}, roster.Errorf(roster.ErrNotFound, "user %s not found", ref)
+			return store.UserRow{}, roster.Errorf(roster.ErrNotFound, "user %s not found", ref)
 		}
 		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
 	default:
@@ -150,7 +141,7 @@ func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) 
 }
 
 // InsertUser stores a new user with its roles and links and returns its id.
-func (t *Tx) InsertUser(ctx context.Context, u UserRow) (int64, error) {
+func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	// Ids are never reused: the audit log keeps a deleted user's id, and a
 	// new user taking it would inherit that history.
 	res, err := t.tx.ExecContext(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, name_key, status,
@@ -179,7 +170,7 @@ func (t *Tx) InsertUser(ctx context.Context, u UserRow) (int64, error) {
 }
 
 // UpdateUser writes a user's own columns (not roles or links).
-func (t *Tx) UpdateUser(ctx context.Context, u UserRow) error {
+func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 	_, err := t.tx.ExecContext(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
 		name_key = ?, status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
 		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ? WHERE id = ?`,
@@ -313,7 +304,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		args = append(args, like, like, like)
 	}
 	if f.After != "" {
-		key, err := DecodeCursor(f.After)
+		key, err := store.DecodeCursor(f.After)
 		if err != nil {
 			return page, err
 		}
@@ -344,32 +335,13 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	}
 	if len(page.Items) > f.Limit {
 		page.Items = page.Items[:f.Limit]
-		page.Next = EncodeCursor(roster.EmailKey(page.Items[f.Limit-1].Email))
+		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[f.Limit-1].Email))
 	}
 	ptrs := make([]*roster.User, len(page.Items))
 	for i := range page.Items {
 		ptrs[i] = &page.Items[i]
 	}
 	return page, t.loadUserDetails(ctx, ptrs)
-}
-
-// cursorTag starts every cursor, so that text that merely happens to be
-// valid base64 is refused rather than taken for a position.
-const cursorTag = "email:"
-
-// EncodeCursor makes an opaque paging cursor from a sort key.
-func EncodeCursor(key string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorTag + key))
-}
-
-// DecodeCursor reverses EncodeCursor.
-func DecodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	key, ok := strings.CutPrefix(string(b), cursorTag)
-	if err != nil || !ok || key == "" {
-		return "", roster.Errorf(roster.ErrInvalid, "invalid cursor %q", c).WithHint("pass the cursor a previous page printed")
-	}
-	return key, nil
 }
 
 // CountActive counts active users, for the seat limit.
@@ -405,16 +377,16 @@ func (t *Tx) UserCount(ctx context.Context) (int, error) {
 }
 
 // FirstOwner returns the oldest user holding owner, if any.
-func (t *Tx) FirstOwner(ctx context.Context) (UserRow, bool, error) {
+func (t *Tx) FirstOwner(ctx context.Context) (store.UserRow, bool, error) {
 	id, err := t.idWhere(ctx, `SELECT user_id FROM user_roles WHERE role = 'owner' ORDER BY user_id LIMIT 1`)
 	if err != nil || id == 0 {
-		return UserRow{}, false, err
+		return store.UserRow{}, false, err
 	}
 	u, err := t.UserByRef(ctx, strconv.FormatInt(id, 10))
 	return u, err == nil, err
 }
 
-func statusBefore(u UserRow) roster.Status {
+func statusBefore(u store.UserRow) roster.Status {
 	if u.StatusBefore == "" {
 		return roster.StatusActive
 	}

@@ -1,0 +1,310 @@
+// Package store is the port the core writes through: a transaction with
+// the queries the rules need, and the rows they read and write. Two
+// adapters implement it and pass one conformance suite (storetest):
+// store/sqlite, the embedded default, and store/postgres, for many servers
+// on one database. Dialects stay inside the adapters; the core never sees
+// SQL.
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// Store runs transactions. Write transactions are serialised (SQLite's
+// write lock, or PostgreSQL's advisory lock), so that every rule checked
+// inside one holds when it commits, across processes and servers.
+type Store interface {
+	// Read runs fn in a read-only transaction.
+	Read(ctx context.Context, fn func(Tx) error) error
+	// Write runs fn in a write transaction, committed when fn returns nil.
+	Write(ctx context.Context, fn func(Tx) error) error
+	// SchemaVersion is the schema version this build writes.
+	SchemaVersion() int
+	Close() error
+}
+
+// Tx is one transaction; its methods are the store's queries.
+type Tx interface {
+	// Invitations and reset links.
+	// InsertLink stores a link.
+	InsertLink(ctx context.Context, l Link) (int64, error)
+	// LinkByHash finds a link by its token's hash; found is false when none.
+	LinkByHash(ctx context.Context, kind LinkKind, hash []byte) (Link, bool, error)
+	// LatestLink returns a user's newest link of a kind.
+	LatestLink(ctx context.Context, userID int64, kind LinkKind) (Link, bool, error)
+	// ConsumeLink marks a link used if, and only if, it is still live at now:
+	// the one conditional UPDATE that makes a link single-use under
+	// concurrency. It reports whether this call consumed it.
+	ConsumeLink(ctx context.Context, id int64, now time.Time) (bool, error)
+	// RevokeLinks revokes a user's live links of a kind ("" for every kind)
+	// and returns how many it revoked.
+	RevokeLinks(ctx context.Context, userID int64, kind LinkKind, now time.Time, reason string) (int, error)
+	// ListInvitations returns invitations, newest first.
+	ListInvitations(ctx context.Context) ([]Link, error)
+	// MarkSent records that a link was mailed.
+	MarkSent(ctx context.Context, id int64, now time.Time) error
+
+	// Projects and memberships.
+	// ProjectBySlug finds a project; found is false when there is none.
+	ProjectBySlug(ctx context.Context, slug string) (ProjectRow, bool, error)
+	// ListProjects lists projects by slug: all of them, or with memberOf set
+	// only those that user belongs to.
+	ListProjects(ctx context.Context, memberOf int64) ([]roster.Project, error)
+	// InsertProject stores a new project.
+	InsertProject(ctx context.Context, p roster.Project, now time.Time) (int64, error)
+	// UpdateProject writes a project's slug, name and archived state.
+	UpdateProject(ctx context.Context, p ProjectRow, now time.Time) error
+	// DeleteProject removes a project and its memberships.
+	DeleteProject(ctx context.Context, id int64) error
+	// IsMember reports whether a user belongs to a project.
+	IsMember(ctx context.Context, projectID, userID int64) (bool, error)
+	// AddMember adds a membership; added is false when it already existed.
+	AddMember(ctx context.Context, projectID, userID int64, now time.Time) (bool, error)
+	// RemoveMember removes a membership; removed is false when there was none.
+	RemoveMember(ctx context.Context, projectID, userID int64) (bool, error)
+	// Members lists a project's members by email.
+	Members(ctx context.Context, projectID int64) ([]Member, error)
+
+	// Roles, permissions, the audit log and settings.
+	// LoadCatalog reads all permissions and roles (without holder counts).
+	LoadCatalog(ctx context.Context) (Catalog, error)
+	// Holders counts users per role.
+	Holders(ctx context.Context) (map[string]int, error)
+	// InsertRole stores a custom role with its permissions.
+	InsertRole(ctx context.Context, r roster.Role) error
+	// UpdateRoleDescription sets a role's description.
+	UpdateRoleDescription(ctx context.Context, name, desc string) error
+	// SetRolePermissions replaces a role's permissions.
+	SetRolePermissions(ctx context.Context, role string, perms []string) error
+	// DeleteRole removes a role and its permission grants.
+	DeleteRole(ctx context.Context, name string) error
+	// RoleHolderIDs lists the ids of users holding a role.
+	RoleHolderIDs(ctx context.Context, role string) ([]int64, error)
+	// MoveRoleHolders gives every holder of from the role to (once) and takes
+	// from away.
+	MoveRoleHolders(ctx context.Context, from, to string) error
+	// InsertPermission registers an application permission.
+	InsertPermission(ctx context.Context, p roster.Permission) error
+	// PermissionUsers lists the roles granting a permission and the
+	// permissions implying it: what stops its deletion.
+	PermissionUsers(ctx context.Context, name string) (roles, impliedBy []string, err error)
+	// DeletePermission removes an application permission.
+	DeletePermission(ctx context.Context, name string) error
+	// InsertAudit records an event.
+	InsertAudit(ctx context.Context, e AuditEntry) error
+	// ListAudit returns events newest first.
+	ListAudit(ctx context.Context, q AuditQuery) ([]roster.AuditEvent, error)
+	// Settings reads the stored settings (without defaults).
+	Settings(ctx context.Context) (map[string]string, error)
+	// SetSetting stores one setting.
+	SetSetting(ctx context.Context, key, value string) error
+
+	// API tokens.
+	// InsertToken stores a token and returns its id.
+	InsertToken(ctx context.Context, userID int64, name string, hash []byte, creator string, now time.Time, expires *time.Time) (int64, error)
+	// TokenByID finds a token; found is false when there is none.
+	TokenByID(ctx context.Context, id int64) (TokenRow, bool, error)
+	// TokenByHash finds a token by its hash.
+	TokenByHash(ctx context.Context, hash []byte) (TokenRow, bool, error)
+	// ListTokens lists tokens, of one user or (userID 0) of everyone.
+	ListTokens(ctx context.Context, userID int64) ([]roster.APIToken, error)
+	// RevokeTokens revokes a user's live tokens, or one token when id != 0,
+	// and returns how many it revoked.
+	RevokeTokens(ctx context.Context, userID, id int64, now time.Time) (int, error)
+	// TouchToken records a use, at most once a minute, to spare writes.
+	TouchToken(ctx context.Context, id int64, now time.Time) error
+	// ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
+	ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error
+
+	// Users.
+	// UserByRef finds a user by email, username, numeric id or kind:value link,
+	// with roles and links loaded.
+	UserByRef(ctx context.Context, ref string) (UserRow, error)
+	// EmailTaken reports the id of the user holding email in any letter case.
+	EmailTaken(ctx context.Context, email string) (int64, error)
+	// UsernameTaken reports the id of the user holding username, or 0.
+	UsernameTaken(ctx context.Context, username string) (int64, error)
+	// LinkTaken reports the id of the user linked to kind=value, or 0.
+	LinkTaken(ctx context.Context, kind, value string) (int64, error)
+	// InsertUser stores a new user with its roles and links and returns its id.
+	InsertUser(ctx context.Context, u UserRow) (int64, error)
+	// UpdateUser writes a user's own columns (not roles or links).
+	UpdateUser(ctx context.Context, u UserRow) error
+	// DeleteUser removes a user; roles and links go with it.
+	DeleteUser(ctx context.Context, id int64) error
+	// SetUserRoles replaces a user's roles.
+	SetUserRoles(ctx context.Context, id int64, roles []string) error
+	// SetLink links a user to kind=value, replacing the user's link of that kind.
+	SetLink(ctx context.Context, id int64, kind, value string) error
+	// DeleteLink removes a user's link of a kind.
+	DeleteLink(ctx context.Context, id int64, kind string) error
+	// ListUsers returns one page of users ordered by email, paged by key.
+	ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error)
+	// CountActive counts active users, for the seat limit.
+	CountActive(ctx context.Context) (int, error)
+	// CountActiveOwners counts active users holding the owner role.
+	CountActiveOwners(ctx context.Context) (int, error)
+	// HasActed reports whether the user appears as an actor in the audit log.
+	HasActed(ctx context.Context, id int64) (bool, error)
+	// UserCount returns the number of users, for init.
+	UserCount(ctx context.Context) (int, error)
+	// FirstOwner returns the oldest user holding owner, if any.
+	FirstOwner(ctx context.Context) (UserRow, bool, error)
+}
+
+// UserRow is a user as stored: the domain user plus its secrets.
+type UserRow struct {
+	roster.User
+	PasswordHash string
+	Reason       string
+	// StatusBefore is the status a deactivated user had, and gets back.
+	StatusBefore roster.Status
+}
+
+// LinkKind is an invitation or a reset link.
+type LinkKind string
+
+// The kinds of link.
+const (
+	LinkInvite LinkKind = "invite"
+	LinkReset  LinkKind = "reset"
+)
+
+// Link is a stored invitation or reset link.
+type Link struct {
+	ID        int64
+	Kind      LinkKind
+	UserID    int64
+	Email     string // the user's, when read back
+	Name      string // the user's, when read back
+	TokenHash []byte
+	CreatedBy int64  // 0: the local administrator
+	Creator   string // audit name of who made it
+	Roles     []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	RevokedAt *time.Time
+	SentAt    *time.Time // when it was mailed
+	Reason    string
+}
+
+// ProjectRow is a stored project.
+type ProjectRow struct {
+	ID int64
+	roster.Project
+}
+
+// Member names one member of a project.
+type Member struct {
+	ID    int64
+	Email string
+}
+
+// RoleRow is a role as stored. AllPermissions marks owner and admin, which
+// hold every permission, including ones registered later.
+type RoleRow struct {
+	roster.Role
+	AllPermissions bool
+}
+
+// Catalog is every permission with its implications and every role with
+// its permissions: small, read whole, and used to compute effective
+// permissions.
+type Catalog struct {
+	Permissions []roster.Permission // sorted by name
+	Roles       map[string]RoleRow
+}
+
+// PermissionNames lists every permission name, sorted.
+func (c Catalog) PermissionNames() []string {
+	out := make([]string, len(c.Permissions))
+	for i, p := range c.Permissions {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// Permission finds a permission by name.
+func (c Catalog) Permission(name string) (roster.Permission, bool) {
+	i := sort.Search(len(c.Permissions), func(i int) bool { return c.Permissions[i].Name >= name })
+	if i < len(c.Permissions) && c.Permissions[i].Name == name {
+		return c.Permissions[i], true
+	}
+	return roster.Permission{}, false
+}
+
+// Closure returns perms with every implication applied, sorted.
+func (c Catalog) Closure(perms []string) []string {
+	seen := map[string]bool{}
+	var visit func(string)
+	visit = func(p string) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		if q, ok := c.Permission(p); ok {
+			for _, imp := range q.Implies {
+				visit(imp)
+			}
+		}
+	}
+	for _, p := range perms {
+		visit(p)
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AuditEntry is an event to record; ActorID is set when the actor is a user.
+type AuditEntry struct {
+	roster.AuditEvent
+	ActorID  int64
+	TargetID int64
+}
+
+// AuditQuery selects events; ActorID and TargetID, when set, match users.
+type AuditQuery struct {
+	Since, Until time.Time
+	ActorID      int64
+	Actor        string
+	TargetID     int64
+	Target       string
+	Action       string
+	Limit        int
+}
+
+// TokenRow is a stored API token.
+type TokenRow struct {
+	roster.APIToken
+	UserID int64
+}
+
+// cursorTag starts every cursor, so that text that merely happens to be
+// valid base64 is refused rather than taken for a position.
+const cursorTag = "email:"
+
+// EncodeCursor makes an opaque paging cursor from a sort key.
+func EncodeCursor(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorTag + key))
+}
+
+// DecodeCursor reverses EncodeCursor.
+func DecodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	key, ok := strings.CutPrefix(string(b), cursorTag)
+	if err != nil || !ok || key == "" {
+		return "", roster.Errorf(roster.ErrInvalid, "invalid cursor %q", c).WithHint("pass the cursor a previous page printed")
+	}
+	return key, nil
+}
