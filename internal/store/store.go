@@ -29,6 +29,31 @@ type Store interface {
 	Close() error
 }
 
+// Admin is a store as roster db and roster serve see it: besides
+// transactions, its schema and its upkeep. Both adapters implement it.
+type Admin interface {
+	Store
+	// Migrate applies pending schema migrations and reports how many.
+	Migrate(ctx context.Context) (applied int, err error)
+	// Version is the store's schema version.
+	Version(ctx context.Context) (int, error)
+	// Check verifies the store's integrity; problems lists what is wrong.
+	Check(ctx context.Context) (version int, problems []string, err error)
+	// Backup writes a consistent copy to path, or says why it cannot.
+	Backup(ctx context.Context, path string) error
+	// Path names the store in messages: a file, or a URL without its
+	// password.
+	Path() string
+	// ReadOnly reports whether this process may only read the store.
+	ReadOnly() bool
+}
+
+// IsURL reports whether a --db value names a PostgreSQL database rather
+// than a SQLite file.
+func IsURL(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+}
+
 // Tx is one transaction; its methods are the store's queries.
 type Tx interface {
 	// Invitations and reset links.

@@ -172,7 +172,7 @@ func (db *DB) ReadOnly() bool { return db.readOnly }
 // SchemaVersion is the schema version this build writes.
 func (db *DB) SchemaVersion() int { return SchemaVersion }
 
-var _ store.Store = (*DB)(nil)
+var _ store.Admin = (*DB)(nil)
 
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	return db.run(ctx, false, fn)
