@@ -191,7 +191,7 @@ func newCmdDB(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := sqlite.OpenNoMigrate(cmd.Context(), cfg.DB)
+			db, err := openStore(cmd.Context(), cfg.DB, false)
 			if err != nil {
 				return err
 			}
@@ -201,9 +201,9 @@ func newCmdDB(f *Factory) *cobra.Command {
 				return err
 			}
 			if n == 0 {
-				f.infof("schema already at version %d, unchanged", sqlite.SchemaVersion)
+				f.infof("schema already at version %d, unchanged", db.SchemaVersion())
 			} else {
-				f.infof("applied %d migration(s); schema at version %d", n, sqlite.SchemaVersion)
+				f.infof("applied %d migration(s); schema at version %d", n, db.SchemaVersion())
 			}
 			return nil
 		},
@@ -220,7 +220,7 @@ func newCmdDB(f *Factory) *cobra.Command {
 			if err := storeExists(cfg.DB); err != nil {
 				return err
 			}
-			db, err := sqlite.OpenNoMigrate(cmd.Context(), cfg.DB)
+			db, err := openStore(cmd.Context(), cfg.DB, false)
 			if err != nil {
 				return err
 			}
@@ -234,19 +234,19 @@ func newCmdDB(f *Factory) *cobra.Command {
 			}
 			switch {
 			case len(problems) > 0:
-				return fmt.Errorf("store %s failed its integrity check (%d problems)", cfg.DB, len(problems))
-			case version < sqlite.SchemaVersion:
-				return roster.Errorf(roster.ErrConflict, "store schema version %d is older than %d", version, sqlite.SchemaVersion).
+				return fmt.Errorf("store %s failed its integrity check (%d problems)", db.Path(), len(problems))
+			case version < db.SchemaVersion():
+				return roster.Errorf(roster.ErrConflict, "store schema version %d is older than %d", version, db.SchemaVersion()).
 					WithHint("run roster db migrate")
-			case version > sqlite.SchemaVersion:
-				return roster.Errorf(roster.ErrConflict, "store schema version %d is newer than this roster (%d)", version, sqlite.SchemaVersion).
+			case version > db.SchemaVersion():
+				return roster.Errorf(roster.ErrConflict, "store schema version %d is newer than this roster (%d)", version, db.SchemaVersion()).
 					WithHint("upgrade roster")
 			}
-			f.infof("store %s is sound; schema version %d", cfg.DB, version)
+			f.infof("store %s is sound; schema version %d", db.Path(), version)
 			if db.ReadOnly() {
 				// Said, not failed: reading a read-only store is fine, but
 				// the next change would exit 7.
-				f.infof("store %s is read-only for you: it can be read and backed up, not changed", cfg.DB)
+				f.infof("store %s is read-only for you: it can be read and backed up, not changed", db.Path())
 			}
 			return nil
 		},

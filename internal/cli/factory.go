@@ -17,6 +17,7 @@ import (
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/output"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
@@ -58,7 +59,7 @@ type Factory struct {
 	cfg     *Config
 	cfgErr  error
 
-	db *sqlite.DB
+	db store.Admin
 
 	now func() time.Time
 
@@ -262,7 +263,7 @@ func (f *Factory) Printer() (*output.Printer, error) {
 
 // Store opens the local store. Unless create is set, a missing file is an
 // error: a mistyped --db should not make a new empty store.
-func (f *Factory) Store(ctx context.Context, create bool) (*sqlite.DB, error) {
+func (f *Factory) Store(ctx context.Context, create bool) (store.Admin, error) {
 	if f.db != nil {
 		return f.db, nil
 	}
@@ -275,7 +276,7 @@ func (f *Factory) Store(ctx context.Context, create bool) (*sqlite.DB, error) {
 			return nil, err
 		}
 	}
-	db, err := sqlite.Open(ctx, cfg.DB)
+	db, err := openStore(ctx, cfg.DB, true)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +298,23 @@ func (f *Factory) localConfig() (*Config, error) {
 	return cfg, nil
 }
 
+// openStore opens the store --db names: a postgres:// URL is a PostgreSQL
+// database, anything else a SQLite file. With migrate unset the schema is
+// left as found, for roster db.
+func openStore(ctx context.Context, db string, migrate bool) (store.Admin, error) {
+	if migrate {
+		return sqlite.Open(ctx, db)
+	}
+	return sqlite.OpenNoMigrate(ctx, db)
+}
+
+// storeExists refuses a store file that is not there: a mistyped --db
+// should not make a new empty store. A database server's existence is
+// its own to report.
 func storeExists(path string) error {
+	if store.IsURL(path) {
+		return nil
+	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return roster.Errorf(roster.ErrNotFound, "no store at %s", path).
 			WithHint("create one with roster init, or point --db at an existing store")
