@@ -78,6 +78,7 @@ func saveContexts(path string, contexts map[string]ContextEntry, current string)
 
 type loginOptions struct {
 	context, email string
+	passwordEnv    string
 	passwordStdin  bool
 	tokenStdin     bool
 }
@@ -110,6 +111,8 @@ context in the config file (0600), made current. The token comes from
 	fs.StringVar(&opts.context, "context", "", "save as context `NAME` (default: the server's host)")
 	fs.StringVar(&opts.email, "email", "", "sign in as `EMAIL`")
 	fs.BoolVar(&opts.passwordStdin, "password-stdin", false, "read the password from standard input")
+	fs.StringVar(&opts.passwordEnv, "password-env", "", "read the password from the environment variable `NAME` (for CI)")
+	cmd.MarkFlagsMutuallyExclusive("password-stdin", "password-env")
 	fs.BoolVar(&opts.tokenStdin, "token-stdin", false, "read an API token from standard input instead of signing in")
 	return cmd
 }
@@ -147,7 +150,7 @@ func loginRun(cmd *cobra.Command, f *Factory, opts *loginOptions, args []string)
 		if opts.email == "" {
 			return usagef("no email to sign in with").withHint("give --email, or --token-stdin")
 		}
-		pw := passwordSource{stdin: opts.passwordStdin, flags: []string{"password-stdin", "token-stdin"}}
+		pw := passwordSource{stdin: opts.passwordStdin, env: opts.passwordEnv, flags: []string{"password-stdin", "password-env", "token-stdin"}}
 		if !pw.given() && !f.IO.CanPrompt() {
 			return pw.missing()
 		}

@@ -436,29 +436,31 @@ administrator without --as; with its effective permissions.`,
 
 func newCmdAccountPassword(f *Factory) *cobra.Command {
 	var pw passwordSource
-	var currentFile string
+	var currentFile, currentEnv string
 	cmd := &cobra.Command{
 		Use:   "password",
 		Short: "Change your own password, giving the current one",
 		Long: `Change your own password. The current password comes from
---current-password-file or a prompt; the new one from --password-stdin,
---password-file or a prompt. Without a terminal both must come from flags.`,
+--current-password-file, --current-password-env or a prompt; the new one
+from --password-stdin, --password-file, --password-env or a prompt.
+Without a terminal both must come from flags.`,
 		Example: `  roster --as ann@example.com account password --current-password-file old.txt --password-file new.txt`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (currentFile == "" || !pw.given()) && !f.IO.CanPrompt() {
+			current := passwordSource{file: currentFile, env: currentEnv}
+			if (!current.given() || !pw.given()) && !f.IO.CanPrompt() {
 				return usagef("no password source and no terminal to ask on").
-					withHint("give --current-password-file and one of --password-stdin or --password-file")
+					withHint("give --current-password-file or --current-password-env, and one of --password-stdin, --password-file or --password-env")
 			}
 			svc, err := f.Service(cmd.Context())
 			if err != nil {
 				return err
 			}
-			var current string
-			if currentFile != "" {
-				current, err = readSecretFile(currentFile)
+			var cur string
+			if current.given() {
+				cur, err = current.read(f)
 			} else {
-				current, err = f.IO.Secret("Current password: ")
+				cur, err = f.IO.Secret("Current password: ")
 			}
 			if err != nil {
 				return err
@@ -467,7 +469,7 @@ func newCmdAccountPassword(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			u, err := svc.ChangePassword(cmd.Context(), current, next)
+			u, err := svc.ChangePassword(cmd.Context(), cur, next)
 			if err != nil {
 				return err
 			}
@@ -475,6 +477,8 @@ func newCmdAccountPassword(f *Factory) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&currentFile, "current-password-file", "", "read the current password from `file`")
+	cmd.Flags().StringVar(&currentEnv, "current-password-env", "", "read the current password from the environment variable `NAME`")
+	cmd.MarkFlagsMutuallyExclusive("current-password-file", "current-password-env")
 	pw.addFlags(cmd, false, false)
 	return cmd
 }

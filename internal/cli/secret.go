@@ -2,6 +2,7 @@ package cli
 
 import (
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 type passwordSource struct {
 	stdin  bool
 	file   string
+	env    string // the name of an environment variable holding it
 	random bool
 	none   bool
 
@@ -35,7 +37,8 @@ func (s *passwordSource) addFlags(cmd *cobra.Command, withRandom, withNone bool)
 	fs := cmd.Flags()
 	fs.BoolVar(&s.stdin, "password-stdin", false, "read the password from standard input")
 	fs.StringVar(&s.file, "password-file", "", "read the password from `file`")
-	names := []string{"password-stdin", "password-file"}
+	fs.StringVar(&s.env, "password-env", "", "read the password from the environment variable `NAME` (for CI)")
+	names := []string{"password-stdin", "password-file", "password-env"}
 	if withRandom {
 		fs.BoolVar(&s.random, "random-password", false, "generate a password and print it once")
 		names = append(names, "random-password")
@@ -48,7 +51,9 @@ func (s *passwordSource) addFlags(cmd *cobra.Command, withRandom, withNone bool)
 	s.flags = names
 }
 
-func (s *passwordSource) given() bool { return s.stdin || s.file != "" || s.random || s.none }
+func (s *passwordSource) given() bool {
+	return s.stdin || s.file != "" || s.env != "" || s.random || s.none
+}
 
 // maxSecret bounds what --password-stdin reads: a password is at most 256
 // characters, 1,024 bytes in UTF-8.
@@ -74,6 +79,15 @@ func (s *passwordSource) read(f *Factory) (string, error) {
 		return pw, nil
 	case s.file != "":
 		return readSecretFile(s.file)
+	case s.env != "":
+		// The caller names the variable, so a CI secret never reaches argv
+		// and roster claims no variable name of its own for it.
+		pw, ok := os.LookupEnv(s.env)
+		if !ok || pw == "" {
+			return "", usagef("the environment variable %s is unset or empty", s.env).
+				withHint("export it before running roster, or use another password source")
+		}
+		return trimNewline(pw), nil
 	case s.random, s.none:
 		return "", nil
 	}
