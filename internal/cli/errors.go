@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/wire"
 )
 
 // Exit codes of the command-line contract.
@@ -85,22 +87,40 @@ func ExitCode(err error) int {
 	return ExitError
 }
 
-// printError writes err and its hint to stderr as "roster: …" lines.
-func printError(w io.Writer, err error, cmdPath string) {
+// printError writes err and its hint to stderr as "roster: …" lines, or,
+// with asJSON (-o json), as one line of the API's error shape, so that a
+// script can branch on the code in both modes alike.
+func printError(w io.Writer, err error, cmdPath string, asJSON bool) {
 	var silent *silentError
 	if errors.As(err, &silent) {
 		return
 	}
-	fmt.Fprintf(w, "roster: %s\n", err)
+	hint := roster.Hint(err)
 	var ue *usageError
 	if errors.As(err, &ue) {
+		hint = ue.hint
+		if hint != "" {
+			hint += "; "
+		}
+		hint += fmt.Sprintf("run '%s --help' for usage", strings.TrimSpace(cmdPath))
+	}
+	if asJSON {
+		_, code := wire.Status(err)
+		b, _ := json.Marshal(struct {
+			Error wire.ErrorDetail `json:"error"`
+		}{wire.ErrorDetail{Code: code, Message: err.Error(), Hint: hint}})
+		fmt.Fprintf(w, "%s\n", b)
+		return
+	}
+	fmt.Fprintf(w, "roster: %s\n", err)
+	if ue != nil {
 		if ue.hint != "" {
 			fmt.Fprintf(w, "roster: hint: %s\n", ue.hint)
 		}
 		fmt.Fprintf(w, "roster: hint: run '%s --help' for usage\n", strings.TrimSpace(cmdPath))
 		return
 	}
-	if h := roster.Hint(err); h != "" {
-		fmt.Fprintf(w, "roster: hint: %s\n", h)
+	if hint != "" {
+		fmt.Fprintf(w, "roster: hint: %s\n", hint)
 	}
 }

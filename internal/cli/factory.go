@@ -322,6 +322,18 @@ func storeExists(path string) error {
 	return nil
 }
 
+// printError reports err on stderr in the form -o asks for.
+func (f *Factory) printError(err error, cmdPath string) {
+	printError(f.IO.ErrOut, err, cmdPath, f.jsonErrors())
+}
+
+// jsonErrors reports whether errors go to stderr as JSON: with -o json a
+// script reads the API's error shape and branches on its code.
+func (f *Factory) jsonErrors() bool {
+	cfg, err := f.Config()
+	return err == nil && cfg.Output == output.JSON
+}
+
 // Service returns the roster.Service commands use, acting as --as or as
 // the local administrator.
 func (f *Factory) Service(ctx context.Context) (roster.Service, error) {

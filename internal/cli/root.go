@@ -63,7 +63,7 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 			fmt.Fprintln(io.ErrOut, "roster: interrupted")
 			return ExitError
 		}
-		printError(io.ErrOut, err, cmd.CommandPath())
+		printError(io.ErrOut, err, cmd.CommandPath(), f.jsonErrors())
 	}
 	return ExitCode(err)
 }

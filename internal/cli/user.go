@@ -40,7 +40,7 @@ func newCmdUserList(f *Factory) *cobra.Command {
 When more users follow, the cursor of the next page is printed on stderr;
 pass it to --after, or give --all to list every page.`,
 		Example: `  roster user list --status active --role admin
-  roster user list -o name | xargs roster user deactivate`,
+  roster user list --status invited -o name | tr '\n' '\0' | xargs -0 roster user deactivate --`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.filter.Status = roster.Status(opts.status)

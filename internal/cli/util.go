@@ -44,7 +44,7 @@ func eachTarget[T any](ctx context.Context, f *Factory, cmdPath string, targets 
 		if ctx.Err() != nil || errors.Is(err, roster.ErrUnavailable) {
 			return out, f.stopBatch(ctx, cmdPath, err, i, len(targets))
 		}
-		printError(f.IO.ErrOut, err, cmdPath)
+		f.printError(err, cmdPath)
 		if first == nil {
 			first = err
 		}
@@ -64,7 +64,7 @@ func (f *Factory) stopBatch(ctx context.Context, cmdPath string, err error, done
 	if ctx.Err() != nil {
 		return &batchStopped{done: done, total: total, why: context.Canceled}
 	}
-	printError(f.IO.ErrOut, err, cmdPath)
+	f.printError(err, cmdPath)
 	return &batchStopped{done: done, total: total, why: roster.ErrUnavailable}
 }
 
