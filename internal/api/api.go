@@ -55,6 +55,11 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Now is the limiter's clock; nil means time.Now.
 	Now func() time.Time
+	// Metrics are served at GET /metrics; nil makes a set of the
+	// server's own. To have store transactions measured too, make them
+	// with NewMetrics and give core.New the store wrapped by
+	// Metrics.Store.
+	Metrics *Metrics
 }
 
 // Defaults of Options, and the limiter's bursts.
@@ -73,6 +78,7 @@ type server struct {
 	maxBody int64
 	mux     *http.ServeMux
 	trusted []netip.Prefix
+	metrics *Metrics
 
 	// The failure budgets: of token uses per client, of password checks
 	// per client and account, and of password checks per client.
@@ -81,12 +87,16 @@ type server struct {
 
 // New returns the API's handler over b.
 func New(b Backend, o Options) http.Handler {
-	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux(), trusted: o.TrustedProxies}
+	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux(), trusted: o.TrustedProxies,
+		metrics: o.Metrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = defaultMaxBody
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
 	}
 	rate := o.FailureRate
 	if rate <= 0 {
@@ -100,16 +110,19 @@ func New(b Backend, o Options) http.Handler {
 	s.accounts = newLimiter(rate, accountBurst, now)
 	s.passwords = newLimiter(rate, passwordBurst, now)
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.pattern, s.endpoint(rt))
+		s.mux.Handle(rt.pattern, &endpoint{s: s, rt: rt, metrics: s.metrics.route(rt.pattern)})
 	}
 	return http.HandlerFunc(s.serveHTTP)
 }
 
-// serveHTTP logs, recovers, caps the body and dispatches one request.
+// serveHTTP logs, counts, recovers, caps the body and dispatches one
+// request.
 func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
+	rm := s.metrics.unmatched
 	defer func() {
+		rm.observe(sw.statusOr200(), time.Since(start))
 		// The path only: query values might be secrets one day, and the
 		// body and headers certainly may be.
 		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", safePath(r)),
@@ -124,9 +137,15 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.recoverPanic(sw, r)
 
 	r.Body = http.MaxBytesReader(sw, r.Body, s.maxBody)
-	if h, pattern := s.mux.Handler(r); pattern == "" {
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
 		s.unrouted(sw, r, h)
 		return
+	}
+	// The route's own series; anything else the mux serves (a redirect
+	// of an unclean path, whose "pattern" is that path) stays unmatched.
+	if ep, ok := h.(*endpoint); ok {
+		rm = ep.metrics
 	}
 	s.mux.ServeHTTP(sw, r)
 }
@@ -222,14 +241,19 @@ func (c call) query(name string) string          { return c.r.URL.Query().Get(na
 func (c call) queryParser() *queryParser         { return &queryParser{q: c.r.URL.Query()} }
 func (c call) pathID(name string) (int64, error) { return parseID(name, c.path(name)) }
 
-// endpoint wraps a route with authentication and the failure limiter, and
-// answers its error.
-func (s *server) endpoint(rt route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.guard(rt, w, r); err != nil {
-			s.fail(w, r, err)
-		}
-	})
+// endpoint is a route as the mux serves it: wrapped with authentication
+// and the failure limiter, answering its error, and counted in its own
+// series.
+type endpoint struct {
+	s       *server
+	rt      route
+	metrics *routeMetrics
+}
+
+func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := e.s.guard(e.rt, w, r); err != nil {
+		e.s.fail(w, r, err)
+	}
 }
 
 // guard runs a route as its access asks.
@@ -268,6 +292,7 @@ func (s *server) tokenFailure(r *http.Request, err error) error {
 		return err
 	}
 	if ok, wait := s.tokens.spend(s.limitKey(r)); !ok {
+		s.metrics.refusedToken.Inc()
 		return rateLimited(wait)
 	}
 	return err
@@ -292,10 +317,12 @@ func (s *server) guess(r *http.Request, account string, check func() error) erro
 	client := s.limitKey(r)
 	key := client + " " + strings.ToLower(strings.TrimSpace(account))
 	if ok, wait := s.accounts.spend(key); !ok {
+		s.metrics.refusedAccount.Inc()
 		return rateLimited(wait)
 	}
 	if ok, wait := s.passwords.spend(client); !ok {
 		s.accounts.refund(key)
+		s.metrics.refusedPassword.Inc()
 		return rateLimited(wait)
 	}
 	err := check()

@@ -22,6 +22,7 @@ import (
 	"github.com/roster-dev/roster/internal/api"
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 	"github.com/roster-dev/roster/internal/wire"
 )
@@ -100,7 +101,11 @@ func newEnvWith(t testing.TB, o api.Options, wrap func(api.Backend) api.Backend,
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := &clock{t: time.Now()}
-	c := core.New(db, append([]core.Option{core.WithClock(clk.now)}, opts...)...)
+	var st store.Store = db
+	if o.Metrics != nil { // the server's metrics measure the store, as roster serve's do
+		st = o.Metrics.Store(db)
+	}
+	c := core.New(st, append([]core.Option{core.WithClock(clk.now)}, opts...)...)
 	if _, err := c.As(core.Actor{Name: "local:test"}).Init(ctx, roster.InitParams{OwnerEmail: ownerEmail, Password: ownerPassword}); err != nil {
 		t.Fatal(err)
 	}

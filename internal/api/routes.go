@@ -12,6 +12,7 @@ import (
 // request onto one Service call; the rules are all the core's.
 func (s *server) routes() []route {
 	const v1 = wire.Prefix
+	scrape := s.metrics.handler()
 	return []route{
 		{"GET /healthz", open, func(w http.ResponseWriter, _ call) error {
 			writeText(w, "ok")
@@ -24,6 +25,12 @@ func (s *server) routes() []route {
 				return roster.Errorf(roster.ErrUnavailable, "the store is not ready")
 			}
 			writeText(w, "ok")
+			return nil
+		}},
+		// Route patterns, status codes and the runtime's figures: nothing a
+		// client sent (see Metrics), so no token is asked for.
+		{"GET /metrics", open, func(w http.ResponseWriter, c call) error {
+			scrape.ServeHTTP(w, c.r)
 			return nil
 		}},
 		{"POST " + v1 + "/login", open, withBody(func(c call, in wire.SignIn) (tok roster.APIToken, err error) {
