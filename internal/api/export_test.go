@@ -37,3 +37,13 @@ func DecodeAll(b []byte, maxBody int64) []int {
 	}
 	return out
 }
+
+// Patterns are the ServeMux patterns of every route New serves.
+func Patterns() []string {
+	s := &server{metrics: NewMetrics()}
+	var out []string
+	for _, rt := range s.routes() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}

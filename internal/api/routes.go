@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/roster-dev/roster/docs"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/wire"
 )
@@ -31,6 +32,13 @@ func (s *server) routes() []route {
 		// client sent (see Metrics), so no token is asked for.
 		{"GET /metrics", open, func(w http.ResponseWriter, c call) error {
 			scrape.ServeHTTP(w, c.r)
+			return nil
+		}},
+		{"GET " + v1 + "/openapi.yaml", open, func(w http.ResponseWriter, _ call) error {
+			h := w.Header()
+			h.Set("Content-Type", "application/yaml")
+			h.Set("X-Content-Type-Options", "nosniff")
+			_, _ = w.Write(docs.OpenAPI) // a failed write means the client left
 			return nil
 		}},
 		{"POST " + v1 + "/login", open, withBody(func(c call, in wire.SignIn) (tok roster.APIToken, err error) {
