@@ -38,11 +38,28 @@ type group struct {
 func groups() []group {
 	return []group{
 		{"users", userTests},
+		{"paging", pagingTests},
+		{"links", linkTests},
+		{"projects", projectTests},
+		{"catalog", catalogTests},
+		{"audit", auditTests},
+		{"settings", settingsTests},
+		{"tokens", tokenTests},
+		{"unique", uniqueTests},
+		{"time", timeTests},
+		{"transactions", txTests},
+		{"concurrency", concurrencyTests},
+		{"admin", adminTests},
 	}
 }
 
 // Run runs every conformance test, each on a fresh store from open.
 func Run(t *testing.T, open func(t *testing.T) store.Admin) {
+	t.Run("coverage", func(t *testing.T) {
+		if missing := uncovered(); len(missing) > 0 {
+			t.Errorf("store.Tx methods without a conformance test: %v", missing)
+		}
+	})
 	for _, g := range groups() {
 		t.Run(g.name, func(t *testing.T) {
 			for _, c := range g.tests {
