@@ -32,9 +32,12 @@ type Metrics struct {
 	// Refusals of the failure limiter, one per budget (see guard, guess).
 	refusedToken, refusedAccount, refusedPassword prometheus.Counter
 
-	// Store transactions, when the core's store is wrapped by Store.
+	// Store transactions, registered by the first Store: a server whose
+	// store is not measured shows none rather than zeros.
 	txRead, txWrite       prometheus.Observer
 	retryRead, retryWrite prometheus.Counter
+	storeOnce             sync.Once
+	storeCollectors       []prometheus.Collector
 }
 
 // unmatched labels the requests no route serves: unknown paths, methods
@@ -75,8 +78,7 @@ func NewMetrics() *Metrics {
 	f(m.requests)
 	f(m.latency)
 	f(refusals)
-	f(tx)
-	f(retries)
+	m.storeCollectors = []prometheus.Collector{tx, retries}
 	// Resolved once: the fast path looks nothing up by label. Present
 	// from the start at 0, so that a rate over them is defined.
 	m.refusedToken = refusals.WithLabelValues("token")
@@ -133,6 +135,7 @@ func (rm *routeMetrics) observe(status int, d time.Duration) {
 // Write, which is the only way a store can retry a transaction, so the
 // adapters need not report them.
 func (m *Metrics) Store(st store.Store) store.Store {
+	m.storeOnce.Do(func() { m.reg.MustRegister(m.storeCollectors...) })
 	return &measuredStore{Store: st, m: m}
 }
 

@@ -198,6 +198,17 @@ func TestMetricsStoreRetries(t *testing.T) {
 	want(t, s, `roster_store_transaction_duration_seconds_count{kind="read"}`, 1)
 }
 
+// TestMetricsStoreUnmeasured: a server whose store is not wrapped by
+// Metrics.Store shows no store metrics, rather than zeros that would
+// read as an idle store.
+func TestMetricsStoreUnmeasured(t *testing.T) {
+	e := newEnv(t, api.Options{}, nil)
+	e.from("127.0.0.1:1", "GET", "/readyz", "", nil)
+	if text, _ := e.scrape(); strings.Contains(text, "roster_store_") {
+		t.Errorf("store metrics without a measured store")
+	}
+}
+
 // TestMetricsPerServer: two servers in one process count apart.
 func TestMetricsPerServer(t *testing.T) {
 	a := &env{t: t, h: api.New(nil, api.Options{})}
