@@ -17,6 +17,7 @@ var txTests = []test{
 	{"errors from the function come out of Write and Read as they were", nil, testErrorsPassThrough},
 	{"a Read does not see what a Write has not committed", []string{"EmailTaken", "UserCount"}, testReadIsolation},
 	{"a Write with a cancelled context changes nothing", nil, testCancelledWrite},
+	{"a Read keeps nothing it writes", []string{"SetSetting"}, testReadKeepsNothing},
 }
 
 func testReadOwnWrites(t *testing.T, s store.Admin) {
@@ -235,4 +236,19 @@ func testCancelledWrite(t *testing.T, s store.Admin) {
 		equal(t, "UserCount", n, 0)
 		return err
 	})
+}
+
+func testReadKeepsNothing(t *testing.T, s store.Admin) {
+	// The core never writes in a Read; a store may refuse it, and must not
+	// keep it.
+	err := s.Read(t.Context(), func(tx store.Tx) error { return tx.SetSetting(t.Context(), "seats", "7") })
+	read(t, s, func(tx store.Tx) error {
+		set, rerr := tx.Settings(t.Context())
+		if v, ok := set["seats"]; ok {
+			t.Errorf("a Read's SetSetting (which returned %v) was kept: seats = %q", err, v)
+		}
+		return rerr
+	})
+	// The store still takes writes.
+	write(t, s, func(tx store.Tx) error { return tx.SetSetting(t.Context(), "seats", "8") })
 }

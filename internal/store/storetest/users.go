@@ -236,6 +236,9 @@ func testSetLink(t *testing.T, s store.Admin) {
 	// One link per kind: setting it again replaces the value.
 	write(t, s, func(tx store.Tx) error { return tx.SetLink(t.Context(), id, "github", "ann-2") })
 	equal(t, "Links", getUser(t, s, byID(id)).Links, map[string]string{"github": "ann-2", "employee": "E-42"})
+	// Setting the value it already has changes nothing.
+	write(t, s, func(tx store.Tx) error { return tx.SetLink(t.Context(), id, "github", "ann-2") })
+	equal(t, "Links", getUser(t, s, byID(id)).Links, map[string]string{"github": "ann-2", "employee": "E-42"})
 	read(t, s, func(tx store.Tx) error {
 		if got, err := tx.LinkTaken(t.Context(), "github", "ann-1"); err != nil || got != 0 {
 			t.Errorf("LinkTaken(github, ann-1) after replacing = %d, %v; want 0", got, err)
