@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ var adminTests = []test{
 	{"Version is the SchemaVersion this build writes", nil, testVersion},
 	{"Check finds a store in use clean", nil, testCheckClean},
 	{"Path names the store and a fresh store is writable", nil, testPathReadOnly},
+	{"Backup makes a copy, or says why it cannot", nil, testBackup},
 }
 
 func testMigrateIdempotent(t *testing.T, s store.Admin) {
@@ -109,5 +113,35 @@ func testPathReadOnly(t *testing.T, s store.Admin) {
 	}
 	if s.ReadOnly() {
 		t.Error("a fresh store is read-only")
+	}
+}
+
+func testBackup(t *testing.T, s store.Admin) {
+	addUsers(t, s, "ann@example.com")
+	path := filepath.Join(t.TempDir(), "backup")
+	err := s.Backup(t.Context(), path)
+	if err != nil {
+		// A store that cannot make a file copy (PostgreSQL: pg_dump) says
+		// so as a domain error, which the CLI turns into an exit code and
+		// a hint, not a crash report.
+		var re *roster.Error
+		if !errors.As(err, &re) {
+			t.Errorf("Backup failed with %v (%T), want a *roster.Error that says why", err, err)
+		}
+		return
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("Backup succeeded but made no file: %v", err)
+	}
+	if fi.Size() == 0 {
+		t.Error("Backup made an empty file")
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		t.Errorf("the backup's mode is %v: others may read it", perm)
+	}
+	// A second backup to the same path does not overwrite the first.
+	if err := s.Backup(t.Context(), path); err == nil {
+		t.Error("Backup over an existing file succeeded")
 	}
 }
