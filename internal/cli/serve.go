@@ -133,10 +133,13 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 		return err
 	}
 	// Always a server's core: its callers are remote (R16).
-	c := core.New(db, core.WithClock(f.now), core.WithBaseURL(opts.baseURL), core.WithServer(opts.mailPassword))
+	// The store is measured below the core, so /metrics shows how long
+	// transactions take and how often they are retried.
+	metrics := api.NewMetrics()
+	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithBaseURL(opts.baseURL), core.WithServer(opts.mailPassword))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
 	srv := &http.Server{
-		Handler:           api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies}),
+		Handler:           api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
