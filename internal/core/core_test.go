@@ -11,10 +11,17 @@ import (
 	"github.com/roster-dev/roster/internal/contract"
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
+	"github.com/roster-dev/roster/internal/store/postgres"
+	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
-type localHarness struct{}
+// localHarness runs the contract on the core in-process, over a store made
+// by open: SQLite by default, PostgreSQL when a test database is given.
+type localHarness struct {
+	open func(t *testing.T) store.Store
+}
 
 type localEnv struct {
 	c     *core.Core
@@ -39,12 +46,8 @@ func (e localEnv) Advance(d time.Duration) {
 	e.clock.mu.Unlock()
 }
 
-func (localHarness) New(t *testing.T) contract.Env {
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+func (h localHarness) New(t *testing.T) contract.Env {
+	db := h.open(t)
 	clk := &clock{}
 	e := localEnv{c: core.New(db, core.WithClock(clk.now)), clock: clk}
 	if _, err := e.Admin().Init(context.Background(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
@@ -65,7 +68,32 @@ func (e localEnv) WithToken(tok string) (roster.Service, error) {
 	return e.c.Authenticate(context.Background(), tok)
 }
 
-func TestContract(t *testing.T) { contract.Run(t, localHarness{}) }
+func openSQLite(t *testing.T) store.Store {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func openPostgres(t *testing.T) store.Store {
+	db, err := postgres.Open(context.Background(), pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestContract(t *testing.T) { contract.Run(t, localHarness{open: openSQLite}) }
+
+// TestContractPostgres runs the same cases on PostgreSQL: every rule holds
+// whichever store is under the core.
+func TestContractPostgres(t *testing.T) {
+	pgtest.URL(t) // skips, saying why, when there is no test database
+	contract.Run(t, localHarness{open: openPostgres})
+}
 
 func jsonOf(t *testing.T, v any) string {
 	t.Helper()
