@@ -221,7 +221,7 @@ func (t *Tx) InsertAudit(ctx context.Context, e store.AuditEntry) error {
 func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditEvent, error) {
 	var where []string
 	var args []any
-	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	add := func(cond string, v ...any) { where = append(where, cond); args = append(args, v...) }
 	if !q.Since.IsZero() {
 		add("at >= ?", micros(q.Since))
 	}
@@ -240,7 +240,10 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 	}
 	if q.Action != "" {
 		if strings.HasSuffix(q.Action, ".*") {
-			add("action LIKE ?", strings.TrimSuffix(q.Action, "*")+"%")
+			// A literal prefix, not LIKE: LIKE ignores ASCII case and reads
+			// '_' as a wildcard, and PostgreSQL's does neither.
+			prefix := strings.TrimSuffix(q.Action, "*")
+			add("substr(action, 1, length(?)) = ?", prefix, prefix)
 		} else {
 			add("action = ?", q.Action)
 		}

@@ -95,7 +95,7 @@ func (t *Tx) RevokeTokens(ctx context.Context, userID, id int64, now time.Time) 
 // TouchToken records a use, at most once a minute, to spare writes.
 func (t *Tx) TouchToken(ctx context.Context, id int64, now time.Time) error {
 	_, err := t.tx.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ?
-		WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`, micros(now), id, micros(now.Add(-time.Minute)))
+		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`, micros(now), id, micros(now.Add(-time.Minute)))
 	return err
 }
 

@@ -281,6 +281,9 @@ func (t *Tx) loadUserDetails(ctx context.Context, users []*roster.User) error {
 
 // ListUsers returns one page of users ordered by email, paged by key.
 func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error) {
+	if f.Limit < 1 {
+		return roster.Page[roster.User]{}, roster.Errorf(roster.ErrInvalid, "invalid page size %d", f.Limit)
+	}
 	var page roster.Page[roster.User]
 	var where []string
 	var args []any
