@@ -1,0 +1,323 @@
+// Package postgres is roster's store on PostgreSQL, for many roster serve
+// replicas sharing one database: a pgx connection pool, the schema's
+// migrations and the queries of store.Tx. It behaves as store/sqlite does;
+// the conformance suite (store/storetest) holds both to that.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
+)
+
+// txMode is how write transactions keep the rules across servers.
+type txMode int
+
+const (
+	// advisory serialises writers with a transaction-level advisory lock,
+	// as SQLite's write lock does: every write sees every earlier commit,
+	// and none is ever retried. The default (see BenchmarkWrite*).
+	advisory txMode = iota
+	// serializable runs writers concurrently at SERIALIZABLE isolation and
+	// retries those PostgreSQL aborts as serialization failures.
+	serializable
+)
+
+// txModeParam is the URL parameter choosing the txMode; it is roster's,
+// so it is taken out of the URL before pgx sees it.
+const txModeParam = "roster_tx"
+
+// lockClass is the first key of roster's advisory lock ("RSTR"); the
+// second is a hash of the schema, so that two roster stores in two schemas
+// of one database (the tests, or two installations) do not wait for each
+// other.
+const lockClass int32 = 0x52535452
+
+// maxAttempts bounds how often a write transaction is run when it keeps
+// failing to serialise against concurrent ones.
+const maxAttempts = 10
+
+// defaultMaxConns is the pool size unless the URL sets pool_max_conns:
+// pgx's default (4 on this kind of machine) is too small for a server
+// whose readers must not queue behind writers waiting for the lock.
+const defaultMaxConns = 16
+
+// DB is an open store.
+type DB struct {
+	pool *pgxpool.Pool
+	// path is the URL without its password: the store's name in messages.
+	path string
+	// schema is where roster's tables are: the first existing schema of
+	// the search_path.
+	schema string
+	// lockKey is the second key of the advisory lock (see lockClass).
+	lockKey int32
+	mode    txMode
+	// readOnly is set when the server is a hot standby or defaults to
+	// read-only transactions: Write then fails at once, as on a read-only
+	// SQLite file.
+	readOnly bool
+	// writer admits one write transaction of this process at a time in
+	// advisory mode: the others wait here, not on a pooled connection,
+	// so that readers still find free connections.
+	writer chan struct{}
+	// retries counts write transactions run again after a serialization
+	// failure.
+	retries atomic.Int64
+}
+
+var _ store.Admin = (*DB)(nil)
+
+// Open connects to the PostgreSQL database at url (postgres:// or
+// postgresql://) and brings roster's schema up to date. Tables live in the
+// first existing schema of the search_path, which the URL may set
+// (?search_path=roster). The URL may also say roster_tx=serializable to
+// run write transactions at SERIALIZABLE isolation with retries instead of
+// under roster's advisory lock.
+func Open(ctx context.Context, url string) (*DB, error) {
+	db, err := OpenNoMigrate(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenNoMigrate connects without touching the schema, for the db commands.
+func OpenNoMigrate(ctx context.Context, rawURL string) (*DB, error) {
+	cfg, mode, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, dbError(Redact(rawURL), fmt.Errorf("connect: %w", err))
+	}
+	db := &DB{pool: pool, path: Redact(rawURL), mode: mode, writer: make(chan struct{}, 1)}
+	// The pool connects lazily: this is the first contact, and tells an
+	// unreachable server at once.
+	var schema *string
+	err = pool.QueryRow(ctx, `SELECT current_schema(),
+		pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'`).Scan(&schema, &db.readOnly)
+	if err != nil {
+		pool.Close()
+		return nil, db.mapErr(err)
+	}
+	if schema == nil {
+		pool.Close()
+		return nil, roster.Errorf(roster.ErrUnavailable, "PostgreSQL database %s has no schema for roster's tables: no schema of its search_path exists", db.path).
+			WithHint("create the schema (CREATE SCHEMA name), or set search_path in the URL to an existing one")
+	}
+	db.schema = *schema
+	h := fnv.New32a()
+	h.Write([]byte(db.schema))
+	db.lockKey = int32(h.Sum32())
+	return db, nil
+}
+
+// parseURL makes pgx's configuration from a roster URL, taking roster's own
+// parameters out of it.
+func parseURL(raw string) (*pgxpool.Config, txMode, error) {
+	invalid := func(why string) error {
+		return roster.Errorf(roster.ErrInvalid, "invalid PostgreSQL URL %s: %s", Redact(raw), why).
+			WithHint("write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&search_path=…]")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, 0, invalid("not a postgres:// URL")
+	}
+	q := u.Query()
+	mode := advisory
+	switch v := q.Get(txModeParam); v {
+	case "", "advisory":
+	case "serializable":
+		mode = serializable
+	default:
+		return nil, 0, invalid(fmt.Sprintf("%s=%s: say advisory or serializable", txModeParam, v))
+	}
+	q.Del(txModeParam)
+	setMax := !q.Has("pool_max_conns")
+	u.RawQuery = q.Encode()
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		// pgx's own text repeats the URL; its cause does not.
+		var pe *pgconn.ParseConfigError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			err = pe.Unwrap()
+		}
+		return nil, 0, invalid(err.Error())
+	}
+	if setMax {
+		cfg.MaxConns = defaultMaxConns
+	}
+	return cfg, mode, nil
+}
+
+// Redact returns url without its password, as Path shows it: the user
+// part keeps only the user name, and password parameters go.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Nothing can be said safely about a URL that does not parse.
+		return "(an unreadable PostgreSQL URL)"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	if q := u.Query(); q.Has("password") || q.Has("sslpassword") {
+		q.Del("password")
+		q.Del("sslpassword")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Close closes the pool.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Path is the database's URL without its password.
+func (db *DB) Path() string { return db.path }
+
+// ReadOnly reports whether the server only reads: a hot standby, or one
+// whose transactions default to read-only.
+func (db *DB) ReadOnly() bool { return db.readOnly }
+
+// SchemaVersion is the schema version this build writes. PostgreSQL
+// stores count their own versions, unrelated to SQLite's.
+func (db *DB) SchemaVersion() int { return SchemaVersion }
+
+// Retries is how many write transactions were run again after failing to
+// serialise against concurrent ones (serializable mode only), for metrics.
+func (db *DB) Retries() int64 { return db.retries.Load() }
+
+// Read runs fn in one REPEATABLE READ, READ ONLY transaction: a
+// consistent snapshot.
+func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
+	return db.mapErr(db.runOnce(ctx, true, fn))
+}
+
+// Write runs fn in one write transaction, committed when fn returns nil.
+// In advisory mode the transaction first takes roster's advisory lock, so
+// writers run one at a time across every server, as on SQLite, and the
+// rules fn checks still hold when it commits. In serializable mode
+// PostgreSQL aborts a transaction that would break serialisability, and
+// it is run again, fn included: fn must not act outside the transaction
+// except to set its results.
+func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
+	if db.readOnly {
+		return db.readOnlyError()
+	}
+	for attempt := 1; ; attempt++ {
+		err := db.runOnce(ctx, false, fn)
+		if err == nil || !retryable(err) || attempt == maxAttempts {
+			return db.mapErr(err)
+		}
+		db.retries.Add(1)
+		// Jittered, growing pauses keep the retries of colliding
+		// transactions from colliding again.
+		backoff := time.Duration(1<<min(attempt, 6)) * time.Millisecond
+		select {
+		case <-time.After(backoff/2 + rand.N(backoff)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (db *DB) runOnce(ctx context.Context, readOnly bool, fn func(store.Tx) error) (err error) {
+	opts := pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+	switch {
+	case readOnly:
+		opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	case db.mode == serializable:
+		opts.IsoLevel = pgx.Serializable
+	default:
+		release, err := db.lockWriter(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	ptx, err := db.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	// After a commit this does nothing; after a failure it ends the
+	// transaction even if ctx is done, so the connection goes back clean.
+	defer ptx.Rollback(context.WithoutCancel(ctx))
+	if !readOnly && db.mode == advisory {
+		// READ COMMITTED: every statement after the lock sees every write
+		// committed before it was granted.
+		if _, err := ptx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, db.lockKey); err != nil {
+			return fmt.Errorf("take the write lock: %w", err)
+		}
+	}
+	tx := &Tx{tx: ptx}
+	if err := fn(tx); err != nil {
+		// A serialization failure fn met and then reported otherwise (or
+		// swallowed) is still one: the transaction can only be retried.
+		if tx.conflict != nil {
+			return tx.conflict
+		}
+		return err
+	}
+	if readOnly {
+		return nil
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		if tx.conflict != nil {
+			return tx.conflict
+		}
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// lockWriter waits for this process's turn to write; release ends it.
+func (db *DB) lockWriter(ctx context.Context) (release func(), err error) {
+	select {
+	case db.writer <- struct{}{}:
+		return func() { <-db.writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Backup is not roster's to do on PostgreSQL: roster db backup writes a
+// SQLite file, and a PostgreSQL database is copied by its own tools.
+func (db *DB) Backup(ctx context.Context, path string) error {
+	u, err := url.Parse(db.path)
+	target := db.path
+	if err == nil {
+		// pg_dump takes no search_path; it takes --schema.
+		q := u.Query()
+		q.Del("search_path")
+		q.Del(txModeParam)
+		u.RawQuery = q.Encode()
+		target = u.String()
+	}
+	schema := ""
+	if db.schema != "public" {
+		schema = " --schema=" + pgx.Identifier{db.schema}.Sanitize()
+	}
+	return roster.Errorf(roster.ErrInvalid, "db backup writes SQLite files; back up PostgreSQL database %s with pg_dump", db.path).
+		WithHint("pg_dump --format=custom%s --file=%s '%s' (restore with pg_restore)", schema, path, target)
+}

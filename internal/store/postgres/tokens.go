@@ -1,0 +1,100 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
+)
+
+const tokenColumns = `api_tokens.id, api_tokens.user_id, users.email, api_tokens.name, api_tokens.created_at,
+	api_tokens.expires_at, api_tokens.last_used_at, api_tokens.revoked_at IS NOT NULL`
+
+func scanToken(s pgx.Row) (store.TokenRow, error) {
+	var t store.TokenRow
+	if err := s.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.Revoked); err != nil {
+		return t, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = t.CreatedAt.UTC(), utcPtr(t.ExpiresAt), utcPtr(t.LastUsedAt)
+	return t, nil
+}
+
+// InsertToken stores a token and returns its id.
+func (t *Tx) InsertToken(ctx context.Context, userID int64, name string, hash []byte, creator string, now time.Time, expires *time.Time) (int64, error) {
+	var id int64
+	err := t.queryRow(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, creator, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, userID, name, hash, creator, now, expires).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert token: %w", err)
+	}
+	return id, nil
+}
+
+// TokenByID finds a token; found is false when there is none.
+func (t *Tx) TokenByID(ctx context.Context, id int64) (store.TokenRow, bool, error) {
+	return t.tokenWhere(ctx, `api_tokens.id = $1`, id)
+}
+
+// TokenByHash finds a token by its hash.
+func (t *Tx) TokenByHash(ctx context.Context, hash []byte) (store.TokenRow, bool, error) {
+	return t.tokenWhere(ctx, `api_tokens.token_hash = $1`, hash)
+}
+
+func (t *Tx) tokenWhere(ctx context.Context, cond string, arg any) (store.TokenRow, bool, error) {
+	row, err := scanToken(t.queryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens
+		JOIN users ON users.id = api_tokens.user_id WHERE `+cond, arg))
+	ok, err := found(err)
+	return row, ok, err
+}
+
+// ListTokens lists tokens, of one user or (userID 0) of everyone.
+func (t *Tx) ListTokens(ctx context.Context, userID int64) ([]roster.APIToken, error) {
+	q := `SELECT ` + tokenColumns + ` FROM api_tokens JOIN users ON users.id = api_tokens.user_id`
+	var args []any
+	if userID != 0 {
+		q += ` WHERE api_tokens.user_id = $1`
+		args = append(args, userID)
+	}
+	out, err := collect(ctx, t, q+` ORDER BY api_tokens.id`, args, func(r pgx.Row) (roster.APIToken, error) {
+		tok, err := scanToken(r)
+		return tok.APIToken, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeTokens revokes a user's live tokens, or one token when id != 0,
+// and returns how many it revoked.
+func (t *Tx) RevokeTokens(ctx context.Context, userID, id int64, now time.Time) (int, error) {
+	q := `UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND user_id = $2`
+	arg := userID
+	if id != 0 {
+		q = `UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND id = $2`
+		arg = id
+	}
+	tag, err := t.exec(ctx, q, now, arg)
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// TouchToken records a use, at most once a minute, to spare writes.
+func (t *Tx) TouchToken(ctx context.Context, id int64, now time.Time) error {
+	_, err := t.exec(ctx, `UPDATE api_tokens SET last_used_at = $1
+		WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3)`, now, id, now.Add(-time.Minute))
+	return err
+}
+
+// ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
+func (t *Tx) ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error {
+	_, err := t.exec(ctx, `UPDATE api_tokens SET token_hash = $1, created_at = $2, expires_at = $3, last_used_at = NULL
+		WHERE id = $4`, hash, now, expires, id)
+	return err
+}

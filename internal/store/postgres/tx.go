@@ -1,0 +1,100 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Tx is one transaction; its methods are the store's queries. Every
+// statement goes through exec, query or queryRow, which note a
+// serialization failure however fn later reports it.
+type Tx struct {
+	tx pgx.Tx
+	// conflict is the first serialization failure or deadlock a statement
+	// met: after it PostgreSQL refuses every statement of the transaction,
+	// and only running it again can succeed.
+	conflict error
+}
+
+func (t *Tx) note(err error) error {
+	if err != nil && t.conflict == nil && retryable(err) {
+		t.conflict = err
+	}
+	return err
+}
+
+func (t *Tx) exec(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := t.tx.Exec(ctx, q, args...)
+	return tag, t.note(err)
+}
+
+func (t *Tx) queryRow(ctx context.Context, q string, args ...any) pgx.Row {
+	return notingRow{t: t, row: t.tx.QueryRow(ctx, q, args...)}
+}
+
+type notingRow struct {
+	t   *Tx
+	row pgx.Row
+}
+
+func (r notingRow) Scan(dest ...any) error { return r.t.note(r.row.Scan(dest...)) }
+
+// collect runs a query and turns each row into a T with scan; an empty
+// result is an empty, not nil, slice.
+func collect[T any](ctx context.Context, t *Tx, q string, args []any, scan func(pgx.Row) (T, error)) ([]T, error) {
+	rows, err := t.tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, t.note(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+	return out, t.note(err)
+}
+
+// found turns "no rows" into found == false.
+func found(err error) (bool, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// params numbers the arguments of a query built piece by piece.
+type params []any
+
+// add appends v and returns its placeholder.
+func (p *params) add(v any) string {
+	*p = append(*p, v)
+	return "$" + strconv.Itoa(len(*p))
+}
+
+// Times are timestamptz: microseconds, like SQLite's integers, and always
+// read back in UTC, as SQLite's are.
+
+func utcPtr(p *time.Time) *time.Time {
+	if p == nil {
+		return nil
+	}
+	u := p.UTC()
+	return &u
+}
+
+// nullString stores "" as NULL, for columns unique when set.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// nullID stores 0 as NULL, for optional references to users.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

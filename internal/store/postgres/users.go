@@ -1,0 +1,339 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
+)
+
+const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.name, users.status,
+	COALESCE(users.password_hash, ''), users.must_change_password, users.created_at, users.updated_at,
+	users.last_login_at, users.last_login_method, users.deactivated_at, users.deactivated_reason,
+	users.status_before_deactivation`
+
+func scanUser(s pgx.Row) (store.UserRow, error) {
+	var u store.UserRow
+	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
+		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.LastLoginMethod, &u.DeactivatedAt, &u.Reason, &u.StatusBefore)
+	if err != nil {
+		return u, err
+	}
+	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
+	u.LastLoginAt, u.DeactivatedAt = utcPtr(u.LastLoginAt), utcPtr(u.DeactivatedAt)
+	u.HasPassword = u.PasswordHash != ""
+	u.Roles, u.Links, u.Projects = []string{}, map[string]string{}, []string{}
+	return u, nil
+}
+
+// UserByRef finds a user by email, username, numeric id or kind:value link,
+// with roles and links loaded.
+func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
+	var row pgx.Row
+	switch {
+	case ref == "":
+		return store.UserRow{}, roster.Errorf(roster.ErrInvalid, "empty user reference")
+	case isLinkRef(ref):
+		kind, value, _ := strings.Cut(ref, ":")
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id =
+			(SELECT user_id FROM user_links WHERE kind = $1 AND value = $2)`, kind, value)
+	case strings.Contains(ref, "@"):
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, roster.EmailKey(ref))
+	case isDigits(ref):
+		id, err := strconv.ParseInt(ref, 10, 64)
+		if err != nil {
+			return store.UserRow{}, roster.Errorf(roster.ErrNotFound, "user %s not found", ref)
+		}
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+	default:
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = $1`, strings.ToLower(ref))
+	}
+	u, err := scanUser(row)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, roster.Errorf(roster.ErrNotFound, "user %s not found", ref).
+			WithHint("give an email, a username, an id or kind:value; see roster user list")
+	}
+	if err != nil {
+		return u, fmt.Errorf("find user %s: %w", ref, err)
+	}
+	return u, t.loadUserDetails(ctx, []*roster.User{&u.User})
+}
+
+// isLinkRef reports whether ref is kind:value. A bare email cannot hold a
+// colon, so this is tested first: a value may hold an '@' (okta:ann@corp).
+func isLinkRef(ref string) bool {
+	kind, _, ok := strings.Cut(ref, ":")
+	return ok && roster.ValidateLink(kind, "x") == nil
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// EmailTaken reports the id of the user holding email in any letter case.
+func (t *Tx) EmailTaken(ctx context.Context, email string) (int64, error) {
+	return t.idWhere(ctx, `SELECT id FROM users WHERE email_key = $1`, roster.EmailKey(email))
+}
+
+// UsernameTaken reports the id of the user holding username, or 0.
+func (t *Tx) UsernameTaken(ctx context.Context, username string) (int64, error) {
+	return t.idWhere(ctx, `SELECT id FROM users WHERE username_key = $1`, strings.ToLower(username))
+}
+
+// LinkTaken reports the id of the user linked to kind=value, or 0.
+func (t *Tx) LinkTaken(ctx context.Context, kind, value string) (int64, error) {
+	return t.idWhere(ctx, `SELECT user_id FROM user_links WHERE kind = $1 AND value = $2`, kind, value)
+}
+
+func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := t.queryRow(ctx, q, args...).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}
+
+// InsertUser stores a new user with its roles and links and returns its id.
+func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
+	// Ids are never reused: the audit log keeps a deleted user's id, and a
+	// new user taking it would inherit that history. They are chosen as
+	// SQLite chooses them, so that both stores number users alike; writers
+	// are serialised (or the choice conflicts and is retried).
+	var id int64
+	err := t.queryRow(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, name_key, status,
+		password_hash, must_change_password, created_at, updated_at)
+		VALUES (greatest((SELECT COALESCE(max(id), 0) FROM users),
+			(SELECT COALESCE(max(target_id), 0) FROM audit WHERE target_id IS NOT NULL)) + 1,
+		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
+		strings.ToLower(u.Name), u.Status,
+		nullString(u.PasswordHash), u.MustChangePassword, u.CreatedAt, u.UpdatedAt).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("insert user: %w", err)
+	}
+	if err := t.SetUserRoles(ctx, id, u.Roles); err != nil {
+		return 0, err
+	}
+	for k, v := range u.Links {
+		if err := t.SetLink(ctx, id, k, v); err != nil {
+			return 0, err
+		}
+	}
+	return id, nil
+}
+
+// UpdateUser writes a user's own columns (not roles or links).
+func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
+	_, err := t.exec(ctx, `UPDATE users SET email = $1, email_key = $2, username = $3, username_key = $4, name = $5,
+		name_key = $6, status = $7, password_hash = $8, must_change_password = $9, updated_at = $10, last_login_at = $11,
+		last_login_method = $12, deactivated_at = $13, deactivated_reason = $14, status_before_deactivation = $15 WHERE id = $16`,
+		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
+		strings.ToLower(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, u.UpdatedAt, u.LastLoginAt,
+		u.LastLoginMethod, u.DeactivatedAt, u.Reason, statusBefore(u), u.ID)
+	if err != nil {
+		return fmt.Errorf("update user %s: %w", u.Email, err)
+	}
+	return nil
+}
+
+// DeleteUser removes a user; roles and links go with it.
+func (t *Tx) DeleteUser(ctx context.Context, id int64) error {
+	_, err := t.exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	return err
+}
+
+// SetUserRoles replaces a user's roles.
+func (t *Tx) SetUserRoles(ctx context.Context, id int64, roles []string) error {
+	if _, err := t.exec(ctx, `DELETE FROM user_roles WHERE user_id = $1`, id); err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if _, err := t.exec(ctx, `INSERT INTO user_roles (user_id, role) VALUES ($1, $2)`, id, r); err != nil {
+			return fmt.Errorf("give role %s: %w", r, err)
+		}
+	}
+	return nil
+}
+
+// SetLink links a user to kind=value, replacing the user's link of that kind.
+func (t *Tx) SetLink(ctx context.Context, id int64, kind, value string) error {
+	_, err := t.exec(ctx, `INSERT INTO user_links (user_id, kind, value) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value`, id, kind, value)
+	return err
+}
+
+// DeleteLink removes a user's link of a kind.
+func (t *Tx) DeleteLink(ctx context.Context, id int64, kind string) error {
+	_, err := t.exec(ctx, `DELETE FROM user_links WHERE user_id = $1 AND kind = $2`, id, kind)
+	return err
+}
+
+// loadUserDetails fills roles, links and projects of the given users in
+// three queries.
+func (t *Tx) loadUserDetails(ctx context.Context, users []*roster.User) error {
+	if len(users) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*roster.User, len(users))
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		byID[u.ID] = u
+		ids[i] = u.ID
+	}
+	type pair struct {
+		id   int64
+		a, b string
+	}
+	scan2 := func(r pgx.Row) (pair, error) {
+		var p pair
+		err := r.Scan(&p.id, &p.a)
+		return p, err
+	}
+	roles, err := collect(ctx, t, `SELECT user_id, role FROM user_roles WHERE user_id = ANY($1) ORDER BY user_id, role`,
+		[]any{ids}, scan2)
+	if err != nil {
+		return fmt.Errorf("load roles: %w", err)
+	}
+	for _, p := range roles {
+		byID[p.id].Roles = append(byID[p.id].Roles, p.a)
+	}
+	links, err := collect(ctx, t, `SELECT user_id, kind, value FROM user_links WHERE user_id = ANY($1)`,
+		[]any{ids}, func(r pgx.Row) (pair, error) {
+			var p pair
+			err := r.Scan(&p.id, &p.a, &p.b)
+			return p, err
+		})
+	if err != nil {
+		return fmt.Errorf("load links: %w", err)
+	}
+	for _, p := range links {
+		byID[p.id].Links[p.a] = p.b
+	}
+	projects, err := collect(ctx, t, `SELECT memberships.user_id, projects.slug FROM memberships
+		JOIN projects ON projects.id = memberships.project_id
+		WHERE memberships.user_id = ANY($1) ORDER BY memberships.user_id, projects.slug`, []any{ids}, scan2)
+	if err != nil {
+		return fmt.Errorf("load projects: %w", err)
+	}
+	for _, p := range projects {
+		byID[p.id].Projects = append(byID[p.id].Projects, p.a)
+	}
+	return nil
+}
+
+// ListUsers returns one page of users ordered by email, paged by key.
+// --search matches keys lower-cased by Go, as on SQLite, so that "émile"
+// finds "Émile" whatever the database's locale.
+func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error) {
+	if f.Limit < 1 {
+		return roster.Page[roster.User]{}, roster.Errorf(roster.ErrInvalid, "invalid page size %d", f.Limit)
+	}
+	var page roster.Page[roster.User]
+	var where []string
+	var args params
+	from := "users"
+	if f.Role != "" {
+		from += " JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = " + args.add(f.Role)
+	}
+	if f.Project != "" {
+		from += ` JOIN memberships ON memberships.user_id = users.id
+			AND memberships.project_id = (SELECT id FROM projects WHERE slug = ` + args.add(f.Project) + `)`
+	}
+	if f.Status != "" {
+		where = append(where, "users.status = "+args.add(f.Status))
+	}
+	if f.Search != "" {
+		// Backslash is LIKE's escape character by default.
+		like := args.add("%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(f.Search)) + "%")
+		where = append(where, `(users.email_key LIKE `+like+` OR users.username_key LIKE `+like+` OR users.name_key LIKE `+like+`)`)
+	}
+	if f.After != "" {
+		key, err := store.DecodeCursor(f.After)
+		if err != nil {
+			return page, err
+		}
+		where = append(where, "users.email_key > "+args.add(key))
+	}
+	q := `SELECT ` + userColumns + ` FROM ` + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	// One row more than asked tells whether another page follows.
+	q += " ORDER BY users.email_key LIMIT " + args.add(f.Limit+1)
+	items, err := collect(ctx, t, q, args, func(r pgx.Row) (roster.User, error) {
+		u, err := scanUser(r)
+		return u.User, err
+	})
+	if err != nil {
+		return page, fmt.Errorf("list users: %w", err)
+	}
+	if len(items) > 0 {
+		page.Items = items
+	}
+	if len(page.Items) > f.Limit {
+		page.Items = page.Items[:f.Limit]
+		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[f.Limit-1].Email))
+	}
+	ptrs := make([]*roster.User, len(page.Items))
+	for i := range page.Items {
+		ptrs[i] = &page.Items[i]
+	}
+	return page, t.loadUserDetails(ctx, ptrs)
+}
+
+// CountActive counts active users, for the seat limit.
+func (t *Tx) CountActive(ctx context.Context) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE status = 'active'`).Scan(&n)
+	return n, err
+}
+
+// CountActiveOwners counts active users holding the owner role.
+func (t *Tx) CountActiveOwners(ctx context.Context) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
+		WHERE user_roles.role = 'owner' AND users.status = 'active'`).Scan(&n)
+	return n, err
+}
+
+// HasActed reports whether the user appears as an actor in the audit log.
+func (t *Tx) HasActed(ctx context.Context, id int64) (bool, error) {
+	var one int
+	return found(t.queryRow(ctx, `SELECT 1 FROM audit WHERE actor_id = $1 LIMIT 1`, id).Scan(&one))
+}
+
+// UserCount returns the number of users, for init.
+func (t *Tx) UserCount(ctx context.Context) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+// FirstOwner returns the oldest user holding owner, if any.
+func (t *Tx) FirstOwner(ctx context.Context) (store.UserRow, bool, error) {
+	id, err := t.idWhere(ctx, `SELECT user_id FROM user_roles WHERE role = 'owner' ORDER BY user_id LIMIT 1`)
+	if err != nil || id == 0 {
+		return store.UserRow{}, false, err
+	}
+	u, err := t.UserByRef(ctx, strconv.FormatInt(id, 10))
+	return u, err == nil, err
+}
+
+func statusBefore(u store.UserRow) roster.Status {
+	if u.StatusBefore == "" {
+		return roster.StatusActive
+	}
+	return u.StatusBefore
+}
