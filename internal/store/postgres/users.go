@@ -107,16 +107,13 @@ func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) 
 
 // InsertUser stores a new user with its roles and links and returns its id.
 func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
-	// Ids are never reused: the audit log keeps a deleted user's id, and a
-	// new user taking it would inherit that history. They are chosen as
-	// SQLite chooses them, so that both stores number users alike; writers
-	// are serialised (or the choice conflicts and is retried).
+	// The id comes from the sequence, which never gives one twice: the
+	// audit log keeps a deleted user's id, and a new user taking it would
+	// inherit that history.
 	var id int64
-	err := t.queryRow(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, name_key, status,
+	err := t.queryRow(ctx, `INSERT INTO users (email, email_key, username, username_key, name, name_key, status,
 		password_hash, must_change_password, created_at, updated_at)
-		VALUES (greatest((SELECT COALESCE(max(id), 0) FROM users),
-			(SELECT COALESCE(max(target_id), 0) FROM audit WHERE target_id IS NOT NULL)) + 1,
-		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
 		strings.ToLower(u.Name), u.Status,
 		nullString(u.PasswordHash), u.MustChangePassword, u.CreatedAt, u.UpdatedAt).Scan(&id)
