@@ -18,6 +18,7 @@ import (
 	"github.com/roster-dev/roster/internal/output"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
+	"github.com/roster-dev/roster/internal/store/postgres"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
@@ -302,7 +303,12 @@ func (f *Factory) localConfig() (*Config, error) {
 // database, anything else a SQLite file. With migrate unset the schema is
 // left as found, for roster db.
 func openStore(ctx context.Context, db string, migrate bool) (store.Admin, error) {
-	if migrate {
+	switch {
+	case store.IsURL(db) && migrate:
+		return postgres.Open(ctx, db)
+	case store.IsURL(db):
+		return postgres.OpenNoMigrate(ctx, db)
+	case migrate:
 		return sqlite.Open(ctx, db)
 	}
 	return sqlite.OpenNoMigrate(ctx, db)
