@@ -21,6 +21,8 @@ import (
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/mail/mailtest"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
+	"github.com/roster-dev/roster/internal/store/postgres"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
@@ -188,7 +190,13 @@ func cmdRosterd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: rosterd")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	db, err := sqlite.Open(ctx, ts.Getenv("ROSTER_DB"))
+	var db store.Store
+	var err error
+	if dsn := ts.Getenv("ROSTER_DB"); store.IsURL(dsn) {
+		db, err = postgres.Open(ctx, dsn)
+	} else {
+		db, err = sqlite.Open(ctx, dsn)
+	}
 	ts.Check(err)
 	srv := httptest.NewServer(api.New(core.New(db, core.WithServer(""), core.WithClock(testClockFrom(ts.Getenv("ROSTER_TEST_NOW")))), api.Options{}))
 	ts.Defer(func() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 type initOptions struct {
@@ -128,7 +129,7 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 // initialised reports whether the store at path already has an owner,
 // without creating it: then init changes nothing and writes no token.
 func (f *Factory) initialised(ctx context.Context, path string) (bool, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(path); !store.IsURL(path) && errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	db, err := f.Store(ctx, false)
