@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/base64"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -332,4 +333,76 @@ func DecodeCursor(c string) (string, error) {
 		return "", roster.Errorf(roster.ErrInvalid, "invalid cursor %q", c).WithHint("pass the cursor a previous page printed")
 	}
 	return key, nil
+}
+
+// The rules of reading a USER reference, of folding keys and of telling a
+// missing user are the port's, not an adapter's: both adapters follow them.
+
+// RefKind says which key a USER reference names.
+type RefKind int
+
+// The kinds of USER reference.
+const (
+	ByEmail RefKind = iota
+	ByID
+	ByLink
+	ByUsername
+)
+
+// Ref is a USER reference as read: what it names and the key to look for.
+type Ref struct {
+	By       RefKind
+	Key      string // the email key, the username key, or a link's value
+	LinkKind string // ByLink: the link's kind
+	ID       int64  // ByID
+}
+
+// ParseRef reads a USER reference: kind:value is a link (tested first, as
+// a value may hold an '@': okta:ann@corp), then an email, a numeric id, or
+// else a username.
+func ParseRef(ref string) (Ref, error) {
+	kind, value, ok := strings.Cut(ref, ":")
+	switch {
+	case ref == "":
+		return Ref{}, roster.Errorf(roster.ErrInvalid, "empty user reference")
+	case ok && roster.ValidateLink(kind, "x") == nil:
+		return Ref{By: ByLink, LinkKind: kind, Key: value}, nil
+	case strings.Contains(ref, "@"):
+		return Ref{By: ByEmail, Key: roster.EmailKey(ref)}, nil
+	case strings.Trim(ref, "0123456789") == "":
+		id, err := strconv.ParseInt(ref, 10, 64)
+		if err != nil {
+			return Ref{}, UserNotFound(ref)
+		}
+		return Ref{By: ByID, ID: id}, nil
+	}
+	return Ref{By: ByUsername, Key: FoldKey(ref)}, nil
+}
+
+// UserNotFound is the error for a reference that names nobody.
+func UserNotFound(ref string) error {
+	return roster.Errorf(roster.ErrNotFound, "user %s not found", ref).
+		WithHint("give an email, a username, an id or kind:value; see roster user list")
+}
+
+// FoldKey is the form of a username or name that lookups and --search
+// compare: lower-cased by Go, so that non-ASCII letters fold alike
+// whatever the database's own lower() does ("Émile" is found by "émile").
+func FoldKey(s string) string { return strings.ToLower(s) }
+
+// likeEscape escapes LIKE's wildcards with '\'.
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// SearchPattern is the LIKE pattern (escape character '\') that matches
+// folded keys containing search.
+func SearchPattern(search string) string {
+	return "%" + likeEscape.Replace(FoldKey(search)) + "%"
+}
+
+// StatusBefore is the status a deactivated user gets back when reactivated.
+func StatusBefore(u UserRow) roster.Status {
+	if u.StatusBefore == "" {
+		return roster.StatusActive
+	}
+	return u.StatusBefore
 }

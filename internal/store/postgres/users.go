@@ -35,50 +35,30 @@ func scanUser(s pgx.Row) (store.UserRow, error) {
 // UserByRef finds a user by email, username, numeric id or kind:value link,
 // with roles and links loaded.
 func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
+	r, err := store.ParseRef(ref)
+	if err != nil {
+		return store.UserRow{}, err
+	}
 	var row pgx.Row
-	switch {
-	case ref == "":
-		return store.UserRow{}, roster.Errorf(roster.ErrInvalid, "empty user reference")
-	case isLinkRef(ref):
-		kind, value, _ := strings.Cut(ref, ":")
+	switch r.By {
+	case store.ByLink:
 		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id =
-			(SELECT user_id FROM user_links WHERE kind = $1 AND value = $2)`, kind, value)
-	case strings.Contains(ref, "@"):
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, roster.EmailKey(ref))
-	case isDigits(ref):
-		id, err := strconv.ParseInt(ref, 10, 64)
-		if err != nil {
-			return store.UserRow{}, roster.Errorf(roster.ErrNotFound, "user %s not found", ref)
-		}
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id)
+			(SELECT user_id FROM user_links WHERE kind = $1 AND value = $2)`, r.LinkKind, r.Key)
+	case store.ByEmail:
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, r.Key)
+	case store.ByID:
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, r.ID)
 	default:
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = $1`, strings.ToLower(ref))
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = $1`, r.Key)
 	}
 	u, err := scanUser(row)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return u, roster.Errorf(roster.ErrNotFound, "user %s not found", ref).
-			WithHint("give an email, a username, an id or kind:value; see roster user list")
+		return u, store.UserNotFound(ref)
 	}
 	if err != nil {
 		return u, fmt.Errorf("find user %s: %w", ref, err)
 	}
 	return u, t.loadUserDetails(ctx, []*roster.User{&u.User})
-}
-
-// isLinkRef reports whether ref is kind:value. A bare email cannot hold a
-// colon, so this is tested first: a value may hold an '@' (okta:ann@corp).
-func isLinkRef(ref string) bool {
-	kind, _, ok := strings.Cut(ref, ":")
-	return ok && roster.ValidateLink(kind, "x") == nil
-}
-
-func isDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // EmailTaken reports the id of the user holding email in any letter case.
@@ -88,7 +68,7 @@ func (t *Tx) EmailTaken(ctx context.Context, email string) (int64, error) {
 
 // UsernameTaken reports the id of the user holding username, or 0.
 func (t *Tx) UsernameTaken(ctx context.Context, username string) (int64, error) {
-	return t.idWhere(ctx, `SELECT id FROM users WHERE username_key = $1`, strings.ToLower(username))
+	return t.idWhere(ctx, `SELECT id FROM users WHERE username_key = $1`, store.FoldKey(username))
 }
 
 // LinkTaken reports the id of the user linked to kind=value, or 0.
@@ -114,8 +94,8 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	err := t.queryRow(ctx, `INSERT INTO users (email, email_key, username, username_key, name, name_key, status,
 		password_hash, must_change_password, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
-		strings.ToLower(u.Name), u.Status,
+		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
+		store.FoldKey(u.Name), u.Status,
 		nullString(u.PasswordHash), u.MustChangePassword, u.CreatedAt, u.UpdatedAt).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert user: %w", err)
@@ -136,9 +116,9 @@ func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 	_, err := t.exec(ctx, `UPDATE users SET email = $1, email_key = $2, username = $3, username_key = $4, name = $5,
 		name_key = $6, status = $7, password_hash = $8, must_change_password = $9, updated_at = $10, last_login_at = $11,
 		last_login_method = $12, deactivated_at = $13, deactivated_reason = $14, status_before_deactivation = $15 WHERE id = $16`,
-		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
-		strings.ToLower(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, u.UpdatedAt, u.LastLoginAt,
-		u.LastLoginMethod, u.DeactivatedAt, u.Reason, statusBefore(u), u.ID)
+		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
+		store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, u.UpdatedAt, u.LastLoginAt,
+		u.LastLoginMethod, u.DeactivatedAt, u.Reason, store.StatusBefore(u), u.ID)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.Email, err)
 	}
@@ -253,7 +233,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	}
 	if f.Search != "" {
 		// Backslash is LIKE's escape character by default.
-		like := args.add("%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(f.Search)) + "%")
+		like := args.add(store.SearchPattern(f.Search))
 		where = append(where, `(users.email_key LIKE `+like+` OR users.username_key LIKE `+like+` OR users.name_key LIKE `+like+`)`)
 	}
 	if f.After != "" {
@@ -326,11 +306,4 @@ func (t *Tx) FirstOwner(ctx context.Context) (store.UserRow, bool, error) {
 	}
 	u, err := t.UserByRef(ctx, strconv.FormatInt(id, 10))
 	return u, err == nil, err
-}
-
-func statusBefore(u store.UserRow) roster.Status {
-	if u.StatusBefore == "" {
-		return roster.StatusActive
-	}
-	return u.StatusBefore
 }

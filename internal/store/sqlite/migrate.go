@@ -4,9 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // migration i brings the schema from version i to i+1.
@@ -196,7 +196,7 @@ func addNameKey(ctx context.Context, tx *sql.Tx) error {
 		return err
 	}
 	for id, name := range names {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET name_key = ? WHERE id = ?`, strings.ToLower(name), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET name_key = ? WHERE id = ?`, store.FoldKey(name), id); err != nil {
 			return err
 		}
 	}

@@ -70,50 +70,30 @@ func scanUser(s scanner) (store.UserRow, error) {
 // UserByRef finds a user by email, username, numeric id or kind:value link,
 // with roles and links loaded.
 func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
+	r, err := store.ParseRef(ref)
+	if err != nil {
+		return store.UserRow{}, err
+	}
 	var row *sql.Row
-	switch {
-	case ref == "":
-		return store.UserRow{}, roster.Errorf(roster.ErrInvalid, "empty user reference")
-	case isLinkRef(ref):
-		kind, value, _ := strings.Cut(ref, ":")
+	switch r.By {
+	case store.ByLink:
 		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id =
-			(SELECT user_id FROM user_links WHERE kind = ? AND value = ?)`, kind, value)
-	case strings.Contains(ref, "@"):
-		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, roster.EmailKey(ref))
-	case isDigits(ref):
-		id, err := strconv.ParseInt(ref, 10, 64)
-		if err != nil {
-			return store.UserRow{}, roster.Errorf(roster.ErrNotFound, "user %s not found", ref)
-		}
-		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
+			(SELECT user_id FROM user_links WHERE kind = ? AND value = ?)`, r.LinkKind, r.Key)
+	case store.ByEmail:
+		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, r.Key)
+	case store.ByID:
+		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, r.ID)
 	default:
-		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, strings.ToLower(ref))
+		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, r.Key)
 	}
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return u, roster.Errorf(roster.ErrNotFound, "user %s not found", ref).
-			WithHint("give an email, a username, an id or kind:value; see roster user list")
+		return u, store.UserNotFound(ref)
 	}
 	if err != nil {
 		return u, fmt.Errorf("find user %s: %w", ref, err)
 	}
 	return u, t.loadUserDetails(ctx, []*roster.User{&u.User})
-}
-
-// isLinkRef reports whether ref is kind:value. A bare email cannot hold a
-// colon, so this is tested first: a value may hold an '@' (okta:ann@corp).
-func isLinkRef(ref string) bool {
-	kind, _, ok := strings.Cut(ref, ":")
-	return ok && roster.ValidateLink(kind, "x") == nil
-}
-
-func isDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // EmailTaken reports the id of the user holding email in any letter case.
@@ -123,7 +103,7 @@ func (t *Tx) EmailTaken(ctx context.Context, email string) (int64, error) {
 
 // UsernameTaken reports the id of the user holding username, or 0.
 func (t *Tx) UsernameTaken(ctx context.Context, username string) (int64, error) {
-	return t.idWhere(ctx, `SELECT id FROM users WHERE username_key = ?`, strings.ToLower(username))
+	return t.idWhere(ctx, `SELECT id FROM users WHERE username_key = ?`, store.FoldKey(username))
 }
 
 // LinkTaken reports the id of the user linked to kind=value, or 0.
@@ -148,8 +128,8 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 		password_hash, must_change_password, created_at, updated_at)
 		VALUES (max(COALESCE((SELECT max(id) FROM users), 0), COALESCE((SELECT max(target_id) FROM audit WHERE target_id IS NOT NULL), 0)) + 1,
 		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
-		strings.ToLower(u.Name), u.Status,
+		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
+		store.FoldKey(u.Name), u.Status,
 		nullString(u.PasswordHash), u.MustChangePassword, micros(u.CreatedAt), micros(u.UpdatedAt))
 	if err != nil {
 		return 0, fmt.Errorf("insert user: %w", err)
@@ -174,9 +154,9 @@ func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 	_, err := t.tx.ExecContext(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
 		name_key = ?, status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
 		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ? WHERE id = ?`,
-		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(strings.ToLower(u.Username)), u.Name,
-		strings.ToLower(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
-		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, statusBefore(u), u.ID)
+		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
+		store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
+		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.ID)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.Email, err)
 	}
@@ -302,7 +282,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		args = append(args, f.Status)
 	}
 	if f.Search != "" {
-		like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(f.Search)) + "%"
+		like := store.SearchPattern(f.Search)
 		where = append(where, `(email_key LIKE ? ESCAPE '\' OR username_key LIKE ? ESCAPE '\' OR name_key LIKE ? ESCAPE '\')`)
 		args = append(args, like, like, like)
 	}
@@ -387,11 +367,4 @@ func (t *Tx) FirstOwner(ctx context.Context) (store.UserRow, bool, error) {
 	}
 	u, err := t.UserByRef(ctx, strconv.FormatInt(id, 10))
 	return u, err == nil, err
-}
-
-func statusBefore(u store.UserRow) roster.Status {
-	if u.StatusBefore == "" {
-		return roster.StatusActive
-	}
-	return u.StatusBefore
 }
