@@ -8,13 +8,14 @@ import (
 
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store/storetest"
 )
 
 // TestConcurrentClients: 8 clients, each with its own token, change the
 // store through the server at once; nothing is lost and nothing fails.
 func TestConcurrentClients(t *testing.T) {
 	const clients, each = 8, 15
-	e := remoteHarness{}.New(t).(*remoteEnv)
+	e := remoteHarness{open: storetest.SQLite}.New(t).(*remoteEnv)
 	ctx := context.Background()
 	if _, err := e.core.As(core.Actor{Name: "local:test"}).CreateProject(ctx, roster.CreateProject{Slug: "shared"}); err != nil {
 		t.Fatal(err)

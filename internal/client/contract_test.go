@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,38 +15,19 @@ import (
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
-	"github.com/roster-dev/roster/internal/store/postgres"
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
-	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store/storetest"
 )
 
 // TestContract runs the behaviour every roster.Service must show against
 // the client, talking to a real server over a real store: a rule the
 // client or the server loses on the way fails here.
-func TestContract(t *testing.T) { contract.Run(t, remoteHarness{open: openSQLite}) }
+func TestContract(t *testing.T) { contract.Run(t, remoteHarness{open: storetest.SQLite}) }
 
 // TestContractPostgres runs the contract through a server on PostgreSQL.
 func TestContractPostgres(t *testing.T) {
 	pgtest.URL(t) // skips, saying why, when there is no test database
-	contract.Run(t, remoteHarness{open: openPostgres})
-}
-
-func openSQLite(t *testing.T) store.Store {
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func openPostgres(t *testing.T) store.Store {
-	db, err := postgres.Open(context.Background(), pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	contract.Run(t, remoteHarness{open: storetest.Postgres})
 }
 
 const owner = "owner@example.com"
@@ -70,7 +50,7 @@ var remoteGaps = map[string]string{
 // server on loopback; every Service it hands out is a client of that
 // server with a token.
 type remoteHarness struct {
-	open func(t *testing.T) store.Store
+	open func(t *testing.T) store.Admin
 }
 
 type remoteEnv struct {

@@ -3,7 +3,6 @@ package core_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,15 +11,14 @@ import (
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
-	"github.com/roster-dev/roster/internal/store/postgres"
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
-	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store/storetest"
 )
 
 // localHarness runs the contract on the core in-process, over a store made
 // by open: SQLite by default, PostgreSQL when a test database is given.
 type localHarness struct {
-	open func(t *testing.T) store.Store
+	open func(t *testing.T) store.Admin
 }
 
 type localEnv struct {
@@ -68,31 +66,13 @@ func (e localEnv) WithToken(tok string) (roster.Service, error) {
 	return e.c.Authenticate(context.Background(), tok)
 }
 
-func openSQLite(t *testing.T) store.Store {
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "roster.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func openPostgres(t *testing.T) store.Store {
-	db, err := postgres.Open(context.Background(), pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func TestContract(t *testing.T) { contract.Run(t, localHarness{open: openSQLite}) }
+func TestContract(t *testing.T) { contract.Run(t, localHarness{open: storetest.SQLite}) }
 
 // TestContractPostgres runs the same cases on PostgreSQL: every rule holds
 // whichever store is under the core.
 func TestContractPostgres(t *testing.T) {
 	pgtest.URL(t) // skips, saying why, when there is no test database
-	contract.Run(t, localHarness{open: openPostgres})
+	contract.Run(t, localHarness{open: storetest.Postgres})
 }
 
 func jsonOf(t *testing.T, v any) string {

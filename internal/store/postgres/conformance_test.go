@@ -13,14 +13,7 @@ import (
 // TestConformance holds the adapter to the behaviour the core relies on,
 // as store/sqlite is held, each test in a schema of its own.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Admin {
-		db, err := postgres.Open(context.Background(), pgtest.URL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	})
+	storetest.Run(t, storetest.Postgres)
 }
 
 // TestConformanceSerializable runs the suite again with write
