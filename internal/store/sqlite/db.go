@@ -31,6 +31,7 @@ type DB struct {
 	// lost a write to "the store is locked". Other processes still wait
 	// through busy_timeout.
 	writer chan struct{}
+	stmts  *stmts
 }
 
 // busyTimeout is how long, in milliseconds, a connection waits for a lock
@@ -133,7 +134,8 @@ func openStore(ctx context.Context, path string, readOnly bool) (*DB, error) {
 	// database/sql keeps 2 idle connections by default; a server would open
 	// and close SQLite connections, each with its pragmas, all the time.
 	sdb.SetMaxIdleConns(16)
-	db := &DB{sql: sdb, path: path, readOnly: readOnly, writer: make(chan struct{}, 1)}
+	db := &DB{sql: sdb, path: path, readOnly: readOnly, writer: make(chan struct{}, 1),
+		stmts: &stmts{db: sdb, m: map[string]*sql.Stmt{}}}
 	if !readOnly {
 		var mode string
 		if err := sdb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -158,7 +160,10 @@ func openStore(ctx context.Context, path string, readOnly bool) (*DB, error) {
 }
 
 // Close closes the store.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	db.stmts.close()
+	return db.sql.Close()
+}
 
 // Path is the store's file.
 func (db *DB) Path() string { return db.path }
@@ -195,7 +200,7 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) e
 	if err != nil {
 		return db.mapErr(fmt.Errorf("begin: %w", err))
 	}
-	if err := fn(&Tx{tx: tx}); err != nil {
+	if err := fn(&Tx{tx: tx, stmts: db.stmts}); err != nil {
 		tx.Rollback()
 		return db.mapErr(err)
 	}
@@ -258,8 +263,8 @@ func (db *DB) Check(ctx context.Context) (version int, problems []string, err er
 
 // collect runs a query and turns each row into a T with scan; an empty
 // result is an empty, not nil, slice.
-func collect[T any](ctx context.Context, tx *sql.Tx, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
+func collect[T any](ctx context.Context, t *Tx, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

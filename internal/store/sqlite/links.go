@@ -21,7 +21,7 @@ func (t *Tx) InsertLink(ctx context.Context, l store.Link) (int64, error) {
 	if l.CreatedBy != 0 {
 		createdBy = l.CreatedBy
 	}
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO links (kind, user_id, token_hash, created_by, creator, roles, created_at, expires_at)
+	res, err := t.exec(ctx, `INSERT INTO links (kind, user_id, token_hash, created_by, creator, roles, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, l.Kind, l.UserID, l.TokenHash, createdBy, l.Creator, string(roles), micros(l.CreatedAt), micros(l.ExpiresAt))
 	if err != nil {
 		return 0, fmt.Errorf("insert %s link: %w", l.Kind, err)
@@ -56,7 +56,7 @@ func scanLink(s scanner) (store.Link, error) {
 
 // LinkByHash finds a link by its token's hash; found is false when none.
 func (t *Tx) LinkByHash(ctx context.Context, kind store.LinkKind, hash []byte) (store.Link, bool, error) {
-	l, err := scanLink(t.tx.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
+	l, err := scanLink(t.queryRow(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
 		WHERE links.token_hash = ? AND links.kind = ?`, hash, kind))
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, false, nil
@@ -66,7 +66,7 @@ func (t *Tx) LinkByHash(ctx context.Context, kind store.LinkKind, hash []byte) (
 
 // LatestLink returns a user's newest link of a kind.
 func (t *Tx) LatestLink(ctx context.Context, userID int64, kind store.LinkKind) (store.Link, bool, error) {
-	l, err := scanLink(t.tx.QueryRowContext(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
+	l, err := scanLink(t.queryRow(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
 		WHERE links.user_id = ? AND links.kind = ? ORDER BY links.id DESC LIMIT 1`, userID, kind))
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, false, nil
@@ -78,7 +78,7 @@ func (t *Tx) LatestLink(ctx context.Context, userID int64, kind store.LinkKind) 
 // the one conditional UPDATE that makes a link single-use under
 // concurrency. It reports whether this call consumed it.
 func (t *Tx) ConsumeLink(ctx context.Context, id int64, now time.Time) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `UPDATE links SET used_at = ?
+	res, err := t.exec(ctx, `UPDATE links SET used_at = ?
 		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`, micros(now), id, micros(now))
 	if err != nil {
 		return false, err
@@ -97,7 +97,7 @@ func (t *Tx) RevokeLinks(ctx context.Context, userID int64, kind store.LinkKind,
 		q += " AND kind = ?"
 		args = append(args, kind)
 	}
-	res, err := t.tx.ExecContext(ctx, q, args...)
+	res, err := t.exec(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("revoke links: %w", err)
 	}
@@ -107,7 +107,7 @@ func (t *Tx) RevokeLinks(ctx context.Context, userID int64, kind store.LinkKind,
 
 // ListInvitations returns invitations, newest first.
 func (t *Tx) ListInvitations(ctx context.Context) ([]store.Link, error) {
-	out, err := collect(ctx, t.tx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
+	out, err := collect(ctx, t, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
 		WHERE links.kind = 'invite' ORDER BY links.created_at DESC, links.id DESC`, nil, scanLink)
 	if err != nil {
 		return nil, fmt.Errorf("list invitations: %w", err)
@@ -117,6 +117,6 @@ func (t *Tx) ListInvitations(ctx context.Context) ([]store.Link, error) {
 
 // MarkSent records that a link was mailed.
 func (t *Tx) MarkSent(ctx context.Context, id int64, now time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE links SET sent_at = ? WHERE id = ?`, micros(now), id)
+	_, err := t.exec(ctx, `UPDATE links SET sent_at = ? WHERE id = ?`, micros(now), id)
 	return err
 }

@@ -27,7 +27,7 @@ func scanProject(s scanner) (store.ProjectRow, error) {
 
 // ProjectBySlug finds a project; found is false when there is none.
 func (t *Tx) ProjectBySlug(ctx context.Context, slug string) (store.ProjectRow, bool, error) {
-	p, err := scanProject(t.tx.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE slug = ?`, slug))
+	p, err := scanProject(t.queryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE slug = ?`, slug))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, false, nil
 	}
@@ -43,7 +43,7 @@ func (t *Tx) ListProjects(ctx context.Context, memberOf int64) ([]roster.Project
 		q += ` WHERE projects.id IN (SELECT project_id FROM memberships WHERE user_id = ?)`
 		args = append(args, memberOf)
 	}
-	out, err := collect(ctx, t.tx, q+` ORDER BY projects.slug`, args, func(s scanner) (roster.Project, error) {
+	out, err := collect(ctx, t, q+` ORDER BY projects.slug`, args, func(s scanner) (roster.Project, error) {
 		p, err := scanProject(s)
 		return p.Project, err
 	})
@@ -55,7 +55,7 @@ func (t *Tx) ListProjects(ctx context.Context, memberOf int64) ([]roster.Project
 
 // InsertProject stores a new project.
 func (t *Tx) InsertProject(ctx context.Context, p roster.Project, now time.Time) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO projects (slug, name, created_at, updated_at) VALUES (?, ?, ?, ?)`,
+	res, err := t.exec(ctx, `INSERT INTO projects (slug, name, created_at, updated_at) VALUES (?, ?, ?, ?)`,
 		p.Slug, p.Name, micros(now), micros(now))
 	if err != nil {
 		return 0, fmt.Errorf("insert project %s: %w", p.Slug, err)
@@ -69,7 +69,7 @@ func (t *Tx) UpdateProject(ctx context.Context, p store.ProjectRow, now time.Tim
 	if p.Archived {
 		archived = micros(now)
 	}
-	_, err := t.tx.ExecContext(ctx, `UPDATE projects SET slug = ?, name = ?, updated_at = ?,
+	_, err := t.exec(ctx, `UPDATE projects SET slug = ?, name = ?, updated_at = ?,
 		archived_at = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(archived_at, ?) END WHERE id = ?`,
 		p.Slug, p.Name, micros(now), archived, archived, p.ID)
 	return err
@@ -77,14 +77,14 @@ func (t *Tx) UpdateProject(ctx context.Context, p store.ProjectRow, now time.Tim
 
 // DeleteProject removes a project and its memberships.
 func (t *Tx) DeleteProject(ctx context.Context, id int64) error {
-	_, err := t.tx.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, id)
+	_, err := t.exec(ctx, `DELETE FROM projects WHERE id = ?`, id)
 	return err
 }
 
 // IsMember reports whether a user belongs to a project.
 func (t *Tx) IsMember(ctx context.Context, projectID, userID int64) (bool, error) {
 	var one int
-	err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM memberships WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&one)
+	err := t.queryRow(ctx, `SELECT 1 FROM memberships WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -93,7 +93,7 @@ func (t *Tx) IsMember(ctx context.Context, projectID, userID int64) (bool, error
 
 // AddMember adds a membership; added is false when it already existed.
 func (t *Tx) AddMember(ctx context.Context, projectID, userID int64, now time.Time) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO memberships (project_id, user_id, created_at) VALUES (?, ?, ?)`,
+	res, err := t.exec(ctx, `INSERT OR IGNORE INTO memberships (project_id, user_id, created_at) VALUES (?, ?, ?)`,
 		projectID, userID, micros(now))
 	if err != nil {
 		return false, fmt.Errorf("add member: %w", err)
@@ -104,7 +104,7 @@ func (t *Tx) AddMember(ctx context.Context, projectID, userID int64, now time.Ti
 
 // RemoveMember removes a membership; removed is false when there was none.
 func (t *Tx) RemoveMember(ctx context.Context, projectID, userID int64) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `DELETE FROM memberships WHERE project_id = ? AND user_id = ?`, projectID, userID)
+	res, err := t.exec(ctx, `DELETE FROM memberships WHERE project_id = ? AND user_id = ?`, projectID, userID)
 	if err != nil {
 		return false, fmt.Errorf("remove member: %w", err)
 	}
@@ -114,7 +114,7 @@ func (t *Tx) RemoveMember(ctx context.Context, projectID, userID int64) (bool, e
 
 // Members lists a project's members by email.
 func (t *Tx) Members(ctx context.Context, projectID int64) ([]store.Member, error) {
-	return collect(ctx, t.tx, `SELECT users.id, users.email FROM memberships JOIN users ON users.id = memberships.user_id
+	return collect(ctx, t, `SELECT users.id, users.email FROM memberships JOIN users ON users.id = memberships.user_id
 		WHERE memberships.project_id = ? ORDER BY users.email_key`, []any{projectID}, func(s scanner) (store.Member, error) {
 		var m store.Member
 		err := s.Scan(&m.ID, &m.Email)

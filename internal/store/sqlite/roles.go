@@ -13,7 +13,7 @@ import (
 // LoadCatalog reads all permissions and roles (without holder counts).
 func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 	c := store.Catalog{Roles: map[string]store.RoleRow{}}
-	rows, err := t.tx.QueryContext(ctx, `SELECT name, description, builtin FROM permissions ORDER BY name`)
+	rows, err := t.query(ctx, `SELECT name, description, builtin FROM permissions ORDER BY name`)
 	if err != nil {
 		return c, fmt.Errorf("load permissions: %w", err)
 	}
@@ -36,7 +36,7 @@ func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 	}); err != nil {
 		return c, err
 	}
-	rows, err = t.tx.QueryContext(ctx, `SELECT name, description, builtin, all_permissions FROM roles`)
+	rows, err = t.query(ctx, `SELECT name, description, builtin, all_permissions FROM roles`)
 	if err != nil {
 		return c, fmt.Errorf("load roles: %w", err)
 	}
@@ -68,7 +68,7 @@ func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 }
 
 func (t *Tx) eachPair(ctx context.Context, q string, fn func(a, b string)) error {
-	rows, err := t.tx.QueryContext(ctx, q)
+	rows, err := t.query(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (t *Tx) eachPair(ctx context.Context, q string, fn func(a, b string)) error
 
 // Holders counts users per role.
 func (t *Tx) Holders(ctx context.Context) (map[string]int, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT role, count(*) FROM user_roles GROUP BY role`)
+	rows, err := t.query(ctx, `SELECT role, count(*) FROM user_roles GROUP BY role`)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (t *Tx) Holders(ctx context.Context) (map[string]int, error) {
 
 // InsertRole stores a custom role with its permissions.
 func (t *Tx) InsertRole(ctx context.Context, r roster.Role) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO roles (name, description) VALUES (?, ?)`, r.Name, r.Description); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO roles (name, description) VALUES (?, ?)`, r.Name, r.Description); err != nil {
 		return fmt.Errorf("insert role %s: %w", r.Name, err)
 	}
 	return t.SetRolePermissions(ctx, r.Name, r.Permissions)
@@ -112,17 +112,17 @@ func (t *Tx) InsertRole(ctx context.Context, r roster.Role) error {
 
 // UpdateRoleDescription sets a role's description.
 func (t *Tx) UpdateRoleDescription(ctx context.Context, name, desc string) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE roles SET description = ? WHERE name = ?`, desc, name)
+	_, err := t.exec(ctx, `UPDATE roles SET description = ? WHERE name = ?`, desc, name)
 	return err
 }
 
 // SetRolePermissions replaces a role's permissions.
 func (t *Tx) SetRolePermissions(ctx context.Context, role string, perms []string) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role = ?`, role); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM role_permissions WHERE role = ?`, role); err != nil {
 		return err
 	}
 	for _, p := range perms {
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO role_permissions (role, permission) VALUES (?, ?)`, role, p); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO role_permissions (role, permission) VALUES (?, ?)`, role, p); err != nil {
 			return fmt.Errorf("add %s to role %s: %w", p, role, err)
 		}
 	}
@@ -131,13 +131,13 @@ func (t *Tx) SetRolePermissions(ctx context.Context, role string, perms []string
 
 // DeleteRole removes a role and its permission grants.
 func (t *Tx) DeleteRole(ctx context.Context, name string) error {
-	_, err := t.tx.ExecContext(ctx, `DELETE FROM roles WHERE name = ?`, name)
+	_, err := t.exec(ctx, `DELETE FROM roles WHERE name = ?`, name)
 	return err
 }
 
 // RoleHolderIDs lists the ids of users holding a role.
 func (t *Tx) RoleHolderIDs(ctx context.Context, role string) ([]int64, error) {
-	return collect(ctx, t.tx, `SELECT user_id FROM user_roles WHERE role = ? ORDER BY user_id`, []any{role}, func(s scanner) (int64, error) {
+	return collect(ctx, t, `SELECT user_id FROM user_roles WHERE role = ? ORDER BY user_id`, []any{role}, func(s scanner) (int64, error) {
 		var id int64
 		err := s.Scan(&id)
 		return id, err
@@ -147,21 +147,21 @@ func (t *Tx) RoleHolderIDs(ctx context.Context, role string) ([]int64, error) {
 // MoveRoleHolders gives every holder of from the role to (once) and takes
 // from away.
 func (t *Tx) MoveRoleHolders(ctx context.Context, from, to string) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT OR IGNORE INTO user_roles (user_id, role)
+	if _, err := t.exec(ctx, `INSERT OR IGNORE INTO user_roles (user_id, role)
 		SELECT user_id, ? FROM user_roles WHERE role = ?`, to, from); err != nil {
 		return err
 	}
-	_, err := t.tx.ExecContext(ctx, `DELETE FROM user_roles WHERE role = ?`, from)
+	_, err := t.exec(ctx, `DELETE FROM user_roles WHERE role = ?`, from)
 	return err
 }
 
 // InsertPermission registers an application permission.
 func (t *Tx) InsertPermission(ctx context.Context, p roster.Permission) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO permissions (name, description) VALUES (?, ?)`, p.Name, p.Description); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO permissions (name, description) VALUES (?, ?)`, p.Name, p.Description); err != nil {
 		return fmt.Errorf("insert permission %s: %w", p.Name, err)
 	}
 	for _, imp := range p.Implies {
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO permission_implies (permission, implies) VALUES (?, ?)`, p.Name, imp); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO permission_implies (permission, implies) VALUES (?, ?)`, p.Name, imp); err != nil {
 			return fmt.Errorf("%s implies %s: %w", p.Name, imp, err)
 		}
 	}
@@ -180,7 +180,7 @@ func (t *Tx) PermissionUsers(ctx context.Context, name string) (roles, impliedBy
 }
 
 func (t *Tx) strings(ctx context.Context, q string, args ...any) ([]string, error) {
-	return collect(ctx, t.tx, q, args, func(s scanner) (string, error) {
+	return collect(ctx, t, q, args, func(s scanner) (string, error) {
 		var v string
 		err := s.Scan(&v)
 		return v, err
@@ -189,7 +189,7 @@ func (t *Tx) strings(ctx context.Context, q string, args ...any) ([]string, erro
 
 // DeletePermission removes an application permission.
 func (t *Tx) DeletePermission(ctx context.Context, name string) error {
-	_, err := t.tx.ExecContext(ctx, `DELETE FROM permissions WHERE name = ? AND builtin = 0`, name)
+	_, err := t.exec(ctx, `DELETE FROM permissions WHERE name = ? AND builtin = 0`, name)
 	return err
 }
 
@@ -209,7 +209,7 @@ func (t *Tx) InsertAudit(ctx context.Context, e store.AuditEntry) error {
 	if e.TargetID != 0 {
 		targetID = e.TargetID
 	}
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO audit (at, actor, actor_id, via, action, target, target_id, details)
+	_, err := t.exec(ctx, `INSERT INTO audit (at, actor, actor_id, via, action, target, target_id, details)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, micros(e.At), e.Actor, actorID, e.Via, e.Action, e.Target, targetID, string(details))
 	if err != nil {
 		return fmt.Errorf("write audit event: %w", err)
@@ -254,7 +254,7 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 	}
 	sqlq += " ORDER BY id DESC LIMIT ?"
 	args = append(args, q.Limit)
-	rows, err := t.tx.QueryContext(ctx, sqlq, args...)
+	rows, err := t.query(ctx, sqlq, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
@@ -279,7 +279,7 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 
 // Settings reads the stored settings (without defaults).
 func (t *Tx) Settings(ctx context.Context) (map[string]string, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT key, value FROM settings`)
+	rows, err := t.query(ctx, `SELECT key, value FROM settings`)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +297,7 @@ func (t *Tx) Settings(ctx context.Context) (map[string]string, error) {
 
 // SetSetting stores one setting.
 func (t *Tx) SetSetting(ctx context.Context, key, value string) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+	_, err := t.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
 }

@@ -27,7 +27,7 @@ func scanToken(s scanner) (store.TokenRow, error) {
 
 // InsertToken stores a token and returns its id.
 func (t *Tx) InsertToken(ctx context.Context, userID int64, name string, hash []byte, creator string, now time.Time, expires *time.Time) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, creator, created_at, expires_at)
+	res, err := t.exec(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, creator, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, userID, name, hash, creator, micros(now), nullMicros(expires))
 	if err != nil {
 		return 0, fmt.Errorf("insert token: %w", err)
@@ -46,7 +46,7 @@ func (t *Tx) TokenByHash(ctx context.Context, hash []byte) (store.TokenRow, bool
 }
 
 func (t *Tx) tokenWhere(ctx context.Context, cond string, arg any) (store.TokenRow, bool, error) {
-	row, err := scanToken(t.tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens
+	row, err := scanToken(t.queryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens
 		JOIN users ON users.id = api_tokens.user_id WHERE `+cond, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return row, false, nil
@@ -62,7 +62,7 @@ func (t *Tx) ListTokens(ctx context.Context, userID int64) ([]roster.APIToken, e
 		q += ` WHERE api_tokens.user_id = ?`
 		args = append(args, userID)
 	}
-	out, err := collect(ctx, t.tx, q+` ORDER BY api_tokens.id`, args, func(s scanner) (roster.APIToken, error) {
+	out, err := collect(ctx, t, q+` ORDER BY api_tokens.id`, args, func(s scanner) (roster.APIToken, error) {
 		tok, err := scanToken(s)
 		return tok.APIToken, err
 	})
@@ -84,7 +84,7 @@ func (t *Tx) RevokeTokens(ctx context.Context, userID, id int64, now time.Time) 
 		q += `user_id = ?`
 		args = append(args, userID)
 	}
-	res, err := t.tx.ExecContext(ctx, q, args...)
+	res, err := t.exec(ctx, q, args...)
 	if err != nil {
 		return 0, fmt.Errorf("revoke tokens: %w", err)
 	}
@@ -94,14 +94,14 @@ func (t *Tx) RevokeTokens(ctx context.Context, userID, id int64, now time.Time) 
 
 // TouchToken records a use, at most once a minute, to spare writes.
 func (t *Tx) TouchToken(ctx context.Context, id int64, now time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = ?
+	_, err := t.exec(ctx, `UPDATE api_tokens SET last_used_at = ?
 		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`, micros(now), id, micros(now.Add(-time.Minute)))
 	return err
 }
 
 // ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
 func (t *Tx) ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE api_tokens SET token_hash = ?, created_at = ?, expires_at = ?, last_used_at = NULL
+	_, err := t.exec(ctx, `UPDATE api_tokens SET token_hash = ?, created_at = ?, expires_at = ?, last_used_at = NULL
 		WHERE id = ?`, hash, micros(now), nullMicros(expires), id)
 	return err
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,7 +16,9 @@ import (
 
 // Tx is one transaction; its methods are the store's queries.
 type Tx struct {
-	tx *sql.Tx
+	tx    *sql.Tx
+	stmts *stmts
+	bound map[string]*sql.Stmt // prepared statements bound to tx
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
@@ -47,7 +50,24 @@ func nullString(s string) any {
 const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.name, users.status,
 	COALESCE(users.password_hash, ''), users.must_change_password, users.created_at, users.updated_at,
 	users.last_login_at, users.last_login_method, users.deactivated_at, users.deactivated_reason,
-	users.status_before_deactivation`
+	users.status_before_deactivation,
+	(SELECT group_concat(role, char(31) ORDER BY role) FROM user_roles WHERE user_id = users.id),
+	(SELECT json_group_object(kind, value) FROM user_links WHERE user_id = users.id),
+	(SELECT group_concat(slug, char(31) ORDER BY slug) FROM memberships
+		JOIN projects ON projects.id = memberships.project_id WHERE memberships.user_id = users.id)`
+
+// A user's roles, links and projects come in the user's own row, so that
+// finding a user or a page of them is one statement: roles and slugs are
+// joined with the unit separator, which neither may hold; links, whose
+// values are freer, as a JSON object.
+const unitSep = "\x1f"
+
+func splitList(s sql.NullString) []string {
+	if !s.Valid || s.String == "" {
+		return []string{}
+	}
+	return strings.Split(s.String, unitSep)
+}
 
 type scanner interface{ Scan(...any) error }
 
@@ -55,15 +75,22 @@ func scanUser(s scanner) (store.UserRow, error) {
 	var u store.UserRow
 	var created, updated int64
 	var login, deact sql.NullInt64
+	var roles, links, projects sql.NullString
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
-		&created, &updated, &login, &u.LastLoginMethod, &deact, &u.Reason, &u.StatusBefore)
+		&created, &updated, &login, &u.LastLoginMethod, &deact, &u.Reason, &u.StatusBefore,
+		&roles, &links, &projects)
 	if err != nil {
 		return u, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
 	u.LastLoginAt, u.DeactivatedAt = timePtr(login), timePtr(deact)
 	u.HasPassword = u.PasswordHash != ""
-	u.Roles, u.Links, u.Projects = []string{}, map[string]string{}, []string{}
+	u.Roles, u.Projects, u.Links = splitList(roles), splitList(projects), map[string]string{}
+	if links.Valid && links.String != "" {
+		if err := json.Unmarshal([]byte(links.String), &u.Links); err != nil {
+			return u, fmt.Errorf("links of user %d: %w", u.ID, err)
+		}
+	}
 	return u, nil
 }
 
@@ -77,14 +104,14 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
 	var row *sql.Row
 	switch r.By {
 	case store.ByLink:
-		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id =
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id =
 			(SELECT user_id FROM user_links WHERE kind = ? AND value = ?)`, r.LinkKind, r.Key)
 	case store.ByEmail:
-		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, r.Key)
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, r.Key)
 	case store.ByID:
-		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, r.ID)
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, r.ID)
 	default:
-		row = t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, r.Key)
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, r.Key)
 	}
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -93,7 +120,7 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
 	if err != nil {
 		return u, fmt.Errorf("find user %s: %w", ref, err)
 	}
-	return u, t.loadUserDetails(ctx, []*roster.User{&u.User})
+	return u, nil
 }
 
 // EmailTaken reports the id of the user holding email in any letter case.
@@ -113,7 +140,7 @@ func (t *Tx) LinkTaken(ctx context.Context, kind, value string) (int64, error) {
 
 func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) {
 	var id int64
-	err := t.tx.QueryRowContext(ctx, q, args...).Scan(&id)
+	err := t.queryRow(ctx, q, args...).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -124,7 +151,7 @@ func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) 
 func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	// Ids are never reused: the audit log keeps a deleted user's id, and a
 	// new user taking it would inherit that history.
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, name_key, status,
+	res, err := t.exec(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, name_key, status,
 		password_hash, must_change_password, created_at, updated_at)
 		VALUES (max(COALESCE((SELECT max(id) FROM users), 0), COALESCE((SELECT max(target_id) FROM audit WHERE target_id IS NOT NULL), 0)) + 1,
 		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -151,7 +178,7 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 
 // UpdateUser writes a user's own columns (not roles or links).
 func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
-	_, err := t.tx.ExecContext(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
+	_, err := t.exec(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
 		name_key = ?, status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
 		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ? WHERE id = ?`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
@@ -165,17 +192,17 @@ func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 
 // DeleteUser removes a user; roles and links go with it.
 func (t *Tx) DeleteUser(ctx context.Context, id int64) error {
-	_, err := t.tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
+	_, err := t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
 	return err
 }
 
 // SetUserRoles replaces a user's roles.
 func (t *Tx) SetUserRoles(ctx context.Context, id int64, roles []string) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ?`, id); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM user_roles WHERE user_id = ?`, id); err != nil {
 		return err
 	}
 	for _, r := range roles {
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role) VALUES (?, ?)`, id, r); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO user_roles (user_id, role) VALUES (?, ?)`, id, r); err != nil {
 			return fmt.Errorf("give role %s: %w", r, err)
 		}
 	}
@@ -184,79 +211,15 @@ func (t *Tx) SetUserRoles(ctx context.Context, id int64, roles []string) error {
 
 // SetLink links a user to kind=value, replacing the user's link of that kind.
 func (t *Tx) SetLink(ctx context.Context, id int64, kind, value string) error {
-	_, err := t.tx.ExecContext(ctx, `INSERT INTO user_links (user_id, kind, value) VALUES (?, ?, ?)
+	_, err := t.exec(ctx, `INSERT INTO user_links (user_id, kind, value) VALUES (?, ?, ?)
 		ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value`, id, kind, value)
 	return err
 }
 
 // DeleteLink removes a user's link of a kind.
 func (t *Tx) DeleteLink(ctx context.Context, id int64, kind string) error {
-	_, err := t.tx.ExecContext(ctx, `DELETE FROM user_links WHERE user_id = ? AND kind = ?`, id, kind)
+	_, err := t.exec(ctx, `DELETE FROM user_links WHERE user_id = ? AND kind = ?`, id, kind)
 	return err
-}
-
-// loadUserDetails fills roles and links of the given users in two queries.
-func (t *Tx) loadUserDetails(ctx context.Context, users []*roster.User) error {
-	if len(users) == 0 {
-		return nil
-	}
-	byID := make(map[int64]*roster.User, len(users))
-	ids := make([]any, len(users))
-	for i, u := range users {
-		byID[u.ID] = u
-		ids[i] = u.ID
-	}
-	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
-	rows, err := t.tx.QueryContext(ctx, `SELECT user_id, role FROM user_roles WHERE user_id IN `+in+` ORDER BY user_id, role`, ids...)
-	if err != nil {
-		return fmt.Errorf("load roles: %w", err)
-	}
-	for rows.Next() {
-		var id int64
-		var role string
-		if err := rows.Scan(&id, &role); err != nil {
-			rows.Close()
-			return err
-		}
-		byID[id].Roles = append(byID[id].Roles, role)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows, err = t.tx.QueryContext(ctx, `SELECT user_id, kind, value FROM user_links WHERE user_id IN `+in, ids...)
-	if err != nil {
-		return fmt.Errorf("load links: %w", err)
-	}
-	for rows.Next() {
-		var id int64
-		var kind, value string
-		if err := rows.Scan(&id, &kind, &value); err != nil {
-			rows.Close()
-			return err
-		}
-		byID[id].Links[kind] = value
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows, err = t.tx.QueryContext(ctx, `SELECT memberships.user_id, projects.slug FROM memberships
-		JOIN projects ON projects.id = memberships.project_id
-		WHERE memberships.user_id IN `+in+` ORDER BY memberships.user_id, projects.slug`, ids...)
-	if err != nil {
-		return fmt.Errorf("load projects: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var slug string
-		if err := rows.Scan(&id, &slug); err != nil {
-			return err
-		}
-		byID[id].Projects = append(byID[id].Projects, slug)
-	}
-	return rows.Err()
 }
 
 // ListUsers returns one page of users ordered by email, paged by key.
@@ -301,7 +264,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	// One row more than asked tells whether another page follows.
 	q += " ORDER BY users.email_key LIMIT ?"
 	args = append(args, f.Limit+1)
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return page, fmt.Errorf("list users: %w", err)
 	}
@@ -320,24 +283,20 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		page.Items = page.Items[:f.Limit]
 		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[f.Limit-1].Email))
 	}
-	ptrs := make([]*roster.User, len(page.Items))
-	for i := range page.Items {
-		ptrs[i] = &page.Items[i]
-	}
-	return page, t.loadUserDetails(ctx, ptrs)
+	return page, nil
 }
 
 // CountActive counts active users, for the seat limit.
 func (t *Tx) CountActive(ctx context.Context) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE status = 'active'`).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE status = 'active'`).Scan(&n)
 	return n, err
 }
 
 // CountActiveOwners counts active users holding the owner role.
 func (t *Tx) CountActiveOwners(ctx context.Context) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
+	err := t.queryRow(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
 		WHERE user_roles.role = 'owner' AND users.status = 'active'`).Scan(&n)
 	return n, err
 }
@@ -345,7 +304,7 @@ func (t *Tx) CountActiveOwners(ctx context.Context) (int, error) {
 // HasActed reports whether the user appears as an actor in the audit log.
 func (t *Tx) HasActed(ctx context.Context, id int64) (bool, error) {
 	var one int
-	err := t.tx.QueryRowContext(ctx, `SELECT 1 FROM audit WHERE actor_id = ? LIMIT 1`, id).Scan(&one)
+	err := t.queryRow(ctx, `SELECT 1 FROM audit WHERE actor_id = ? LIMIT 1`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -355,7 +314,7 @@ func (t *Tx) HasActed(ctx context.Context, id int64) (bool, error) {
 // UserCount returns the number of users, for init.
 func (t *Tx) UserCount(ctx context.Context) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, err
 }
 
