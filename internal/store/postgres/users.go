@@ -16,19 +16,34 @@ import (
 const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.name, users.status,
 	COALESCE(users.password_hash, ''), users.must_change_password, users.created_at, users.updated_at,
 	users.last_login_at, users.last_login_method, users.deactivated_at, users.deactivated_reason,
-	users.status_before_deactivation`
+	users.status_before_deactivation,
+	ARRAY(SELECT role FROM user_roles WHERE user_id = users.id ORDER BY role),
+	COALESCE((SELECT jsonb_object_agg(kind, value) FROM user_links WHERE user_id = users.id), '{}'::jsonb),
+	ARRAY(SELECT projects.slug FROM memberships JOIN projects ON projects.id = memberships.project_id
+		WHERE memberships.user_id = users.id ORDER BY projects.slug)`
 
+// A user's roles, links and projects come in the user's own row, so that
+// finding a user or a page of them is one statement.
 func scanUser(s pgx.Row) (store.UserRow, error) {
 	var u store.UserRow
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
-		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.LastLoginMethod, &u.DeactivatedAt, &u.Reason, &u.StatusBefore)
+		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.LastLoginMethod, &u.DeactivatedAt, &u.Reason, &u.StatusBefore,
+		&u.Roles, &u.Links, &u.Projects)
 	if err != nil {
 		return u, err
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	u.LastLoginAt, u.DeactivatedAt = utcPtr(u.LastLoginAt), utcPtr(u.DeactivatedAt)
 	u.HasPassword = u.PasswordHash != ""
-	u.Roles, u.Links, u.Projects = []string{}, map[string]string{}, []string{}
+	if u.Roles == nil {
+		u.Roles = []string{}
+	}
+	if u.Projects == nil {
+		u.Projects = []string{}
+	}
+	if u.Links == nil {
+		u.Links = map[string]string{}
+	}
 	return u, nil
 }
 
@@ -58,7 +73,7 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
 	if err != nil {
 		return u, fmt.Errorf("find user %s: %w", ref, err)
 	}
-	return u, t.loadUserDetails(ctx, []*roster.User{&u.User})
+	return u, nil
 }
 
 // EmailTaken reports the id of the user holding email in any letter case.
@@ -157,59 +172,6 @@ func (t *Tx) DeleteLink(ctx context.Context, id int64, kind string) error {
 	return err
 }
 
-// loadUserDetails fills roles, links and projects of the given users in
-// three queries.
-func (t *Tx) loadUserDetails(ctx context.Context, users []*roster.User) error {
-	if len(users) == 0 {
-		return nil
-	}
-	byID := make(map[int64]*roster.User, len(users))
-	ids := make([]int64, len(users))
-	for i, u := range users {
-		byID[u.ID] = u
-		ids[i] = u.ID
-	}
-	type pair struct {
-		id   int64
-		a, b string
-	}
-	scan2 := func(r pgx.Row) (pair, error) {
-		var p pair
-		err := r.Scan(&p.id, &p.a)
-		return p, err
-	}
-	roles, err := collect(ctx, t, `SELECT user_id, role FROM user_roles WHERE user_id = ANY($1) ORDER BY user_id, role`,
-		[]any{ids}, scan2)
-	if err != nil {
-		return fmt.Errorf("load roles: %w", err)
-	}
-	for _, p := range roles {
-		byID[p.id].Roles = append(byID[p.id].Roles, p.a)
-	}
-	links, err := collect(ctx, t, `SELECT user_id, kind, value FROM user_links WHERE user_id = ANY($1)`,
-		[]any{ids}, func(r pgx.Row) (pair, error) {
-			var p pair
-			err := r.Scan(&p.id, &p.a, &p.b)
-			return p, err
-		})
-	if err != nil {
-		return fmt.Errorf("load links: %w", err)
-	}
-	for _, p := range links {
-		byID[p.id].Links[p.a] = p.b
-	}
-	projects, err := collect(ctx, t, `SELECT memberships.user_id, projects.slug FROM memberships
-		JOIN projects ON projects.id = memberships.project_id
-		WHERE memberships.user_id = ANY($1) ORDER BY memberships.user_id, projects.slug`, []any{ids}, scan2)
-	if err != nil {
-		return fmt.Errorf("load projects: %w", err)
-	}
-	for _, p := range projects {
-		byID[p.id].Projects = append(byID[p.id].Projects, p.a)
-	}
-	return nil
-}
-
 // ListUsers returns one page of users ordered by email, paged by key.
 // --search matches keys lower-cased by Go, as on SQLite, so that "émile"
 // finds "Émile" whatever the database's locale.
@@ -263,11 +225,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		page.Items = page.Items[:f.Limit]
 		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[f.Limit-1].Email))
 	}
-	ptrs := make([]*roster.User, len(page.Items))
-	for i := range page.Items {
-		ptrs[i] = &page.Items[i]
-	}
-	return page, t.loadUserDetails(ctx, ptrs)
+	return page, nil
 }
 
 // CountActive counts active users, for the seat limit.
