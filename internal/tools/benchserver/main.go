@@ -57,6 +57,8 @@ type config struct {
 	runs        int
 	endpoints   []string
 	roster      string
+	rev         string
+	waitQuiet   time.Duration
 }
 
 // endpoint is one measured request: a path on every replica.
@@ -87,6 +89,8 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 1, "measure each endpoint this many times")
 	flag.StringVar(&eps, "endpoints", "user,list,can", "endpoints to measure: user, list, can")
 	flag.StringVar(&c.roster, "roster", "", "a built roster binary (default: go build one)")
+	flag.StringVar(&c.rev, "rev", "", "build roster from this git revision rather than the working tree")
+	flag.DurationVar(&c.waitQuiet, "wait-quiet", 0, "before each run, wait up to this long for a second in which other processes use under 0.25 CPU")
 	flag.Parse()
 	c.endpoints = strings.Split(eps, ",")
 	if err := c.check(); err != nil {
@@ -120,6 +124,10 @@ func (c *config) check() error {
 		return fmt.Errorf("-duration %v: want 1s to 10m", c.duration)
 	case c.warmup < 0 || c.warmup > time.Minute:
 		return fmt.Errorf("-warmup %v: want 0 to 1m", c.warmup)
+	case c.roster != "" && c.rev != "":
+		return errors.New("-roster and -rev: give one")
+	case c.waitQuiet < 0 || c.waitQuiet > 10*time.Minute:
+		return fmt.Errorf("-wait-quiet %v: want 0 to 10m", c.waitQuiet)
 	case c.runs < 1 || c.runs > 10:
 		return fmt.Errorf("-runs %d: want 1 to 10", c.runs)
 	}
@@ -144,10 +152,10 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin := c.roster
+	bin, version := c.roster, "binary "+c.roster
 	if bin == "" {
 		bin = filepath.Join(tmp, "roster")
-		if err := buildRoster(ctx, bin); err != nil {
+		if version, err = buildRoster(ctx, bin, c.rev, tmp); err != nil {
 			return err
 		}
 	}
@@ -184,13 +192,15 @@ func run(ctx context.Context, c config) error {
 	fmt.Fprintf(os.Stderr, "seeded %s with %d users and minted a token in %v\n", c.store, c.users, time.Since(start).Round(time.Millisecond))
 
 	var urls []string
+	var pids []int
 	for range c.replicas {
-		u, stopServe, err := r.serve(ctx)
+		u, pid, stopServe, err := r.serve(ctx)
 		if err != nil {
 			return err
 		}
 		defer stopServe()
 		urls = append(urls, u)
+		pids = append(pids, pid)
 	}
 	var eps []endpoint
 	for _, e := range endpoints(c.users) {
@@ -211,10 +221,17 @@ func run(ctx context.Context, c config) error {
 	host, _ := os.Hostname()
 	fmt.Printf("roster serve, %s, %d replica(s), %d users; wrk %d connections, %v per run\n",
 		c.store, c.replicas, c.users, c.connections, c.duration)
+	fmt.Printf("roster: %s\n", version)
 	fmt.Printf("machine: %s, %d CPUs, %s; %s\n", host, runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339))
 	fmt.Println()
-	fmt.Println("| endpoint | store | replicas | run | req/s | p50 | p99 | errors | load before |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("CPU in cores: busy before = the whole machine in the second before the run;")
+	fmt.Print("roster = the roster serve processes during the run; others = the rest of the machine during the run, less wrk")
+	if c.store == "postgres" {
+		fmt.Print(" and less every postgres process (postgres)")
+	}
+	fmt.Print(".\n\n")
+	fmt.Println("| endpoint | store | replicas | run | req/s | p50 | p99 | errors | busy before | roster | postgres | others |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, e := range eps {
 		if c.warmup > 0 {
 			if _, err := drive(ctx, c, urls, e.path, tok, c.warmup); err != nil {
@@ -222,13 +239,26 @@ func run(ctx context.Context, c config) error {
 			}
 		}
 		for i := range c.runs {
-			load := loadavg()
+			before := waitQuiet(ctx, c.waitQuiet)
+			pgPids := func() []int { return nil }
+			if c.store == "postgres" {
+				pgPids = func() []int { return pidsNamed("postgres") }
+			}
+			s0, r0, p0 := sampleCPU(), procTicks(pids), procTicks(pgPids())
 			res, err := drive(ctx, c, urls, e.path, tok, c.duration)
 			if err != nil {
 				return err
 			}
-			fmt.Printf("| %s | %s | %d | %d | %s | %s | %s | %d | %s |\n", e.label, c.store, c.replicas, i+1,
-				thousands(res.RPS), ms(res.P50), ms(res.P99), res.Non2xx+res.SocketErrors, load)
+			s1, r1, p1 := sampleCPU(), procTicks(pids), procTicks(pgPids())
+			d := s1.at.Sub(s0.at)
+			ours, pgCores := ticksToCores(ticksSince(r0, r1), d), ticksToCores(ticksSince(p0, p1), d)
+			others := s0.cores(s1) - ours - pgCores - res.CPU.Seconds()/d.Seconds()
+			pgCol := "—"
+			if c.store == "postgres" {
+				pgCol = fmt.Sprintf("%.2f", pgCores)
+			}
+			fmt.Printf("| %s | %s | %d | %d | %s | %s | %s | %d | %.2f | %.2f | %s | %.2f |\n", e.label, c.store, c.replicas, i+1,
+				thousands(res.RPS), ms(res.P50), ms(res.P99), res.Non2xx+res.SocketErrors, before, ours, pgCol, max(others, 0))
 		}
 	}
 	return nil
@@ -261,6 +291,7 @@ func drive(ctx context.Context, c config, urls []string, path, tok string, d tim
 		sum.P99 = max(sum.P99, r.P99)
 		sum.Non2xx += r.Non2xx
 		sum.SocketErrors += r.SocketErrors
+		sum.CPU += r.CPU
 	}
 	return sum, nil
 }
@@ -278,7 +309,9 @@ func wrk(ctx context.Context, target, tok string, threads, conns int, d time.Dur
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("wrk %s: %v\n%s%s", target, err, out, stderr.String())
 	}
-	return parseWrk(string(out))
+	res, err := parseWrk(string(out))
+	res.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return res, err
 }
 
 // rosterEnv runs the built roster on one store, with a home of its own so
@@ -333,14 +366,14 @@ func (r *rosterEnv) token(ctx context.Context) (string, error) {
 
 // serve starts roster serve on a free loopback port and returns its URL
 // and a function that stops it. The request log goes nowhere.
-func (r *rosterEnv) serve(ctx context.Context) (string, func(), error) {
+func (r *rosterEnv) serve(ctx context.Context) (string, int, func(), error) {
 	cmd := r.command(context.Background(), "serve", "--addr", "127.0.0.1:0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() {
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -366,12 +399,12 @@ func (r *rosterEnv) serve(ctx context.Context) (string, func(), error) {
 	}()
 	select {
 	case u := <-found:
-		return u, stop, nil
+		return u, cmd.Process.Pid, stop, nil
 	case <-time.After(30 * time.Second):
 	case <-ctx.Done():
 	}
 	stop()
-	return "", nil, errors.New("roster serve did not say where it listens within 30s")
+	return "", 0, nil, errors.New("roster serve did not say where it listens within 30s")
 }
 
 // probe checks that target answers 200 to the token before wrk counts it.
@@ -487,16 +520,6 @@ func kernel() string {
 	return "Linux " + strings.TrimSpace(string(b))
 }
 
-// loadavg is the 1-minute load average, to show whether other processes
-// were using the machine.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	return strings.Fields(string(b))[0]
-}
-
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
 
 func thousands(v float64) string {
@@ -507,14 +530,52 @@ func thousands(v float64) string {
 	return s
 }
 
-// buildRoster builds roster as a user would run it.
-func buildRoster(ctx context.Context, bin string) error {
+// buildRoster builds roster as a user would run it, from the working tree
+// or, given rev, from that commit (exported into tmp, so that uncommitted
+// changes do not leak into the figures), and says which it built.
+func buildRoster(ctx context.Context, bin, rev, tmp string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin,
-		"github.com/roster-dev/roster/cmd/roster").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	git := func(args ...string) (string, error) {
+		out, err := exec.CommandContext(ctx, "git", args...).Output()
+		if err != nil {
+			return "", fmt.Errorf("git %s: %v", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(out)), nil
 	}
-	return nil
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/roster")
+	var version string
+	if rev == "" {
+		root, err := git("rev-parse", "--show-toplevel")
+		if err != nil {
+			return "", err
+		}
+		build.Dir = root
+		version, err = git("describe", "--always", "--dirty")
+		if err != nil {
+			return "", err
+		}
+		version = "working tree at " + version
+	} else {
+		commit, err := git("rev-parse", "--verify", rev+"^{commit}")
+		if err != nil {
+			return "", err
+		}
+		src, archive := filepath.Join(tmp, "src"), filepath.Join(tmp, "src.tar")
+		if err := os.Mkdir(src, 0o755); err != nil {
+			return "", err
+		}
+		if _, err := git("archive", "-o", archive, commit); err != nil {
+			return "", err
+		}
+		if out, err := exec.CommandContext(ctx, "tar", "-xf", archive, "-C", src).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("tar: %v\n%s", err, out)
+		}
+		build.Dir = src
+		version = "commit " + commit[:12]
+	}
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return version, nil
 }

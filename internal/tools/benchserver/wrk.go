@@ -15,6 +15,7 @@ type wrkResult struct {
 	P50, P99     time.Duration // "Latency Distribution" 50% and 99%
 	Non2xx       int64         // "Non-2xx or 3xx responses:"
 	SocketErrors int64         // connect + read + write + timeout
+	CPU          time.Duration // wrk's own CPU time, not parsed
 }
 
 // parseWrk reads the text wrk --latency prints. Requests/sec and the 50%
