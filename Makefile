@@ -29,3 +29,11 @@ install:
 
 clean:
 	rm -rf bin
+
+# roster serve on a seeded SQLite store (10,000 users), driven by wrk with 16
+# connections for 10 s per endpoint; needs wrk (apt-get install -y wrk).
+# PostgreSQL: go run ./internal/tools/benchserver -store postgres [-replicas 2].
+# Extra flags: make bench-server BENCHSERVER_FLAGS='-runs 2 -rev HEAD'.
+.PHONY: bench-server
+bench-server:
+	$(GO) run ./internal/tools/benchserver $(BENCHSERVER_FLAGS)
