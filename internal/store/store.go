@@ -100,6 +100,10 @@ type Tx interface {
 	// Roles, permissions, the audit log and settings.
 	// LoadCatalog reads all permissions and roles (without holder counts).
 	LoadCatalog(ctx context.Context) (Catalog, error)
+	// CatalogVersion changes whenever a role, a permission or an
+	// implication does, in any process: a cached catalog of the same
+	// version is current.
+	CatalogVersion(ctx context.Context) (int64, error)
 	// Holders counts users per role.
 	Holders(ctx context.Context) (map[string]int, error)
 	// InsertRole stores a custom role with its permissions.
@@ -138,6 +142,9 @@ type Tx interface {
 	TokenByID(ctx context.Context, id int64) (TokenRow, bool, error)
 	// TokenByHash finds a token by its hash.
 	TokenByHash(ctx context.Context, hash []byte) (TokenRow, bool, error)
+	// TokenUser finds a token by its hash together with its user, roles
+	// loaded, in one statement: authenticating a request is this one read.
+	TokenUser(ctx context.Context, hash []byte) (TokenRow, UserRow, bool, error)
 	// ListTokens lists tokens, of one user or (userID 0) of everyone.
 	ListTokens(ctx context.Context, userID int64) ([]roster.APIToken, error)
 	// RevokeTokens revokes a user's live tokens, or one token when id != 0,

@@ -18,7 +18,31 @@ type migration func(ctx context.Context, tx pgx.Tx) error
 var migrations = []migration{
 	execSQL(schemaV1),
 	seedCatalog,
+	execSQL(schemaCatalogVersion),
 }
+
+// schemaCatalogVersion counts changes to the catalog, so that a server may
+// cache it and still see, at its next request, a change another replica
+// made. A statement-level trigger bumps it, so no writer can forget to.
+const schemaCatalogVersion = `CREATE TABLE catalog_version (
+	id      integer PRIMARY KEY CHECK (id = 1),
+	version bigint NOT NULL
+);
+INSERT INTO catalog_version VALUES (1, 1);
+CREATE FUNCTION roster_catalog_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE catalog_version SET version = version + 1;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER roles_changed AFTER INSERT OR UPDATE OR DELETE ON roles
+	FOR EACH STATEMENT EXECUTE FUNCTION roster_catalog_changed();
+CREATE TRIGGER role_permissions_changed AFTER INSERT OR UPDATE OR DELETE ON role_permissions
+	FOR EACH STATEMENT EXECUTE FUNCTION roster_catalog_changed();
+CREATE TRIGGER permissions_changed AFTER INSERT OR UPDATE OR DELETE ON permissions
+	FOR EACH STATEMENT EXECUTE FUNCTION roster_catalog_changed();
+CREATE TRIGGER permission_implies_changed AFTER INSERT OR UPDATE OR DELETE ON permission_implies
+	FOR EACH STATEMENT EXECUTE FUNCTION roster_catalog_changed();
+`
 
 // SchemaVersion is the version a current store has.
 var SchemaVersion = len(migrations)
@@ -30,7 +54,7 @@ const versionTableName = "schema_version"
 // tables are roster's tables, for Migrate's refusal of a schema another
 // program uses and for Check.
 var tables = []string{"users", "user_links", "permissions", "permission_implies", "roles", "role_permissions",
-	"user_roles", "audit", "settings", "links", "projects", "memberships", "api_tokens"}
+	"user_roles", "audit", "settings", "links", "projects", "memberships", "api_tokens", "catalog_version"}
 
 // schemaV1 is SQLite's schema (store/sqlite/migrate.go) in PostgreSQL's
 // types: timestamptz for its microsecond integers (both keep

@@ -11,6 +11,13 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
+// CatalogVersion reads the catalog's change counter.
+func (t *Tx) CatalogVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := t.queryRow(ctx, `SELECT version FROM catalog_version`).Scan(&v)
+	return v, err
+}
+
 // LoadCatalog reads all permissions and roles (without holder counts).
 func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 	c := store.Catalog{Roles: map[string]store.RoleRow{}}

@@ -44,6 +44,29 @@ func (t *Tx) TokenByHash(ctx context.Context, hash []byte) (store.TokenRow, bool
 	return t.tokenWhere(ctx, `api_tokens.token_hash = $1`, hash)
 }
 
+// TokenUser finds a token by its hash with its user, in one statement.
+func (t *Tx) TokenUser(ctx context.Context, hash []byte) (store.TokenRow, store.UserRow, bool, error) {
+	row := t.queryRow(ctx, `SELECT `+tokenColumns+`, `+userColumns+` FROM api_tokens
+		JOIN users ON users.id = api_tokens.user_id WHERE api_tokens.token_hash = $1`, hash)
+	var tok store.TokenRow
+	// scanUser's scan runs scanToken's, which scans the whole row into
+	// both sets of columns; each then finishes its own.
+	u, err := scanUser(scanFunc(func(userDest ...any) error {
+		var err error
+		tok, err = scanToken(scanFunc(func(tokenDest ...any) error {
+			return row.Scan(append(tokenDest, userDest...)...)
+		}))
+		return err
+	}))
+	ok, err := found(err)
+	return tok, u, ok, err
+}
+
+// scanFunc is a pgx.Row made of a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
 func (t *Tx) tokenWhere(ctx context.Context, cond string, arg any) (store.TokenRow, bool, error) {
 	row, err := scanToken(t.queryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens
 		JOIN users ON users.id = api_tokens.user_id WHERE `+cond, arg))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
@@ -28,6 +29,29 @@ var migrations = []migration{
 	// Stores made before roster marked its files get the mark; new stores
 	// have it from their creation.
 	execSQL(fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)),
+	execSQL(schemaCatalogVersion),
+}
+
+// schemaCatalogVersion counts changes to the catalog, so that a process
+// may cache it and still see, at its next request, a change another
+// process made. Triggers bump it, so no writer can forget to. (IF NOT
+// EXISTS: a store rewound to an older version by a test migrates again.)
+var schemaCatalogVersion = `CREATE TABLE IF NOT EXISTS catalog_version (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO catalog_version VALUES (1, 1);
+` + catalogTriggers()
+
+func catalogTriggers() string {
+	var b strings.Builder
+	for _, table := range []string{"roles", "role_permissions", "permissions", "permission_implies"} {
+		for _, event := range []string{"INSERT", "UPDATE", "DELETE"} {
+			fmt.Fprintf(&b, "CREATE TRIGGER IF NOT EXISTS %s_%s AFTER %s ON %s BEGIN UPDATE catalog_version SET version = version + 1; END;\n",
+				table, strings.ToLower(event), event, table)
+		}
+	}
+	return b.String()
 }
 
 // SchemaVersion is the version a current store has.

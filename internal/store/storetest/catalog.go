@@ -19,6 +19,56 @@ var catalogTests = []test{
 	{"RoleHolderIDs lists a role's holders", []string{"RoleHolderIDs"}, testRoleHolderIDs},
 	{"MoveRoleHolders moves holders to another role once", []string{"MoveRoleHolders"}, testMoveRoleHolders},
 	{"DeleteRole removes a role and its grants", []string{"DeleteRole"}, testDeleteRole},
+	{"CatalogVersion changes with every catalog change, and only then", []string{"CatalogVersion"}, testCatalogVersion},
+}
+
+func catalogVersion(t *testing.T, s store.Store) int64 {
+	t.Helper()
+	var v int64
+	read(t, s, func(tx store.Tx) error {
+		var err error
+		v, err = tx.CatalogVersion(t.Context())
+		return err
+	})
+	return v
+}
+
+// testCatalogVersion: a process caching the catalog by its version must
+// see every change another makes, and need not reload for anything else.
+func testCatalogVersion(t *testing.T, s store.Admin) {
+	ctx := t.Context()
+	changes := []struct {
+		what string
+		fn   func(tx store.Tx) error
+	}{
+		{"InsertPermission", func(tx store.Tx) error {
+			return tx.InsertPermission(ctx, roster.Permission{Name: "invoices.view", Implies: []string{}})
+		}},
+		{"InsertPermission with an implication", func(tx store.Tx) error {
+			return tx.InsertPermission(ctx, roster.Permission{Name: "invoices.manage", Implies: []string{"invoices.view"}})
+		}},
+		{"InsertRole", func(tx store.Tx) error {
+			return tx.InsertRole(ctx, roster.Role{Name: "billing", Permissions: []string{"invoices.view"}})
+		}},
+		{"UpdateRoleDescription", func(tx store.Tx) error { return tx.UpdateRoleDescription(ctx, "billing", "pays") }},
+		{"SetRolePermissions", func(tx store.Tx) error {
+			return tx.SetRolePermissions(ctx, "billing", []string{"invoices.manage"})
+		}},
+		{"DeleteRole", func(tx store.Tx) error { return tx.DeleteRole(ctx, "billing") }},
+		{"DeletePermission", func(tx store.Tx) error { return tx.DeletePermission(ctx, "invoices.manage") }},
+	}
+	for _, c := range changes {
+		before := catalogVersion(t, s)
+		write(t, s, c.fn)
+		if after := catalogVersion(t, s); after == before {
+			t.Errorf("%s left the catalog version at %d", c.what, before)
+		}
+	}
+	before := catalogVersion(t, s)
+	uid := addUser(t, s, member("ann@example.com"))
+	write(t, s, func(tx store.Tx) error { return tx.SetUserRoles(ctx, uid, []string{roster.RoleViewer}) })
+	write(t, s, func(tx store.Tx) error { return tx.SetSetting(ctx, "org.name", "Acme") })
+	equal(t, "catalog version after changes to users and settings", catalogVersion(t, s), before)
 }
 
 // catalog loads the catalog in a read transaction.

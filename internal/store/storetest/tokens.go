@@ -15,6 +15,44 @@ var tokenTests = []test{
 	{"TouchToken records a use at most once a minute", []string{"TouchToken"}, testTouchToken},
 	{"ReplaceTokenSecret rotates a token", []string{"ReplaceTokenSecret"}, testReplaceTokenSecret},
 	{"token ids are never reused", []string{"InsertToken"}, testTokenIDsNotReused},
+	{"TokenUser finds a token with its user, roles loaded", []string{"TokenUser"}, testTokenUser},
+}
+
+func testTokenUser(t *testing.T, s store.Admin) {
+	ctx := t.Context()
+	u := member("Ann@Example.com")
+	u.Links = map[string]string{"github": "ann"}
+	uid := addUser(t, s, u)
+	write(t, s, func(tx store.Tx) error { return tx.SetUserRoles(ctx, uid, []string{roster.RoleViewer, roster.RoleManager}) })
+	id := addToken(t, s, uid, "ci", t0, ptr(at(time.Hour)))
+	var tok store.TokenRow
+	var got store.UserRow
+	var found bool
+	read(t, s, func(tx store.Tx) error {
+		var err error
+		tok, got, found, err = tx.TokenUser(ctx, []byte("hash-ci"))
+		return err
+	})
+	if !found {
+		t.Fatal("TokenUser: not found")
+	}
+	equal(t, "token", tok, tokenByID(t, s, id))
+	var want store.UserRow
+	read(t, s, func(tx store.Tx) error {
+		var err error
+		want, err = tx.UserByRef(ctx, "ann@example.com")
+		return err
+	})
+	equal(t, "user", got, want)
+	equal(t, "roles", got.Roles, []string{roster.RoleManager, roster.RoleViewer})
+	read(t, s, func(tx store.Tx) error {
+		var err error
+		_, _, found, err = tx.TokenUser(ctx, []byte("hash-nothing"))
+		return err
+	})
+	if found {
+		t.Fatal("TokenUser found a token nobody has")
+	}
 }
 
 // addToken stores a token whose hash is "hash-"+name and returns its id.
