@@ -136,7 +136,7 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	defer s.recoverPanic(sw, r)
 
-	r.Body = http.MaxBytesReader(sw, r.Body, s.maxBody)
+	r.Body = http.MaxBytesReader(sw, r.Body, s.bodyCap(r))
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		s.unrouted(sw, r, h)
@@ -148,6 +148,19 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		rm = ep.metrics
 	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// bulkMaxBody caps the body of an import or apply: read as it streams
+// in, never whole (apply's reader has its own, smaller cap), it may hold
+// a few hundred thousand users.
+const bulkMaxBody = 64 << 20
+
+// bodyCap is the most a request's body may hold.
+func (s *server) bodyCap(r *http.Request) int64 {
+	if r.Method == http.MethodPost && (r.URL.Path == wire.Prefix+"/import" || r.URL.Path == wire.Prefix+"/apply") {
+		return max(s.maxBody, bulkMaxBody)
+	}
+	return s.maxBody
 }
 
 // recoverPanic turns a handler's panic into a 500, so that one bad request

@@ -54,11 +54,7 @@ func decode[T any](body io.Reader, required ...string) (T, error) {
 	var v T
 	data, err := io.ReadAll(body)
 	if err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			return v, &httpError{status: http.StatusRequestEntityTooLarge, detail: wire.ErrorDetail{
-				Code: wire.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", mbe.Limit)}}
-		}
-		return v, roster.Errorf(roster.ErrInvalid, "could not read the request body")
+		return v, bodyError(err)
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	switch {
@@ -265,6 +261,19 @@ func (p *queryParser) int(name string) int {
 	return n
 }
 
+// bool reads true or false; absent is false.
+func (p *queryParser) bool(name string) bool {
+	v := p.q.Get(name)
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil && p.err == nil {
+		p.err = roster.Errorf(roster.ErrInvalid, "query parameter %s must be true or false", name)
+	}
+	return b
+}
+
 // time reads an RFC 3339 time; absent is the zero time.
 func (p *queryParser) time(name string) time.Time {
 	v := p.q.Get(name)
@@ -297,4 +306,17 @@ func seconds(n int64) (time.Duration, error) {
 		return 0, roster.Errorf(roster.ErrInvalid, "ttl_seconds %d is out of range", n)
 	}
 	return time.Duration(n) * time.Second, nil
+}
+
+// bodyError is the answer to a failure to read a request body: too
+// large (413), or cut off. Any other error passes through.
+func bodyError(err error) error {
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		return &httpError{status: http.StatusRequestEntityTooLarge, detail: wire.ErrorDetail{
+			Code: wire.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", mbe.Limit)}}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return roster.Errorf(roster.ErrInvalid, "could not read the request body")
+	}
+	return err
 }

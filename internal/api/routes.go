@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -111,6 +112,9 @@ func (s *server) routes() []route {
 		{"DELETE " + v1 + "/users/{user}", bearer, noBody(func(c call) (roster.User, error) {
 			return c.svc.DeleteUser(c.ctx(), c.path("user"))
 		})},
+		{"PUT " + v1 + "/users/{user}/projects", bearer, withBody(func(c call, in wire.SetProjects) (userChange, error) {
+			return changed(c.svc.SetProjects(c.ctx(), c.path("user"), in.Projects))
+		}, "projects")},
 		{"POST " + v1 + "/users/{user}/reset-link", bearer, withBody(func(c call, in wire.Link) (roster.ResetLink, error) {
 			ttl, err := seconds(in.TTLSeconds)
 			if err != nil {
@@ -229,6 +233,34 @@ func (s *server) routes() []route {
 			return s.outcomes(c, out), err
 		}, "users")},
 
+		// Provisioning: one request each, the body streamed in (import)
+		// or out (export).
+		{"POST " + v1 + "/import", bearer, func(w http.ResponseWriter, c call) error {
+			p := c.queryParser()
+			in := roster.ImportParams{Format: p.str("format"), DryRun: p.bool("dry_run")}
+			if p.err != nil {
+				return p.err
+			}
+			plan, err := c.svc.Import(c.ctx(), c.r.Body, in)
+			if err != nil {
+				return bodyError(err)
+			}
+			return writeJSON(w, http.StatusOK, plan)
+		}},
+		{"POST " + v1 + "/apply", bearer, func(w http.ResponseWriter, c call) error {
+			p := c.queryParser()
+			in := roster.ApplyParams{DryRun: p.bool("dry_run"), Prune: p.bool("prune")}
+			if p.err != nil {
+				return p.err
+			}
+			plan, err := c.svc.Apply(c.ctx(), c.r.Body, in)
+			if err != nil {
+				return bodyError(err)
+			}
+			return writeJSON(w, http.StatusOK, plan)
+		}},
+		{"GET " + v1 + "/export", bearer, s.export},
+
 		// API tokens.
 		{"GET " + v1 + "/tokens", bearer, noBody(func(c call) ([]roster.APIToken, error) {
 			return c.svc.ListTokens(c.ctx(), c.query("user"))
@@ -292,3 +324,45 @@ func writeText(w http.ResponseWriter, text string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = fmt.Fprintln(w, text) // a failed write means the client left
 }
+
+// export streams every user as JSON lines, flushed as it goes, so that
+// neither side holds the store. Once the first line is out the status is
+// sent: a later failure is reported as a last line holding the error.
+func (s *server) export(w http.ResponseWriter, c call) error {
+	enc := json.NewEncoder(w)
+	rc := http.NewResponseController(w)
+	started, n := false, 0
+	err := c.svc.Export(c.ctx(), func(u roster.UserRecord) error {
+		if !started {
+			h := w.Header()
+			h.Set("Content-Type", wire.ContentNDJSON)
+			h.Set("Cache-Control", "no-store")
+			h.Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusOK)
+			started = true
+		}
+		if err := enc.Encode(wire.ExportLine{UserRecord: u}); err != nil {
+			return err
+		}
+		if n++; n%exportFlushEvery == 0 {
+			return rc.Flush()
+		}
+		return nil
+	})
+	switch {
+	case err != nil && started:
+		s.logInternal(c.r, err)
+		d := wire.Detail(err)
+		_ = enc.Encode(wire.ExportLine{Error: &d}) // the client may be gone
+		return nil
+	case err != nil:
+		return err
+	case !started:
+		w.Header().Set("Content-Type", wire.ContentNDJSON)
+		w.WriteHeader(http.StatusOK)
+	}
+	return nil
+}
+
+// exportFlushEvery is how many lines go out between flushes.
+const exportFlushEvery = 1000

@@ -21,6 +21,9 @@ const (
 	ExitForbidden    = 5
 	ExitUnauthorized = 6
 	ExitUnavailable  = 7
+	// ExitDrift is apply --dry-run --exit-code's answer when the plan is
+	// not empty: not a failure, a difference.
+	ExitDrift = 10
 )
 
 // exitCodesHelp documents the exit codes in --help and the man page.
@@ -34,7 +37,8 @@ const exitCodesHelp = `Exit codes:
   5  forbidden by a rule or a missing permission
   6  not authenticated
   7  unavailable: server unreachable, store locked past the timeout,
-     store file unreadable or unwritable, disk full`
+     store file unreadable or unwritable, disk full
+  10 apply --dry-run --exit-code only: the plan is not empty (drift)`
 
 // usageError is a mistake in the command line itself; it exits 2 and
 // points at --help.
@@ -108,11 +112,18 @@ func printError(w io.Writer, err error, cmdPath string, asJSON bool) {
 		_, code := wire.Status(err)
 		b, _ := json.Marshal(struct {
 			Error wire.ErrorDetail `json:"error"`
-		}{wire.ErrorDetail{Code: code, Message: err.Error(), Hint: hint}})
+		}{wire.ErrorDetail{Code: code, Message: err.Error(), Hint: hint, Lines: wire.Detail(err).Lines}})
 		fmt.Fprintf(w, "%s\n", b)
 		return
 	}
 	fmt.Fprintf(w, "roster: %s\n", err)
+	// Every bad line of an import or apply file, each on its own line.
+	var ie *roster.InputErrors
+	if errors.As(err, &ie) {
+		for _, l := range ie.Lines {
+			fmt.Fprintf(w, "roster: line %d: %s\n", l.Line, l.Message)
+		}
+	}
 	if ue != nil {
 		if ue.hint != "" {
 			fmt.Fprintf(w, "roster: hint: %s\n", ue.hint)

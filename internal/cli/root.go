@@ -155,6 +155,9 @@ on one command line is a usage error.
 		newCmdAudit(f),
 		newCmdSettings(f),
 		newCmdDB(f),
+		newCmdImport(f),
+		newCmdExport(f),
+		newCmdApply(f),
 		newCmdVersion(f),
 	)
 	root.InitDefaultCompletionCmd()

@@ -16,6 +16,7 @@ func newCmdUser(f *Factory) *cobra.Command {
 		newCmdUserCreate(f),
 		newCmdUserUpdate(f),
 		newCmdUserSetRole(f),
+		newCmdUserSetProjects(f),
 		newCmdUserSetPassword(f),
 		newCmdUserResetLink(f),
 		newCmdUserDeactivate(f),

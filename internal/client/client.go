@@ -144,6 +144,35 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	return resp, nil
 }
 
+// stream makes one request whose body, if any, is read from r as it is
+// sent, and whose response the caller reads as it arrives. It has no
+// overall timeout: a large import or export takes as long as it takes,
+// and ctx (Ctrl-C) ends it. A non-2xx answer is returned as its error.
+func (c *Client) stream(ctx context.Context, method, path, contentType string, r io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+wire.Prefix+path, r)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	hc := *c.hc
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, c.unreachable(err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer resp.Body.Close()
+		return nil, c.failure(resp)
+	}
+	return resp, nil
+}
+
 // unreachable reports a transport failure: refused, reset, timed out, or a
 // TLS failure.
 func (c *Client) unreachable(err error) error {

@@ -2,6 +2,11 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -278,4 +283,76 @@ func (c *Client) RevokeToken(ctx context.Context, id int64) (roster.TokenResult,
 
 func (c *Client) RotateToken(ctx context.Context, id int64) (roster.APIToken, error) {
 	return do[roster.APIToken](ctx, c, http.MethodPost, segments("tokens", strconv.FormatInt(id, 10), "rotate"), nil)
+}
+
+func (c *Client) SetProjects(ctx context.Context, ref string, slugs []string) (roster.UserResult, error) {
+	if slugs == nil {
+		slugs = []string{} // "no projects", never a missing field
+	}
+	return changeUser(ctx, c, http.MethodPut, segments("users", ref, "projects"), wire.SetProjects{Projects: slugs})
+}
+
+// Provisioning: the file goes to the server as the body of one request,
+// streamed, and the server does it all in one transaction.
+
+func (c *Client) Import(ctx context.Context, r io.Reader, p roster.ImportParams) (roster.Plan, error) {
+	contentType := "text/csv"
+	if p.Format == "jsonl" {
+		contentType = wire.ContentNDJSON
+	}
+	return c.upload(ctx, query("/import", "format", p.Format, "dry_run", flag(p.DryRun)), contentType, r)
+}
+
+func (c *Client) Apply(ctx context.Context, r io.Reader, p roster.ApplyParams) (roster.Plan, error) {
+	return c.upload(ctx, query("/apply", "dry_run", flag(p.DryRun), "prune", flag(p.Prune)), "application/yaml", r)
+}
+
+// flag is a query value of a boolean; false is the default and left out.
+func flag(b bool) string {
+	if b {
+		return "true"
+	}
+	return ""
+}
+
+// upload posts r as the body and decodes the plan answered.
+func (c *Client) upload(ctx context.Context, path, contentType string, r io.Reader) (roster.Plan, error) {
+	var plan roster.Plan
+	resp, err := c.stream(ctx, http.MethodPost, path, contentType, r)
+	if err != nil {
+		return plan, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&plan); err != nil {
+		return plan, c.unexpected(resp, fmt.Sprintf("undecodable result: %v", err))
+	}
+	return plan, nil
+}
+
+func (c *Client) Export(ctx context.Context, fn func(roster.UserRecord) error) error {
+	resp, err := c.stream(ctx, http.MethodGet, "/export", "", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var line wire.ExportLine
+		err := dec.Decode(&line)
+		switch {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			var ne net.Error
+			if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return c.unreachable(err) // cut off while reading
+			}
+			return c.unexpected(resp, fmt.Sprintf("undecodable line: %v", err))
+		case line.Error != nil:
+			return wire.Err(*line.Error)
+		}
+		if err := fn(line.UserRecord); err != nil {
+			return err
+		}
+	}
 }

@@ -289,7 +289,11 @@ func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
 }
 
 // checkSeat applies R9 before one more user becomes active.
-func (o *op) checkSeat() error {
+func (o *op) checkSeat() error { return o.checkSeats(1) }
+
+// checkSeats applies R9 before n more users become active; a batch that
+// already made them active checks with n = 0.
+func (o *op) checkSeats(more int) error {
 	set, err := o.settings()
 	if err != nil {
 		return err
@@ -302,7 +306,7 @@ func (o *op) checkSeat() error {
 	if err != nil {
 		return err
 	}
-	if n >= seats {
+	if n+more > seats {
 		return roster.Errorf(roster.ErrConflict, "seat limit reached: %d of %d seats in use (R9)", n, seats).
 			WithHint("deactivate someone or raise the limit with roster settings set seats N")
 	}

@@ -169,36 +169,53 @@ func (s *service) CreateProject(ctx context.Context, p roster.CreateProject) (ro
 	if err := roster.ValidateName(p.Name); err != nil {
 		return out, err
 	}
-	err := s.write(ctx, func(o *op) error {
-		if err := o.require(roster.PermProjectsCreate); err != nil {
-			return err
-		}
-		if _, found, err := o.tx.ProjectBySlug(ctx, p.Slug); err != nil {
-			return err
-		} else if found {
-			return roster.Errorf(roster.ErrConflict, "project %s already exists", p.Slug)
-		}
-		if _, err := o.tx.InsertProject(ctx, roster.Project{Slug: p.Slug, Name: p.Name}, o.now); err != nil {
-			return err
-		}
-		row, _, err := o.tx.ProjectBySlug(ctx, p.Slug)
-		out = row.Project
-		if err != nil {
-			return err
-		}
-		return o.audit("project.create", p.Slug, 0, map[string]any{"name": p.Name})
-	})
+	err := s.write(ctx, func(o *op) error { return o.createProject(p, &out) })
 	if err != nil {
 		return roster.Project{}, fmt.Errorf("create project %s: %w", roster.Quote(p.Slug), err)
 	}
 	return out, nil
 }
 
+// createProject is CreateProject inside a transaction, for apply too.
+func (o *op) createProject(p roster.CreateProject, out *roster.Project) error {
+	ctx := o.ctx
+	if err := o.require(roster.PermProjectsCreate); err != nil {
+		return err
+	}
+	if _, found, err := o.tx.ProjectBySlug(ctx, p.Slug); err != nil {
+		return err
+	} else if found {
+		return roster.Errorf(roster.ErrConflict, "project %s already exists", p.Slug)
+	}
+	if _, err := o.tx.InsertProject(ctx, roster.Project{Slug: p.Slug, Name: p.Name}, o.now); err != nil {
+		return err
+	}
+	row, _, err := o.tx.ProjectBySlug(ctx, p.Slug)
+	*out = row.Project
+	if err != nil {
+		return err
+	}
+	return o.audit("project.create", p.Slug, 0, map[string]any{"name": p.Name})
+}
+
 // changeProject is every change of a project itself: it needs
 // projects.manage and a project the actor can see.
 func (s *service) changeProject(ctx context.Context, verb, slug string, fn func(o *op, p *store.ProjectRow) (map[string]any, string, error)) (roster.ProjectResult, error) {
 	var res roster.ProjectResult
-	err := s.write(ctx, func(o *op) error {
+	err := s.write(ctx, func(o *op) (err error) {
+		res, err = o.changeProject(slug, fn)
+		return err
+	})
+	if err != nil {
+		return roster.ProjectResult{}, fmt.Errorf("%s project %s: %w", verb, roster.Quote(slug), err)
+	}
+	return res, nil
+}
+
+// changeProject is a change of a project inside a transaction, for apply too.
+func (o *op) changeProject(slug string, fn func(o *op, p *store.ProjectRow) (map[string]any, string, error)) (res roster.ProjectResult, err error) {
+	ctx := o.ctx
+	err = func() error {
 		p, err := o.managed(slug)
 		if err != nil {
 			return err
@@ -218,11 +235,8 @@ func (s *service) changeProject(ctx context.Context, verb, slug string, fn func(
 		row, _, err := o.tx.ProjectBySlug(ctx, p.Slug)
 		res = roster.ProjectResult{Project: row.Project, Changed: len(details) > 0}
 		return err
-	})
-	if err != nil {
-		return roster.ProjectResult{}, fmt.Errorf("%s project %s: %w", verb, roster.Quote(slug), err)
-	}
-	return res, nil
+	}()
+	return res, err
 }
 
 func (s *service) UpdateProject(ctx context.Context, slug string, u roster.UpdateProject) (roster.ProjectResult, error) {
@@ -272,37 +286,41 @@ func (s *service) ArchiveProject(ctx context.Context, slug string, archived bool
 
 func (s *service) DeleteProject(ctx context.Context, slug string) (roster.Project, error) {
 	var out roster.Project
-	err := s.write(ctx, func(o *op) error {
-		p, err := o.managed(slug)
-		if err != nil {
-			return err
-		}
-		members, err := o.tx.Members(ctx, p.ID)
-		if err != nil {
-			return err
-		}
-		if err := o.tx.DeleteProject(ctx, p.ID); err != nil {
-			return err
-		}
-		// Each member's own history shows the membership ending.
-		for _, m := range members {
-			if err := o.audit("project.member.remove", m.Email, m.ID, map[string]any{"project": p.Slug, "reason": "project deleted"}); err != nil {
-				return err
-			}
-		}
-		out = p.Project
-		return o.audit("project.delete", p.Slug, 0, map[string]any{"members": p.Members})
-	})
+	err := s.write(ctx, func(o *op) error { return o.deleteProject(slug, &out) })
 	if err != nil {
 		return roster.Project{}, fmt.Errorf("delete project %s: %w", roster.Quote(slug), err)
 	}
 	return out, nil
 }
 
+// deleteProject is DeleteProject inside a transaction, for apply --prune too.
+func (o *op) deleteProject(slug string, out *roster.Project) error {
+	ctx := o.ctx
+	p, err := o.managed(slug)
+	if err != nil {
+		return err
+	}
+	members, err := o.tx.Members(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if err := o.tx.DeleteProject(ctx, p.ID); err != nil {
+		return err
+	}
+	// Each member's own history shows the membership ending.
+	for _, m := range members {
+		if err := o.audit("project.member.remove", m.Email, m.ID, map[string]any{"project": p.Slug, "reason": "project deleted"}); err != nil {
+			return err
+		}
+	}
+	*out = p.Project
+	return o.audit("project.delete", p.Slug, 0, map[string]any{"members": p.Members})
+}
+
 // changeMembers adds or removes several members in one transaction. A
 // user's own failure (unknown, deactivated, …) is that user's outcome; a
 // failure of the project or the store fails the whole call.
-func (s *service) changeMembers(ctx context.Context, verb, slug string, refs []string, fn func(o *op, p store.ProjectRow, u *store.UserRow) (bool, error)) ([]roster.MemberOutcome, error) {
+func (s *service) changeMembers(ctx context.Context, verb, slug string, refs []string, fn func(*op, store.ProjectRow, *store.UserRow) (bool, error)) ([]roster.MemberOutcome, error) {
 	var out []roster.MemberOutcome
 	err := s.write(ctx, func(o *op) error {
 		out = make([]roster.MemberOutcome, 0, len(refs))
@@ -332,7 +350,7 @@ func (s *service) changeMembers(ctx context.Context, verb, slug string, refs []s
 	return out, nil
 }
 
-func (o *op) changeMember(p store.ProjectRow, ref string, fn func(o *op, p store.ProjectRow, u *store.UserRow) (bool, error)) (roster.MemberResult, error) {
+func (o *op) changeMember(p store.ProjectRow, ref string, fn func(*op, store.ProjectRow, *store.UserRow) (bool, error)) (roster.MemberResult, error) {
 	u, err := o.tx.UserByRef(o.ctx, ref)
 	if err != nil {
 		return roster.MemberResult{}, err
@@ -348,29 +366,35 @@ func (o *op) changeMember(p store.ProjectRow, ref string, fn func(o *op, p store
 }
 
 func (s *service) AddMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {
-	return s.changeMembers(ctx, "add to "+slug, slug, refs, func(o *op, p store.ProjectRow, u *store.UserRow) (bool, error) {
-		if member, err := o.tx.IsMember(o.ctx, p.ID, u.ID); err != nil || member {
-			return false, err // R13: already a member
-		}
-		if err := o.addable(p, *u); err != nil {
-			return false, err
-		}
-		if _, err := o.tx.AddMember(o.ctx, p.ID, u.ID, o.now); err != nil {
-			return false, err
-		}
-		u.Projects = append(u.Projects, p.Slug)
-		slices.Sort(u.Projects)
-		return true, o.audit("project.member.add", u.Email, u.ID, map[string]any{"project": p.Slug})
-	})
+	return s.changeMembers(ctx, "add to "+slug, slug, refs, (*op).addMember)
+}
+
+// addMember adds u to p unless already a member (R13), applying R8 and R12.
+func (o *op) addMember(p store.ProjectRow, u *store.UserRow) (bool, error) {
+	if member, err := o.tx.IsMember(o.ctx, p.ID, u.ID); err != nil || member {
+		return false, err // R13: already a member
+	}
+	if err := o.addable(p, *u); err != nil {
+		return false, err
+	}
+	if _, err := o.tx.AddMember(o.ctx, p.ID, u.ID, o.now); err != nil {
+		return false, err
+	}
+	u.Projects = append(u.Projects, p.Slug)
+	slices.Sort(u.Projects)
+	return true, o.audit("project.member.add", u.Email, u.ID, map[string]any{"project": p.Slug})
 }
 
 func (s *service) RemoveMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {
-	return s.changeMembers(ctx, "remove from "+slug, slug, refs, func(o *op, p store.ProjectRow, u *store.UserRow) (bool, error) {
-		removed, err := o.tx.RemoveMember(o.ctx, p.ID, u.ID)
-		if err != nil || !removed {
-			return false, err
-		}
-		u.Projects = slices.DeleteFunc(u.Projects, func(s string) bool { return s == p.Slug })
-		return true, o.audit("project.member.remove", u.Email, u.ID, map[string]any{"project": p.Slug})
-	})
+	return s.changeMembers(ctx, "remove from "+slug, slug, refs, (*op).removeMember)
+}
+
+// removeMember takes u out of p; R12 is the caller's to check.
+func (o *op) removeMember(p store.ProjectRow, u *store.UserRow) (bool, error) {
+	removed, err := o.tx.RemoveMember(o.ctx, p.ID, u.ID)
+	if err != nil || !removed {
+		return false, err
+	}
+	u.Projects = slices.DeleteFunc(u.Projects, func(s string) bool { return s == p.Slug })
+	return true, o.audit("project.member.remove", u.Email, u.ID, map[string]any{"project": p.Slug})
 }

@@ -245,12 +245,20 @@ func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APITo
 		password.VerifyNone(pw)
 		return roster.APIToken{}, fail
 	}
-	ok, _ := password.Verify(u.PasswordHash, pw)
+	ok, rehash := password.Verify(u.PasswordHash, pw)
 	if u.PasswordHash == "" {
 		password.VerifyNone(pw)
 	}
 	if !ok || u.Status != roster.StatusActive {
 		return roster.APIToken{}, fail
+	}
+	// An imported bcrypt hash, or one made with older parameters, is
+	// replaced now, while the password is at hand: the only moment it is.
+	var fresh string
+	if rehash {
+		if fresh, err = password.Hash(pw); err != nil {
+			return roster.APIToken{}, err
+		}
 	}
 	if name == "" {
 		name = "login"
@@ -267,6 +275,10 @@ func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APITo
 		}
 		now := c.now().UTC()
 		row.LastLoginAt, row.LastLoginMethod = &now, "password"
+		// Only the hash just verified is replaced, not one set meanwhile.
+		if fresh != "" && row.PasswordHash == u.PasswordHash {
+			row.PasswordHash = fresh
+		}
 		return tx.UpdateUser(ctx, row)
 	})
 	return t, err

@@ -331,74 +331,77 @@ func (s *service) UpdateUser(ctx context.Context, ref string, p roster.UpdateUse
 	if err := checkProfile(name, username, p.Links); err != nil {
 		return roster.UserResult{}, err
 	}
-	return s.change(ctx, "update", ref, func(o *op) (roster.UserResult, error) {
-		// R15: everyone may change their own name and username.
-		own := p.Email == nil && len(p.Links) == 0 && len(p.Unlink) == 0
-		u, err := o.tx.UserByRef(o.ctx, ref)
-		if err != nil || !own || !o.act.is(u) {
-			if u, err = o.target(ref, roster.PermUsersManage); err != nil {
-				return roster.UserResult{}, err
-			}
-			if err := o.checkActOn(u, "edit"); err != nil {
-				return roster.UserResult{}, err
-			}
-		}
-		changes := map[string]any{}
-		set := func(field string, cur *string, v *string) {
-			if v != nil && *v != *cur {
-				changes[field] = map[string]any{"from": *cur, "to": *v}
-				*cur = *v
-			}
-		}
-		if p.Email != nil && email != u.Email {
-			if other, err := o.tx.EmailTaken(o.ctx, email); err != nil {
-				return roster.UserResult{}, err
-			} else if other != 0 && other != u.ID {
-				return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "email %s belongs to another user", email)
-			}
-			set("email", &u.Email, &email)
-		}
-		set("name", &u.Name, p.Name)
-		if p.Username != nil && *p.Username != u.Username {
-			if err := o.checkUnique(u.ID, *p.Username, nil); err != nil {
-				return roster.UserResult{}, err
-			}
-			set("username", &u.Username, p.Username)
-		}
-		if err := o.checkUnique(u.ID, "", p.Links); err != nil {
+	return s.change(ctx, "update", ref, func(o *op) (roster.UserResult, error) { return o.updateUser(ref, p, email) })
+}
+
+// updateUser is UpdateUser inside a transaction; email is p.Email normalised.
+func (o *op) updateUser(ref string, p roster.UpdateUser, email string) (roster.UserResult, error) {
+	// R15: everyone may change their own name and username.
+	own := p.Email == nil && len(p.Links) == 0 && len(p.Unlink) == 0
+	u, err := o.tx.UserByRef(o.ctx, ref)
+	if err != nil || !own || !o.act.is(u) {
+		if u, err = o.target(ref, roster.PermUsersManage); err != nil {
 			return roster.UserResult{}, err
 		}
-		for _, k := range slices.Sorted(maps.Keys(p.Links)) {
-			if u.Links[k] != p.Links[k] {
-				changes["link."+k] = map[string]any{"from": u.Links[k], "to": p.Links[k]}
-				if err := o.tx.SetLink(o.ctx, u.ID, k, p.Links[k]); err != nil {
-					return roster.UserResult{}, err
-				}
-			}
-		}
-		for _, k := range dedupe(p.Unlink) {
-			if _, ok := p.Links[k]; ok {
-				return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "link %s is both set and removed", k)
-			}
-			if v, ok := u.Links[k]; ok {
-				changes["link."+k] = map[string]any{"from": v, "to": ""}
-				if err := o.tx.DeleteLink(o.ctx, u.ID, k); err != nil {
-					return roster.UserResult{}, err
-				}
-			}
-		}
-		if len(changes) == 0 {
-			return roster.UserResult{User: u.User}, nil
-		}
-		u.UpdatedAt = o.now
-		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+		if err := o.checkActOn(u, "edit"); err != nil {
 			return roster.UserResult{}, err
 		}
-		if err := o.audit("user.update", u.Email, u.ID, changes); err != nil {
+	}
+	changes := map[string]any{}
+	set := func(field string, cur *string, v *string) {
+		if v != nil && *v != *cur {
+			changes[field] = map[string]any{"from": *cur, "to": *v}
+			*cur = *v
+		}
+	}
+	if p.Email != nil && email != u.Email {
+		if other, err := o.tx.EmailTaken(o.ctx, email); err != nil {
+			return roster.UserResult{}, err
+		} else if other != 0 && other != u.ID {
+			return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "email %s belongs to another user", email)
+		}
+		set("email", &u.Email, &email)
+	}
+	set("name", &u.Name, p.Name)
+	if p.Username != nil && *p.Username != u.Username {
+		if err := o.checkUnique(u.ID, *p.Username, nil); err != nil {
 			return roster.UserResult{}, err
 		}
-		return o.reload(u.ID, true)
-	})
+		set("username", &u.Username, p.Username)
+	}
+	if err := o.checkUnique(u.ID, "", p.Links); err != nil {
+		return roster.UserResult{}, err
+	}
+	for _, k := range slices.Sorted(maps.Keys(p.Links)) {
+		if u.Links[k] != p.Links[k] {
+			changes["link."+k] = map[string]any{"from": u.Links[k], "to": p.Links[k]}
+			if err := o.tx.SetLink(o.ctx, u.ID, k, p.Links[k]); err != nil {
+				return roster.UserResult{}, err
+			}
+		}
+	}
+	for _, k := range dedupe(p.Unlink) {
+		if _, ok := p.Links[k]; ok {
+			return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "link %s is both set and removed", k)
+		}
+		if v, ok := u.Links[k]; ok {
+			changes["link."+k] = map[string]any{"from": v, "to": ""}
+			if err := o.tx.DeleteLink(o.ctx, u.ID, k); err != nil {
+				return roster.UserResult{}, err
+			}
+		}
+	}
+	if len(changes) == 0 {
+		return roster.UserResult{User: u.User}, nil
+	}
+	u.UpdatedAt = o.now
+	if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+		return roster.UserResult{}, err
+	}
+	if err := o.audit("user.update", u.Email, u.ID, changes); err != nil {
+		return roster.UserResult{}, err
+	}
+	return o.reload(u.ID, true)
 }
 
 func (s *service) SetRoles(ctx context.Context, ref string, roles []string) (roster.UserResult, error) {
@@ -543,88 +546,94 @@ func (s *service) DeactivateUser(ctx context.Context, ref, reason string) (roste
 	if err := roster.ValidateName(reason); err != nil {
 		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "invalid reason: use one line of at most 200 characters")
 	}
-	return s.change(ctx, "deactivate", ref, func(o *op) (roster.UserResult, error) {
-		u, err := o.target(ref, roster.PermUsersManage)
-		if err != nil {
-			return roster.UserResult{}, err
-		}
-		if u.Status == roster.StatusDeactivated {
-			return roster.UserResult{User: u.User}, nil
-		}
-		if err := o.checkNotSelf(u, "deactivate"); err != nil {
-			return roster.UserResult{}, err
-		}
-		if err := o.checkActOn(u, "deactivate"); err != nil {
-			return roster.UserResult{}, err
-		}
-		if err := o.checkKeepsOwner(u, "deactivate"); err != nil {
-			return roster.UserResult{}, err
-		}
-		from := u.Status
-		u.StatusBefore = u.Status
-		u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = roster.StatusDeactivated, &o.now, reason, o.now
-		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
-			return roster.UserResult{}, err
-		}
-		// R8: their pending invitations and reset links die with access.
-		revoked, err := o.tx.RevokeLinks(o.ctx, u.ID, "", o.now, "deactivated")
-		if err != nil {
-			return roster.UserResult{}, err
-		}
-		tokens, err := o.tx.RevokeTokens(o.ctx, u.ID, 0, o.now)
-		if err != nil {
-			return roster.UserResult{}, err
-		}
-		details := map[string]any{"from": from}
-		if revoked > 0 {
-			details["links_revoked"] = revoked
-		}
-		if tokens > 0 {
-			details["tokens_revoked"] = tokens
-		}
-		if reason != "" {
-			details["reason"] = reason
-		}
-		if err := o.audit("user.deactivate", u.Email, u.ID, details); err != nil {
-			return roster.UserResult{}, err
-		}
-		return o.reload(u.ID, true)
-	})
+	return s.change(ctx, "deactivate", ref, func(o *op) (roster.UserResult, error) { return o.deactivate(ref, reason) })
+}
+
+// deactivate is DeactivateUser inside a transaction.
+func (o *op) deactivate(ref, reason string) (roster.UserResult, error) {
+	u, err := o.target(ref, roster.PermUsersManage)
+	if err != nil {
+		return roster.UserResult{}, err
+	}
+	if u.Status == roster.StatusDeactivated {
+		return roster.UserResult{User: u.User}, nil
+	}
+	if err := o.checkNotSelf(u, "deactivate"); err != nil {
+		return roster.UserResult{}, err
+	}
+	if err := o.checkActOn(u, "deactivate"); err != nil {
+		return roster.UserResult{}, err
+	}
+	if err := o.checkKeepsOwner(u, "deactivate"); err != nil {
+		return roster.UserResult{}, err
+	}
+	from := u.Status
+	u.StatusBefore = u.Status
+	u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = roster.StatusDeactivated, &o.now, reason, o.now
+	if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+		return roster.UserResult{}, err
+	}
+	// R8: their pending invitations and reset links die with access.
+	revoked, err := o.tx.RevokeLinks(o.ctx, u.ID, "", o.now, "deactivated")
+	if err != nil {
+		return roster.UserResult{}, err
+	}
+	tokens, err := o.tx.RevokeTokens(o.ctx, u.ID, 0, o.now)
+	if err != nil {
+		return roster.UserResult{}, err
+	}
+	details := map[string]any{"from": from}
+	if revoked > 0 {
+		details["links_revoked"] = revoked
+	}
+	if tokens > 0 {
+		details["tokens_revoked"] = tokens
+	}
+	if reason != "" {
+		details["reason"] = reason
+	}
+	if err := o.audit("user.deactivate", u.Email, u.ID, details); err != nil {
+		return roster.UserResult{}, err
+	}
+	return o.reload(u.ID, true)
 }
 
 func (s *service) ReactivateUser(ctx context.Context, ref string) (roster.UserResult, error) {
-	return s.change(ctx, "reactivate", ref, func(o *op) (roster.UserResult, error) {
-		u, err := o.target(ref, roster.PermUsersManage)
-		if err != nil {
+	return s.change(ctx, "reactivate", ref, func(o *op) (roster.UserResult, error) { return o.reactivate(ref) })
+}
+
+// reactivate is ReactivateUser inside a transaction.
+func (o *op) reactivate(ref string) (roster.UserResult, error) {
+	u, err := o.target(ref, roster.PermUsersManage)
+	if err != nil {
+		return roster.UserResult{}, err
+	}
+	switch u.Status {
+	case roster.StatusActive:
+		return roster.UserResult{User: u.User}, nil
+	case roster.StatusInvited:
+		return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation yet", u.Email)
+	}
+	if err := o.checkActOn(u, "reactivate"); err != nil {
+		return roster.UserResult{}, err
+	}
+	// Back to the status held before: an invited user who never
+	// accepted is invited again, and takes no seat (R9).
+	back := u.StatusBefore
+	if back != roster.StatusInvited {
+		back = roster.StatusActive
+		if err := o.checkSeat(); err != nil {
 			return roster.UserResult{}, err
 		}
-		switch u.Status {
-		case roster.StatusActive:
-			return roster.UserResult{User: u.User}, nil
-		case roster.StatusInvited:
-			return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation yet", u.Email)
-		}
-		if err := o.checkActOn(u, "reactivate"); err != nil {
-			return roster.UserResult{}, err
-		}
-		// Back to the status held before: an invited user who never
-		// accepted is invited again, and takes no seat (R9).
-		back := u.StatusBefore
-		if back != roster.StatusInvited {
-			back = roster.StatusActive
-			if err := o.checkSeat(); err != nil {
-				return roster.UserResult{}, err
-			}
-		}
-		u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = back, nil, "", o.now
-		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
-			return roster.UserResult{}, err
-		}
-		if err := o.audit("user.reactivate", u.Email, u.ID, map[string]any{"to": back}); err != nil {
-			return roster.UserResult{}, err
-		}
-		return o.reload(u.ID, true)
-	})
+	}
+	u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = back, nil, "", o.now
+	if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+		return roster.UserResult{}, err
+	}
+	if err := o.audit("user.reactivate", u.Email, u.ID, map[string]any{"to": back}); err != nil {
+		return roster.UserResult{}, err
+	}
+	return o.reload(u.ID, true)
 }
 
 func (s *service) DeleteUser(ctx context.Context, ref string) (roster.User, error) {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/roster-dev/roster/internal/roster"
 )
@@ -49,7 +50,13 @@ func hashWith(p Params, pw string) (string, error) {
 // Verify reports whether pw matches the PHC string, comparing in constant
 // time, and whether the hash should be replaced because the parameters
 // changed since it was made.
+//
+// A bcrypt hash ($2a$, $2b$, $2y$), imported from another system, is
+// verified too and always asks for a rehash: roster stores argon2id.
 func Verify(phc, pw string) (ok, rehash bool) {
+	if isBcrypt(phc) {
+		return bcrypt.CompareHashAndPassword([]byte(phc), []byte(pw)) == nil, true
+	}
 	p, salt, key, err := parse(phc)
 	if err != nil {
 		return false, false
@@ -66,6 +73,37 @@ func Verify(phc, pw string) (ok, rehash bool) {
 func VerifyNone(pw string) {
 	argon2.IDKey([]byte(pw), make([]byte, Default.SaltLen), Default.Time, Default.Memory, Default.Threads, Default.KeyLen)
 }
+
+func isBcrypt(h string) bool {
+	return strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")
+}
+
+// CheckHash reports whether h is a hash roster can verify: an argon2id PHC
+// string or a bcrypt hash. Import takes these from other systems; the
+// message never quotes the hash.
+func CheckHash(h string) error {
+	if isBcrypt(h) {
+		if _, err := bcrypt.Cost([]byte(h)); err != nil || len(h) != 60 {
+			return roster.Errorf(roster.ErrInvalid, "password_hash is not a valid bcrypt hash")
+		}
+		return nil
+	}
+	p, salt, _, err := parse(h)
+	if err != nil {
+		return roster.Errorf(roster.ErrInvalid, "password_hash is neither an argon2id PHC string nor a bcrypt hash ($2a$, $2b$, $2y$)")
+	}
+	// Every sign-in runs the hash once: parameters from elsewhere must not
+	// make that cost a gigabyte or a minute.
+	if p.Memory < 1024 || p.Memory > maxImportMemory || p.Time < 1 || p.Time > 16 || p.Threads < 1 || p.Threads > 16 ||
+		len(salt) < 8 || p.KeyLen < 16 || p.KeyLen > 64 {
+		return roster.Errorf(roster.ErrInvalid, "password_hash has argon2id parameters out of range").
+			WithHint("m from 1024 to %d KiB, t from 1 to 16, p from 1 to 16, a salt of 8 bytes or more, a key of 16 to 64 bytes", maxImportMemory)
+	}
+	return nil
+}
+
+// maxImportMemory bounds the argon2id memory of an imported hash, in KiB.
+const maxImportMemory = 256 << 10
 
 func parse(phc string) (Params, []byte, []byte, error) {
 	var p Params

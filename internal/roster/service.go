@@ -5,6 +5,7 @@ package roster
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -26,6 +27,20 @@ type Service interface {
 	DeactivateUser(ctx context.Context, ref, reason string) (UserResult, error)
 	ReactivateUser(ctx context.Context, ref string) (UserResult, error)
 	DeleteUser(ctx context.Context, ref string) (User, error)
+	// SetProjects makes a user's projects exactly slugs, in one
+	// transaction; R12 applies to each project added or removed.
+	SetProjects(ctx context.Context, ref string, slugs []string) (UserResult, error)
+
+	// Import creates and changes users from a CSV or JSON-lines file in
+	// one transaction: all of it, or, when any line is bad, nothing, with
+	// every bad line reported (*InputErrors).
+	Import(ctx context.Context, r io.Reader, p ImportParams) (Plan, error)
+	// Export calls fn for every user the actor may see, in email order,
+	// reading a page at a time.
+	Export(ctx context.Context, fn func(UserRecord) error) error
+	// Apply makes the store match a manifest (YAML or JSON) in one
+	// transaction, and reports the plan it carried out.
+	Apply(ctx context.Context, r io.Reader, p ApplyParams) (Plan, error)
 
 	ListRoles(ctx context.Context) ([]Role, error)
 	GetRole(ctx context.Context, name string) (Role, error)

@@ -7,6 +7,7 @@ package wire
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
@@ -25,6 +26,8 @@ type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+	// Lines are the bad lines of an import or apply file, every one.
+	Lines []roster.LineError `json:"lines,omitempty"`
 }
 
 // The stable error codes.
@@ -71,7 +74,12 @@ func Detail(err error) ErrorDetail {
 	if code == CodeInternal {
 		return ErrorDetail{Code: code, Message: "internal error; the server log has the details"}
 	}
-	return ErrorDetail{Code: code, Message: err.Error(), Hint: roster.Hint(err)}
+	d := ErrorDetail{Code: code, Message: err.Error(), Hint: roster.Hint(err)}
+	var ie *roster.InputErrors
+	if errors.As(err, &ie) {
+		d.Lines = ie.Lines
+	}
+	return d
 }
 
 // Err turns an error body back into the domain error it came from.
@@ -88,6 +96,10 @@ func Err(d ErrorDetail) error {
 				kind = t.kind
 			}
 		}
+	}
+	if len(d.Lines) > 0 {
+		what, _, _ := strings.Cut(d.Message, ":")
+		return &roster.InputErrors{Kind: kind, What: what, Lines: d.Lines}
 	}
 	return &roster.Error{Kind: kind, Message: d.Message, Hint: d.Hint}
 }
@@ -248,4 +260,20 @@ type SignIn struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	Name     string `json:"name,omitempty"`
+}
+
+// SetProjects is PUT /users/{ref}/projects.
+type SetProjects struct {
+	Projects []string `json:"projects"`
+}
+
+// ContentNDJSON is the media type of import's JSON lines and export's stream.
+const ContentNDJSON = "application/x-ndjson"
+
+// ExportLine is one line of GET /export: a user, or, when the export
+// fails after it began, the error that stopped it, so that a cut stream
+// is never taken for a whole one.
+type ExportLine struct {
+	roster.UserRecord
+	Error *ErrorDetail `json:"error,omitempty"`
 }

@@ -1,0 +1,714 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/roster/records"
+	"github.com/roster-dev/roster/internal/store"
+)
+
+// errDryRun rolls back a dry run. A plan is made by doing everything the
+// change would do, every rule checked by the same helpers as one change
+// at a time, inside the write transaction; a dry run then undoes it.
+var errDryRun = errors.New("dry run")
+
+func (s *service) SetProjects(ctx context.Context, ref string, slugs []string) (roster.UserResult, error) {
+	want := dedupe(slugs)
+	for _, sl := range want {
+		if err := roster.ValidateSlug(sl); err != nil {
+			return roster.UserResult{}, err
+		}
+	}
+	return s.change(ctx, "set projects of", ref, func(o *op) (roster.UserResult, error) {
+		u, err := o.tx.UserByRef(o.ctx, ref)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
+		added, removed, err := o.syncProjects(&u, want, true)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
+		if len(added)+len(removed) == 0 {
+			view, _ := o.existingView(u)
+			return roster.UserResult{User: view}, nil
+		}
+		return o.reload(u.ID, true)
+	})
+}
+
+// syncProjects makes the projects of u the actor can see equal want:
+// adding what is missing (R8, R12, archived projects) and, with prune,
+// removing the rest (R12). Projects the actor cannot see are left alone.
+func (o *op) syncProjects(u *store.UserRow, want []string, prune bool) (added, removed []string, err error) {
+	view, err := o.view(u.User)
+	if err != nil {
+		return nil, nil, err
+	}
+	add, remove := diff(view.Projects, want)
+	for _, slug := range add {
+		p, err := o.project(slug)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := o.addMember(p, u); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !prune {
+		remove = nil
+	}
+	for _, slug := range remove {
+		p, err := o.project(slug)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := o.checkMembers(p); err != nil {
+			return nil, nil, err
+		}
+		if _, err := o.removeMember(p, u); err != nil {
+			return nil, nil, err
+		}
+	}
+	return add, remove, nil
+}
+
+func (s *service) Import(ctx context.Context, r io.Reader, p roster.ImportParams) (roster.Plan, error) {
+	recs, bad, err := records.ReadUsers(r, p.Format)
+	if err != nil {
+		return roster.Plan{}, fmt.Errorf("import: %w", err)
+	}
+	return s.provision(ctx, "import", p.DryRun, bad, func(b *batch) error {
+		for _, rec := range recs {
+			if err := b.user(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *service) Apply(ctx context.Context, r io.Reader, p roster.ApplyParams) (roster.Plan, error) {
+	m, bad, err := records.ReadManifest(r)
+	if err != nil {
+		return roster.Plan{}, fmt.Errorf("apply: %w", err)
+	}
+	return s.provision(ctx, "apply", p.DryRun, bad, func(b *batch) error {
+		b.prune = p.Prune
+		return b.manifest(m)
+	})
+}
+
+// batch is one import or apply: one transaction, its plan so far, and
+// every bad line.
+type batch struct {
+	o     *op
+	what  string
+	prune bool
+	plan  roster.Plan
+	bad   *records.Errors
+	kind  error // the first rule's failure, for the exit code
+	// readerBad is set when the file itself had bad lines.
+	readerBad bool
+	active    int // users made active, for the seat limit (R9)
+}
+
+// provision runs fn as one write: all of it or, when any line is bad,
+// nothing; a dry run is rolled back in any case.
+func (s *service) provision(ctx context.Context, what string, dryRun bool, bad *records.Errors, fn func(*batch) error) (roster.Plan, error) {
+	var plan roster.Plan
+	err := s.write(ctx, func(o *op) error {
+		b := &batch{o: o, what: what, bad: bad, readerBad: len(bad.Lines) > 0, plan: roster.Plan{Changes: []roster.Change{}}}
+		if err := fn(b); err != nil {
+			return err
+		}
+		if len(bad.Lines) > 0 {
+			return b.failure()
+		}
+		if b.active > 0 {
+			if err := o.checkSeats(0); err != nil {
+				return err
+			}
+		}
+		plan = b.plan
+		if dryRun {
+			return errDryRun
+		}
+		return nil
+	})
+	if errors.Is(err, errDryRun) {
+		plan.DryRun = true
+		return plan, nil
+	}
+	if err != nil {
+		var ie *roster.InputErrors
+		if errors.As(err, &ie) {
+			return roster.Plan{}, err // its message names the command already
+		}
+		return roster.Plan{}, fmt.Errorf("%s: %w", what, err)
+	}
+	return plan, nil
+}
+
+// failure is every bad line, in line order, as one error. Its kind is
+// invalid input when the file itself has bad lines, otherwise the first
+// rule's.
+func (b *batch) failure() error {
+	lines := b.bad.Lines
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].Line < lines[j].Line })
+	kind := b.kind
+	if kind == nil || b.readerBad {
+		kind = roster.ErrInvalid
+	}
+	return &roster.InputErrors{Kind: kind, What: b.what, Lines: lines}
+}
+
+// try runs one record's step. A domain error (a rule, a missing role) is
+// that record's bad line and the batch goes on, so that every bad line is
+// reported; anything else (the store failing) stops the batch.
+func (b *batch) try(line int, fn func() error) error {
+	err := fn()
+	var de *roster.Error
+	if err == nil || !errors.As(err, &de) {
+		return err
+	}
+	if b.kind == nil {
+		b.kind = de.Kind
+	}
+	b.bad.Add(line, err)
+	return nil
+}
+
+// step is try for a step that reports its change, nil when there was
+// nothing to do.
+func (b *batch) step(line int, fn func() (*roster.Change, error)) error {
+	return b.try(line, func() error {
+		c, err := fn()
+		switch {
+		case err != nil:
+			return err
+		case c == nil:
+			b.plan.Unchanged++
+		default:
+			c.Line = line
+			b.plan.Changes = append(b.plan.Changes, *c)
+		}
+		return nil
+	})
+}
+
+func listText(s []string) string { return "[" + strings.Join(s, " ") + "]" }
+
+// user makes the store's user rec.Email match rec.
+func (b *batch) user(rec roster.UserRecord) error {
+	return b.step(rec.Line, func() (*roster.Change, error) {
+		id, err := b.o.tx.EmailTaken(b.o.ctx, rec.Email)
+		if err != nil {
+			return nil, err
+		}
+		if id == 0 {
+			return b.createUser(rec)
+		}
+		return b.changeUser(rec)
+	})
+}
+
+// createUser creates a user as CreateUser does, with the status and
+// password hash the record gives.
+func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
+	o := b.o
+	if err := o.require(roster.PermUsersCreate); err != nil {
+		return nil, err
+	}
+	roles := rec.Roles
+	if len(roles) == 0 {
+		roles = []string{roster.RoleMember}
+	}
+	if err := o.rolesExist(roles); err != nil {
+		return nil, err
+	}
+	if err := o.checkGrant(roles); err != nil {
+		return nil, err
+	}
+	if err := o.checkUnique(0, rec.Username, rec.Links); err != nil {
+		return nil, err
+	}
+	status := rec.Status
+	if status == "" {
+		status = roster.StatusActive
+	}
+	// A deactivated user is made active, given projects, then deactivated:
+	// R8 keeps deactivated users out of projects, but an exported
+	// deactivated user's memberships are kept data.
+	insertAs := status
+	if status == roster.StatusDeactivated {
+		insertAs = roster.StatusActive
+	}
+	row := store.UserRow{User: roster.User{Email: rec.Email, Name: rec.Name, Username: rec.Username, Roles: roles,
+		Links: rec.Links, Status: insertAs, CreatedAt: o.now, UpdatedAt: o.now}, PasswordHash: rec.PasswordHash}
+	var err error
+	if row.ID, err = o.tx.InsertUser(o.ctx, row); err != nil {
+		return nil, err
+	}
+	details := map[string]any{"roles": roles, "has_password": rec.PasswordHash != "", "status": status, "source": b.what}
+	if len(rec.Links) > 0 {
+		details["links"] = rec.Links
+	}
+	if err := o.audit("user.create", rec.Email, row.ID, details); err != nil {
+		return nil, err
+	}
+	if err := o.join(row, rec.Projects); err != nil {
+		return nil, err
+	}
+	switch status {
+	case roster.StatusActive:
+		b.active++
+	case roster.StatusDeactivated:
+		row.StatusBefore, row.Status, row.DeactivatedAt = roster.StatusActive, roster.StatusDeactivated, &o.now
+		if err := o.tx.UpdateUser(o.ctx, row); err != nil {
+			return nil, err
+		}
+	}
+	c := &roster.Change{Op: roster.OpCreate, Kind: "user", Name: rec.Email,
+		Fields: []roster.FieldChange{{Field: "roles", To: listText(roles)}}}
+	if len(rec.Projects) > 0 {
+		c.Fields = append(c.Fields, roster.FieldChange{Field: "projects", To: listText(rec.Projects)})
+	}
+	if status != roster.StatusActive {
+		c.Fields = append(c.Fields, roster.FieldChange{Field: "status", To: string(status)})
+	}
+	return c, nil
+}
+
+// changeUser makes an existing user match rec through the same helpers
+// as user update, set-role, deactivate, reactivate and set-projects, so
+// that R2–R5, R8, R12 and R14 hold as they do one change at a time.
+// Empty fields of rec are not declared and stay as they are.
+func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
+	o := b.o
+	u, err := o.tx.UserByRef(o.ctx, rec.Email)
+	if err != nil {
+		return nil, err
+	}
+	var fields []roster.FieldChange
+	field := func(name, from, to string) {
+		fields = append(fields, roster.FieldChange{Field: name, From: from, To: to})
+	}
+	var up roster.UpdateUser
+	profile := false
+	if rec.Name != "" && rec.Name != u.Name {
+		up.Name, profile = &rec.Name, true
+		field("name", u.Name, rec.Name)
+	}
+	if rec.Username != "" && rec.Username != u.Username {
+		up.Username, profile = &rec.Username, true
+		field("username", u.Username, rec.Username)
+	}
+	up.Links = map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(rec.Links)) {
+		if u.Links[k] != rec.Links[k] {
+			up.Links[k], profile = rec.Links[k], true
+			field("link "+k, u.Links[k], rec.Links[k])
+		}
+	}
+	if b.prune {
+		for _, k := range slices.Sorted(maps.Keys(u.Links)) {
+			if _, ok := rec.Links[k]; !ok {
+				up.Unlink, profile = append(up.Unlink, k), true
+				field("link "+k, u.Links[k], "")
+			}
+		}
+	}
+	if profile {
+		if _, err := o.updateUser(u.Email, up, ""); err != nil {
+			return nil, err
+		}
+	}
+	if len(rec.Roles) > 0 && !slices.Equal(dedupe(u.Roles), rec.Roles) {
+		if _, err := o.changeRoles(u.Email, "user.set_role", func([]string) []string { return rec.Roles }); err != nil {
+			return nil, err
+		}
+		field("roles", listText(u.Roles), listText(rec.Roles))
+	}
+	if rec.PasswordHash != "" && !u.HasPassword {
+		if err := b.setHash(u, rec.PasswordHash); err != nil {
+			return nil, err
+		}
+		field("password", "none", "imported hash")
+	}
+	// R8: a user leaving is taken out of projects first; one coming back
+	// is back before joining.
+	status := rec.Status != "" && rec.Status != u.Status
+	if status && rec.Status != roster.StatusDeactivated {
+		if err := b.setStatus(u, rec.Status); err != nil {
+			return nil, err
+		}
+		field("status", string(u.Status), string(rec.Status))
+		if u, err = o.tx.UserByRef(o.ctx, rec.Email); err != nil {
+			return nil, err
+		}
+	}
+	added, removed, err := o.syncProjects(&u, rec.Projects, b.prune)
+	if err != nil {
+		return nil, err
+	}
+	if len(added)+len(removed) > 0 {
+		view, _ := o.view(u.User)
+		from := slices.Concat(slices.DeleteFunc(slices.Clone(view.Projects), func(s string) bool { return slices.Contains(added, s) }), removed)
+		slices.Sort(from)
+		field("projects", listText(from), listText(view.Projects))
+	}
+	if status && rec.Status == roster.StatusDeactivated {
+		if err := b.setStatus(u, rec.Status); err != nil {
+			return nil, err
+		}
+		field("status", string(u.Status), string(rec.Status))
+	}
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	return &roster.Change{Op: roster.OpChange, Kind: "user", Name: u.Email, Fields: fields}, nil
+}
+
+// setStatus deactivates or reactivates u. Nobody becomes active through
+// a file who has not accepted an invitation, nor invited again.
+func (b *batch) setStatus(u store.UserRow, to roster.Status) error {
+	o := b.o
+	switch {
+	case to == roster.StatusDeactivated:
+		_, err := o.deactivate(u.Email, "")
+		return err
+	case to == roster.StatusActive && u.Status == roster.StatusDeactivated && u.StatusBefore != roster.StatusInvited:
+		_, err := o.reactivate(u.Email)
+		return err
+	case to == roster.StatusActive:
+		return roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation; they become active by accepting it", u.Email)
+	}
+	return roster.Errorf(roster.ErrConflict, "%s is %s and cannot be made %s", u.Email, u.Status, to)
+}
+
+// setHash gives a user without a password an imported hash. A user who
+// has one keeps it: it may have been rehashed at sign-in since the file
+// was made, and importing the file again must change nothing (R13).
+func (b *batch) setHash(u store.UserRow, hash string) error {
+	o := b.o
+	if _, err := o.target(u.Email, roster.PermUsersManage); err != nil {
+		return err
+	}
+	if err := o.checkActOn(u, "set the password of"); err != nil {
+		return err
+	}
+	row, err := o.tx.UserByRef(o.ctx, u.Email)
+	if err != nil {
+		return err
+	}
+	row.PasswordHash, row.UpdatedAt = hash, o.now
+	if err := o.tx.UpdateUser(o.ctx, row); err != nil {
+		return err
+	}
+	return o.audit("user.set_password", u.Email, u.ID, map[string]any{"source": b.what})
+}
+
+// manifest applies an apply file in dependency order: permissions, then
+// roles that grant them, projects, users and their memberships; with
+// prune, the undeclared go in the reverse order.
+func (b *batch) manifest(m roster.Manifest) error {
+	for _, p := range m.Permissions {
+		if err := b.step(p.Line, func() (*roster.Change, error) { return b.permission(p) }); err != nil {
+			return err
+		}
+	}
+	if err := b.reloadCatalog(); err != nil {
+		return err
+	}
+	for _, r := range m.Roles {
+		if err := b.step(r.Line, func() (*roster.Change, error) { return b.role(r) }); err != nil {
+			return err
+		}
+	}
+	if err := b.reloadCatalog(); err != nil {
+		return err
+	}
+	// Archived projects are archived after the users joined them.
+	var archive []roster.ProjectRecord
+	for _, p := range m.Projects {
+		if err := b.step(p.Line, func() (*roster.Change, error) { return b.project(p, &archive) }); err != nil {
+			return err
+		}
+	}
+	for _, u := range m.Users {
+		if err := b.user(u); err != nil {
+			return err
+		}
+	}
+	for _, p := range archive {
+		if err := b.try(p.Line, func() error { return b.setArchived(p.Slug, true) }); err != nil {
+			return err
+		}
+	}
+	if !b.prune {
+		return nil
+	}
+	return b.pruneAll(m)
+}
+
+func (b *batch) reloadCatalog() error {
+	cat, err := b.o.tx.LoadCatalog(b.o.ctx)
+	b.o.cat = cat
+	return err
+}
+
+// permission creates an application permission. An existing one that
+// differs is reported: roster edits no permission in place.
+func (b *batch) permission(p roster.PermissionRecord) (*roster.Change, error) {
+	o := b.o
+	cur, ok := o.cat.Permission(p.Name)
+	if !ok {
+		var out roster.Permission
+		if err := o.createPermission(roster.CreatePermission{Name: p.Name, Description: p.Description, Implies: p.Implies}, p.Implies, &out); err != nil {
+			return nil, err
+		}
+		return &roster.Change{Op: roster.OpCreate, Kind: "permission", Name: p.Name}, nil
+	}
+	if cur.Builtin {
+		return nil, roster.Errorf(roster.ErrInvalid, "%s is one of roster's own permissions; declare only application permissions", p.Name)
+	}
+	if cur.Description != p.Description || !slices.Equal(dedupe(cur.Implies), p.Implies) {
+		return nil, roster.Errorf(roster.ErrConflict, "permission %s exists with description %q and implies %s, which apply cannot change",
+			p.Name, cur.Description, listText(cur.Implies)).WithHint("delete it and apply again, or declare it as it is")
+	}
+	return nil, nil
+}
+
+// role creates or edits a custom role; its permissions are set exactly.
+func (b *batch) role(r roster.RoleRecord) (*roster.Change, error) {
+	o := b.o
+	cur, ok := o.cat.Roles[r.Name]
+	if !ok {
+		var out roster.Role
+		if err := o.createRole(roster.CreateRole{Name: r.Name, Description: r.Description, Permissions: r.Permissions}, r.Permissions, &out); err != nil {
+			return nil, err
+		}
+		return &roster.Change{Op: roster.OpCreate, Kind: "role", Name: r.Name,
+			Fields: []roster.FieldChange{{Field: "permissions", To: listText(r.Permissions)}}}, nil
+	}
+	add, remove := diff(cur.Permissions, r.Permissions)
+	upd := roster.UpdateRole{Add: add, Remove: remove}
+	var fields []roster.FieldChange
+	if len(add)+len(remove) > 0 {
+		fields = append(fields, roster.FieldChange{Field: "permissions", From: listText(cur.Permissions), To: listText(r.Permissions)})
+	}
+	if r.Description != cur.Description {
+		upd.Description = &r.Description
+		fields = append(fields, roster.FieldChange{Field: "description", From: cur.Description, To: r.Description})
+	}
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	var res roster.RoleResult
+	if err := o.updateRole(r.Name, upd, &res); err != nil {
+		return nil, err
+	}
+	return &roster.Change{Op: roster.OpChange, Kind: "role", Name: r.Name, Fields: fields}, nil
+}
+
+// project creates or renames a project; archiving waits for the users.
+func (b *batch) project(p roster.ProjectRecord, archive *[]roster.ProjectRecord) (*roster.Change, error) {
+	o := b.o
+	cur, found, err := o.tx.ProjectBySlug(o.ctx, p.Slug)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		var out roster.Project
+		if err := o.createProject(roster.CreateProject{Slug: p.Slug, Name: p.Name}, &out); err != nil {
+			return nil, err
+		}
+		c := &roster.Change{Op: roster.OpCreate, Kind: "project", Name: p.Slug}
+		if p.Archived {
+			*archive = append(*archive, p)
+			c.Fields = []roster.FieldChange{{Field: "archived", To: "true"}}
+		}
+		return c, nil
+	}
+	var fields []roster.FieldChange
+	if p.Name != "" && p.Name != cur.Name {
+		fields = append(fields, roster.FieldChange{Field: "name", From: cur.Name, To: p.Name})
+		if _, err := o.changeProject(p.Slug, func(_ *op, row *store.ProjectRow) (map[string]any, string, error) {
+			row.Name = p.Name
+			return map[string]any{"name": map[string]any{"from": cur.Name, "to": p.Name}}, "project.update", nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if p.Archived != cur.Archived {
+		fields = append(fields, roster.FieldChange{Field: "archived", From: fmt.Sprint(cur.Archived), To: fmt.Sprint(p.Archived)})
+		if p.Archived {
+			*archive = append(*archive, p)
+		} else if err := b.setArchived(p.Slug, false); err != nil {
+			return nil, err
+		}
+	}
+	if len(fields) == 0 {
+		return nil, nil
+	}
+	return &roster.Change{Op: roster.OpChange, Kind: "project", Name: p.Slug, Fields: fields}, nil
+}
+
+func (b *batch) setArchived(slug string, archived bool) error {
+	action := "project.archive"
+	if !archived {
+		action = "project.unarchive"
+	}
+	_, err := b.o.changeProject(slug, func(_ *op, row *store.ProjectRow) (map[string]any, string, error) {
+		if row.Archived == archived {
+			return nil, "", nil
+		}
+		row.Archived = archived
+		return map[string]any{"archived": archived}, action, nil
+	})
+	return err
+}
+
+// pruneAll removes what m does not declare: active and invited users are
+// deactivated (R7 keeps people who acted; deactivation keeps their
+// data), then custom roles, application permissions and projects are
+// deleted, each through the command's own rules.
+func (b *batch) pruneAll(m roster.Manifest) error {
+	o := b.o
+	declared := map[string]bool{}
+	for _, u := range m.Users {
+		declared[roster.EmailKey(u.Email)] = true
+	}
+	f := roster.UserFilter{Limit: roster.MaxPageSize}
+	var leave []string
+	for {
+		page, err := o.tx.ListUsers(o.ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Items {
+			if !declared[roster.EmailKey(u.Email)] && u.Status != roster.StatusDeactivated {
+				leave = append(leave, u.Email)
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		f.After = page.Next
+	}
+	for _, email := range leave {
+		if err := b.step(0, func() (*roster.Change, error) {
+			if _, err := o.deactivate(email, "not in the apply file"); err != nil {
+				return nil, err
+			}
+			return &roster.Change{Op: roster.OpRemove, Kind: "user", Name: email,
+				Fields: []roster.FieldChange{{Field: "status", From: "active", To: "deactivated"}}}, nil
+		}); err != nil {
+			return err
+		}
+	}
+	keep := func(names ...string) map[string]bool {
+		k := map[string]bool{}
+		for _, n := range names {
+			k[n] = true
+		}
+		return k
+	}
+	var roleNames, permNames, slugs []string
+	for _, r := range m.Roles {
+		roleNames = append(roleNames, r.Name)
+	}
+	for _, p := range m.Permissions {
+		permNames = append(permNames, p.Name)
+	}
+	for _, p := range m.Projects {
+		slugs = append(slugs, p.Slug)
+	}
+	keptRoles, keptPerms, keptProjects := keep(roleNames...), keep(permNames...), keep(slugs...)
+	for _, name := range slices.Sorted(maps.Keys(o.cat.Roles)) {
+		if o.cat.Roles[name].Builtin || keptRoles[name] {
+			continue
+		}
+		if err := b.step(0, func() (*roster.Change, error) {
+			var out roster.Role
+			return &roster.Change{Op: roster.OpRemove, Kind: "role", Name: name}, o.deleteRole(name, "", &out)
+		}); err != nil {
+			return err
+		}
+	}
+	if err := b.reloadCatalog(); err != nil {
+		return err
+	}
+	for _, p := range o.cat.Permissions {
+		if p.Builtin || keptPerms[p.Name] {
+			continue
+		}
+		if err := b.step(0, func() (*roster.Change, error) {
+			var out roster.Permission
+			return &roster.Change{Op: roster.OpRemove, Kind: "permission", Name: p.Name}, o.deletePermission(p.Name, &out)
+		}); err != nil {
+			return err
+		}
+	}
+	projects, err := o.tx.ListProjects(o.ctx, 0)
+	if err != nil {
+		return err
+	}
+	for _, p := range projects {
+		if keptProjects[p.Slug] {
+			continue
+		}
+		if err := b.step(0, func() (*roster.Change, error) {
+			var out roster.Project
+			return &roster.Change{Op: roster.OpRemove, Kind: "project", Name: p.Slug}, o.deleteProject(p.Slug, &out)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *service) Export(ctx context.Context, fn func(roster.UserRecord) error) error {
+	f := roster.UserFilter{Limit: roster.MaxPageSize}
+	for {
+		// A read per page: a slow reader never holds a transaction open
+		// for the whole store, and memory holds one page.
+		var page roster.Page[roster.User]
+		err := s.read(ctx, func(o *op) error {
+			if err := o.require(roster.PermUsersView); err != nil {
+				return err
+			}
+			var err error
+			if page, err = o.tx.ListUsers(ctx, f); err != nil {
+				return err
+			}
+			for i := range page.Items {
+				if page.Items[i], err = o.view(page.Items[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		for _, u := range page.Items {
+			if err := fn(roster.UserRecord{Email: u.Email, Name: u.Name, Username: u.Username, Roles: u.Roles,
+				Projects: u.Projects, Links: u.Links, Status: u.Status}); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		f.After = page.Next
+	}
+}

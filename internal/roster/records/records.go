@@ -1,0 +1,186 @@
+// Package records reads and writes the files of provisioning: the users
+// of roster import (CSV with a header, or JSON lines), the manifest of
+// roster apply (YAML or JSON) and the users of roster export. Readers
+// check every record on its own and report every bad line, never only the
+// first; the rules that need the store are the core's.
+package records
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/roster-dev/roster/internal/password"
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// MaxLineErrors bounds the bad lines one file reports: past it, the rest
+// of a file that is not what it should be adds nothing.
+const MaxLineErrors = 1000
+
+// Columns are the fields of a user record, in the order export writes them.
+var Columns = []string{"email", "name", "username", "roles", "projects", "links", "status", "password_hash"}
+
+// ListSeparator joins roles, projects and links inside one CSV field.
+const ListSeparator = ";"
+
+// Errors collects bad lines, up to MaxLineErrors.
+type Errors struct {
+	Lines     []roster.LineError
+	Truncated bool
+}
+
+// Add records what is wrong with line; a domain error keeps its message.
+func (e *Errors) Add(line int, err error) {
+	if len(e.Lines) >= MaxLineErrors {
+		e.Truncated = true
+		return
+	}
+	e.Lines = append(e.Lines, roster.LineError{Line: line, Message: err.Error()})
+}
+
+// Full reports whether no more bad lines would be kept.
+func (e *Errors) Full() bool { return len(e.Lines) >= MaxLineErrors }
+
+// Err is every bad line as one error of kind invalid, or nil.
+func (e *Errors) Err(what string) error {
+	if len(e.Lines) == 0 {
+		return nil
+	}
+	return &roster.InputErrors{Kind: roster.ErrInvalid, What: what, Lines: e.Lines}
+}
+
+// CheckUser normalises and checks one user record on its own: email,
+// name, username, role names, project slugs, links, status and an
+// imported password hash.
+func CheckUser(u *roster.UserRecord) error {
+	email, err := roster.NormalizeEmail(u.Email)
+	if err != nil {
+		return err
+	}
+	u.Email = email
+	if err := roster.ValidateName(u.Name); err != nil {
+		return err
+	}
+	if u.Username != "" {
+		if err := roster.ValidateUsername(u.Username); err != nil {
+			return err
+		}
+	}
+	for _, r := range u.Roles {
+		if err := roster.ValidateRoleName(r); err != nil {
+			return err
+		}
+	}
+	for _, p := range u.Projects {
+		if err := roster.ValidateSlug(p); err != nil {
+			return err
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(u.Links)) {
+		if err := roster.ValidateLink(k, u.Links[k]); err != nil {
+			return err
+		}
+	}
+	if u.Status != "" && !u.Status.Valid() {
+		return roster.Errorf(roster.ErrInvalid, "invalid status %q", string(u.Status)).WithHint("use invited, active or deactivated")
+	}
+	if u.PasswordHash != "" {
+		if err := password.CheckHash(u.PasswordHash); err != nil {
+			return err
+		}
+	}
+	u.Roles, u.Projects = sortedSet(u.Roles), sortedSet(u.Projects)
+	if u.Links == nil {
+		u.Links = map[string]string{}
+	}
+	return nil
+}
+
+func sortedSet(s []string) []string {
+	out := append([]string{}, s...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Uniques finds records that would share what R1 keeps unique: an email
+// (in any letter case), a username, or a kind=value link.
+type Uniques struct {
+	seen map[string]int // key → first line
+}
+
+// Check reports a record that repeats an earlier one's email, username or
+// link, naming the earlier line.
+func (q *Uniques) Check(u roster.UserRecord) error {
+	if q.seen == nil {
+		q.seen = map[string]int{}
+	}
+	keys := []string{"email " + roster.EmailKey(u.Email)}
+	if u.Username != "" {
+		keys = append(keys, "username "+strings.ToLower(u.Username))
+	}
+	for _, k := range slices.Sorted(maps.Keys(u.Links)) {
+		keys = append(keys, "link "+k+"="+u.Links[k])
+	}
+	for _, k := range keys {
+		if first, dup := q.seen[k]; dup {
+			return roster.Errorf(roster.ErrInvalid, "duplicate %s: already on line %d", k, first)
+		}
+	}
+	for _, k := range keys {
+		q.seen[k] = u.Line
+	}
+	return nil
+}
+
+// readUsers runs next until it reports io.EOF (done), checking every
+// record and collecting the good ones.
+func collect(next func() (roster.UserRecord, int, bool, error), what string) ([]roster.UserRecord, *Errors) {
+	var out []roster.UserRecord
+	bad := &Errors{}
+	var q Uniques
+	for {
+		u, line, ok, err := next()
+		if !ok {
+			break
+		}
+		if err == nil {
+			u.Line = line
+			err = CheckUser(&u)
+		}
+		if err == nil {
+			err = q.Check(u)
+		}
+		if err != nil {
+			bad.Add(line, err)
+			if bad.Full() {
+				break
+			}
+			continue
+		}
+		out = append(out, u)
+	}
+	return out, bad
+}
+
+// invalidf is an error of kind invalid.
+func invalidf(format string, args ...any) *roster.Error {
+	return roster.Errorf(roster.ErrInvalid, format, args...)
+}
+
+// Format guesses an import file's format from its name: "csv", "jsonl"
+// or "" when the name does not tell.
+func Format(name string) string {
+	switch {
+	case strings.HasSuffix(name, ".csv"):
+		return "csv"
+	case strings.HasSuffix(name, ".jsonl"), strings.HasSuffix(name, ".ndjson"):
+		return "jsonl"
+	}
+	return ""
+}
+
+// ErrFormat is the error of an unknown import format.
+func ErrFormat(f string) error {
+	return roster.Errorf(roster.ErrInvalid, "unknown import format %q", f).WithHint("use --format csv or --format jsonl")
+}
