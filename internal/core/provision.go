@@ -459,10 +459,23 @@ func (b *batch) manifest(m roster.Manifest) error {
 	return b.pruneAll(m)
 }
 
+// reloadCatalog reads the catalog again after apply changed it, and with
+// it the actor's permissions: an owner or admin holds the permissions
+// just registered, as they would in the next transaction.
 func (b *batch) reloadCatalog() error {
-	cat, err := b.o.tx.LoadCatalog(b.o.ctx)
-	b.o.cat = cat
-	return err
+	o := b.o
+	cat, err := o.tx.LoadCatalog(o.ctx)
+	if err != nil {
+		return err
+	}
+	o.cat = cat
+	if u := o.act.user; u != nil {
+		o.act.perms = map[string]bool{}
+		for _, p := range o.effective(u.Roles) {
+			o.act.perms[p] = true
+		}
+	}
+	return nil
 }
 
 // permission creates an application permission. An existing one that
