@@ -26,6 +26,8 @@ type Core struct {
 	// (R16), and mail authenticates with mailPassword instead.
 	server       bool
 	mailPassword string
+
+	catalog catalogCache
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
@@ -81,6 +83,11 @@ func (c *Core) As(a Actor) roster.Service {
 type service struct {
 	core  *Core
 	actor Actor
+	// signedIn is the user Authenticate found for this request, roles
+	// loaded: reads act on it rather than look the user up again. Writes
+	// still resolve the actor inside their transaction, where the rules
+	// are checked.
+	signedIn *store.UserRow
 	// self marks the operations R17 leaves to a user who must change their
 	// password: showing their account and changing the password.
 	self bool
@@ -134,20 +141,20 @@ func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Micr
 // write runs fn in a write transaction, with the actor resolved inside it
 // so that permissions are current when the rules are checked.
 func (s *service) write(ctx context.Context, fn func(*op) error) error {
-	return s.core.db.Write(ctx, func(tx store.Tx) error { return s.run(ctx, tx, fn) })
+	return s.core.db.Write(ctx, func(tx store.Tx) error { return s.run(ctx, tx, true, fn) })
 }
 
 // read runs fn in a read transaction.
 func (s *service) read(ctx context.Context, fn func(*op) error) error {
-	return s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, fn) })
+	return s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, false, fn) })
 }
 
-func (s *service) run(ctx context.Context, tx store.Tx, fn func(*op) error) error {
+func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op) error) error {
 	o, err := s.newOp(ctx, tx)
 	if err != nil {
 		return err
 	}
-	if o.act, err = s.resolve(o); err != nil {
+	if o.act, err = s.resolve(o, write); err != nil {
 		return err
 	}
 	if u := o.act.user; u != nil && u.MustChangePassword && !s.self {
@@ -158,7 +165,7 @@ func (s *service) run(ctx context.Context, tx store.Tx, fn func(*op) error) erro
 }
 
 func (s *service) newOp(ctx context.Context, tx store.Tx) (*op, error) {
-	cat, err := tx.LoadCatalog(ctx)
+	cat, err := s.core.catalog.get(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
@@ -182,9 +189,12 @@ func (s *service) anonymous(ctx context.Context, write bool, fn func(*op) error)
 	})
 }
 
-func (s *service) resolve(o *op) (*actor, error) {
+func (s *service) resolve(o *op, write bool) (*actor, error) {
 	if s.actor.User == "" {
 		return &actor{super: true, name: s.actor.Name, via: s.actor.Via, owner: true}, nil
+	}
+	if s.signedIn != nil && !write {
+		return s.actorOf(o, *s.signedIn), nil
 	}
 	u, err := o.tx.UserByRef(o.ctx, s.actor.User)
 	if err != nil {
@@ -193,12 +203,18 @@ func (s *service) resolve(o *op) (*actor, error) {
 	if u.Status != roster.StatusActive {
 		return nil, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, u.Status)
 	}
+	return s.actorOf(o, u), nil
+}
+
+// actorOf is the principal u, with the permissions of u's roles in o's
+// catalog.
+func (s *service) actorOf(o *op, u store.UserRow) *actor {
 	a := &actor{user: &u, name: u.Email, via: s.actor.Via, perms: map[string]bool{}}
 	for _, p := range o.effective(u.Roles) {
 		a.perms[p] = true
 	}
 	a.owner = slices.Contains(u.Roles, roster.RoleOwner)
-	return a, nil
+	return a
 }
 
 // effective is the permission closure of a set of roles.

@@ -276,7 +276,8 @@ func (s *service) ListPermissions(ctx context.Context) ([]roster.Permission, err
 		if err := o.require(roster.PermRolesView); err != nil {
 			return err
 		}
-		out = o.cat.Permissions
+		// A copy: the catalog is shared by every operation (catalogCache).
+		out = slices.Clone(o.cat.Permissions)
 		return nil
 	})
 	return out, err

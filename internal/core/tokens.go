@@ -195,26 +195,21 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 		return nil, fail
 	}
 	// A read transaction: checking a token must not take the store's write
-	// lock, or every request would queue behind every other.
-	var actor Actor
-	var touch bool
-	var id int64
+	// lock, or every request would queue behind every other. One
+	// statement finds the token and its user; the reads of this request
+	// then act on that user (see service.signedIn).
+	var tok store.TokenRow
+	var user store.UserRow
 	now := c.now()
 	err = c.db.Read(ctx, func(tx store.Tx) error {
-		t, found, err := tx.TokenByHash(ctx, hash[:])
+		var found bool
+		tok, user, found, err = tx.TokenUser(ctx, hash[:])
 		if err != nil {
 			return err
 		}
-		if !found || t.Revoked || (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) {
+		if !found || tok.Revoked || (tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt)) || user.Status != roster.StatusActive {
 			return fail
 		}
-		u, err := tx.UserByRef(ctx, strconv.FormatInt(t.UserID, 10))
-		if err != nil || u.Status != roster.StatusActive {
-			return fail
-		}
-		actor = Actor{User: strconv.FormatInt(u.ID, 10), Via: "token:" + strconv.FormatInt(t.ID, 10)}
-		id = t.ID
-		touch = t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= time.Minute
 		return nil
 	})
 	if err != nil {
@@ -222,12 +217,13 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 	}
 	// last_used_at is kept to the minute, so a write is needed about once
 	// a minute per token, not once per request.
-	if touch {
-		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchToken(ctx, id, now) }); err != nil {
+	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) >= time.Minute {
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchToken(ctx, tok.ID, now) }); err != nil {
 			return nil, err
 		}
 	}
-	return c.As(actor), nil
+	actor := Actor{User: strconv.FormatInt(user.ID, 10), Via: "token:" + strconv.FormatInt(tok.ID, 10)}
+	return &service{core: c, actor: actor, signedIn: &user}, nil
 }
 
 // SignIn exchanges an email and password for a new API token of that user.
