@@ -23,7 +23,9 @@ func testTokenUser(t *testing.T, s store.Admin) {
 	u := member("Ann@Example.com")
 	u.Links = map[string]string{"github": "ann"}
 	uid := addUser(t, s, u)
-	write(t, s, func(tx store.Tx) error { return tx.SetUserRoles(ctx, uid, []string{roster.RoleViewer, roster.RoleManager}) })
+	write(t, s, func(tx store.Tx) error {
+		return tx.SetUserRoles(ctx, uid, []string{roster.RoleViewer, roster.RoleManager})
+	})
 	id := addToken(t, s, uid, "ci", t0, ptr(at(time.Hour)))
 	var tok store.TokenRow
 	var got store.UserRow
