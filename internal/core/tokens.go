@@ -259,7 +259,9 @@ func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APITo
 	if name == "" {
 		name = "login"
 	}
-	svc := c.As(Actor{User: strconv.FormatInt(u.ID, 10), Via: "password"})
+	// Signing in is allowed to a user who must change their password
+	// (R17): the token then does no more than that and show the account.
+	svc := (&service{core: c, actor: Actor{User: strconv.FormatInt(u.ID, 10), Via: "password"}}).account()
 	t, err := svc.CreateToken(ctx, roster.CreateToken{Name: name})
 	if err != nil {
 		return roster.APIToken{}, err

@@ -27,8 +27,28 @@ type Params struct {
 	KeyLen  uint32
 }
 
+// Profiles are OWASP's argon2id profiles of equal strength (DESIGN.md,
+// Security): less memory bought with more passes.
+var Profiles = map[string]Params{
+	"m19456t2": {Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32},
+	"m12288t3": {Memory: 12288, Time: 3, Threads: 1, SaltLen: 16, KeyLen: 32},
+	"m9216t4":  {Memory: 9216, Time: 4, Threads: 1, SaltLen: 16, KeyLen: 32},
+	"m7168t5":  {Memory: 7168, Time: 5, Threads: 1, SaltLen: 16, KeyLen: 32},
+}
+
+// profile names the profile new hashes use. A benchmark builds roster
+// with -ldflags -X to measure another; docs/benchmarks.md has the table
+// it was chosen from.
+var profile = "m7168t5"
+
 // Default are the parameters new hashes use.
-var Default = Params{Memory: 19456, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+var Default = Profiles[profile]
+
+func init() {
+	if Default.Memory == 0 {
+		panic("password: no argon2id profile " + profile)
+	}
+}
 
 // MaxLength is the longest password accepted, in characters.
 const MaxLength = 256

@@ -13,7 +13,7 @@ func TestHashVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=7168,t=5,p=1$") {
 		t.Fatalf("hash %q lacks the PHC prefix of the default parameters", h)
 	}
 	if ok, rehash := Verify(h, "correct horse battery"); !ok || rehash {
@@ -25,6 +25,22 @@ func TestHashVerify(t *testing.T) {
 	h2, _ := Hash("correct horse battery")
 	if h == h2 {
 		t.Fatal("two hashes of one password are equal: salt not random")
+	}
+}
+
+// TestEveryProfileVerifies: hashes made under any OWASP profile, the
+// previous default among them, verify, and ask to be rehashed to the
+// current one.
+func TestEveryProfileVerifies(t *testing.T) {
+	for name, p := range Profiles {
+		h, err := hashWith(p, "correct horse battery")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok, rehash := Verify(h, "correct horse battery")
+		if !ok || rehash != (name != profile) {
+			t.Errorf("%s: Verify = %v, %v; want true, %v", name, ok, rehash, name != profile)
+		}
 	}
 }
 
