@@ -131,7 +131,8 @@ func (s *server) routes() []route {
 			return c.svc.GetRole(c.ctx(), c.path("role"))
 		})},
 		{"POST " + v1 + "/roles", bearer, withBody(func(c call, in wire.CreateRole) (roster.Role, error) {
-			return c.svc.CreateRole(c.ctx(), roster.CreateRole{Name: in.Name, Description: in.Description, Permissions: in.Permissions})
+			return c.svc.CreateRole(c.ctx(), roster.CreateRole{Name: in.Name, Description: in.Description, Permissions: in.Permissions,
+				IfNotExists: in.IfNotExists})
 		}, "name", "permissions")},
 		{"PATCH " + v1 + "/roles/{role}", bearer, withBody(func(c call, in wire.UpdateRole) (roster.RoleResult, error) {
 			return c.svc.UpdateRole(c.ctx(), c.path("role"), roster.UpdateRole{Description: in.Description, Add: in.Add, Remove: in.Remove})
@@ -149,7 +150,8 @@ func (s *server) routes() []route {
 			return c.svc.ListPermissions(c.ctx())
 		})},
 		{"POST " + v1 + "/permissions", bearer, withBody(func(c call, in wire.CreatePermission) (roster.Permission, error) {
-			return c.svc.CreatePermission(c.ctx(), roster.CreatePermission{Name: in.Name, Description: in.Description, Implies: in.Implies})
+			return c.svc.CreatePermission(c.ctx(), roster.CreatePermission{Name: in.Name, Description: in.Description, Implies: in.Implies,
+				IfNotExists: in.IfNotExists})
 		}, "name")},
 		{"DELETE " + v1 + "/permissions/{permission}", bearer, noBody(func(c call) (roster.Permission, error) {
 			return c.svc.DeletePermission(c.ctx(), c.path("permission"))
@@ -185,7 +187,7 @@ func (s *server) routes() []route {
 				return roster.Invitation{}, err
 			}
 			return c.svc.CreateInvitation(c.ctx(), roster.CreateInvitation{Email: in.Email, Name: in.Name,
-				Roles: in.Roles, Projects: in.Projects, TTL: ttl, Send: in.Send})
+				Roles: in.Roles, Projects: in.Projects, TTL: ttl, Send: in.Send, IfNotExists: in.IfNotExists})
 		}, "email")},
 		{"POST " + v1 + "/invitations/{email}/resend", bearer, withBody(func(c call, in wire.Link) (roster.Invitation, error) {
 			ttl, err := seconds(in.TTLSeconds)
@@ -213,7 +215,7 @@ func (s *server) routes() []route {
 			return c.svc.GetProject(c.ctx(), c.path("project"))
 		})},
 		{"POST " + v1 + "/projects", bearer, withBody(func(c call, in wire.CreateProject) (roster.Project, error) {
-			return c.svc.CreateProject(c.ctx(), roster.CreateProject{Slug: in.Slug, Name: in.Name})
+			return c.svc.CreateProject(c.ctx(), roster.CreateProject{Slug: in.Slug, Name: in.Name, IfNotExists: in.IfNotExists})
 		}, "slug")},
 		{"PATCH " + v1 + "/projects/{project}", bearer, withBody(func(c call, in wire.UpdateProject) (roster.ProjectResult, error) {
 			return c.svc.UpdateProject(c.ctx(), c.path("project"), roster.UpdateProject{Slug: in.Slug, Name: in.Name})
@@ -294,13 +296,14 @@ func (s *server) routes() []route {
 // once, a generated password. (roster.UserResult nests the user.)
 type userChange struct {
 	roster.User
-	Changed  bool   `json:"changed"`
-	Password string `json:"password,omitempty"`
+	Changed  bool     `json:"changed"`
+	Password string   `json:"password,omitempty"`
+	Differs  []string `json:"differs,omitempty"`
 }
 
 // changed flattens a user after a change for the wire.
 func changed(r roster.UserResult, err error) (userChange, error) {
-	return userChange{User: r.User, Changed: r.Changed, Password: r.Password}, err
+	return userChange{User: r.User, Changed: r.Changed, Password: r.Password, Differs: r.Differs}, err
 }
 
 // outcomes puts membership outcomes on the wire: each failure becomes an

@@ -64,7 +64,7 @@ func (f *Factory) printLinks(v any, n int, several bool, link func(i int) (email
 	}
 	var failed error
 	for i := range n {
-		email, url, _, sent, mailErr := link(i)
+		email, url, tok, sent, mailErr := link(i)
 		switch {
 		case mailErr != "":
 			f.IO.Infof("the link for %s was made but not mailed: %s", email, mailErr)
@@ -72,6 +72,8 @@ func (f *Factory) printLinks(v any, n int, several bool, link func(i int) (email
 			failed = &silentError{code: ExitUnavailable}
 		case sent:
 			f.infof("mailed the link to %s", email)
+		case tok == "":
+			// Found by --if-not-exists: there is no new link to show.
 		case url == "":
 			f.infof("the link for %s is shown once; set base_url to get web links", email)
 		default:
@@ -112,6 +114,9 @@ func (f *Factory) printLinks(v any, n int, several bool, link func(i int) (email
 // printInvitations prints invitations made or resent.
 func (f *Factory) printInvitations(invs []roster.Invitation, single bool) error {
 	for i := range invs {
+		if invs[i].Existing != nil {
+			f.created(invs[i].Email, invs[i].Existing)
+		}
 		if invs[i].Sent || invs[i].MailError != "" {
 			invs[i].Token, invs[i].URL = "", ""
 		}
@@ -143,7 +148,11 @@ Without --send the link is printed once: its URL under base_url, or the
 token for roster invite accept --link-file when no base_url is set; with several
 emails, each line is the email, a tab, and its link. With --send it is
 mailed (settings mail.*) and not printed. If mailing fails the invitation
-stands; send a new link with roster invite resend.`,
+stands; send a new link with roster invite resend.
+
+With --if-not-exists a person already invited, or already a user, is left as
+they are: no new link, exit 0, and any difference from what was asked is
+reported on stderr.`,
 		Example: `  roster invite create ann@example.com bob@example.com --role manager
   roster invite create carol@example.com --name Carol --expires 3d --send`,
 		Args: minArgs(1, "EMAIL..."),
@@ -172,6 +181,7 @@ stands; send a new link with roster invite resend.`,
 	_ = cmd.RegisterFlagCompletionFunc("project", completeProjects(f))
 	fs.StringVar(&opts.expires, "expires", "", "lifetime of the link, such as 7d or 12h (default: setting invite.ttl)")
 	fs.BoolVar(&opts.params.Send, "send", false, "mail the link instead of printing it")
+	fs.BoolVar(&opts.params.IfNotExists, "if-not-exists", false, "succeed without change for people already invited or already users")
 	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
 	return cmd
 }

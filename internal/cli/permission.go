@@ -39,7 +39,9 @@ func newCmdPermissionCreate(f *Factory) *cobra.Command {
 		Use:   "create NAME",
 		Short: "Register an application permission",
 		Long: `Register one of your application's permissions, such as invoices.manage.
---implies makes holders of NAME also hold the implied permissions.`,
+--implies makes holders of NAME also hold the implied permissions. With
+--if-not-exists an existing permission of that name is left as it is, the
+command succeeds, and any difference from what was asked is reported on stderr.`,
 		Example: `  roster permission create clients.view --description "see clients"
   roster permission create clients.create --implies clients.view`,
 		Args: exactArgs(1, "NAME"),
@@ -53,11 +55,12 @@ func newCmdPermissionCreate(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f.infof("created permission %s", out.Name)
+			f.created("permission "+out.Name, out.Existing)
 			return f.printPermission(out)
 		},
 	}
 	cmd.Flags().StringVar(&p.Description, "description", "", "what the permission allows")
+	cmd.Flags().BoolVar(&p.IfNotExists, "if-not-exists", false, "succeed without change when the permission already exists")
 	cmd.Flags().StringArrayVar(&p.Implies, "implies", nil, "`PERMISSION` that this one implies (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("implies", completePermissions(f))
 	return cmd

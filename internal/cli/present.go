@@ -115,6 +115,7 @@ func valueText(v any) string {
 // whether anything changed, and a generated password, once.
 type userChange struct {
 	roster.User
-	Changed  bool   `json:"changed"`
-	Password string `json:"password,omitempty"`
+	Changed  bool     `json:"changed"`
+	Password string   `json:"password,omitempty"`
+	Differs  []string `json:"differs,omitempty"`
 }

@@ -87,8 +87,11 @@ func newCmdProjectShow(f *Factory) *cobra.Command {
 func newCmdProjectCreate(f *Factory) *cobra.Command {
 	var p roster.CreateProject
 	cmd := &cobra.Command{
-		Use:     "create SLUG",
-		Short:   "Create a project",
+		Use:   "create SLUG",
+		Short: "Create a project",
+		Long: `Create a project. With --if-not-exists an existing project of that slug is
+left as it is, the command succeeds, and any difference from what was asked
+is reported on stderr.`,
 		Example: `  roster project create billing --name "Billing service"`,
 		Args:    exactArgs(1, "SLUG"),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
@@ -97,11 +100,12 @@ func newCmdProjectCreate(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f.infof("created project %s", out.Slug)
+			f.created("project "+out.Slug, out.Existing)
 			return f.printProject(out)
 		}),
 	}
 	cmd.Flags().StringVar(&p.Name, "name", "", "display `name`")
+	cmd.Flags().BoolVar(&p.IfNotExists, "if-not-exists", false, "succeed without change when the project already exists")
 	return cmd
 }
 

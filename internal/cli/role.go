@@ -65,7 +65,9 @@ func newCmdRoleCreate(f *Factory) *cobra.Command {
 		Use:   "create NAME --permission P...",
 		Short: "Create a custom role",
 		Long: `Create a custom role holding the given permissions. You can only create a
-role whose permissions (implications included) you hold yourself.`,
+role whose permissions (implications included) you hold yourself. With
+--if-not-exists an existing role of that name is left as it is, the command
+succeeds, and any difference from what was asked is reported on stderr.`,
 		Example: `  roster role create support --permission users.view --permission invoices.view`,
 		Args:    exactArgs(1, "NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -78,12 +80,13 @@ role whose permissions (implications included) you hold yourself.`,
 			if err != nil {
 				return err
 			}
-			f.infof("created role %s", r.Name)
+			f.created("role "+r.Name, r.Existing)
 			return f.printRole(r)
 		},
 	}
 	cmd.Flags().StringArrayVar(&p.Permissions, "permission", nil, "grant `PERMISSION` (repeatable)")
 	cmd.Flags().StringVar(&p.Description, "description", "", "what the role is for")
+	cmd.Flags().BoolVar(&p.IfNotExists, "if-not-exists", false, "succeed without change when the role already exists")
 	_ = cmd.MarkFlagRequired("permission")
 	_ = cmd.RegisterFlagCompletionFunc("permission", completePermissions(f))
 	return cmd

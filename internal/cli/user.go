@@ -148,7 +148,8 @@ func newCmdUserCreate(f *Factory) *cobra.Command {
 The password comes from --password-stdin, --password-file, --random-password
 (printed once), or a prompt on the terminal; --no-password makes an account
 without one. With --if-not-exists an existing user of that email is left as
-it is and the command succeeds.`,
+it is, the command succeeds, and any difference from what was asked (roles,
+name, username, links, projects) is reported on stderr.`,
 		Example: `  roster user create alice@example.com --name Alice --role admin --random-password
   printf '%s' "$PW" | roster user create bob@example.com --password-stdin --link github=bob`,
 		Args: exactArgs(1, "EMAIL"),

@@ -116,12 +116,13 @@ func (f *Factory) printUserResults(results []roster.UserResult, single bool, did
 	var users []roster.User
 	var secrets []string
 	for i, r := range results {
-		changes[i] = userChange{User: r.User, Changed: r.Changed, Password: r.Password}
+		changes[i] = userChange{User: r.User, Changed: r.Changed, Password: r.Password, Differs: r.Differs}
 		users = append(users, r.User)
 		if r.Changed {
 			f.infof("%s %s", did, r.User.Email)
 		} else {
 			f.infof("%s: %s, unchanged", r.User.Email, already)
+			f.differs(r.User.Email, r.Differs)
 		}
 		if r.Password != "" {
 			secrets = append(secrets, r.Password)
@@ -138,6 +139,25 @@ func (f *Factory) printUserResults(results []roster.UserResult, single bool, did
 		return p.One(changes[0], userRows(users))
 	}
 	return p.List(changes, userRows(users))
+}
+
+// created reports what a create made, or, when --if-not-exists found it
+// already there, that it is unchanged and where it differs from what was
+// asked: the exit status stays 0 (R13), so scripts read the difference
+// on stderr.
+func (f *Factory) created(what string, e *roster.Existing) {
+	if e == nil {
+		f.infof("created %s", what)
+		return
+	}
+	f.infof("%s: already exists, unchanged", what)
+	f.differs(what, e.Differs)
+}
+
+func (f *Factory) differs(what string, differs []string) {
+	for _, d := range differs {
+		f.infof("%s exists with %s", what, d)
+	}
 }
 
 // readSecretFile reads a password from a file, dropping one final newline.

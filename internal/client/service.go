@@ -48,14 +48,15 @@ func (c *Client) GetUser(ctx context.Context, ref string) (roster.User, error) {
 // user's fields, flat, with changed and, once, a generated password.
 type userChange struct {
 	roster.User
-	Changed  bool   `json:"changed"`
-	Password string `json:"password,omitempty"`
+	Changed  bool     `json:"changed"`
+	Password string   `json:"password,omitempty"`
+	Differs  []string `json:"differs,omitempty"`
 }
 
 // changeUser makes a call whose result is a user after a change.
 func changeUser(ctx context.Context, c *Client, method, path string, body any) (roster.UserResult, error) {
 	u, err := do[userChange](ctx, c, method, path, body)
-	return roster.UserResult{User: u.User, Changed: u.Changed, Password: u.Password}, err
+	return roster.UserResult{User: u.User, Changed: u.Changed, Password: u.Password, Differs: u.Differs}, err
 }
 
 func (c *Client) CreateUser(ctx context.Context, p roster.CreateUser) (roster.UserResult, error) {
@@ -119,7 +120,7 @@ func (c *Client) CreateRole(ctx context.Context, p roster.CreateRole) (roster.Ro
 		perms = []string{}
 	}
 	return do[roster.Role](ctx, c, http.MethodPost, "/roles",
-		wire.CreateRole{Name: p.Name, Description: p.Description, Permissions: perms})
+		wire.CreateRole{Name: p.Name, Description: p.Description, Permissions: perms, IfNotExists: p.IfNotExists})
 }
 
 func (c *Client) UpdateRole(ctx context.Context, name string, p roster.UpdateRole) (roster.RoleResult, error) {
@@ -145,7 +146,7 @@ func (c *Client) ListPermissions(ctx context.Context) ([]roster.Permission, erro
 
 func (c *Client) CreatePermission(ctx context.Context, p roster.CreatePermission) (roster.Permission, error) {
 	return do[roster.Permission](ctx, c, http.MethodPost, "/permissions",
-		wire.CreatePermission{Name: p.Name, Description: p.Description, Implies: p.Implies})
+		wire.CreatePermission{Name: p.Name, Description: p.Description, Implies: p.Implies, IfNotExists: p.IfNotExists})
 }
 
 func (c *Client) DeletePermission(ctx context.Context, name string) (roster.Permission, error) {
@@ -180,7 +181,7 @@ func (c *Client) ListInvitations(ctx context.Context, status roster.InviteStatus
 func (c *Client) CreateInvitation(ctx context.Context, p roster.CreateInvitation) (roster.Invitation, error) {
 	return do[roster.Invitation](ctx, c, http.MethodPost, "/invitations", wire.CreateInvitation{
 		Email: p.Email, Name: p.Name, Roles: p.Roles, Projects: p.Projects,
-		TTLSeconds: seconds(p.TTL), Send: p.Send,
+		TTLSeconds: seconds(p.TTL), Send: p.Send, IfNotExists: p.IfNotExists,
 	})
 }
 
@@ -224,7 +225,8 @@ func (c *Client) GetProject(ctx context.Context, slug string) (roster.Project, e
 }
 
 func (c *Client) CreateProject(ctx context.Context, p roster.CreateProject) (roster.Project, error) {
-	return do[roster.Project](ctx, c, http.MethodPost, "/projects", wire.CreateProject{Slug: p.Slug, Name: p.Name})
+	return do[roster.Project](ctx, c, http.MethodPost, "/projects", wire.CreateProject{Slug: p.Slug, Name: p.Name,
+		IfNotExists: p.IfNotExists})
 }
 
 func (c *Client) UpdateProject(ctx context.Context, slug string, p roster.UpdateProject) (roster.ProjectResult, error) {

@@ -145,6 +145,10 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 			return err
 		} else if id != 0 {
 			u, err := o.tx.UserByRef(ctx, email)
+			if err == nil && p.IfNotExists {
+				inv, err = o.existingInvitation(u, p)
+				return err
+			}
 			if err == nil && u.Status == roster.StatusInvited {
 				return roster.Errorf(roster.ErrConflict, "%s is already invited", email).
 					WithHint("send a new link with roster invite resend %s", email)
@@ -177,9 +181,39 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 	if err != nil {
 		return roster.Invitation{}, fmt.Errorf("invite %s: %w", roster.Quote(email), err)
 	}
-	if p.Send {
+	if p.Send && inv.Existing == nil {
 		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", sent)
 	}
+	return inv, nil
+}
+
+// existingInvitation is what invite create --if-not-exists answers for a
+// person who is already invited or already a user: their latest
+// invitation, never its link (shown once), and how it differs from p.
+// Without users.view the actor learns no more than the email they gave.
+func (o *op) existingInvitation(u store.UserRow, p roster.CreateInvitation) (roster.Invitation, error) {
+	inv := roster.Invitation{Email: u.Email, Roles: []string{}}
+	var d differs
+	if o.act.has(roster.PermUsersView) {
+		l, found, err := o.tx.LatestLink(o.ctx, u.ID, store.LinkInvite)
+		if err != nil {
+			return inv, err
+		}
+		if found {
+			inv = invitationView(l, o.now)
+			inv.Sent = false // nothing was mailed now
+		}
+		view, err := o.view(u.User)
+		if err != nil {
+			return inv, err
+		}
+		inv.Email, inv.Name, inv.Roles = view.Email, view.Name, view.Roles
+		if view.Status != roster.StatusInvited {
+			d.text("status", string(view.Status), string(roster.StatusInvited))
+		}
+		d = append(d, o.userDiffers(view, p.Roles, p.Name, "", nil, p.Projects)...)
+	}
+	inv.Existing = d.existing()
 	return inv, nil
 }
 

@@ -182,10 +182,25 @@ func (o *op) createProject(p roster.CreateProject, out *roster.Project) error {
 	if err := o.require(roster.PermProjectsCreate); err != nil {
 		return err
 	}
-	if _, found, err := o.tx.ProjectBySlug(ctx, p.Slug); err != nil {
+	if cur, found, err := o.tx.ProjectBySlug(ctx, p.Slug); err != nil {
 		return err
 	} else if found {
-		return roster.Errorf(roster.ErrConflict, "project %s already exists", p.Slug)
+		if !p.IfNotExists {
+			return roster.Errorf(roster.ErrConflict, "project %s already exists", p.Slug).
+				WithHint("use --if-not-exists to accept an existing project")
+		}
+		// A project the actor may not see is shown by its slug alone,
+		// which they gave.
+		*out = roster.Project{Slug: cur.Slug}
+		var d differs
+		if _, err := o.project(p.Slug); err == nil {
+			*out = cur.Project
+			d.text("name", cur.Name, p.Name)
+		} else if !errors.Is(err, roster.ErrNotFound) {
+			return err
+		}
+		out.Existing = d.existing()
+		return nil
 	}
 	if _, err := o.tx.InsertProject(ctx, roster.Project{Slug: p.Slug, Name: p.Name}, o.now); err != nil {
 		return err

@@ -121,7 +121,19 @@ func (o *op) createRole(p roster.CreateRole, perms []string, out *roster.Role) e
 		return err
 	}
 	if _, ok := o.cat.Roles[p.Name]; ok {
-		return roster.Errorf(roster.ErrConflict, "role %s already exists", p.Name)
+		if !p.IfNotExists {
+			return roster.Errorf(roster.ErrConflict, "role %s already exists", p.Name).
+				WithHint("use --if-not-exists to accept an existing role")
+		}
+		var err error
+		if *out, err = o.reread(p.Name); err != nil {
+			return err
+		}
+		var d differs
+		d.set("permissions", out.Permissions, perms)
+		d.text("description", out.Description, p.Description)
+		out.Existing = d.existing()
+		return nil
 	}
 	if err := o.permissionsExist(perms); err != nil {
 		return err
@@ -308,8 +320,19 @@ func (o *op) createPermission(p roster.CreatePermission, implies []string, out *
 	if err := o.require(roster.PermRolesManage); err != nil {
 		return err
 	}
-	if _, ok := o.cat.Permission(p.Name); ok {
-		return roster.Errorf(roster.ErrConflict, "permission %s already exists", p.Name)
+	if cur, ok := o.cat.Permission(p.Name); ok {
+		if !p.IfNotExists {
+			return roster.Errorf(roster.ErrConflict, "permission %s already exists", p.Name).
+				WithHint("use --if-not-exists to accept an existing permission")
+		}
+		// A copy: the catalog is shared by every operation.
+		*out = cur
+		out.Implies = slices.Clone(cur.Implies)
+		var d differs
+		d.text("description", cur.Description, p.Description)
+		d.set("implies", cur.Implies, implies)
+		out.Existing = d.existing()
+		return nil
 	}
 	if err := o.permissionsExist(implies); err != nil {
 		return err

@@ -134,11 +134,16 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 	if len(roles) == 0 {
 		roles = []string{roster.RoleMember}
 	}
+	// found is what --if-not-exists answers for a user who exists.
+	found := func(o *op, row store.UserRow) roster.UserResult {
+		u, _ := o.existingView(row)
+		return roster.UserResult{User: u, Differs: o.userDiffers(u, p.Roles, p.Name, p.Username, p.Links, p.Projects)}
+	}
 	if p.IfNotExists {
 		// Idempotent provisioning re-runs should not pay for a hash.
-		existing, found, err := s.existing(ctx, email)
-		if err != nil || found {
-			return roster.UserResult{User: existing}, err
+		existing, ok, err := s.existing(ctx, email, found)
+		if err != nil || ok {
+			return existing, err
 		}
 	}
 	hash, generated, err := s.secret(ctx, p.Password, p.RandomPassword, email)
@@ -157,8 +162,7 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 				if err != nil {
 					return err
 				}
-				u, _ := o.existingView(row)
-				res, generated = roster.UserResult{User: u}, ""
+				res, generated = found(o, row), ""
 				return nil
 			}
 			return roster.Errorf(roster.ErrConflict, "user %s already exists", email).
@@ -207,10 +211,11 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 	return res, nil
 }
 
-// existing looks a user up by email for --if-not-exists, as the actor.
-func (s *service) existing(ctx context.Context, email string) (roster.User, bool, error) {
-	var u roster.User
-	var found bool
+// existing looks a user up by email for --if-not-exists, as the actor,
+// and answers with found when there is one.
+func (s *service) existing(ctx context.Context, email string, found func(*op, store.UserRow) roster.UserResult) (roster.UserResult, bool, error) {
+	var res roster.UserResult
+	var ok bool
 	err := s.read(ctx, func(o *op) error {
 		if err := o.require(roster.PermUsersCreate); err != nil {
 			return err
@@ -223,10 +228,10 @@ func (s *service) existing(ctx context.Context, email string) (roster.User, bool
 		if err != nil {
 			return err
 		}
-		u, found = o.existingView(row)
+		res, ok = found(o, row), true
 		return nil
 	})
-	return u, found, err
+	return res, ok, err
 }
 
 // existingView is what --if-not-exists shows of a user who exists: the
@@ -238,6 +243,53 @@ func (o *op) existingView(row store.UserRow) (roster.User, bool) {
 	}
 	u, err := o.view(row.User)
 	return u, err == nil
+}
+
+// differs collects, for --if-not-exists, where a thing that exists is
+// not what the create asked for. A field the create did not give (an
+// empty value or list) was not asked for and is not compared.
+type differs []string
+
+// text compares one text field.
+func (d *differs) text(field, have, asked string) {
+	if asked != "" && have != asked {
+		*d = append(*d, fmt.Sprintf("%s %q, not %q", field, have, asked))
+	}
+}
+
+// set compares a list whose order does not matter: roles, permissions.
+func (d *differs) set(field string, have, asked []string) {
+	if len(asked) > 0 && !slices.Equal(dedupe(have), dedupe(asked)) {
+		*d = append(*d, fmt.Sprintf("%s %s, not %s", field, listText(dedupe(have)), listText(dedupe(asked))))
+	}
+}
+
+// links compares the links asked for; others the user has are no matter.
+func (d *differs) links(have, asked map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(asked)) {
+		d.text("link "+k, have[k], asked[k])
+	}
+}
+
+// existing marks a thing found by a create with IfNotExists.
+func (d differs) existing() *roster.Existing {
+	return &roster.Existing{Differs: append([]string{}, d...)}
+}
+
+// userDiffers compares an existing user, as the actor sees them, with a
+// create. Without users.view the actor sees no more than the email, and
+// learns nothing more from a difference.
+func (o *op) userDiffers(u roster.User, roles []string, name, username string, links map[string]string, projects []string) []string {
+	if !o.act.has(roster.PermUsersView) {
+		return nil
+	}
+	var d differs
+	d.set("roles", u.Roles, roles)
+	d.text("name", u.Name, name)
+	d.text("username", u.Username, username)
+	d.links(u.Links, links)
+	d.set("projects", u.Projects, projects)
+	return d
 }
 
 func checkProfile(name, username string, links map[string]string) error {

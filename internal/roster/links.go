@@ -40,6 +40,9 @@ type Invitation struct {
 	// failed, in which case the invitation stands and the link still works.
 	Sent      bool   `json:"sent"`
 	MailError string `json:"mail_error,omitempty"`
+	// Existing is set when a create with IfNotExists found the person
+	// already invited or a user; there is no link to show then.
+	Existing *Existing `json:"existing,omitempty"`
 }
 
 // ResetLink is a single-use, expiring link to set a new password.
@@ -60,6 +63,8 @@ type CreateInvitation struct {
 	Projects []string
 	TTL      time.Duration
 	Send     bool
+	// IfNotExists accepts a person already invited or already a user.
+	IfNotExists bool
 }
 
 // AcceptInvitation redeems an invitation token.

@@ -12,12 +12,15 @@ type Project struct {
 	Archived  bool      `json:"archived"`
 	Members   int       `json:"members"`
 	CreatedAt time.Time `json:"created_at"`
+	// Existing is set when a create with IfNotExists found the project.
+	Existing *Existing `json:"existing,omitempty"`
 }
 
 // CreateProject makes a project.
 type CreateProject struct {
-	Slug string
-	Name string
+	Slug        string
+	Name        string
+	IfNotExists bool
 }
 
 // UpdateProject renames a project; nil fields stay.

@@ -174,6 +174,17 @@ type UserResult struct {
 	User     User   `json:"user"`
 	Changed  bool   `json:"changed"`
 	Password string `json:"password,omitempty"`
+	// Differs says where a user that a create with IfNotExists found
+	// differs from what was asked (see Existing).
+	Differs []string `json:"differs,omitempty"`
+}
+
+// Existing marks what a create with IfNotExists found already there, so
+// that nothing was written (R13). Differs says, one field at a time,
+// where it is not what was asked: "roles [manager], not [admin]". Only
+// fields the create gave are compared, and only what the actor may see.
+type Existing struct {
+	Differs []string `json:"differs"`
 }
 
 // CreateRole creates a custom role.
@@ -181,6 +192,7 @@ type CreateRole struct {
 	Name        string
 	Description string
 	Permissions []string
+	IfNotExists bool
 }
 
 // UpdateRole edits a custom role.
@@ -201,6 +213,7 @@ type CreatePermission struct {
 	Name        string
 	Description string
 	Implies     []string
+	IfNotExists bool
 }
 
 // AuditFilter selects audit events, newest first.

@@ -43,6 +43,8 @@ type Role struct {
 	Builtin     bool     `json:"builtin"`
 	Permissions []string `json:"permissions"`
 	Holders     int      `json:"holders"`
+	// Existing is set when a create with IfNotExists found the role.
+	Existing *Existing `json:"existing,omitempty"`
 }
 
 // Permission is one capability flag.
@@ -51,6 +53,8 @@ type Permission struct {
 	Description string   `json:"description"`
 	Builtin     bool     `json:"builtin"`
 	Implies     []string `json:"implies"`
+	// Existing is set when a create with IfNotExists found the permission.
+	Existing *Existing `json:"existing,omitempty"`
 }
 
 // AuditEvent records one change.

@@ -173,6 +173,7 @@ type CreateRole struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
 	Permissions []string `json:"permissions"`
+	IfNotExists bool     `json:"if_not_exists,omitempty"`
 }
 
 // UpdateRole is PATCH /roles/{name}.
@@ -187,6 +188,7 @@ type CreatePermission struct {
 	Name        string   `json:"name"`
 	Description string   `json:"description,omitempty"`
 	Implies     []string `json:"implies,omitempty"`
+	IfNotExists bool     `json:"if_not_exists,omitempty"`
 }
 
 // SetSetting is PUT /settings/{key}.
@@ -196,12 +198,13 @@ type SetSetting struct {
 
 // CreateInvitation is POST /invitations.
 type CreateInvitation struct {
-	Email      string   `json:"email"`
-	Name       string   `json:"name,omitempty"`
-	Roles      []string `json:"roles,omitempty"`
-	Projects   []string `json:"projects,omitempty"`
-	TTLSeconds int64    `json:"ttl_seconds,omitempty"`
-	Send       bool     `json:"send,omitempty"`
+	Email       string   `json:"email"`
+	Name        string   `json:"name,omitempty"`
+	Roles       []string `json:"roles,omitempty"`
+	Projects    []string `json:"projects,omitempty"`
+	TTLSeconds  int64    `json:"ttl_seconds,omitempty"`
+	Send        bool     `json:"send,omitempty"`
+	IfNotExists bool     `json:"if_not_exists,omitempty"`
 }
 
 // AcceptInvitation is POST /invitations/accept, which needs no token.
@@ -220,8 +223,9 @@ type RedeemReset struct {
 
 // CreateProject is POST /projects.
 type CreateProject struct {
-	Slug string `json:"slug"`
-	Name string `json:"name,omitempty"`
+	Slug        string `json:"slug"`
+	Name        string `json:"name,omitempty"`
+	IfNotExists bool   `json:"if_not_exists,omitempty"`
 }
 
 // UpdateProject is PATCH /projects/{slug}.
