@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -47,6 +48,51 @@ func TestReadme(t *testing.T) {
 		t.Fatal(err)
 	}
 	testscript.Run(t, testscript.Params{Dir: dir, Setup: scriptEnv, RequireExplicitExec: true})
+}
+
+// TestReadmeInstall runs the README's install block on its own GOPATH: it
+// must leave a roster on PATH that is the one installed, not any other.
+func TestReadmeInstall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and installs roster")
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var install string
+	for _, b := range shellBlocks(string(readme)) {
+		if strings.HasPrefix(b, "make install") {
+			install = b
+		}
+	}
+	if install == "" {
+		t.Fatal("README has no install block starting with make install")
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gopath := t.TempDir()
+	// The module and build caches are the machine's: the block must not
+	// need the network, only a fresh place to install to.
+	cmd := exec.Command("sh", "-ec", install+`
+test "$(command -v roster)" = "$GOPATH/bin/roster"
+`)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOPATH="+gopath, "GOBIN=", "GOMODCACHE="+goEnv(t, "GOMODCACHE"), "GOCACHE="+goEnv(t, "GOCACHE"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the install block: %v\n%s", err, out)
+	}
+}
+
+func goEnv(t *testing.T, name string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // shellBlocks returns the bodies of the ```sh blocks of a Markdown text.
