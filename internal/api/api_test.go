@@ -733,3 +733,26 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// cancelled answers a sign-in as a store does when the client has gone.
+type cancelled struct{ api.Backend }
+
+func (cancelled) SignIn(ctx context.Context, _, _, _ string) (roster.APIToken, error) {
+	return roster.APIToken{}, ctx.Err()
+}
+
+// TestClientGoneNotLogged: a request its client abandoned ends in
+// context.Canceled, which is no fault of the server's and is not logged
+// as an internal error (wrk's stopped connections filled the log).
+func TestClientGoneNotLogged(t *testing.T) {
+	e := newEnv(t, api.Options{}, func(b api.Backend) api.Backend { return cancelled{b} })
+	body := strings.NewReader(`{"email":"owner@example.com","password":"x"}`)
+	rctx, cancel := context.WithCancel(ctx)
+	cancel()
+	req := httptest.NewRequestWithContext(rctx, "POST", "/api/v1/login", body)
+	req.Header.Set("Content-Type", "application/json")
+	e.h.ServeHTTP(httptest.NewRecorder(), req)
+	if log := e.log.String(); strings.Contains(log, "internal error") {
+		t.Fatalf("an abandoned request was logged as an internal error:\n%s", log)
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,6 +215,11 @@ func errorResponse(err error) (int, wire.ErrorDetail) {
 // logInternal logs err if it is internal: wire.Detail hides its message
 // from the client, so the log is the only place it shows.
 func (s *server) logInternal(r *http.Request, err error, args ...any) {
+	// A client that went away cancelled its own request: nothing is wrong
+	// with the server, and nobody reads the answer.
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		return
+	}
 	if status, _ := errorResponse(err); status == http.StatusInternalServerError {
 		s.log.Error("internal error", append([]any{"method", r.Method, "path", safePath(r), "err", err}, args...)...)
 	}
