@@ -118,6 +118,37 @@ type batch struct {
 	// readerBad is set when the file itself had bad lines.
 	readerBad bool
 	active    int // users made active, for the seat limit (R9)
+	// events are the user.create events not yet written: many to a
+	// statement, they cost a fraction of one each. Written before any
+	// other event, so the log keeps the order things happened in.
+	events []store.AuditEntry
+}
+
+// event records a user.create as o.audit would, later (see events).
+func (b *batch) event(action, target string, targetID int64, details map[string]any) error {
+	o := b.o
+	b.events = append(b.events, store.AuditEntry{
+		AuditEvent: roster.AuditEvent{At: o.now, Actor: o.act.name, Via: o.act.via, Action: action, Target: target, Details: details},
+		ActorID:    o.act.id(),
+		TargetID:   targetID,
+	})
+	if len(b.events) >= maxEvents {
+		return b.flush()
+	}
+	return nil
+}
+
+// maxEvents bounds the events held back, and so the memory they take.
+const maxEvents = 1000
+
+// flush writes the events not yet written.
+func (b *batch) flush() error {
+	if len(b.events) == 0 {
+		return nil
+	}
+	err := b.o.tx.InsertAudits(b.o.ctx, b.events)
+	b.events = b.events[:0]
+	return err
 }
 
 // provision runs fn as one write: all of it or, when any line is bad,
@@ -131,6 +162,9 @@ func (s *service) provision(ctx context.Context, what string, dryRun bool, bad *
 		}
 		if len(bad.Lines) > 0 {
 			return b.failure()
+		}
+		if err := b.flush(); err != nil {
+			return err
 		}
 		if b.active > 0 {
 			if err := o.checkSeats(0); err != nil {
@@ -216,6 +250,9 @@ func (b *batch) user(rec roster.UserRecord) error {
 		if id == 0 {
 			return b.createUser(rec)
 		}
+		if err := b.flush(); err != nil {
+			return nil, err
+		}
 		return b.changeUser(rec)
 	})
 }
@@ -261,11 +298,16 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 	if len(rec.Links) > 0 {
 		details["links"] = rec.Links
 	}
-	if err := o.audit("user.create", rec.Email, row.ID, details); err != nil {
+	if err := b.event("user.create", rec.Email, row.ID, details); err != nil {
 		return nil, err
 	}
-	if err := o.join(row, rec.Projects); err != nil {
-		return nil, err
+	if len(rec.Projects) > 0 {
+		if err := b.flush(); err != nil {
+			return nil, err
+		}
+		if err := o.join(row, rec.Projects); err != nil {
+			return nil, err
+		}
 	}
 	switch status {
 	case roster.StatusActive:
@@ -447,6 +489,9 @@ func (b *batch) manifest(m roster.Manifest) error {
 		if err := b.user(u); err != nil {
 			return err
 		}
+	}
+	if err := b.flush(); err != nil {
+		return err
 	}
 	for _, p := range archive {
 		if err := b.try(p.Line, func() error { return b.setArchived(p.Slug, true) }); err != nil {

@@ -61,18 +61,22 @@ func NormalizeEmail(s string) (string, error) {
 	if err := checkVisible("email", s); err != nil {
 		return "", err
 	}
-	bad := Errorf(ErrInvalid, "invalid email %q", s).WithHint("give a bare address such as alice@example.com")
+	// The error is made only when needed: import checks every email of a
+	// file, and formatting one per good email showed in its profile.
+	bad := func() (string, error) {
+		return "", Errorf(ErrInvalid, "invalid email %q", s).WithHint("give a bare address such as alice@example.com")
+	}
 	if s == "" || len(s) > 254 {
-		return "", bad
+		return bad()
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {
-		return "", bad
+		return bad()
 	}
 	at := strings.LastIndexByte(s, '@')
 	domain := s[at+1:]
 	if at <= 0 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
-		return "", bad
+		return bad()
 	}
 	return s, nil
 }

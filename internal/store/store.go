@@ -128,6 +128,9 @@ type Tx interface {
 	DeletePermission(ctx context.Context, name string) error
 	// InsertAudit records an event.
 	InsertAudit(ctx context.Context, e AuditEntry) error
+	// InsertAudits records events, in order, as InsertAudit would one by
+	// one, for writes of many things at once (import, apply).
+	InsertAudits(ctx context.Context, entries []AuditEntry) error
 	// ListAudit returns events newest first.
 	ListAudit(ctx context.Context, q AuditQuery) ([]roster.AuditEvent, error)
 	// Settings reads the stored settings (without defaults).

@@ -1,0 +1,29 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/roster-dev/roster/internal/store"
+)
+
+// InsertAudits records events in order with one COPY: an import of
+// 100,000 users would otherwise make 100,000 round trips for its events.
+func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error {
+	rows := make([][]any, len(entries))
+	for i, e := range entries {
+		details := e.Details
+		if details == nil {
+			details = map[string]any{} // '{}', as InsertAudit writes
+		}
+		rows[i] = []any{e.At, e.Actor, nullID(e.ActorID), e.Via, e.Action, e.Target, nullID(e.TargetID), details}
+	}
+	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"audit"},
+		[]string{"at", "actor", "actor_id", "via", "action", "target", "target_id", "details"}, pgx.CopyFromRows(rows))
+	if err = t.note(err); err != nil {
+		return fmt.Errorf("write audit events: %w", err)
+	}
+	return nil
+}
