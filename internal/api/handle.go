@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
@@ -164,23 +165,39 @@ func clip(s string) string {
 // writeJSON answers v as JSON. It is encoded first, so that a failure to
 // encode, the only error returned, is still a clean 500. A nil slice is written as [], as -o json does.
 func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body := []byte("[]")
-	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Slice || !rv.IsNil() {
-		var err error
-		if body, err = json.Marshal(v); err != nil {
-			return fmt.Errorf("encode response: %w", err)
-		}
+	buf := bufs.Get().(*bytes.Buffer)
+	defer putBuf(buf)
+	buf.Reset()
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+		buf.WriteString("[]\n")
+	} else if err := json.NewEncoder(buf).Encode(v); err != nil {
+		return fmt.Errorf("encode response: %w", err)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	// Results can hold tokens and links shown once: keep them out of caches.
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	// The status is sent: a failed write means the client left, and
 	// there is no one left to answer.
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(buf.Bytes())
 	return nil
+}
+
+// bufs are response buffers, reused so that encoding an answer does not
+// allocate a new one each request.
+var bufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled bounds the buffers kept: one huge answer must not pin its
+// memory for good.
+const maxPooled = 1 << 20
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooled {
+		bufs.Put(b)
+	}
 }
 
 // writeError answers an error body.
