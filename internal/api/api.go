@@ -123,6 +123,9 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rm := s.metrics.unmatched
 	defer func() {
 		rm.observe(sw.statusOr200(), time.Since(start))
+		if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+			return // no line, so nothing made for one
+		}
 		// The path only: query values might be secrets one day, and the
 		// body and headers certainly may be.
 		attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", safePath(r)),
