@@ -169,7 +169,9 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := t.SetUserRoles(ctx, id, u.Roles); err != nil {
+	// A new user holds nothing yet: their roles are added, with no
+	// DELETE first as SetUserRoles needs.
+	if err := t.addRoles(ctx, id, u.Roles); err != nil {
 		return 0, err
 	}
 	for k, v := range u.Links {
@@ -205,6 +207,10 @@ func (t *Tx) SetUserRoles(ctx context.Context, id int64, roles []string) error {
 	if _, err := t.exec(ctx, `DELETE FROM user_roles WHERE user_id = ?`, id); err != nil {
 		return err
 	}
+	return t.addRoles(ctx, id, roles)
+}
+
+func (t *Tx) addRoles(ctx context.Context, id int64, roles []string) error {
 	for _, r := range roles {
 		if _, err := t.exec(ctx, `INSERT INTO user_roles (user_id, role) VALUES (?, ?)`, id, r); err != nil {
 			return fmt.Errorf("give role %s: %w", r, err)
