@@ -268,13 +268,12 @@ func newCmdInviteRevoke(f *Factory) *cobra.Command {
 }
 
 type acceptOptions struct {
-	params   roster.AcceptInvitation
-	password passwordSource
-	link     linkSource
+	params roster.AcceptInvitation
+	redemption
 }
 
 func newCmdInviteAccept(f *Factory) *cobra.Command {
-	opts := &acceptOptions{link: linkSource{kind: inviteLink}}
+	opts := &acceptOptions{redemption: redemption{link: linkSource{kind: inviteLink}}}
 	cmd := &cobra.Command{
 		Use:   "accept [LINK]",
 		Short: "Accept an invitation: choose a password and become active",
@@ -290,36 +289,24 @@ the terminal. Standard input carries one secret: --link-file - and
   pbpaste | roster invite accept --link-file -`,
 		Args: maxArgs(1, "LINK"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.link.check(args, &opts.password); err != nil {
+			if err := opts.check(f, args); err != nil {
 				return err
-			}
-			opts.password.stdinTaken = opts.link.file == "-"
-			if !opts.password.given() && !opts.password.canPrompt(f) {
-				return opts.password.missing()
 			}
 			return inviteAcceptRun(cmd, f, opts, args)
 		},
 	}
 	cmd.Flags().StringVar(&opts.params.Name, "name", "", "your display `name`")
 	cmd.Flags().StringVar(&opts.params.Username, "username", "", "your `username`")
-	opts.link.addFlags(cmd)
-	opts.password.addFlags(cmd, false, false)
+	opts.addFlags(cmd)
 	return cmd
 }
 
 func inviteAcceptRun(cmd *cobra.Command, f *Factory, opts *acceptOptions, args []string) error {
-	tok, err := opts.link.read(f, args)
+	svc, err := opts.read(cmd.Context(), f, args)
 	if err != nil {
 		return err
 	}
-	svc, err := f.Service(cmd.Context())
-	if err != nil {
-		return err
-	}
-	if opts.params.Password, err = opts.password.read(f); err != nil {
-		return err
-	}
-	opts.params.Token = tok
+	opts.params.Token, opts.params.Password = opts.token, opts.secret
 	u, err := svc.AcceptInvitation(cmd.Context(), opts.params)
 	if err != nil {
 		return err
@@ -367,8 +354,7 @@ account created without a password is completed the same way.`,
 }
 
 type accountResetOptions struct {
-	password passwordSource
-	link     linkSource
+	redemption
 }
 
 func newCmdAccount(f *Factory) *cobra.Command {
@@ -376,7 +362,7 @@ func newCmdAccount(f *Factory) *cobra.Command {
 }
 
 func newCmdAccountReset(f *Factory) *cobra.Command {
-	opts := &accountResetOptions{link: linkSource{kind: resetLink}}
+	opts := &accountResetOptions{redemption{link: linkSource{kind: resetLink}}}
 	cmd := &cobra.Command{
 		Use:   "reset [LINK]",
 		Short: "Set a new password with a reset link",
@@ -392,35 +378,22 @@ the terminal. Standard input carries one secret: --link-file - and
   pbpaste | roster account reset --link-file -`,
 		Args: maxArgs(1, "LINK"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.link.check(args, &opts.password); err != nil {
+			if err := opts.check(f, args); err != nil {
 				return err
-			}
-			opts.password.stdinTaken = opts.link.file == "-"
-			if !opts.password.given() && !opts.password.canPrompt(f) {
-				return opts.password.missing()
 			}
 			return accountResetRun(cmd, f, opts, args)
 		},
 	}
-	opts.link.addFlags(cmd)
-	opts.password.addFlags(cmd, false, false)
+	opts.addFlags(cmd)
 	return cmd
 }
 
 func accountResetRun(cmd *cobra.Command, f *Factory, opts *accountResetOptions, args []string) error {
-	tok, err := opts.link.read(f, args)
+	svc, err := opts.read(cmd.Context(), f, args)
 	if err != nil {
 		return err
 	}
-	svc, err := f.Service(cmd.Context())
-	if err != nil {
-		return err
-	}
-	secret, err := opts.password.read(f)
-	if err != nil {
-		return err
-	}
-	u, err := svc.RedeemResetLink(cmd.Context(), tok, secret)
+	u, err := svc.RedeemResetLink(cmd.Context(), opts.token, opts.secret)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"net/url"
 	"os"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/token"
 )
 
@@ -147,4 +149,47 @@ func (k linkKind) token(text string) (string, error) {
 
 func (k linkKind) wrongKind(got linkKind) error {
 	return usagef("this is %s, not %s", got.noun, k.noun).withHint("redeem it with %s --link-file FILE", got.command)
+}
+
+// redemption is what redeeming a link needs: the link and a new password,
+// which may not both come from standard input.
+type redemption struct {
+	link     linkSource
+	password passwordSource
+
+	token, secret string // what read found
+}
+
+func (r *redemption) addFlags(cmd *cobra.Command) {
+	r.link.addFlags(cmd)
+	r.password.addFlags(cmd, false, false)
+}
+
+// check refuses, before anything runs, sources that cannot all be read.
+func (r *redemption) check(f *Factory, args []string) error {
+	if err := r.link.check(args, &r.password); err != nil {
+		return err
+	}
+	r.password.stdinTaken = r.link.file == "-"
+	if !r.password.given() && !r.password.canPrompt(f) {
+		return r.password.missing()
+	}
+	return nil
+}
+
+// read reads the link, opens the Service and reads the password, in that
+// order: a bad link or an unreachable store is told before anyone types.
+func (r *redemption) read(ctx context.Context, f *Factory, args []string) (roster.Service, error) {
+	var err error
+	if r.token, err = r.link.read(f, args); err != nil {
+		return nil, err
+	}
+	svc, err := f.Service(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r.secret, err = r.password.read(f); err != nil {
+		return nil, err
+	}
+	return svc, nil
 }

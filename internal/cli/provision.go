@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -65,17 +66,9 @@ nothing. A progress bar goes to stderr when stderr is a terminal.`,
 }
 
 func importRun(cmd *cobra.Command, f *Factory, opts *importOptions) error {
-	ctx := cmd.Context()
-	svc, err := f.Service(ctx)
-	if err != nil {
-		return err
-	}
-	in, done, err := f.openInput(opts.file)
-	if err != nil {
-		return err
-	}
-	defer done()
-	plan, err := svc.Import(ctx, in, opts.params)
+	plan, err := f.planFrom(cmd.Context(), opts.file, func(svc roster.Service, in io.Reader) (roster.Plan, error) {
+		return svc.Import(cmd.Context(), in, opts.params)
+	})
 	if err != nil {
 		return err
 	}
@@ -326,17 +319,9 @@ when the plan is not empty, for a CI check of drift.`,
 }
 
 func applyRun(cmd *cobra.Command, f *Factory, opts *applyOptions) error {
-	ctx := cmd.Context()
-	svc, err := f.Service(ctx)
-	if err != nil {
-		return err
-	}
-	in, done, err := f.openInput(opts.file)
-	if err != nil {
-		return err
-	}
-	defer done()
-	plan, err := svc.Apply(ctx, in, opts.params)
+	plan, err := f.planFrom(cmd.Context(), opts.file, func(svc roster.Service, in io.Reader) (roster.Plan, error) {
+		return svc.Apply(cmd.Context(), in, opts.params)
+	})
 	if err != nil {
 		return err
 	}
@@ -347,6 +332,21 @@ func applyRun(cmd *cobra.Command, f *Factory, opts *applyOptions) error {
 		return &silentError{code: ExitDrift}
 	}
 	return nil
+}
+
+// planFrom opens file (or stdin for -) and hands it to one of the
+// Service's calls that read a file and answer a plan: import and apply.
+func (f *Factory) planFrom(ctx context.Context, file string, call func(roster.Service, io.Reader) (roster.Plan, error)) (roster.Plan, error) {
+	svc, err := f.Service(ctx)
+	if err != nil {
+		return roster.Plan{}, err
+	}
+	in, done, err := f.openInput(file)
+	if err != nil {
+		return roster.Plan{}, err
+	}
+	defer done()
+	return call(svc, in)
 }
 
 func newCmdUserSetProjects(f *Factory) *cobra.Command {
