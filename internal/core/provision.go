@@ -739,22 +739,7 @@ func (s *service) Export(ctx context.Context, fn func(roster.UserRecord) error) 
 	for {
 		// A read per page: a slow reader never holds a transaction open
 		// for the whole store, and memory holds one page.
-		var page roster.Page[roster.User]
-		err := s.read(ctx, func(o *op) error {
-			if err := o.require(roster.PermUsersView); err != nil {
-				return err
-			}
-			var err error
-			if page, err = o.tx.ListUsers(ctx, f); err != nil {
-				return err
-			}
-			for i := range page.Items {
-				if page.Items[i], err = o.view(page.Items[i]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		page, err := s.ListUsers(ctx, f)
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
