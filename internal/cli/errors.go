@@ -121,7 +121,7 @@ func printError(w io.Writer, err error, cmdPath string, asJSON bool) {
 	var ie *roster.InputErrors
 	if errors.As(err, &ie) {
 		for _, l := range ie.Lines {
-			fmt.Fprintf(w, "roster: line %d: %s\n", l.Line, l.Message)
+			fmt.Fprintf(w, "roster: %s\n", l)
 		}
 	}
 	if ue != nil {

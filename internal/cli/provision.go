@@ -159,6 +159,9 @@ func (f *Factory) printPlan(plan roster.Plan, what string) error {
 			fmt.Fprintln(f.IO.Out, c.String())
 		}
 	}
+	for _, k := range plan.Kept {
+		f.infof("kept %s", k)
+	}
 	summary := fmt.Sprintf("%d to create, %d to change, %d to remove, %d unchanged",
 		plan.Count(roster.OpCreate), plan.Count(roster.OpChange), plan.Count(roster.OpRemove), plan.Unchanged)
 	if plan.DryRun {

@@ -695,6 +695,16 @@ func (b *batch) pruneAll(m roster.Manifest) error {
 		if o.cat.Roles[name].Builtin || keptRoles[name] {
 			continue
 		}
+		// A role still held, if only by someone just deactivated, stays
+		// (R6): --prune removes what nobody uses, it moves nobody.
+		holders, err := o.tx.RoleHolderIDs(o.ctx, name)
+		if err != nil {
+			return err
+		}
+		if len(holders) > 0 {
+			b.plan.Kept = append(b.plan.Kept, fmt.Sprintf("role %s: held by %d user(s) (R6)", name, len(holders)))
+			continue
+		}
 		if err := b.step(0, func() (*roster.Change, error) {
 			var out roster.Role
 			return &roster.Change{Op: roster.OpRemove, Kind: "role", Name: name}, o.deleteRole(name, "", &out)
@@ -720,8 +730,14 @@ func (b *batch) pruneAll(m roster.Manifest) error {
 	if err != nil {
 		return err
 	}
+	mine, err := o.mine()
+	if err != nil {
+		return err
+	}
 	for _, p := range projects {
-		if keptProjects[p.Slug] {
+		// A project the actor cannot see is not theirs to prune: to them
+		// it does not exist.
+		if keptProjects[p.Slug] || (!o.seesAll() && !mine[p.Slug]) {
 			continue
 		}
 		if err := b.step(0, func() (*roster.Change, error) {

@@ -2,7 +2,6 @@ package roster
 
 import (
 	"fmt"
-	"strings"
 )
 
 // UserRecord is one user as import reads it, export writes it and apply
@@ -115,6 +114,8 @@ type Plan struct {
 	Changes   []Change `json:"changes"`
 	Unchanged int      `json:"unchanged"`
 	DryRun    bool     `json:"dry_run"`
+	// Kept says what --prune left because a rule keeps it, and why.
+	Kept []string `json:"kept,omitempty"`
 }
 
 // Count returns how many changes of op the plan holds.
@@ -132,6 +133,15 @@ func (p Plan) Count(op string) int {
 type LineError struct {
 	Line    int    `json:"line"`
 	Message string `json:"message"`
+}
+
+// String says where the error is: its line, or, for what --prune removes
+// (which no line declares), "prune".
+func (l LineError) String() string {
+	if l.Line == 0 {
+		return "prune: " + l.Message
+	}
+	return fmt.Sprintf("line %d: %s", l.Line, l.Message)
 }
 
 // InputErrors reports every bad line of an input file at once. Its kind
@@ -153,12 +163,3 @@ func (e *InputErrors) Error() string {
 
 // Unwrap lets errors.Is match the kind.
 func (e *InputErrors) Unwrap() error { return e.Kind }
-
-// Detail renders every bad line, one per line, for messages.
-func (e *InputErrors) Detail() string {
-	var b strings.Builder
-	for _, l := range e.Lines {
-		fmt.Fprintf(&b, "line %d: %s\n", l.Line, l.Message)
-	}
-	return b.String()
-}
