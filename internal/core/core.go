@@ -93,6 +93,14 @@ type service struct {
 	self bool
 }
 
+// resolving returns s without the user authentication found, for an
+// operation of many transactions: each then resolves the actor anew.
+func (s *service) resolving() *service {
+	c := *s
+	c.signedIn = nil
+	return &c
+}
+
 // account returns s for one of the operations R17 allows before a
 // required password change.
 func (s *service) account() *service {
@@ -208,8 +216,12 @@ func (s *service) resolve(o *op, write bool) (*actor, error) {
 
 // actorOf is the principal u, with the permissions of u's roles in o's
 // catalog.
-func (s *service) actorOf(o *op, u store.UserRow) *actor {
-	a := &actor{user: &u, name: u.Email, via: s.actor.Via, perms: map[string]bool{}}
+func (s *service) actorOf(o *op, u store.UserRow) *actor { return o.principal(u, s.actor.Via) }
+
+// principal is u as an actor, with the permissions of u's roles in o's
+// catalog.
+func (o *op) principal(u store.UserRow, via string) *actor {
+	a := &actor{user: &u, name: u.Email, via: via, perms: map[string]bool{}}
 	for _, p := range o.effective(u.Roles) {
 		a.perms[p] = true
 	}

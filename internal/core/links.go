@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -480,11 +479,7 @@ func (o *op) checkCreator(l store.Link, u store.UserRow, perm string, grant []st
 	if err != nil || creator.Status != roster.StatusActive {
 		return denied
 	}
-	as := &op{ctx: o.ctx, tx: o.tx, cat: o.cat, now: o.now, core: o.core, act: &actor{user: &creator, name: creator.Email, perms: map[string]bool{}}}
-	for _, p := range o.effective(creator.Roles) {
-		as.act.perms[p] = true
-	}
-	as.act.owner = slices.Contains(creator.Roles, roster.RoleOwner)
+	as := &op{ctx: o.ctx, tx: o.tx, cat: o.cat, now: o.now, core: o.core, act: o.principal(creator, "")}
 	if !as.act.has(perm) || as.checkGrant(grant) != nil || as.checkActOn(u, "act on") != nil {
 		return denied
 	}

@@ -28,7 +28,9 @@ func (s *service) SetProjects(ctx context.Context, ref string, slugs []string) (
 		}
 	}
 	return s.change(ctx, "set projects of", ref, func(o *op) (roster.UserResult, error) {
-		u, err := o.tx.UserByRef(o.ctx, ref)
+		// Like show: nobody learns who exists, or what they hold, without
+		// users.view.
+		u, err := o.visibleUser(ref)
 		if err != nil {
 			return roster.UserResult{}, err
 		}
@@ -155,8 +157,13 @@ func (b *batch) flush() error {
 // nothing; a dry run is rolled back in any case.
 func (s *service) provision(ctx context.Context, what string, dryRun bool, bad *records.Errors, fn func(*batch) error) (roster.Plan, error) {
 	var plan roster.Plan
+	readerBad := len(bad.Lines) > 0
 	err := s.write(ctx, func(o *op) error {
-		b := &batch{o: o, what: what, bad: bad, readerBad: len(bad.Lines) > 0, plan: roster.Plan{Changes: []roster.Change{}}}
+		// A store may run this again after a serialization failure: each
+		// attempt starts from the file's own bad lines, not the last
+		// attempt's.
+		bad := &records.Errors{Lines: slices.Clone(bad.Lines), Truncated: bad.Truncated}
+		b := &batch{o: o, what: what, bad: bad, readerBad: readerBad, plan: roster.Plan{Changes: []roster.Change{}}}
 		if err := fn(b); err != nil {
 			return err
 		}
@@ -444,6 +451,12 @@ func (b *batch) setHash(u store.UserRow, hash string) error {
 	if _, err := o.target(u.Email, roster.PermUsersManage); err != nil {
 		return err
 	}
+	// As set-password: one's own password is changed giving the current
+	// one (R10), never set from a file.
+	if o.act.is(u) {
+		return roster.Errorf(roster.ErrForbidden, "nobody sets their own password from an import (R10)").
+			WithHint("change it with roster account password")
+	}
 	if err := o.checkActOn(u, "set the password of"); err != nil {
 		return err
 	}
@@ -462,13 +475,16 @@ func (b *batch) setHash(u store.UserRow, hash string) error {
 // roles that grant them, projects, users and their memberships; with
 // prune, the undeclared go in the reverse order.
 func (b *batch) manifest(m roster.Manifest) error {
-	for _, p := range m.Permissions {
+	// Each permission after those it implies, and the catalog read again
+	// after each, so that clients.create may imply a clients.view the same
+	// file declares, in any order.
+	for _, p := range impliedFirst(m.Permissions) {
 		if err := b.step(p.Line, func() (*roster.Change, error) { return b.permission(p) }); err != nil {
 			return err
 		}
-	}
-	if err := b.reloadCatalog(); err != nil {
-		return err
+		if err := b.reloadCatalog(); err != nil {
+			return err
+		}
 	}
 	for _, r := range m.Roles {
 		if err := b.step(r.Line, func() (*roster.Change, error) { return b.role(r) }); err != nil {
@@ -504,6 +520,37 @@ func (b *batch) manifest(m roster.Manifest) error {
 	return b.pruneAll(m)
 }
 
+// impliedFirst orders permissions so that each comes after the declared
+// ones it implies; a cycle keeps the file's order (and fails as it would).
+func impliedFirst(ps []roster.PermissionRecord) []roster.PermissionRecord {
+	first := map[string]int{} // name → index of its first declaration
+	for i, p := range ps {
+		if _, ok := first[p.Name]; !ok {
+			first[p.Name] = i
+		}
+	}
+	out := make([]roster.PermissionRecord, 0, len(ps))
+	state := make([]int, len(ps)) // 1: being placed, 2: placed
+	var place func(i int)
+	place = func(i int) {
+		if state[i] != 0 {
+			return
+		}
+		state[i] = 1
+		for _, imp := range ps[i].Implies {
+			if j, ok := first[imp]; ok {
+				place(j)
+			}
+		}
+		state[i] = 2
+		out = append(out, ps[i])
+	}
+	for i := range ps {
+		place(i)
+	}
+	return out
+}
+
 // reloadCatalog reads the catalog again after apply changed it, and with
 // it the actor's permissions: an owner or admin holds the permissions
 // just registered, as they would in the next transaction.
@@ -515,10 +562,7 @@ func (b *batch) reloadCatalog() error {
 	}
 	o.cat = cat
 	if u := o.act.user; u != nil {
-		o.act.perms = map[string]bool{}
-		for _, p := range o.effective(u.Roles) {
-			o.act.perms[p] = true
-		}
+		o.act = o.principal(*u, o.act.via)
 	}
 	return nil
 }
@@ -751,6 +795,9 @@ func (b *batch) pruneAll(m roster.Manifest) error {
 }
 
 func (s *service) Export(ctx context.Context, fn func(roster.UserRecord) error) error {
+	// Many transactions, over as long as the reader takes: each looks the
+	// actor up again, so a user deactivated meanwhile stops at once (R8).
+	s = s.resolving()
 	f := roster.UserFilter{Limit: roster.MaxPageSize}
 	for {
 		// A read per page: a slow reader never holds a transaction open

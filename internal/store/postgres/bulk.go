@@ -14,11 +14,7 @@ import (
 func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error {
 	rows := make([][]any, len(entries))
 	for i, e := range entries {
-		details := e.Details
-		if details == nil {
-			details = map[string]any{} // '{}', as InsertAudit writes
-		}
-		rows[i] = []any{e.At, e.Actor, nullID(e.ActorID), e.Via, e.Action, e.Target, nullID(e.TargetID), details}
+		rows[i] = auditRow(e)
 	}
 	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"audit"},
 		[]string{"at", "actor", "actor_id", "via", "action", "target", "target_id", "details"}, pgx.CopyFromRows(rows))
@@ -26,4 +22,13 @@ func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error
 		return fmt.Errorf("write audit events: %w", err)
 	}
 	return nil
+}
+
+// auditRow is an event's values in the order of the audit table's columns.
+func auditRow(e store.AuditEntry) []any {
+	details := e.Details
+	if details == nil {
+		details = map[string]any{} // '{}', as on SQLite
+	}
+	return []any{e.At, e.Actor, nullID(e.ActorID), e.Via, e.Action, e.Target, nullID(e.TargetID), details}
 }

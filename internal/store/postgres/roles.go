@@ -195,12 +195,8 @@ func (t *Tx) DeletePermission(ctx context.Context, name string) error {
 
 // InsertAudit records an event.
 func (t *Tx) InsertAudit(ctx context.Context, e store.AuditEntry) error {
-	details := e.Details
-	if details == nil {
-		details = map[string]any{} // '{}', as on SQLite
-	}
 	_, err := t.exec(ctx, `INSERT INTO audit (at, actor, actor_id, via, action, target, target_id, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, e.At, e.Actor, nullID(e.ActorID), e.Via, e.Action, e.Target, nullID(e.TargetID), details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, auditRow(e)...)
 	if err != nil {
 		return fmt.Errorf("write audit event: %w", err)
 	}

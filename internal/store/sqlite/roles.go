@@ -202,26 +202,7 @@ func (t *Tx) DeletePermission(ctx context.Context, name string) error {
 
 // InsertAudit records an event.
 func (t *Tx) InsertAudit(ctx context.Context, e store.AuditEntry) error {
-	details := []byte("{}")
-	if len(e.Details) > 0 {
-		var err error
-		if details, err = json.Marshal(e.Details); err != nil {
-			return fmt.Errorf("audit details: %w", err)
-		}
-	}
-	var actorID, targetID any
-	if e.ActorID != 0 {
-		actorID = e.ActorID
-	}
-	if e.TargetID != 0 {
-		targetID = e.TargetID
-	}
-	_, err := t.exec(ctx, `INSERT INTO audit (at, actor, actor_id, via, action, target, target_id, details)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, micros(e.At), e.Actor, actorID, e.Via, e.Action, e.Target, targetID, string(details))
-	if err != nil {
-		return fmt.Errorf("write audit event: %w", err)
-	}
-	return nil
+	return t.InsertAudits(ctx, []store.AuditEntry{e})
 }
 
 // ListAudit returns events newest first.

@@ -24,18 +24,21 @@ type stmts struct {
 
 const maxStmts = 256
 
-func (c *stmts) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+// prepared returns q prepared, or nil when it is not to be cached (the
+// cache is full) or does not prepare: run unprepared, its error then
+// shows where it is run, as any other statement's.
+func (c *stmts) prepared(ctx context.Context, q string) *sql.Stmt {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st, ok := c.m[q]; ok || len(c.m) >= maxStmts {
-		return st, nil
+		return st
 	}
 	st, err := c.db.PrepareContext(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil
 	}
 	c.m[q] = st
-	return st, nil
+	return st
 }
 
 func (c *stmts) close() {
@@ -51,15 +54,15 @@ func (c *stmts) close() {
 func (db *DB) Statements() int64 { return db.stmts.run.Load() }
 
 // stmt is q prepared for this transaction (its own connection), or nil
-// when q is not cached.
-func (t *Tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+// when q is to run unprepared.
+func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	t.stmts.run.Add(1)
 	if st, ok := t.bound[q]; ok {
-		return st, nil
+		return st
 	}
-	ps, err := t.stmts.prepared(ctx, q)
-	if ps == nil || err != nil {
-		return nil, err
+	ps := t.stmts.prepared(ctx, q)
+	if ps == nil {
+		return nil
 	}
 	// The transaction closes the statements bound to it when it ends.
 	st := t.tx.StmtContext(ctx, ps)
@@ -67,36 +70,26 @@ func (t *Tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 		t.bound = map[string]*sql.Stmt{}
 	}
 	t.bound[q] = st
-	return st, nil
+	return st
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	st, err := t.stmt(ctx, q)
-	switch {
-	case err != nil:
-		return nil, err
-	case st == nil:
-		return t.tx.QueryContext(ctx, q, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	st, err := t.stmt(ctx, q)
-	if err != nil || st == nil {
-		// A failed prepare shows again, as the row's error, when run.
-		return t.tx.QueryRowContext(ctx, q, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	st, err := t.stmt(ctx, q)
-	switch {
-	case err != nil:
-		return nil, err
-	case st == nil:
-		return t.tx.ExecContext(ctx, q, args...)
+	if st := t.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
-	return st.ExecContext(ctx, args...)
+	return t.tx.ExecContext(ctx, q, args...)
 }
