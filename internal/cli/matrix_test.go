@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,6 +67,15 @@ func TestRoleActionMatrix(t *testing.T) {
 		return [][]string{{"project", "create", "p" + id}, add}
 	}
 	admins := []string{"owner", "admin"}
+	// file writes an input file for a command and returns its path.
+	files := t.TempDir()
+	file := func(name, text string) string {
+		path := filepath.Join(files, name)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
 	seeRoles := []string{"owner", "admin", "manager", "viewer"}
 	actions := []action{
 		{"user list", all, nil, func(string) []string { return []string{"user", "list"} }},
@@ -126,6 +136,18 @@ func TestRoleActionMatrix(t *testing.T) {
 		{"can --project", all, nil, func(string) []string {
 			return []string{"can", "manager@example.com", "projects.members", "--project", "shared"}
 		}},
+		// Round 2's commands that act on people, from files and in bulk.
+		{"user set-projects", []string{"owner", "admin", "manager"}, user, func(id string) []string {
+			return []string{"user", "set-projects", id + "@example.com", "shared"}
+		}},
+		{"import", admins, nil, func(id string) []string {
+			return []string{"import", file(id+".csv", "email,roles\n"+id+"@example.com,member\n")}
+		}},
+		{"apply", admins, nil, func(id string) []string {
+			return []string{"apply", "-f", file(id+".yaml", "users:\n- {email: "+id+"@example.com, roles: [member]}\n")}
+		}},
+		{"export", all, nil, func(string) []string { return []string{"export"} }},
+		{"account update", all, nil, func(id string) []string { return []string{"account", "update", "--name", id} }},
 	}
 	n := 0
 	for _, a := range actions {
