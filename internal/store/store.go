@@ -158,6 +158,24 @@ type Tx interface {
 	// ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
 	ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error
 
+	// Browser sessions and notices.
+	// InsertSession stores a new session and returns its id.
+	InsertSession(ctx context.Context, s SessionRow) (int64, error)
+	// SessionUser finds a session by its token's hash together with its
+	// user, roles loaded, in one statement, as TokenUser does for tokens.
+	SessionUser(ctx context.Context, hash []byte) (SessionRow, UserRow, bool, error)
+	// TouchSession records activity on a session (its idle lifetime
+	// counts from the last), at most once a minute, to spare writes.
+	TouchSession(ctx context.Context, id int64, now time.Time) error
+	// EndSessions deletes a user's sessions, or only the one with id when
+	// id != 0, and returns how many it deleted.
+	EndSessions(ctx context.Context, userID, id int64) (int, error)
+	// NoticesSeen returns the id of the newest audit event a user has seen
+	// as a notice, or 0 when they never looked.
+	NoticesSeen(ctx context.Context, userID int64) (int64, error)
+	// SetNoticesSeen records that a user has seen notices up to an event.
+	SetNoticesSeen(ctx context.Context, userID, auditID int64) error
+
 	// Users.
 	// UserByRef finds a user by email, username, numeric id or kind:value link,
 	// with roles and links loaded.
@@ -210,6 +228,7 @@ type LinkKind string
 const (
 	LinkInvite LinkKind = "invite"
 	LinkReset  LinkKind = "reset"
+	LinkSignIn LinkKind = "signin" // a sign-in link a person asks for
 )
 
 // Link is a stored invitation or reset link.
@@ -229,6 +248,20 @@ type Link struct {
 	RevokedAt *time.Time
 	SentAt    *time.Time // when it was mailed
 	Reason    string
+}
+
+// SessionRow is a signed-in browser session. Only the SHA-256 of its
+// token is stored. It ends at ExpiresAt, or earlier when idle too long
+// after LastSeenAt.
+type SessionRow struct {
+	ID         int64
+	UserID     int64
+	TokenHash  []byte
+	Method     string // how it began: "password" or "link"
+	Address    string // the client's address at sign-in
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
 }
 
 // ProjectRow is a stored project.
@@ -317,6 +350,7 @@ type AuditQuery struct {
 	TargetID     int64
 	Target       string
 	Action       string
+	AfterID      int64 // only events with a larger id
 	Limit        int
 }
 

@@ -22,9 +22,11 @@ const (
 	API        Kind = "roster_pat_"
 	Invitation Kind = "roster_inv_"
 	Reset      Kind = "roster_rst_"
+	SignIn     Kind = "roster_sgn_" // a sign-in link mailed on request
+	Session    Kind = "roster_ses_" // a browser session, kept in a cookie
 )
 
-var kinds = []Kind{API, Invitation, Reset}
+var kinds = []Kind{API, Invitation, Reset, SignIn, Session}
 
 // enc is lower-case base32 without padding: unambiguous and URL-safe.
 var enc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
