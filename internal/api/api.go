@@ -71,7 +71,54 @@ const (
 	passwordBurst      = 100
 )
 
-// server is the handler New returns.
+// Server is the API's handler, which also serves, under Mount, what else
+// shares its logging, metrics and failure budgets: the pages.
+type Server struct{ s *server }
+
+// ServeHTTP logs, counts, recovers, caps the body and dispatches one
+// request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.s.serveHTTP(w, r) }
+
+// Mount serves h at each pattern (net/http's ServeMux patterns) beside
+// the API's routes.
+func (s *Server) Mount(h http.Handler, patterns ...string) {
+	for _, p := range patterns {
+		s.s.mux.Handle(p, h)
+	}
+}
+
+// Client is the address of r's client, as the failure budgets count it
+// and the audit log records it (see clientAddr).
+func (s *Server) Client(r *http.Request) string {
+	if a := s.s.clientAddr(r); a.IsValid() {
+		return a.String()
+	}
+	return r.RemoteAddr
+}
+
+// Guess runs check, a check of account's password, within the client's
+// failure budgets, as the API's sign-in does. When the client is past
+// them, check is not run and wait says how long until it may try again.
+func (s *Server) Guess(r *http.Request, account string, check func() error) (wait time.Duration, err error) {
+	err = s.s.guess(r, account, check)
+	if he, ok := errors.AsType[*httpError](err); ok && he.status == http.StatusTooManyRequests {
+		return he.retryAfter, nil
+	}
+	return 0, err
+}
+
+// Charge counts a failed use of a link, or a request for a sign-in
+// link, against the client's token budget; past it, wait says how long
+// until the client may try again.
+func (s *Server) Charge(r *http.Request) (wait time.Duration) {
+	if ok, wait := s.s.tokens.spend(s.s.limitKey(r)); !ok {
+		s.s.metrics.refusedToken.Inc()
+		return wait
+	}
+	return 0
+}
+
+// server is the state behind Server.
 type server struct {
 	b       Backend
 	log     *slog.Logger
@@ -86,7 +133,7 @@ type server struct {
 }
 
 // New returns the API's handler over b.
-func New(b Backend, o Options) http.Handler {
+func New(b Backend, o Options) *Server {
 	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux(), trusted: o.TrustedProxies,
 		metrics: o.Metrics}
 	if s.log == nil {
@@ -112,7 +159,7 @@ func New(b Backend, o Options) http.Handler {
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.pattern, &endpoint{s: s, rt: rt, metrics: s.metrics.route(rt.pattern)})
 	}
-	return http.HandlerFunc(s.serveHTTP)
+	return &Server{s}
 }
 
 // serveHTTP logs, counts, recovers, caps the body and dispatches one
@@ -209,7 +256,7 @@ func safePath(r *http.Request) string {
 	}
 	segs := strings.Split(p, "/")
 	for i, seg := range segs {
-		for _, k := range []token.Kind{token.API, token.Invitation, token.Reset} {
+		for _, k := range []token.Kind{token.API, token.Invitation, token.Reset, token.SignIn, token.Session} {
 			if strings.Contains(seg, string(k)) {
 				segs[i] = string(k) + "…"
 			}

@@ -65,6 +65,12 @@ func (s *server) routes() []route {
 			})
 			return u, err
 		}, "current", "new")},
+		{"GET " + v1 + "/account/notices", bearer, noBody(func(c call) ([]roster.Notice, error) {
+			return c.svc.Notices(c.ctx(), false)
+		})},
+		{"POST " + v1 + "/account/notices/seen", bearer, noBody(func(c call) ([]roster.Notice, error) {
+			return c.svc.Notices(c.ctx(), true)
+		})},
 
 		// Users.
 		{"GET " + v1 + "/users", bearer, noBody(func(c call) (wire.Page[roster.User], error) {

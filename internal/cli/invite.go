@@ -400,19 +400,33 @@ func accountResetRun(cmd *cobra.Command, f *Factory, opts *accountResetOptions, 
 	return f.printUserResults([]roster.UserResult{{User: u, Changed: true}}, true, "set a new password for", "")
 }
 
+// accountView is what account show prints: the principal and the
+// notices the user had not seen.
+type accountView struct {
+	roster.Principal
+	Notices []roster.Notice `json:"notices"`
+}
+
 func newCmdAccountShow(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show",
-		Short: "Show who you act as, and your permissions",
-		Long: `Show the account roster acts as: the --as user in local mode, or the local
-administrator without --as; with its effective permissions.`,
+		Short: "Show who you act as, your permissions and what changed",
+		Long: `Show the account roster acts as: the --as user in local mode, the signed-in
+user remotely, or the local administrator without --as; with its effective
+permissions, its last sign-in, and notices of the changes others made to its
+roles and projects since it last looked (which are then marked seen).`,
 		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			p, err := svc.Whoami(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return f.printOne(p, principalRows(p))
+			notices, err := svc.Notices(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			v := accountView{Principal: p, Notices: notices}
+			return f.printOne(v, accountRows(v))
 		}),
 	}
 }
@@ -466,13 +480,23 @@ Without a terminal both must come from flags.`,
 	return cmd
 }
 
-func principalRows(p roster.Principal) output.Rows {
-	email, roles := "", ""
+func accountRows(v accountView) output.Rows {
+	p := v.Principal
+	email, roles, last := "", "", ""
 	if p.User != nil {
 		email, roles = p.User.Email, strings.Join(p.User.Roles, ",")
+		if at := p.User.LastLoginAt; at != nil {
+			last = at.UTC().Format(time.RFC3339) + " (" + p.User.LastLoginMethod + ")"
+		}
 	}
-	rows := output.Rows{Header: []string{"NAME", "VIA", "EMAIL", "ROLES", "PERMISSIONS", "PASSWORD"}}
+	notices := make([]string, len(v.Notices))
+	for i, n := range v.Notices {
+		notices[i] = n.At.UTC().Format(time.RFC3339) + " " + n.Actor + " " + n.Text
+	}
+	rows := output.Rows{Header: []string{"NAME", "VIA", "EMAIL", "ROLES", "PERMISSIONS", "PASSWORD", "LAST SIGN-IN", "NOTICES"}}
 	policy := fmt.Sprintf("%d-%d characters", p.PasswordPolicy.MinLength, p.PasswordPolicy.MaxLength)
-	rows.Add(p.Name, p.Name, p.Via, email, roles, strings.Join(p.Permissions, ","), policy)
+	rows.Add(p.Name, p.Name, p.Via, email, roles, strings.Join(p.Permissions, ","), policy, last, strings.Join(notices, "\n"))
 	return rows
 }
+
+func principalRows(p roster.Principal) output.Rows { return accountRows(accountView{Principal: p}) }

@@ -18,6 +18,7 @@ import (
 	"github.com/roster-dev/roster/internal/api"
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/web"
 )
 
 type serveOptions struct {
@@ -138,8 +139,10 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	metrics := api.NewMetrics()
 	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithBaseURL(opts.baseURL), core.WithServer(opts.mailPassword))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
+	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics})
+	handler.Mount(web.New(c, handler, logger), web.Patterns...)
 	srv := &http.Server{
-		Handler:           api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics}),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

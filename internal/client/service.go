@@ -31,6 +31,13 @@ func (c *Client) ChangePassword(ctx context.Context, current, next string) (rost
 	return do[roster.User](ctx, c, http.MethodPost, "/account/password", wire.ChangePassword{Current: current, New: next})
 }
 
+func (c *Client) Notices(ctx context.Context, markSeen bool) ([]roster.Notice, error) {
+	if markSeen {
+		return do[[]roster.Notice](ctx, c, http.MethodPost, "/account/notices/seen", nil)
+	}
+	return do[[]roster.Notice](ctx, c, http.MethodGet, "/account/notices", nil)
+}
+
 // Users.
 
 func (c *Client) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error) {

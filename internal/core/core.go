@@ -5,6 +5,7 @@ package core
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 
@@ -128,6 +129,18 @@ func (a *actor) id() int64 {
 		return 0
 	}
 	return a.user.ID
+}
+
+// person names the actor as the recipient of a mail reads it: "Ann Lee
+// (ann@example.com)", or for the local administrator "an administrator".
+func (a *actor) person() string {
+	switch {
+	case a.user == nil:
+		return "an administrator"
+	case a.user.Name != "":
+		return a.user.Name + " (" + a.user.Email + ")"
+	}
+	return a.user.Email
 }
 
 func (a *actor) is(u store.UserRow) bool { return a.user != nil && a.user.ID == u.ID }
@@ -346,6 +359,12 @@ func (o *op) settings() (roster.Settings, error) {
 	if err != nil {
 		return nil, err
 	}
+	return o.core.settings(stored), nil
+}
+
+// settings completes the stored settings with defaults and this
+// process's base URL.
+func (c *Core) settings(stored map[string]string) roster.Settings {
 	set := roster.Settings{}
 	for _, spec := range roster.SettingSpecs {
 		set[spec.Key] = spec.Default
@@ -353,14 +372,22 @@ func (o *op) settings() (roster.Settings, error) {
 	for k, v := range stored {
 		set[k] = v
 	}
-	if o.core.baseURL != "" {
-		set["base_url"] = o.core.baseURL
+	if c.baseURL != "" {
+		set["base_url"] = c.baseURL
 	}
-	return set, nil
+	return set
 }
 
-// audit records an event in the operation's transaction.
+// audit records an event in the operation's transaction, with the
+// client's address when the request came with one (WithClient).
 func (o *op) audit(action, target string, targetID int64, details map[string]any) error {
+	if addr, ok := o.ctx.Value(clientKey{}).(string); ok && addr != "" {
+		details = maps.Clone(details)
+		if details == nil {
+			details = map[string]any{}
+		}
+		details["client"] = addr
+	}
 	return o.tx.InsertAudit(o.ctx, store.AuditEntry{
 		AuditEvent: roster.AuditEvent{At: o.now, Actor: o.act.name, Via: o.act.via, Action: action, Target: target, Details: details},
 		ActorID:    o.act.id(),

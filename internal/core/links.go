@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -98,10 +97,7 @@ func invitationView(l store.Link, now time.Time) roster.Invitation {
 
 // newLink stores a fresh link for u and returns it with its token.
 func (o *op) newLink(kind store.LinkKind, u store.UserRow, roles []string, life time.Duration) (store.Link, string, error) {
-	k := token.Invitation
-	if kind == store.LinkReset {
-		k = token.Reset
-	}
+	_, k, _ := linkRules(kind)
 	tok, hash := token.New(k)
 	l := store.Link{Kind: kind, UserID: u.ID, Email: u.Email, Name: u.Name, TokenHash: hash[:], CreatedBy: o.act.id(),
 		Creator: o.act.name, Roles: roles, CreatedAt: o.now, ExpiresAt: o.now.Add(life)}
@@ -126,6 +122,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 	var set roster.Settings
 	var cfg mail.Config
 	var sent store.Link
+	var from string // the inviter, as the invited person reads it
 	err = s.write(ctx, func(o *op) error {
 		if err := o.require(roster.PermUsersCreate); err != nil {
 			return err
@@ -172,7 +169,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		if err != nil {
 			return err
 		}
-		sent = l
+		sent, from = l, o.act.person()
 		inv = invitationView(l, o.now)
 		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
 		return o.audit("invite.create", email, row.ID, map[string]any{"roles": roles, "expires_at": l.ExpiresAt})
@@ -181,7 +178,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		return roster.Invitation{}, fmt.Errorf("invite %s: %w", roster.Quote(email), err)
 	}
 	if p.Send && inv.Existing == nil {
-		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", sent)
+		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv, from, sent), "invite.send", sent)
 	}
 	return inv, nil
 }
@@ -256,6 +253,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 	var set roster.Settings
 	var cfg mail.Config
 	var sent store.Link
+	var from string
 	err := s.write(ctx, func(o *op) error {
 		u, err := o.invited(email)
 		if err != nil {
@@ -289,7 +287,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		if err != nil {
 			return err
 		}
-		sent = l
+		sent, from = l, o.act.person()
 		inv = invitationView(l, o.now)
 		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
 		return o.audit("invite.resend", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
@@ -298,7 +296,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		return roster.Invitation{}, fmt.Errorf("resend invitation to %s: %w", roster.Quote(email), err)
 	}
 	if send {
-		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv), "invite.send", sent)
+		inv.Sent, inv.MailError = s.deliver(ctx, cfg, inviteMessage(set, inv, from, sent), "invite.send", sent)
 	}
 	return inv, nil
 }
@@ -340,29 +338,13 @@ func (s *service) RevokeInvitation(ctx context.Context, email string) (roster.In
 // link: check the token, check the password before the write (hashing
 // must not hold the write lock), then consume the link with one
 // conditional update inside the write transaction and apply fn.
-func (s *service) redeem(ctx context.Context, kind store.LinkKind, what, tok, pw string, check func(o *op, l store.Link, u store.UserRow) error, apply func(o *op, l store.Link, u *store.UserRow) error) (roster.User, error) {
-	k := token.Invitation
-	if kind == store.LinkReset {
-		k = token.Reset
-	}
+func (s *service) redeem(ctx context.Context, kind store.LinkKind, tok, pw string, apply func(o *op, l store.Link, u *store.UserRow) error) (roster.User, error) {
+	what, k, check := linkRules(kind)
 	hash, err := token.Parse(k, tok)
 	if err != nil {
 		return roster.User{}, unknownLink(what)
 	}
-	find := func(o *op) (store.Link, store.UserRow, error) {
-		l, found, err := o.tx.LinkByHash(ctx, kind, hash[:])
-		if err != nil || !found {
-			return l, store.UserRow{}, errors.Join(err, unknownLink(what))
-		}
-		if err := deadLink(what, l, o.now); err != nil {
-			return l, store.UserRow{}, err
-		}
-		u, err := o.tx.UserByRef(ctx, strconv.FormatInt(l.UserID, 10))
-		if err != nil {
-			return l, u, err
-		}
-		return l, u, check(o, l, u)
-	}
+	find := func(o *op) (store.Link, store.UserRow, error) { return o.liveLink(kind, what, hash[:], check) }
 	var email string
 	err = s.anonymous(ctx, false, func(o *op) error {
 		_, u, err := find(o)
@@ -431,13 +413,7 @@ func (s *service) AcceptInvitation(ctx context.Context, p roster.AcceptInvitatio
 			return roster.User{}, err
 		}
 	}
-	check := func(o *op, l store.Link, u store.UserRow) error {
-		if u.Status != roster.StatusInvited {
-			return roster.Errorf(roster.ErrConflict, "this invitation is for an account that is %s", u.Status)
-		}
-		return nil
-	}
-	u, err := s.redeem(ctx, store.LinkInvite, "invitation", p.Token, p.Password, check, func(o *op, l store.Link, u *store.UserRow) error {
+	u, err := s.redeem(ctx, store.LinkInvite, p.Token, p.Password, func(o *op, l store.Link, u *store.UserRow) error {
 		denied := roster.Errorf(roster.ErrForbidden, "%s, who invited you, can no longer grant %s (R11)", l.Creator, strings.Join(u.Roles, ", ")).
 			WithHint("ask an administrator for a new invitation")
 		if err := o.checkCreator(l, *u, roster.PermUsersCreate, u.Roles, denied); err != nil {
@@ -532,19 +508,13 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 		return roster.ResetLink{}, fmt.Errorf("reset link for %s: %w", roster.Quote(ref), err)
 	}
 	if send {
-		rl.Sent, rl.MailError = s.deliver(ctx, cfg, resetMessage(set, rl), "user.reset_link.send", sent)
+		rl.Sent, rl.MailError = s.deliver(ctx, cfg, resetMessage(set, rl, sent), "user.reset_link.send", sent)
 	}
 	return rl, nil
 }
 
 func (s *service) RedeemResetLink(ctx context.Context, tok, pw string) (roster.User, error) {
-	check := func(o *op, l store.Link, u store.UserRow) error {
-		if u.Status != roster.StatusActive {
-			return roster.Errorf(roster.ErrConflict, "this reset link is for an account that is %s", u.Status)
-		}
-		return nil
-	}
-	u, err := s.redeem(ctx, store.LinkReset, "reset link", tok, pw, check, func(o *op, l store.Link, u *store.UserRow) error {
+	u, err := s.redeem(ctx, store.LinkReset, tok, pw, func(o *op, l store.Link, u *store.UserRow) error {
 		denied := roster.Errorf(roster.ErrForbidden, "%s, who issued this link, may no longer set your password (R11)", l.Creator).
 			WithHint("ask an administrator for a new link")
 		if err := o.checkCreator(l, *u, roster.PermUsersManage, nil, denied); err != nil {
@@ -594,7 +564,7 @@ func howToUse(url, command, tok string) string {
 	return "  " + tok + "\n\nSave it in a file, say link.txt, and run:\n\n  " + command + " --link-file link.txt"
 }
 
-func inviteMessage(set roster.Settings, inv roster.Invitation) mail.Message {
+func inviteMessage(set roster.Settings, inv roster.Invitation, from string, l store.Link) mail.Message {
 	greeting := "Hello,"
 	if inv.Name != "" {
 		greeting = "Hello " + inv.Name + ","
@@ -607,22 +577,67 @@ To accept, choose your password here:
 
 %s
 
-The link works once and expires at %s UTC.
+%s
 If you did not expect this invitation, you can ignore this message.
-`, greeting, inv.InvitedBy, orgName(set), strings.Join(inv.Roles, ", "),
-		howToUse(inv.URL, "roster invite accept", inv.Token), inv.ExpiresAt.UTC().Format("2006-01-02 15:04"))
+`, greeting, capitalize(from), orgName(set), strings.Join(inv.Roles, ", "),
+		howToUse(inv.URL, "roster invite accept", inv.Token), validity(l))
 	return mail.Message{To: inv.Email, Subject: "You are invited to " + orgName(set), Body: body}
 }
 
-func resetMessage(set roster.Settings, rl roster.ResetLink) mail.Message {
+func resetMessage(set roster.Settings, rl roster.ResetLink, l store.Link) mail.Message {
 	body := fmt.Sprintf(`Hello,
 
 An administrator of %s issued a link for you to set a new password:
 
 %s
 
-The link works once and expires at %s UTC.
+%s
 If you did not ask for this, tell your administrator.
-`, orgName(set), howToUse(rl.URL, "roster account reset", rl.Token), rl.ExpiresAt.UTC().Format("2006-01-02 15:04"))
+`, orgName(set), howToUse(rl.URL, "roster account reset", rl.Token), validity(l))
 	return mail.Message{To: rl.Email, Subject: "Set your " + orgName(set) + " password", Body: body}
+}
+
+func signInMessage(set roster.Settings, email, url string, l store.Link) mail.Message {
+	body := fmt.Sprintf(`Hello,
+
+Someone, probably you, asked to sign in to %s as %s. To sign in, open:
+
+%s
+
+%s
+If it was not you, ignore this message: nothing changes without the link.
+`, orgName(set), email, "  "+url, validity(l))
+	return mail.Message{To: email, Subject: "Sign in to " + orgName(set), Body: body}
+}
+
+// validity says how long a link lasts, in the words of a mail.
+func validity(l store.Link) string {
+	return fmt.Sprintf("The link works once and lasts %s, until %s UTC.",
+		Lifetime(l.ExpiresAt.Sub(l.CreatedAt)), l.ExpiresAt.UTC().Format("2006-01-02 15:04"))
+}
+
+// Lifetime writes a duration as a person would: "7 days", "24 hours",
+// "30 minutes".
+func Lifetime(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return strconv.FormatInt(n, 10) + " " + unit + "s"
+	}
+	switch {
+	case d >= 48*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d >= 2*time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	}
+	return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
+}
+
+// capitalize starts a sentence with its first letter in upper case.
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/token"
@@ -68,24 +66,30 @@ func (s *service) CreateToken(ctx context.Context, p roster.CreateToken) (roster
 		if u.Status != roster.StatusActive {
 			return roster.Errorf(roster.ErrConflict, "%s is %s and cannot hold tokens", u.Email, u.Status)
 		}
-		secret, hash := token.New(token.API)
-		expires := o.now.Add(life)
-		id, err := o.tx.InsertToken(ctx, u.ID, p.Name, hash[:], o.act.name, o.now, &expires)
-		if err != nil {
-			return err
-		}
-		row, _, err := o.tx.TokenByID(ctx, id)
-		if err != nil {
-			return err
-		}
-		out = row.APIToken
-		out.Token = secret
-		return o.audit("token.create", u.Email, u.ID, map[string]any{"token_id": id, "name": p.Name, "expires_at": expires})
+		out, err = o.mintToken(u, p.Name, life)
+		return err
 	})
 	if err != nil {
 		return roster.APIToken{}, fmt.Errorf("create token: %w", err)
 	}
 	return out, nil
+}
+
+// mintToken makes a new API token of u, shown this once.
+func (o *op) mintToken(u store.UserRow, name string, life time.Duration) (roster.APIToken, error) {
+	secret, hash := token.New(token.API)
+	expires := o.now.Add(life)
+	id, err := o.tx.InsertToken(o.ctx, u.ID, name, hash[:], o.act.name, o.now, &expires)
+	if err != nil {
+		return roster.APIToken{}, err
+	}
+	row, _, err := o.tx.TokenByID(o.ctx, id)
+	if err != nil {
+		return roster.APIToken{}, err
+	}
+	out := row.APIToken
+	out.Token = secret
+	return out, o.audit("token.create", u.Email, u.ID, map[string]any{"token_id": id, "name": name, "expires_at": expires})
 }
 
 func (s *service) ListTokens(ctx context.Context, user string) ([]roster.APIToken, error) {
@@ -224,62 +228,6 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 	}
 	actor := Actor{User: strconv.FormatInt(user.ID, 10), Via: "token:" + strconv.FormatInt(tok.ID, 10)}
 	return &service{core: c, actor: actor, signedIn: &user}, nil
-}
-
-// SignIn exchanges an email and password for a new API token of that user.
-// An unknown email, a wrong password and an account that is not active
-// all fail alike, after the same work: one hash.
-func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APIToken, error) {
-	fail := roster.Errorf(roster.ErrUnauthenticated, "wrong email or password")
-	var u store.UserRow
-	err := c.db.Read(ctx, func(tx store.Tx) error {
-		var err error
-		u, err = tx.UserByRef(ctx, email)
-		return err
-	})
-	if err != nil || !strings.Contains(email, "@") {
-		password.VerifyNone(pw)
-		return roster.APIToken{}, fail
-	}
-	ok, rehash := password.Verify(u.PasswordHash, pw)
-	if u.PasswordHash == "" {
-		password.VerifyNone(pw)
-	}
-	if !ok || u.Status != roster.StatusActive {
-		return roster.APIToken{}, fail
-	}
-	// An imported bcrypt hash, or one made with older parameters, is
-	// replaced now, while the password is at hand: the only moment it is.
-	var fresh string
-	if rehash {
-		if fresh, err = password.Hash(pw); err != nil {
-			return roster.APIToken{}, err
-		}
-	}
-	if name == "" {
-		name = "login"
-	}
-	// Signing in is allowed to a user who must change their password
-	// (R17): the token then does no more than that and show the account.
-	svc := (&service{core: c, actor: Actor{User: strconv.FormatInt(u.ID, 10), Via: "password"}}).account()
-	t, err := svc.CreateToken(ctx, roster.CreateToken{Name: name})
-	if err != nil {
-		return roster.APIToken{}, err
-	}
-	err = c.db.Write(ctx, func(tx store.Tx) error {
-		row, err := tx.UserByRef(ctx, strconv.FormatInt(u.ID, 10))
-		if err != nil {
-			return err
-		}
-		now := c.now().UTC()
-		row.LastLoginAt, row.LastLoginMethod = &now, "password"
-		// Only the hash just verified is replaced, not one set meanwhile.
-		if fresh != "" && row.PasswordHash == u.PasswordHash {
-			row.PasswordHash = fresh
-		}
-		return tx.UpdateUser(ctx, row)
-	})
-	return t, err
 }
 
 // Public is all a caller without a token may do: redeem a link, whose

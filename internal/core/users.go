@@ -583,7 +583,11 @@ func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassw
 			if err != nil {
 				return roster.UserResult{}, err
 			}
-			details["links_revoked"], details["tokens_revoked"] = n, t
+			ended, err := o.tx.EndSessions(o.ctx, u.ID, 0)
+			if err != nil {
+				return roster.UserResult{}, err
+			}
+			details["links_revoked"], details["tokens_revoked"], details["sessions_ended"] = n, t, ended
 		}
 		if err := o.audit("user.set_password", u.Email, u.ID, details); err != nil {
 			return roster.UserResult{}, err
@@ -634,7 +638,16 @@ func (o *op) deactivate(ref, reason string) (roster.UserResult, error) {
 	if err != nil {
 		return roster.UserResult{}, err
 	}
+	// Their browser sessions end too; a session also checks the status
+	// at every request, so this is tidiness, not the guarantee.
+	sessions, err := o.tx.EndSessions(o.ctx, u.ID, 0)
+	if err != nil {
+		return roster.UserResult{}, err
+	}
 	details := map[string]any{"from": from}
+	if sessions > 0 {
+		details["sessions_ended"] = sessions
+	}
 	if revoked > 0 {
 		details["links_revoked"] = revoked
 	}

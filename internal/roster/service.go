@@ -17,6 +17,10 @@ type Service interface {
 	// ChangePassword changes the acting user's own password; the current
 	// one must be given (R10).
 	ChangePassword(ctx context.Context, current, next string) (User, error)
+	// Notices lists the changes others made to the acting user's roles and
+	// projects since the user last looked, newest first; with markSeen the
+	// user has now looked (R15).
+	Notices(ctx context.Context, markSeen bool) ([]Notice, error)
 
 	ListUsers(ctx context.Context, f UserFilter) (Page[User], error)
 	GetUser(ctx context.Context, ref string) (User, error)
@@ -87,6 +91,18 @@ type Service interface {
 
 	GetSettings(ctx context.Context) (Settings, error)
 	SetSetting(ctx context.Context, key, value string) (SettingResult, error)
+}
+
+// Notice tells a user of a change someone else made to their roles or
+// project memberships: who, what, when.
+type Notice struct {
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	// Text says what changed, addressed to the user: "added you to the
+	// project apollo".
+	Text string `json:"text"`
 }
 
 // Principal is who a Service acts as.

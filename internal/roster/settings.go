@@ -117,6 +117,8 @@ var SettingSpecs = []SettingSpec{
 	{Key: "password.min_length", Default: "8", Describe: "minimum password length in characters", check: intBetween(8, 256)},
 	{Key: "reset.ttl", Default: "24h", Describe: "lifetime of a reset link", check: duration},
 	{Key: "seats", Default: "0", Describe: "most active users allowed; 0 means no limit", check: intBetween(0, 1<<30)},
+	{Key: "session.idle", Default: "12h", Describe: "a browser session ends after this long unused", check: duration},
+	{Key: "session.ttl", Default: "7d", Describe: "a browser session ends this long after sign-in", check: duration},
 	{Key: "signin.ttl", Default: "30m", Describe: "lifetime of a self-requested sign-in link", check: duration},
 }
 

@@ -1,0 +1,423 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/roster-dev/roster/internal/mail"
+	"github.com/roster-dev/roster/internal/password"
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
+	"github.com/roster-dev/roster/internal/token"
+)
+
+// clientKey carries the address of the client a request came from.
+type clientKey struct{}
+
+// WithClient returns ctx carrying the address of the client a request
+// came from: every audit event written for the request records it.
+func WithClient(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, clientKey{}, addr)
+}
+
+// Session is a signed-in browser session: who it is, and a Service acting
+// as them with their current permissions.
+type Session struct {
+	ID      int64
+	User    roster.User
+	Method  string // how it began: "password" or "link"
+	Service roster.Service
+}
+
+// failedSignIn is the one answer to every failed sign-in, whatever failed.
+func failedSignIn() error { return roster.Errorf(roster.ErrUnauthenticated, "wrong email or password") }
+
+// endedSession is the one answer for a session that is unknown or over.
+func endedSession() error {
+	return roster.Errorf(roster.ErrUnauthenticated, "your session has ended").WithHint("sign in again")
+}
+
+// verifyLogin checks an email and a password. An unknown email, a wrong
+// password and an account that is not active all fail alike, after the
+// same work: one hash. When the stored hash is an imported bcrypt one, or
+// made with older parameters, fresh is its replacement, made now while the
+// password is at hand: the only moment it is.
+func (c *Core) verifyLogin(ctx context.Context, email, pw string) (u store.UserRow, fresh string, err error) {
+	err = c.db.Read(ctx, func(tx store.Tx) error {
+		var err error
+		u, err = tx.UserByRef(ctx, email)
+		return err
+	})
+	if err != nil || !strings.Contains(email, "@") {
+		password.VerifyNone(pw)
+		return u, "", failedSignIn()
+	}
+	ok, rehash := password.Verify(u.PasswordHash, pw)
+	if u.PasswordHash == "" {
+		password.VerifyNone(pw)
+	}
+	if !ok || u.Status != roster.StatusActive {
+		return u, "", failedSignIn()
+	}
+	if rehash {
+		if fresh, err = password.Hash(pw); err != nil {
+			return u, "", err
+		}
+	}
+	return u, fresh, nil
+}
+
+// signIn runs fn as u, in one write transaction with the record of the
+// sign-in: last_login_at and last_login_method, the rehash verifyLogin
+// made (only over the hash it verified, not one set meanwhile) and an
+// audit event. Signing in is allowed to a user who must change their
+// password (R17): what it makes then does no more than that.
+func (c *Core) signIn(ctx context.Context, u store.UserRow, method, fresh string, fn func(o *op) (map[string]any, error)) error {
+	s := (&service{core: c, actor: Actor{User: strconv.FormatInt(u.ID, 10), Via: method}}).account()
+	return s.write(ctx, func(o *op) error {
+		details, err := fn(o)
+		if err != nil {
+			return err
+		}
+		row := *o.act.user
+		row.LastLoginAt, row.LastLoginMethod = &o.now, method
+		if fresh != "" && row.PasswordHash == u.PasswordHash {
+			row.PasswordHash = fresh
+		}
+		if err := o.tx.UpdateUser(ctx, row); err != nil {
+			return err
+		}
+		details["method"] = method
+		return o.audit("account.signin", row.Email, row.ID, details)
+	})
+}
+
+// SignIn exchanges an email and password for a new API token of that
+// user, as roster login does.
+func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APIToken, error) {
+	u, fresh, err := c.verifyLogin(ctx, email, pw)
+	if err != nil {
+		return roster.APIToken{}, err
+	}
+	if name == "" {
+		name = "login"
+	}
+	var t roster.APIToken
+	err = c.signIn(ctx, u, "password", fresh, func(o *op) (map[string]any, error) {
+		var err error
+		t, err = o.mintToken(*o.act.user, name, roster.DefaultTokenTTL)
+		return map[string]any{"token_id": t.ID}, err
+	})
+	return t, err
+}
+
+// sessionLife reads a session's absolute and idle lifetimes.
+func sessionLife(set roster.Settings) (life, idle time.Duration, err error) {
+	if life, err = roster.ParseDuration(set["session.ttl"]); err != nil {
+		return 0, 0, err
+	}
+	idle, err = roster.ParseDuration(set["session.idle"])
+	return life, idle, err
+}
+
+// startSession stores a new session of the acting user and returns its
+// secret, for the cookie.
+func (o *op) startSession(method string) (string, map[string]any, error) {
+	set, err := o.settings()
+	if err != nil {
+		return "", nil, err
+	}
+	life, _, err := sessionLife(set)
+	if err != nil {
+		return "", nil, err
+	}
+	secret, hash := token.New(token.Session)
+	addr, _ := o.ctx.Value(clientKey{}).(string)
+	id, err := o.tx.InsertSession(o.ctx, store.SessionRow{UserID: o.act.id(), TokenHash: hash[:], Method: method,
+		Address: addr, CreatedAt: o.now, LastSeenAt: o.now, ExpiresAt: o.now.Add(life)})
+	return secret, map[string]any{"session_id": id}, err
+}
+
+// StartSession signs a person in with their email and password and
+// returns the secret of a new browser session.
+func (c *Core) StartSession(ctx context.Context, email, pw string) (string, error) {
+	u, fresh, err := c.verifyLogin(ctx, email, pw)
+	if err != nil {
+		return "", err
+	}
+	var secret string
+	err = c.signIn(ctx, u, "password", fresh, func(o *op) (details map[string]any, err error) {
+		secret, details, err = o.startSession("password")
+		return details, err
+	})
+	return secret, err
+}
+
+// Session finds the browser session a cookie's secret names. Unknown,
+// expired and idle sessions, and sessions of users who are not active,
+// all fail alike with roster.ErrUnauthenticated.
+func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
+	hash, err := token.Parse(token.Session, secret)
+	if err != nil {
+		return Session{}, endedSession()
+	}
+	var row store.SessionRow
+	var user store.UserRow
+	var idle time.Duration
+	now := c.now().UTC()
+	err = c.db.Read(ctx, func(tx store.Tx) error {
+		stored, err := tx.Settings(ctx)
+		if err != nil {
+			return err
+		}
+		if _, idle, err = sessionLife(c.settings(stored)); err != nil {
+			return err
+		}
+		var found bool
+		row, user, found, err = tx.SessionUser(ctx, hash[:])
+		switch {
+		case err != nil:
+			return err
+		case !found, !now.Before(row.ExpiresAt), now.Sub(row.LastSeenAt) >= idle, user.Status != roster.StatusActive:
+			return endedSession()
+		}
+		return nil
+	})
+	if err != nil {
+		return Session{}, err
+	}
+	if now.Sub(row.LastSeenAt) >= time.Minute {
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, row.ID, now) }); err != nil {
+			return Session{}, err
+		}
+	}
+	actor := Actor{User: strconv.FormatInt(user.ID, 10), Via: "session:" + strconv.FormatInt(row.ID, 10)}
+	return Session{ID: row.ID, User: user.User, Method: row.Method,
+		Service: &service{core: c, actor: actor, signedIn: &user}}, nil
+}
+
+// EndSession signs a session out. An unknown or already ended session is
+// not an error: the person is signed out either way.
+func (c *Core) EndSession(ctx context.Context, secret string) error {
+	hash, err := token.Parse(token.Session, secret)
+	if err != nil {
+		return nil
+	}
+	var row store.SessionRow
+	var user store.UserRow
+	var found bool
+	err = c.db.Read(ctx, func(tx store.Tx) error {
+		row, user, found, err = tx.SessionUser(ctx, hash[:])
+		return err
+	})
+	if err != nil || !found {
+		return err
+	}
+	s := &service{core: c, actor: Actor{User: strconv.FormatInt(user.ID, 10), Via: "session:" + strconv.FormatInt(row.ID, 10)}}
+	return s.anonymous(ctx, true, func(o *op) error {
+		n, err := o.tx.EndSessions(ctx, user.ID, row.ID)
+		if err != nil || n == 0 {
+			return err
+		}
+		o.act = &actor{user: &user, name: user.Email, via: s.actor.Via}
+		return o.audit("account.signout", user.Email, user.ID, map[string]any{"session_id": row.ID})
+	})
+}
+
+// RequestSignInLink mails a sign-in link, valid for signin.ttl (which it
+// returns), to the active user with that email. Whether or not there is
+// one, the answer is the same; only a server without mail says so, which
+// tells nothing about anyone.
+func (c *Core) RequestSignInLink(ctx context.Context, email string) (life time.Duration, err error) {
+	s := &service{core: c, actor: Actor{User: nobody, Via: "signin-link"}}
+	var cfg mail.Config
+	var set roster.Settings
+	var m mail.Message
+	var sent store.Link
+	err = s.anonymous(ctx, true, func(o *op) error {
+		var err error
+		if set, err = o.settings(); err != nil {
+			return err
+		}
+		if cfg, err = o.mailConfig(set, true); err != nil || set["base_url"] == "" {
+			return roster.Errorf(roster.ErrUnavailable, "this server cannot send sign-in links: mail or its base URL is not set up").
+				WithHint("sign in with your password, or ask an administrator")
+		}
+		if life, err = roster.ParseDuration(set["signin.ttl"]); err != nil {
+			return err
+		}
+		u, err := o.tx.UserByRef(ctx, email)
+		if err != nil || !strings.Contains(email, "@") || u.Status != roster.StatusActive {
+			return nil
+		}
+		o.act = &actor{user: &u, name: u.Email, via: "signin-link"}
+		l, tok, err := o.newLink(store.LinkSignIn, u, nil, life)
+		if err != nil {
+			return err
+		}
+		sent = l
+		m = signInMessage(set, u.Email, linkURL(set, "signin", tok), l)
+		return o.audit("account.signin_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
+	})
+	if err != nil || sent.ID == 0 {
+		return life, err
+	}
+	if ok, msg := s.deliver(ctx, cfg, m, "account.signin_link.send", sent); !ok {
+		return life, fmt.Errorf("send sign-in link: %s", msg)
+	}
+	return life, nil
+}
+
+// OrgName is the organisation's name for the pages: org.name, or
+// "roster" when none is set or the store does not answer.
+func (c *Core) OrgName(ctx context.Context) string {
+	var set roster.Settings
+	err := c.db.Read(ctx, func(tx store.Tx) error {
+		stored, err := tx.Settings(ctx)
+		set = c.settings(stored)
+		return err
+	})
+	if err != nil {
+		return "roster"
+	}
+	return orgName(set)
+}
+
+// LinkSession signs a person in with a sign-in link, which it uses up,
+// and returns the secret of a new browser session.
+func (c *Core) LinkSession(ctx context.Context, tok string) (string, error) {
+	hash, err := token.Parse(token.SignIn, tok)
+	if err != nil {
+		return "", unknownLink("sign-in link")
+	}
+	var secret string
+	s := &service{core: c, actor: Actor{User: nobody, Via: "link"}}
+	err = s.anonymous(ctx, true, func(o *op) error {
+		l, u, err := o.liveLink(store.LinkSignIn, "sign-in link", hash[:], activeAccount("sign-in link"))
+		if err != nil {
+			return err
+		}
+		if ok, err := o.tx.ConsumeLink(ctx, l.ID, o.now); err != nil {
+			return err
+		} else if !ok {
+			return roster.Errorf(roster.ErrConflict, "this sign-in link was already used")
+		}
+		o.act = o.principal(u, "link")
+		details := map[string]any{}
+		if secret, details, err = o.startSession("link"); err != nil {
+			return err
+		}
+		u.LastLoginAt, u.LastLoginMethod = &o.now, "link"
+		if err := o.tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		details["method"] = "link"
+		return o.audit("account.signin", u.Email, u.ID, details)
+	})
+	if err != nil {
+		return "", fmt.Errorf("sign in: %w", err)
+	}
+	return secret, nil
+}
+
+// LinkInfo is what a link's page shows before the link is used.
+type LinkInfo struct {
+	Email, Name, Username string
+	InvitedBy             string // who made an invitation, as a person reads it
+	Roles                 []string
+	ExpiresAt             time.Time
+	MinLength             int // the password policy's
+}
+
+// CheckLink checks, without using it, that a link of kind is live and
+// may still be used, as its use will check again; see AcceptInvitation,
+// RedeemResetLink and LinkSession.
+func (c *Core) CheckLink(ctx context.Context, kind store.LinkKind, tok string) (LinkInfo, error) {
+	what, k, check := linkRules(kind)
+	hash, err := token.Parse(k, tok)
+	if err != nil {
+		return LinkInfo{}, unknownLink(what)
+	}
+	var info LinkInfo
+	s := &service{core: c, actor: Actor{User: nobody, Via: "link"}}
+	err = s.anonymous(ctx, false, func(o *op) error {
+		l, u, err := o.liveLink(kind, what, hash[:], check)
+		if err != nil {
+			return err
+		}
+		set, err := o.settings()
+		if err != nil {
+			return err
+		}
+		info = LinkInfo{Email: u.Email, Name: u.Name, Username: u.Username, Roles: u.Roles, ExpiresAt: l.ExpiresAt,
+			InvitedBy: o.inviter(l), MinLength: set.Int("password.min_length")}
+		return nil
+	})
+	return info, err
+}
+
+// linkRules names a kind of link, its token's kind, and what its user's
+// account must be for it to be used.
+func linkRules(kind store.LinkKind) (string, token.Kind, func(o *op, l store.Link, u store.UserRow) error) {
+	switch kind {
+	case store.LinkInvite:
+		return "invitation", token.Invitation, invitedAccount
+	case store.LinkReset:
+		return "reset link", token.Reset, activeAccount("reset link")
+	}
+	return "sign-in link", token.SignIn, activeAccount("sign-in link")
+}
+
+// invitedAccount admits an invitation only for an account not yet active.
+func invitedAccount(o *op, l store.Link, u store.UserRow) error {
+	if u.Status != roster.StatusInvited {
+		return roster.Errorf(roster.ErrConflict, "this invitation is for an account that is %s", u.Status)
+	}
+	return nil
+}
+
+// activeAccount admits a link only for an active account (R8).
+func activeAccount(what string) func(o *op, l store.Link, u store.UserRow) error {
+	return func(o *op, l store.Link, u store.UserRow) error {
+		if u.Status != roster.StatusActive {
+			return roster.Errorf(roster.ErrConflict, "this %s is for an account that is %s", what, u.Status)
+		}
+		return nil
+	}
+}
+
+// liveLink finds the link a token's hash names, live at o.now, with its
+// user, who must pass check.
+func (o *op) liveLink(kind store.LinkKind, what string, hash []byte, check func(o *op, l store.Link, u store.UserRow) error) (store.Link, store.UserRow, error) {
+	l, found, err := o.tx.LinkByHash(o.ctx, kind, hash)
+	if err != nil || !found {
+		return l, store.UserRow{}, errors.Join(err, unknownLink(what))
+	}
+	if err := deadLink(what, l, o.now); err != nil {
+		return l, store.UserRow{}, err
+	}
+	u, err := o.tx.UserByRef(o.ctx, strconv.FormatInt(l.UserID, 10))
+	if err != nil {
+		return l, u, err
+	}
+	return l, u, check(o, l, u)
+}
+
+// inviter names who made a link as its recipient reads it: "Ann Lee
+// (ann@example.com)", or for the local administrator the organisation's
+// administrators.
+func (o *op) inviter(l store.Link) string {
+	if l.CreatedBy != 0 {
+		if u, err := o.tx.UserByRef(o.ctx, strconv.FormatInt(l.CreatedBy, 10)); err == nil {
+			return (&actor{user: &u}).person()
+		}
+	}
+	if strings.HasPrefix(l.Creator, "local:") {
+		return (&actor{super: true}).person()
+	}
+	return l.Creator
+}
