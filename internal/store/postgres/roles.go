@@ -225,6 +225,9 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 	} else if q.Target != "" {
 		add("target = %s", q.Target)
 	}
+	if q.AfterID != 0 {
+		add("id > %s", q.AfterID)
+	}
 	if q.Action != "" {
 		if strings.HasSuffix(q.Action, ".*") {
 			// A literal prefix: no letter case folded, no wildcard read.

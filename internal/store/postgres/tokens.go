@@ -48,18 +48,24 @@ func (t *Tx) TokenByHash(ctx context.Context, hash []byte) (store.TokenRow, bool
 func (t *Tx) TokenUser(ctx context.Context, hash []byte) (store.TokenRow, store.UserRow, bool, error) {
 	row := t.queryRow(ctx, `SELECT `+tokenColumns+`, `+userColumns+` FROM api_tokens
 		JOIN users ON users.id = api_tokens.user_id WHERE api_tokens.token_hash = $1`, hash)
-	var tok store.TokenRow
-	// scanUser's scan runs scanToken's, which scans the whole row into
-	// both sets of columns; each then finishes its own.
+	tok, u, err := scanWithUser(row, scanToken)
+	ok, err := found(err)
+	return tok, u, ok, err
+}
+
+// scanWithUser scans a row of scan's columns followed by userColumns:
+// scanUser's scan runs scan's, which scans the whole row into both sets
+// of columns; each then finishes its own.
+func scanWithUser[T any](row pgx.Row, scan func(pgx.Row) (T, error)) (T, store.UserRow, error) {
+	var v T
 	u, err := scanUser(scanFunc(func(userDest ...any) error {
 		var err error
-		tok, err = scanToken(scanFunc(func(tokenDest ...any) error {
-			return row.Scan(append(tokenDest, userDest...)...)
+		v, err = scan(scanFunc(func(dest ...any) error {
+			return row.Scan(append(dest, userDest...)...)
 		}))
 		return err
 	}))
-	ok, err := found(err)
-	return tok, u, ok, err
+	return v, u, err
 }
 
 // scanFunc is a pgx.Row made of a function.

@@ -30,7 +30,59 @@ var migrations = []migration{
 	// have it from their creation.
 	execSQL(fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)),
 	execSQL(schemaCatalogVersion),
+	execSQL(schemaSessions),
 }
+
+// schemaSessions holds browser sessions, of which only the SHA-256 of the
+// token is stored, and the newest audit event each user has seen as a
+// notice; and it lets a link be a sign-in link. SQLite cannot alter a
+// CHECK: links is made anew with the new one and its rows copied, the way
+// https://sqlite.org/lang_altertable.html#otheralter gives. Foreign keys
+// stay on: no table refers to links, and its rows refer to users that
+// exist. (IF NOT EXISTS: a store rewound to an older version by a test
+// migrates again.)
+const schemaSessions = `
+CREATE TABLE links_new (
+	id            INTEGER PRIMARY KEY,
+	kind          TEXT NOT NULL CHECK (kind IN ('invite', 'reset', 'signin')),
+	user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	token_hash    BLOB NOT NULL UNIQUE,
+	created_by    INTEGER REFERENCES users (id) ON DELETE SET NULL,
+	creator       TEXT NOT NULL,
+	roles         TEXT NOT NULL DEFAULT '[]',
+	created_at    INTEGER NOT NULL,
+	expires_at    INTEGER NOT NULL,
+	used_at       INTEGER,
+	revoked_at    INTEGER,
+	revoke_reason TEXT NOT NULL DEFAULT '',
+	sent_at       INTEGER
+);
+INSERT INTO links_new (id, kind, user_id, token_hash, created_by, creator, roles, created_at, expires_at,
+		used_at, revoked_at, revoke_reason, sent_at)
+	SELECT id, kind, user_id, token_hash, created_by, creator, roles, created_at, expires_at,
+		used_at, revoked_at, revoke_reason, sent_at FROM links;
+DROP TABLE links;
+ALTER TABLE links_new RENAME TO links;
+CREATE INDEX links_user ON links (user_id, kind);
+CREATE INDEX links_kind_created ON links (kind, created_at);
+
+CREATE TABLE IF NOT EXISTS sessions (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+	token_hash   BLOB NOT NULL UNIQUE,
+	method       TEXT NOT NULL,
+	address      TEXT NOT NULL DEFAULT '',
+	created_at   INTEGER NOT NULL,
+	last_seen_at INTEGER NOT NULL,
+	expires_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id);
+
+CREATE TABLE IF NOT EXISTS notices_seen (
+	user_id  INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+	audit_id INTEGER NOT NULL
+);
+`
 
 // schemaCatalogVersion counts changes to the catalog, so that a process
 // may cache it and still see, at its next request, a change another

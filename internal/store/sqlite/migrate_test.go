@@ -2,10 +2,14 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // TestMigrateFromEveryVersion builds a store at each older schema version,
@@ -45,6 +49,21 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// Links exist from version 3 (index 2), with sent_at from 6.
+			if from >= 3 {
+				sent := ""
+				if from >= 6 {
+					sent = ", sent_at = 5"
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO links (id, kind, user_id, token_hash, created_by, creator, roles,
+					created_at, expires_at, used_at, revoke_reason)
+					VALUES (41, 'invite', 1, x'0102', 1, 'local:root', '["member"]', 2, 3, 4, 'why')`); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE links SET revoked_at = 6`+sent); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := tx.Commit(); err != nil {
 				t.Fatal(err)
 			}
@@ -61,7 +80,64 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 					t.Fatalf("name_key = %q, %v", key, err)
 				}
 			}
+			// Migration 12 (index 11) makes links anew to allow sign-in
+			// links: the rows already there survive, and every foreign key
+			// still holds.
+			if from >= 3 {
+				checkLinkSurvived(t, db, from >= 6)
+			}
 		})
+	}
+}
+
+// checkLinkSurvived checks the link TestMigrateFromEveryVersion made,
+// that the store's foreign keys hold, and that a sign-in link may now be
+// stored.
+func checkLinkSurvived(t *testing.T, db *DB, withSent bool) {
+	t.Helper()
+	ctx := context.Background()
+	var kind, creator, roles, reason string
+	var user, createdBy, created, expires, used, revoked int64
+	var hash []byte
+	var sent sql.NullInt64
+	err := db.sql.QueryRowContext(ctx, `SELECT kind, user_id, token_hash, created_by, creator, roles, created_at, expires_at,
+		used_at, revoked_at, revoke_reason, sent_at FROM links WHERE id = 41`).
+		Scan(&kind, &user, &hash, &createdBy, &creator, &roles, &created, &expires, &used, &revoked, &reason, &sent)
+	if err != nil {
+		t.Fatalf("the link made before migrating: %v", err)
+	}
+	var wantSent int64
+	if withSent {
+		wantSent = 5
+	}
+	got := fmt.Sprint(kind, user, hash, createdBy, creator, roles, created, expires, used, revoked, reason, sent.Valid, sent.Int64)
+	want := fmt.Sprint("invite", 1, []byte{1, 2}, 1, "local:root", `["member"]`, 2, 3, 4, 6, "why", withSent, wantSent)
+	if got != want {
+		t.Errorf("the link after migrating = %s, want %s", got, want)
+	}
+	if _, problems, err := db.Check(ctx); err != nil || len(problems) > 0 {
+		t.Errorf("Check after migrating: %q, %v", problems, err)
+	}
+	err = db.Write(ctx, func(stx store.Tx) error {
+		_, err := stx.InsertLink(ctx, store.Link{Kind: store.LinkSignIn, UserID: 1, TokenHash: []byte{3}, Creator: "ann",
+			CreatedAt: time.UnixMicro(7), ExpiresAt: time.UnixMicro(8)})
+		return err
+	})
+	if err != nil {
+		t.Errorf("a sign-in link after migrating: %v", err)
+	}
+	// The CHECK still refuses other kinds.
+	if _, err := db.sql.ExecContext(ctx, `INSERT INTO links (kind, user_id, token_hash, creator, created_at, expires_at)
+		VALUES ('other', 1, x'04', 'ann', 7, 8)`); err == nil {
+		t.Error("a link of an unknown kind was stored")
+	}
+	// Deleting the user takes its links with it, as before.
+	if _, err := db.sql.ExecContext(ctx, `DELETE FROM users WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM links`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d links, %v after deleting their user; want 0", n, err)
 	}
 }
 

@@ -226,6 +226,9 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 	} else if q.Target != "" {
 		add("target = ?", q.Target)
 	}
+	if q.AfterID != 0 {
+		add("id > ?", q.AfterID)
+	}
 	if q.Action != "" {
 		if strings.HasSuffix(q.Action, ".*") {
 			// A literal prefix, not LIKE: LIKE ignores ASCII case and reads

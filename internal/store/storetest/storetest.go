@@ -45,6 +45,7 @@ func groups() []group {
 		{"audit", auditTests},
 		{"settings", settingsTests},
 		{"tokens", tokenTests},
+		{"sessions", sessionTests},
 		{"unique", uniqueTests},
 		{"time", timeTests},
 		{"transactions", txTests},
