@@ -39,3 +39,9 @@ clean:
 .PHONY: bench-server
 bench-server:
 	$(GO) run ./internal/tools/benchserver $(BENCHSERVER_FLAGS)
+
+# The pages' screenshots in docs/screenshots, at 390 and 1280 px wide, made
+# by the browser tests (needs chromium: apt-get install -y chromium).
+.PHONY: screenshots
+screenshots:
+	ROSTER_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestPages$$' ./cmd/roster

@@ -51,11 +51,12 @@ func (r *replicas) roster(args ...string) string {
 	return string(out)
 }
 
-// serve starts one roster serve on a free loopback port and returns its URL.
-func (r *replicas) serve() string {
+// serve starts one roster serve on a free loopback port and returns its
+// URL; env adds to its environment.
+func (r *replicas) serve(env ...string) string {
 	r.t.Helper()
 	cmd := exec.Command("roster", "--db", r.db, "serve", "--addr", "127.0.0.1:0")
-	cmd.Env = append(cmd.Environ(), "HOME="+r.t.TempDir())
+	cmd.Env = append(append(cmd.Environ(), "HOME="+r.t.TempDir()), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		r.t.Fatal(err)

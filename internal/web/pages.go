@@ -4,7 +4,10 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/password"
@@ -449,10 +452,14 @@ func (pg *page) field(name, msg string) {
 	pg.Fields[name] = msg
 }
 
-// check shows err, a validation's, next to its field.
+// check shows err, a validation's, next to its field, as a sentence.
 func (pg *page) check(name string, err error) {
 	if err != nil {
-		pg.field(name, problem(err).Message)
+		msg := problem(err).Message
+		if r, size := utf8.DecodeRuneInString(msg); unicode.IsLower(r) {
+			msg = string(unicode.ToUpper(r)) + msg[size:]
+		}
+		pg.field(name, strings.TrimSuffix(msg, ".")+".")
 	}
 }
 
