@@ -15,6 +15,7 @@ var authorityCases = []struct {
 }{
 	{"R14 nobody acts on someone holding more: actor × target × action", testActOnMatrix},
 	{"R15 everyone edits their own name and username, nothing else", testOwnProfile},
+	{"R15 everyone sees notices of changes to their roles and projects", testNotices},
 	{"R16 settings need settings.manage; host files only locally", testSettingsAuthority},
 	{"R17 a must-change-password user may only change it", testMustChange},
 	{"a user one may not see looks the same whether or not it exists", testInvisibleUsers},
@@ -194,6 +195,48 @@ func testOwnProfile(t *testing.T, e Env) {
 	must(a.UpdateUser(ctx, "other@example.com", roster.UpdateUser{Username: ptr("oth")}))(t)
 	_, err = me.UpdateUser(ctx, "mem@example.com", roster.UpdateUser{Username: ptr("OTH")})
 	wantErr(t, err, roster.ErrConflict, "taking another's username")
+}
+
+func testNotices(t *testing.T, e Env) {
+	a := e.Admin()
+	create(t, a, "mem@example.com", roster.RoleMember)
+	create(t, a, "mgr@example.com", roster.RoleManager)
+	me := e.As("mem@example.com")
+	if n := must(me.Notices(ctx, true))(t); len(n) != 0 {
+		t.Fatalf("a new user has notices %+v", n)
+	}
+	must(a.SetRoles(ctx, "mem@example.com", []string{roster.RoleViewer}))(t)
+	must(a.CreateProject(ctx, roster.CreateProject{Slug: "apollo", Name: "Apollo"}))(t)
+	must(a.AddMembers(ctx, "apollo", []string{"mem@example.com", "mgr@example.com"}))(t)
+	must(e.As("mgr@example.com").RemoveMembers(ctx, "apollo", []string{"mem@example.com"}))(t)
+	// Changes to someone else are not this user's notices.
+	must(a.SetRoles(ctx, "mgr@example.com", []string{roster.RoleViewer}))(t)
+
+	peek := must(me.Notices(ctx, false))(t)
+	want := []string{"removed you from the project apollo", "added you to the project apollo", "changed your roles from member to viewer"}
+	if len(peek) != len(want) {
+		t.Fatalf("notices %+v; want %d, newest first", peek, len(want))
+	}
+	for i, n := range peek {
+		if n.Text != want[i] || n.At.IsZero() || n.Actor == "" {
+			t.Errorf("notice %d is %+v; want %q with who and when", i, n, want[i])
+		}
+	}
+	if peek[0].Actor != "mgr@example.com" {
+		t.Errorf("the removal's actor is %q, want mgr@example.com", peek[0].Actor)
+	}
+	if again := must(me.Notices(ctx, true))(t); len(again) != len(want) {
+		t.Fatalf("peeking marked notices seen: then %d", len(again))
+	}
+	if after := must(me.Notices(ctx, false))(t); len(after) != 0 {
+		t.Fatalf("notices seen are shown again: %+v", after)
+	}
+	// R17: a user who must change their password may still look.
+	must(a.SetPassword(ctx, "mem@example.com", roster.SetPassword{Password: "temporary-passphrase", MustChangePassword: true}))(t)
+	must(a.SetRoles(ctx, "mem@example.com", []string{roster.RoleMember}))(t)
+	if n := must(me.Notices(ctx, true))(t); len(n) != 1 {
+		t.Fatalf("notices before a required password change: %+v", n)
+	}
 }
 
 func testSettingsAuthority(t *testing.T, e Env) {

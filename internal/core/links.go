@@ -571,7 +571,7 @@ func inviteMessage(set roster.Settings, inv roster.Invitation, from string, l st
 	}
 	body := fmt.Sprintf(`%s
 
-%s invited you to %s, with the role %s.
+You are invited to %s by %s, with the role %s.
 
 To accept, choose your password here:
 
@@ -579,7 +579,7 @@ To accept, choose your password here:
 
 %s
 If you did not expect this invitation, you can ignore this message.
-`, greeting, capitalize(from), orgName(set), strings.Join(inv.Roles, ", "),
+`, greeting, orgName(set), from, strings.Join(inv.Roles, ", "),
 		howToUse(inv.URL, "roster invite accept", inv.Token), validity(l))
 	return mail.Message{To: inv.Email, Subject: "You are invited to " + orgName(set), Body: body}
 }
@@ -634,10 +634,3 @@ func Lifetime(d time.Duration) string {
 	return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
 }
 
-// capitalize starts a sentence with its first letter in upper case.
-func capitalize(s string) string {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
