@@ -633,4 +633,3 @@ func Lifetime(d time.Duration) string {
 	}
 	return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
 }
-
