@@ -107,6 +107,16 @@ func (s *Server) Guess(r *http.Request, account string, check func() error) (wai
 	return 0, err
 }
 
+// Secure reports whether r came over TLS: to this server, or to a
+// trusted proxy in front of it that says so with X-Forwarded-Proto.
+func (s *Server) Secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && s.s.isTrusted(ap.Addr().Unmap()) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
 // Charge counts a failed use of a link, or a request for a sign-in
 // link, against the client's token budget; past it, wait says how long
 // until the client may try again.

@@ -140,7 +140,8 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithBaseURL(opts.baseURL), core.WithServer(opts.mailPassword))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
 	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics})
-	handler.Mount(web.New(c, handler, logger), web.Patterns...)
+	pages := web.New(c, handler, logger)
+	handler.Mount(pages, web.Patterns...)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -184,6 +185,7 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	if err := srv.Shutdown(shutdown); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	pages.Wait() // the sign-in links still being mailed
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -60,7 +60,7 @@ func TestInvitationMail(t *testing.T) {
 	if m.Subject != "You are invited to Example Co" {
 		t.Errorf("subject %q", m.Subject)
 	}
-	for _, want := range []string{"Hello Ann,", "local:test invited you to Example Co, with the role manager.", "expires at"} {
+	for _, want := range []string{"Hello Ann,", "You are invited to Example Co by an administrator, with the role manager.", "lasts 7 days, until "} {
 		if !strings.Contains(m.Body, want) {
 			t.Errorf("body lacks %q:\n%s", want, m.Body)
 		}

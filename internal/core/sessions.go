@@ -228,26 +228,43 @@ func (c *Core) EndSession(ctx context.Context, secret string) error {
 	})
 }
 
-// RequestSignInLink mails a sign-in link, valid for signin.ttl (which it
-// returns), to the active user with that email. Whether or not there is
-// one, the answer is the same; only a server without mail says so, which
-// tells nothing about anyone.
-func (c *Core) RequestSignInLink(ctx context.Context, email string) (life time.Duration, err error) {
+// SignInLinks reports whether this server can mail sign-in links, which
+// needs mail and a base URL, and how long one lasts (signin.ttl).
+func (c *Core) SignInLinks(ctx context.Context) (time.Duration, error) {
+	var life time.Duration
 	s := &service{core: c, actor: Actor{User: nobody, Via: "signin-link"}}
-	var cfg mail.Config
-	var set roster.Settings
-	var m mail.Message
-	var sent store.Link
-	err = s.anonymous(ctx, true, func(o *op) error {
-		var err error
-		if set, err = o.settings(); err != nil {
+	err := s.anonymous(ctx, false, func(o *op) error {
+		set, err := o.settings()
+		if err != nil {
 			return err
 		}
-		if cfg, err = o.mailConfig(set, true); err != nil || set["base_url"] == "" {
+		if _, err := o.mailConfig(set, true); err != nil || set["base_url"] == "" {
 			return roster.Errorf(roster.ErrUnavailable, "this server cannot send sign-in links: mail or its base URL is not set up").
 				WithHint("sign in with your password, or ask an administrator")
 		}
-		if life, err = roster.ParseDuration(set["signin.ttl"]); err != nil {
+		life, err = roster.ParseDuration(set["signin.ttl"])
+		return err
+	})
+	return life, err
+}
+
+// SendSignInLink mails a sign-in link, valid for signin.ttl, to the
+// active user with that email, and does nothing for any other address.
+func (c *Core) SendSignInLink(ctx context.Context, email string) error {
+	s := &service{core: c, actor: Actor{User: nobody, Via: "signin-link"}}
+	var cfg mail.Config
+	var m mail.Message
+	var sent store.Link
+	err := s.anonymous(ctx, true, func(o *op) error {
+		set, err := o.settings()
+		if err != nil {
+			return err
+		}
+		if cfg, err = o.mailConfig(set, true); err != nil {
+			return err
+		}
+		life, err := roster.ParseDuration(set["signin.ttl"])
+		if err != nil {
 			return err
 		}
 		u, err := o.tx.UserByRef(ctx, email)
@@ -264,13 +281,16 @@ func (c *Core) RequestSignInLink(ctx context.Context, email string) (life time.D
 		return o.audit("account.signin_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil || sent.ID == 0 {
-		return life, err
+		return err
 	}
 	if ok, msg := s.deliver(ctx, cfg, m, "account.signin_link.send", sent); !ok {
-		return life, fmt.Errorf("send sign-in link: %s", msg)
+		return fmt.Errorf("send sign-in link: %s", msg)
 	}
-	return life, nil
+	return nil
 }
+
+// Now is the core's clock.
+func (c *Core) Now() time.Time { return c.now().UTC() }
 
 // OrgName is the organisation's name for the pages: org.name, or
 // "roster" when none is set or the store does not answer.

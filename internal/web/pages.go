@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -67,7 +68,7 @@ func (p *pages) linkEntry(kind store.LinkKind, clean string) http.HandlerFunc {
 			p.deadLink(w, r, kind, err)
 			return
 		}
-		setCookie(w, r, linkCookie, tok, linkPages[kind].path, linkCookieAge)
+		p.setCookie(w, r, linkCookie, tok, linkPages[kind].path, linkCookieAge)
 		redirect(w, r, clean)
 	}
 }
@@ -105,7 +106,7 @@ func (p *pages) deadLink(w http.ResponseWriter, r *http.Request, kind store.Link
 			return
 		}
 	}
-	setCookie(w, r, linkCookie, "", linkPages[kind].path, -1)
+	p.setCookie(w, r, linkCookie, "", linkPages[kind].path, -1)
 	status, nx := http.StatusGone, &next{"/signin", "Sign in"}
 	if errors.Is(err, roster.ErrNotFound) {
 		status = http.StatusNotFound
@@ -181,14 +182,14 @@ func (p *pages) redeemed(w http.ResponseWriter, r *http.Request, kind store.Link
 		p.render(w, r, statusOf(err), form, pg)
 		return
 	}
-	setCookie(w, r, linkCookie, "", linkPages[kind].path, -1)
+	p.setCookie(w, r, linkCookie, "", linkPages[kind].path, -1)
 	secret, err := p.b.StartSession(p.ctx(r), email, pw)
 	if err != nil {
 		p.log.Warn("sign-in after a link failed", "error", err)
 		redirect(w, r, "/signin")
 		return
 	}
-	setCookie(w, r, sessionCookie, secret, "/", 0)
+	p.setCookie(w, r, sessionCookie, secret, "/", 0)
 	redirect(w, r, "/account?m="+flash)
 }
 
@@ -225,7 +226,7 @@ func (p *pages) signInPassword(w http.ResponseWriter, r *http.Request) {
 		pg.Problem = problem(err)
 		p.render(w, r, statusOf(err), "signin", pg)
 	default:
-		setCookie(w, r, sessionCookie, secret, "/", 0)
+		p.setCookie(w, r, sessionCookie, secret, "/", 0)
 		redirect(w, r, "/account")
 	}
 }
@@ -244,17 +245,23 @@ func (p *pages) signInEmail(w http.ResponseWriter, r *http.Request) {
 		p.tooMany(w, r, wait)
 		return
 	}
-	life, err := p.b.RequestSignInLink(p.ctx(r), email)
-	if errors.Is(err, roster.ErrUnavailable) {
+	life, err := p.b.SignInLinks(r.Context())
+	if err != nil {
 		pg.Problem = problem(err)
-		p.render(w, r, http.StatusServiceUnavailable, "signin", pg)
+		p.render(w, r, statusOf(err), "signin", pg)
 		return
 	}
-	if err != nil {
-		// The same answer as for success: a failure for an address that
-		// exists must not tell that it does.
-		p.log.Error("send a sign-in link", "error", err)
-	}
+	// The link is made and mailed after the answer, which is therefore
+	// the same, and as quick, whether or not the address has an account:
+	// neither its words nor its timing tell.
+	ctx := context.WithoutCancel(p.ctx(r))
+	p.sending.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		if err := p.b.SendSignInLink(ctx, email); err != nil {
+			p.log.Error("send a sign-in link", "error", err)
+		}
+	})
 	p.message(w, r, http.StatusOK, "Check your mail", &next{"/signin", "Back to sign-in"},
 		"If "+email+" has an account here, a sign-in link is on its way to it.",
 		"The link works once, within "+core.Lifetime(life)+". You can close this page.")
@@ -275,8 +282,8 @@ func (p *pages) signInLinkUse(w http.ResponseWriter, r *http.Request) {
 		p.deadLink(w, r, store.LinkSignIn, err)
 		return
 	}
-	setCookie(w, r, linkCookie, "", linkPages[store.LinkSignIn].path, -1)
-	setCookie(w, r, sessionCookie, secret, "/", 0)
+	p.setCookie(w, r, linkCookie, "", linkPages[store.LinkSignIn].path, -1)
+	p.setCookie(w, r, sessionCookie, secret, "/", 0)
 	redirect(w, r, "/account")
 }
 
@@ -295,7 +302,7 @@ func (p *pages) signedIn(w http.ResponseWriter, r *http.Request) (core.Session, 
 	s, err := p.session(r)
 	if err != nil {
 		if cookie(r, sessionCookie) != "" {
-			setCookie(w, r, sessionCookie, "", "/", -1)
+			p.setCookie(w, r, sessionCookie, "", "/", -1)
 		}
 		redirect(w, r, "/signin")
 		return s, false
@@ -338,7 +345,7 @@ func (p *pages) accountPage(w http.ResponseWriter, r *http.Request, s core.Sessi
 		return
 	}
 	for _, t := range tokens {
-		if !t.Revoked && (t.ExpiresAt == nil || t.ExpiresAt.After(time.Now())) {
+		if !t.Revoked && (t.ExpiresAt == nil || t.ExpiresAt.After(p.b.Now())) {
 			pg.Tokens = append(pg.Tokens, t)
 		}
 	}
@@ -440,7 +447,7 @@ func (p *pages) signOut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	setCookie(w, r, sessionCookie, "", "/", -1)
+	p.setCookie(w, r, sessionCookie, "", "/", -1)
 	redirect(w, r, "/signin?m=signedout")
 }
 

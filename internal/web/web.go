@@ -11,11 +11,11 @@ import (
 	"embed"
 	"errors"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/roster-dev/roster/internal/core"
@@ -26,8 +26,8 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-//go:embed static
-var staticFS embed.FS
+//go:embed static/roster.css
+var stylesheet []byte
 
 // Backend is what the pages need of the core; *core.Core satisfies it.
 type Backend interface {
@@ -35,10 +35,12 @@ type Backend interface {
 	CheckLink(ctx context.Context, kind store.LinkKind, tok string) (core.LinkInfo, error)
 	StartSession(ctx context.Context, email, password string) (string, error)
 	LinkSession(ctx context.Context, tok string) (string, error)
-	RequestSignInLink(ctx context.Context, email string) (time.Duration, error)
+	SignInLinks(ctx context.Context) (time.Duration, error)
+	SendSignInLink(ctx context.Context, email string) error
 	Session(ctx context.Context, secret string) (core.Session, error)
 	EndSession(ctx context.Context, secret string) error
 	OrgName(ctx context.Context) string
+	Now() time.Time
 }
 
 var _ Backend = (*core.Core)(nil)
@@ -56,6 +58,9 @@ type Guard interface {
 	// Charge counts a failed link, or a request for a sign-in link,
 	// against the client; past the budget wait is how long to wait.
 	Charge(r *http.Request) (wait time.Duration)
+	// Secure reports whether r reached the server over TLS, directly or
+	// through a trusted proxy that says so.
+	Secure(r *http.Request) bool
 }
 
 // Patterns are the paths the pages take on the server's mux.
@@ -71,29 +76,42 @@ const (
 )
 
 type pages struct {
-	b     Backend
-	guard Guard
-	log   *slog.Logger
-	tmpl  *template.Template
-	mux   *http.ServeMux
+	b       Backend
+	guard   Guard
+	log     *slog.Logger
+	tmpl    *template.Template
+	mux     *http.ServeMux
+	sending sync.WaitGroup // sign-in links being mailed
 }
+
+// Handler is the pages' handler.
+type Handler struct {
+	http.Handler
+	p *pages
+}
+
+// Wait waits for the sign-in links being mailed, which go out after the
+// answer: a server shutting down calls it, and so do tests.
+func (h *Handler) Wait() { h.p.sending.Wait() }
 
 // New returns the pages' handler. Every response carries the security
 // headers; every POST is refused unless it comes from the pages' own
 // origin (net/http's CrossOriginProtection, by Sec-Fetch-Site or Origin).
-func New(b Backend, guard Guard, log *slog.Logger) http.Handler {
+func New(b Backend, guard Guard, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &pages{b: b, guard: guard, log: log, mux: http.NewServeMux(),
 		tmpl: template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))}
-	static, _ := fs.Sub(staticFS, "static")
-	p.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	p.mux.HandleFunc("GET /static/roster.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+		_, _ = w.Write(stylesheet) // a failed write means the client left
+	})
 	p.mux.HandleFunc("GET /{$}", p.home)
 	p.routes()
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(p.crossOrigin))
-	return headers(csrf.Handler(p.mux))
+	return &Handler{Handler: headers(csrf.Handler(p.mux)), p: p}
 }
 
 // headers sets what every page response carries: a CSP that allows only
@@ -198,7 +216,8 @@ func (p *pages) crossOrigin(w http.ResponseWriter, r *http.Request) {
 func (p *pages) failure(w http.ResponseWriter, r *http.Request, err error) {
 	var re *roster.Error
 	if !errors.As(err, &re) {
-		p.log.Error("page request failed", "path", r.URL.Path, "error", err)
+		// The route, not the path: a path may hold a link's token.
+		p.log.Error("page request failed", "route", r.Pattern, "error", err)
 		p.message(w, r, http.StatusInternalServerError, "Something went wrong", &next{"/account", "Try again"},
 			"The server could not do this. Nothing was changed; try again in a moment.")
 		return
@@ -248,11 +267,11 @@ func (p *pages) ctx(r *http.Request) context.Context {
 	return core.WithClient(r.Context(), p.guard.Client(r))
 }
 
-// setCookie sets an HttpOnly, SameSite=Lax cookie, Secure under TLS;
-// maxAge < 0 deletes it.
-func setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
+// setCookie sets an HttpOnly, SameSite=Lax cookie, Secure under TLS
+// (also when a trusted proxy ends it); maxAge < 0 deletes it.
+func (p *pages) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
 	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil}
+		Secure: p.guard.Secure(r)}
 	switch {
 	case maxAge < 0:
 		c.MaxAge = -1
