@@ -144,10 +144,33 @@ func (b *tab) location() string {
 	return loc
 }
 
+// accessible checks what a screen reader and a keyboard need of every
+// page: a language, one h1, a label for every field, and no id twice.
+func (b *tab) accessible() {
+	b.t.Helper()
+	problems, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		if (!document.documentElement.lang) out.push("no lang");
+		if (document.querySelectorAll("h1").length !== 1) out.push("not one h1");
+		for (const i of document.querySelectorAll("input:not([type=hidden])"))
+			if (!i.id || !document.querySelector('label[for="' + i.id + '"]')) out.push("unlabelled input " + i.name);
+		const ids = [...document.querySelectorAll("[id]")].map(e => e.id);
+		for (const id of new Set(ids)) if (ids.filter(x => x === id).length > 1) out.push("id twice: " + id);
+		return out;
+	})()`))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, p := range problems {
+		b.t.Errorf("%s: %s", b.location(), p)
+	}
+}
+
 // shoot saves the page as name-390.png and name-1280.png: a phone's width
-// and a desktop's.
+// and a desktop's, after checking that it is accessible.
 func (b *tab) shoot(name string) {
 	b.t.Helper()
+	b.accessible()
 	for _, w := range []int64{390, 1280} {
 		b.do(chromedp.EmulateViewport(w, 800))
 		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))

@@ -20,6 +20,7 @@ import (
 	"github.com/roster-dev/roster/internal/cli"
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/mail/mailtest"
+	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/postgres"
@@ -30,8 +31,17 @@ import (
 // exit (the race runtime's default) and make a race in it fail it.
 const raceOptions = "atexit_sleep_ms=0 halt_on_error=1"
 
+// testHash is the argon2id cost of the roster processes these tests run:
+// real argon2id, with little memory and one pass. Under the race detector
+// the production profile costs about 190 ms a hash, and the scripts hash
+// thousands of times; what they check is behaviour, not cost. The
+// production profile is tested by package password and measured by
+// make bench, on builds of the real binary.
+var testHash = password.Params{Memory: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
 func TestMain(m *testing.M) {
 	os.Setenv("GORACE", raceOptions)
+	password.Default = testHash
 	testscript.Main(m, map[string]func(){
 		"roster": func() {
 			if server := os.Getenv("ROSTER_TEST_REMOTE"); server != "" {
