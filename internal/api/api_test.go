@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/testkit"
 	"github.com/roster-dev/roster/internal/wire"
 )
 
@@ -35,51 +35,13 @@ const (
 
 var ctx = context.Background()
 
-// clock is a settable clock, safe for concurrent use; it serves both the
-// core (for expiry) and the limiter.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer is the server log, written by server goroutines and read by
-// the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one initialised store served over loopback HTTP.
 type env struct {
 	t     testing.TB
 	core  *core.Core
 	db    *sqlite.DB
-	clock *clock
-	log   *syncBuffer
+	clock *testkit.Clock
+	log   *testkit.Buffer
 	h     http.Handler
 	url   string
 	owner string // the owner's API token
@@ -100,12 +62,12 @@ func newEnvWith(t testing.TB, o api.Options, wrap func(api.Backend) api.Backend,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clk := &clock{t: time.Now()}
+	clk := testkit.NewClock(time.Now())
 	var st store.Store = db
 	if o.Metrics != nil { // the server's metrics measure the store, as roster serve's do
 		st = o.Metrics.Store(db)
 	}
-	c := core.New(st, append([]core.Option{core.WithClock(clk.now)}, opts...)...)
+	c := core.New(st, append([]core.Option{core.WithClock(clk.Now)}, opts...)...)
 	if _, err := c.As(core.Actor{Name: "local:test"}).Init(ctx, roster.InitParams{OwnerEmail: ownerEmail, Password: ownerPassword}); err != nil {
 		t.Fatal(err)
 	}
@@ -113,12 +75,12 @@ func newEnvWith(t testing.TB, o api.Options, wrap func(api.Backend) api.Backend,
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, core: c, db: db, clock: clk, log: &syncBuffer{}, owner: tok.Token}
+	e := &env{t: t, core: c, db: db, clock: clk, log: &testkit.Buffer{}, owner: tok.Token}
 	switch {
 	case o.FailureRate == 0: // not a test of the limiter: keep out of its way
 		o.FailureRate = 1e6
 	case o.Now == nil: // a test of the limiter: it runs on the test's clock
-		o.Now = clk.now
+		o.Now = clk.Now
 	}
 	o.Logger = slog.New(slog.NewTextHandler(e.log, nil))
 	var b api.Backend = c
@@ -605,7 +567,7 @@ func TestUnauthenticated(t *testing.T) {
 	gone := e.createUser("ivy@example.com", "member")
 	ok[roster.Principal](e, "GET", "/api/v1/whoami", gone, nil)
 	ok[userChange](e, "POST", "/api/v1/users/ivy%40example.com/deactivate", e.owner, wire.Deactivate{})
-	e.clock.advance(2 * time.Minute)
+	e.clock.Advance(2 * time.Minute)
 	ok[roster.Principal](e, "GET", "/api/v1/whoami", e.owner, nil)
 
 	before := e.auditIDs()

@@ -129,7 +129,7 @@ func TestRateLimitTokens(t *testing.T) {
 
 	// Retry-After is when the bucket has room: at 1 per second, 0.4 s
 	// into the wait, 1 s (rounded up); at 0.25 per second, 4 s.
-	e.clock.advance(400 * time.Millisecond)
+	e.clock.Advance(400 * time.Millisecond)
 	limited(t, e.from(attacker, "GET", "/api/v1/whoami", "bogus", nil), "1")
 	slow := newEnv(t, api.Options{FailureRate: 0.25}, nil)
 	for range 10 {
@@ -138,12 +138,12 @@ func TestRateLimitTokens(t *testing.T) {
 	limited(t, slow.from(attacker, "GET", "/api/v1/whoami", "bogus", nil), "4")
 
 	// One second buys one more attempt; after a pause the whole burst is back.
-	e.clock.advance(time.Second)
+	e.clock.Advance(time.Second)
 	if rec := e.from(attacker, "GET", "/api/v1/whoami", "bogus", nil); rec.Code != 401 {
 		t.Fatalf("after a second: %d", rec.Code)
 	}
 	limited(t, e.from(attacker, "GET", "/api/v1/whoami", "bogus", nil), "1")
-	e.clock.advance(time.Minute)
+	e.clock.Advance(time.Minute)
 	for i := range 10 {
 		if rec := e.from(attacker, "GET", "/api/v1/whoami", "bogus", nil); rec.Code != 401 {
 			t.Fatalf("after a pause, failure %d: %d", i, rec.Code)
@@ -220,7 +220,7 @@ func TestRateLimitPasswords(t *testing.T) {
 	limited(t, e.from(sprayer, "POST", "/api/v1/login", "", wire.SignIn{Email: "fresh@example.com", Password: "Wrong-Password-000"}), "1")
 
 	// A second later the owner's account has room for one more check.
-	e.clock.advance(time.Second)
+	e.clock.Advance(time.Second)
 	if rec := e.from(attacker, "POST", "/api/v1/login", "", good); rec.Code != 200 {
 		t.Fatalf("after a second: %d %s", rec.Code, rec.Body)
 	}

@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/roster-dev/roster/internal/mail/mailtest"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/testkit"
 	"github.com/roster-dev/roster/internal/web"
 )
 
@@ -41,44 +41,6 @@ const (
 )
 
 var ctx = context.Background()
-
-// clock is a settable clock, safe for concurrent use; it serves both the
-// core (for expiry) and the limiter.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// syncBuffer is the server log, written by server goroutines and read by
-// the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // config says how to build an env.
 type config struct {
@@ -100,8 +62,8 @@ type env struct {
 	core  *core.Core
 	db    *sqlite.DB
 	path  string // the SQLite file
-	clock *clock
-	log   *syncBuffer
+	clock *testkit.Clock
+	log   *testkit.Buffer
 	srv   *httptest.Server
 	url   string
 	pages *web.Handler
@@ -122,9 +84,9 @@ func newEnv(t *testing.T, cfg config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
-	c := core.New(db, core.WithClock(clk.now), core.WithServer(""))
-	e := &env{t: t, core: c, db: db, path: path, clock: clk, log: &syncBuffer{}}
+	clk := testkit.NewClock(time.Now().UTC().Truncate(time.Second))
+	c := core.New(db, core.WithClock(clk.Now), core.WithServer(""))
+	e := &env{t: t, core: c, db: db, path: path, clock: clk, log: &testkit.Buffer{}}
 	if _, err := e.admin().Init(ctx, roster.InitParams{OwnerEmail: ownerEmail, Password: ownerPassword}); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +94,7 @@ func newEnv(t *testing.T, cfg config) *env {
 	if o.FailureRate == 0 { // not a test of the limiter: keep out of its way
 		o.FailureRate = 1e6
 	} else { // a test of the limiter: it runs on the test's clock
-		o.Now = clk.now
+		o.Now = clk.Now
 	}
 	if cfg.proxy {
 		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}

@@ -359,15 +359,15 @@ func TestSessionsEnd(t *testing.T) {
 		e.addUser("ann@example.com", userPassword)
 		secret := e.browser().signIn("ann@example.com", userPassword)
 		// Use renews the idle time: 11h, then 11h more, are both fine.
-		e.clock.advance(11 * time.Hour)
+		e.clock.Advance(11 * time.Hour)
 		if !e.signedIn(secret) {
 			t.Fatal("the session ended before session.idle")
 		}
-		e.clock.advance(11 * time.Hour)
+		e.clock.Advance(11 * time.Hour)
 		if !e.signedIn(secret) {
 			t.Fatal("the session ended 11h after its last use: idle time is not counted from the last use")
 		}
-		e.clock.advance(12 * time.Hour)
+		e.clock.Advance(12 * time.Hour)
 		if e.signedIn(secret) {
 			t.Error("the session outlived session.idle (12h) unused")
 		}
@@ -378,11 +378,11 @@ func TestSessionsEnd(t *testing.T) {
 		e.set("session.idle", "30m")
 		e.addUser("ann@example.com", userPassword)
 		secret := e.browser().signIn("ann@example.com", userPassword)
-		e.clock.advance(29 * time.Minute)
+		e.clock.Advance(29 * time.Minute)
 		if !e.signedIn(secret) {
 			t.Fatal("the session ended before session.idle")
 		}
-		e.clock.advance(30 * time.Minute)
+		e.clock.Advance(30 * time.Minute)
 		if e.signedIn(secret) {
 			t.Error("the session outlived session.idle = 30m unused")
 		}
@@ -394,13 +394,13 @@ func TestSessionsEnd(t *testing.T) {
 		secret := e.browser().signIn("ann@example.com", userPassword)
 		// Used every 11 hours, so never idle, for 165 hours…
 		for i := range 15 {
-			e.clock.advance(11 * time.Hour)
+			e.clock.Advance(11 * time.Hour)
 			if !e.signedIn(secret) {
 				t.Fatalf("an active session ended after %dh", 11*(i+1))
 			}
 		}
 		// …it still ends at 7 days.
-		e.clock.advance(3 * time.Hour)
+		e.clock.Advance(3 * time.Hour)
 		if e.signedIn(secret) {
 			t.Error("an active session outlived session.ttl (7d)")
 		}
@@ -472,7 +472,7 @@ func TestSignInRateLimited(t *testing.T) {
 	}
 	other := e.browser().from("203.0.113.77")
 	expect(t, "the right password from another client", other.post("/signin", right), 303, "/account")
-	e.clock.advance(time.Duration(secs) * time.Second)
+	e.clock.Advance(time.Duration(secs) * time.Second)
 	expect(t, "the right password after Retry-After", guesser.post("/signin", right), 303, "/account")
 }
 
@@ -654,7 +654,7 @@ func TestDeadLinks(t *testing.T) {
 		inv := e.invite("bob@example.com")
 		b := e.browser()
 		expect(t, "GET /invite/<token>", b.get("/invite/"+inv), 303, "/invite")
-		e.clock.advance(7*24*time.Hour + time.Minute)
+		e.clock.Advance(7*24*time.Hour + time.Minute)
 		r := e.browser().get("/invite/" + inv)
 		expect(t, "GET /invite/<expired token>", r, 410)
 		if !strings.Contains(r.body, "expired") {
@@ -969,7 +969,7 @@ func TestAccountTokensExpired(t *testing.T) {
 	if r := b.get("/account"); !strings.Contains(r.body, "short-lived") {
 		t.Fatalf("the live token is not listed:\n%s", r.body)
 	}
-	e.clock.advance(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	if r := b.get("/account"); strings.Contains(r.body, "short-lived") {
 		t.Errorf("an expired token is listed as live:\n%s", r.body)
 	}
