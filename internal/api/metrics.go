@@ -149,6 +149,10 @@ func (s *measuredStore) Read(ctx context.Context, fn func(store.Tx) error) error
 	return measure(ctx, s.Store.Read, fn, s.m.txRead, s.m.retryRead)
 }
 
+func (s *measuredStore) Lookup(ctx context.Context, fn func(store.Tx) error) error {
+	return measure(ctx, s.Store.Lookup, fn, s.m.txRead, s.m.retryRead)
+}
+
 func (s *measuredStore) Write(ctx context.Context, fn func(store.Tx) error) error {
 	return measure(ctx, s.Store.Write, fn, s.m.txWrite, s.m.retryWrite)
 }

@@ -198,14 +198,15 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 	if err != nil {
 		return nil, fail
 	}
-	// A read transaction: checking a token must not take the store's write
-	// lock, or every request would queue behind every other. One
-	// statement finds the token and its user; the reads of this request
-	// then act on that user (see service.signedIn).
+	// A read, and one statement: checking a token must not take the
+	// store's write lock, or every request would queue behind every other,
+	// and as one statement it needs no transaction (Lookup). It finds the
+	// token and its user; the reads of this request then act on that user
+	// (see service.signedIn).
 	var tok store.TokenRow
 	var user store.UserRow
 	now := c.now()
-	err = c.db.Read(ctx, func(tx store.Tx) error {
+	err = c.db.Lookup(ctx, func(tx store.Tx) error {
 		var found bool
 		tok, user, found, err = tx.TokenUser(ctx, hash[:])
 		if err != nil {

@@ -23,6 +23,11 @@ import (
 type Store interface {
 	// Read runs fn in a read-only transaction.
 	Read(ctx context.Context, fn func(Tx) error) error
+	// Lookup runs fn, which makes one read statement, where no snapshot
+	// across statements is needed: an adapter may run it outside any
+	// transaction, sparing a request's hot look-up (its token) a BEGIN
+	// and a ROLLBACK.
+	Lookup(ctx context.Context, fn func(Tx) error) error
 	// Write runs fn in a write transaction, committed when fn returns nil.
 	Write(ctx context.Context, fn func(Tx) error) error
 	// SchemaVersion is the schema version this build writes.

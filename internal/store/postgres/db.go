@@ -214,6 +214,10 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 	return db.mapErr(db.runOnce(ctx, true, fn))
 }
 
+// Lookup runs fn as Read does: pgx's pool gives a transaction no
+// round trip worth saving here.
+func (db *DB) Lookup(ctx context.Context, fn func(store.Tx) error) error { return db.Read(ctx, fn) }
+
 // Write runs fn in one write transaction, committed when fn returns nil.
 // In advisory mode the transaction first takes roster's advisory lock, so
 // writers run one at a time across every server, as on SQLite, and the

@@ -188,6 +188,13 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 	return db.run(ctx, true, fn)
 }
 
+// Lookup runs fn's one statement outside a transaction: SQLite makes a
+// single statement its own consistent read, and BEGIN and ROLLBACK, which
+// the driver prepares anew each time, cost as much as the look-up.
+func (db *DB) Lookup(ctx context.Context, fn func(store.Tx) error) error {
+	return db.mapErr(fn(&Tx{q: db.sql, stmts: db.stmts}))
+}
+
 func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) error {
 	if !readOnly {
 		release, err := db.lockWriter(ctx)
@@ -200,7 +207,7 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) e
 	if err != nil {
 		return db.mapErr(fmt.Errorf("begin: %w", err))
 	}
-	if err := fn(&Tx{tx: tx, stmts: db.stmts}); err != nil {
+	if err := fn(&Tx{tx: tx, q: tx, stmts: db.stmts}); err != nil {
 		tx.Rollback()
 		return db.mapErr(err)
 	}

@@ -61,8 +61,8 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 		return st
 	}
 	ps := t.stmts.prepared(ctx, q)
-	if ps == nil {
-		return nil
+	if ps == nil || t.tx == nil {
+		return ps // outside a transaction the statement needs no binding
 	}
 	// The transaction closes the statements bound to it when it ends.
 	st := t.tx.StmtContext(ctx, ps)
@@ -73,23 +73,30 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	return st
 }
 
+// querier runs statements: a transaction, or the database itself.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return t.tx.QueryContext(ctx, q, args...)
+	return t.q.QueryContext(ctx, q, args...)
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return t.tx.QueryRowContext(ctx, q, args...)
+	return t.q.QueryRowContext(ctx, q, args...)
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := t.stmt(ctx, q); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return t.tx.ExecContext(ctx, q, args...)
+	return t.q.ExecContext(ctx, q, args...)
 }

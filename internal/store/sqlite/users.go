@@ -17,7 +17,8 @@ import (
 
 // Tx is one transaction; its methods are the store's queries.
 type Tx struct {
-	tx    *sql.Tx
+	tx    *sql.Tx // nil for a Lookup, outside any transaction
+	q     querier // tx, or for a Lookup the database
 	stmts *stmts
 	bound map[string]*sql.Stmt // prepared statements bound to tx
 }

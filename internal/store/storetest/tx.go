@@ -18,6 +18,26 @@ var txTests = []test{
 	{"a Read does not see what a Write has not committed", []string{"EmailTaken", "UserCount"}, testReadIsolation},
 	{"a Write with a cancelled context changes nothing", nil, testCancelledWrite},
 	{"a Read keeps nothing it writes", []string{"SetSetting"}, testReadKeepsNothing},
+	{"a Lookup runs one read statement and sees what is committed", []string{"TokenUser"}, testLookup},
+}
+
+func testLookup(t *testing.T, s store.Admin) {
+	uid := addUser(t, s, member("ann@example.com"))
+	addToken(t, s, uid, "cli", time.Now().UTC(), nil)
+	var u store.UserRow
+	var found bool
+	err := s.Lookup(t.Context(), func(tx store.Tx) error {
+		var err error
+		_, u, found, err = tx.TokenUser(t.Context(), []byte("hash-cli"))
+		return err
+	})
+	if err != nil || !found || u.ID != uid || u.Email != "ann@example.com" {
+		t.Fatalf("Lookup of a token: found %v, user %d %q, %v; want ann's", found, u.ID, u.Email, err)
+	}
+	sentinel := errors.New("from the function")
+	if err := s.Lookup(t.Context(), func(store.Tx) error { return sentinel }); !errors.Is(err, sentinel) {
+		t.Fatalf("Lookup returned %v; want the function's error", err)
+	}
 }
 
 func testReadOwnWrites(t *testing.T, s store.Admin) {
