@@ -195,36 +195,40 @@ func testLatestLink(t *testing.T, s store.Admin) {
 	}
 }
 
+// consumeLink runs ConsumeLink in its own write and reports whether it
+// consumed the link.
+func consumeLink(t *testing.T, s store.Store, id int64, now time.Time) bool {
+	t.Helper()
+	var ok bool
+	write(t, s, func(tx store.Tx) error {
+		var err error
+		ok, err = tx.ConsumeLink(t.Context(), id, now)
+		return err
+	})
+	return ok
+}
+
 func testConsumeLink(t *testing.T, s store.Admin) {
 	uid := addUser(t, s, member("ann@example.com"))
 	id := addLink(t, s, newLink(store.LinkInvite, uid, "inv", t0, time.Hour))
 	other := addLink(t, s, newLink(store.LinkReset, uid, "rst", t0, time.Hour))
-	consume := func(id int64, now time.Time) bool {
-		var ok bool
-		write(t, s, func(tx store.Tx) error {
-			var err error
-			ok, err = tx.ConsumeLink(t.Context(), id, now)
-			return err
-		})
-		return ok
-	}
-	if !consume(id, at(time.Minute)) {
+	if !consumeLink(t, s, id, at(time.Minute)) {
 		t.Fatal("ConsumeLink of a live link = false")
 	}
 	got := linkByHash(t, s, store.LinkInvite, "inv")
 	sameTimePtr(t, "UsedAt", got.UsedAt, ptr(at(time.Minute)))
-	if consume(id, at(2*time.Minute)) {
+	if consumeLink(t, s, id, at(2*time.Minute)) {
 		t.Error("ConsumeLink of a used link = true")
 	}
 	got = linkByHash(t, s, store.LinkInvite, "inv")
 	sameTimePtr(t, "UsedAt after a second try", got.UsedAt, ptr(at(time.Minute)))
 	// Other links stay live.
 	sameTimePtr(t, "UsedAt of another link", linkByHash(t, s, store.LinkReset, "rst").UsedAt, nil)
-	if !consume(other, at(time.Minute)) {
+	if !consumeLink(t, s, other, at(time.Minute)) {
 		t.Error("ConsumeLink of another live link = false")
 	}
 	// Consuming a link that does not exist consumes nothing.
-	if consume(other+id+1000, at(time.Minute)) {
+	if consumeLink(t, s, other+id+1000, at(time.Minute)) {
 		t.Error("ConsumeLink of an unknown id = true")
 	}
 }

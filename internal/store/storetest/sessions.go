@@ -329,19 +329,10 @@ func testSignInLink(t *testing.T, s store.Admin) {
 		return err
 	})
 
-	consume := func(id int64, now time.Time) bool {
-		var ok bool
-		write(t, s, func(tx store.Tx) error {
-			var err error
-			ok, err = tx.ConsumeLink(t.Context(), id, now)
-			return err
-		})
-		return ok
-	}
-	if !consume(id, at(time.Minute)) {
+	if !consumeLink(t, s, id, at(time.Minute)) {
 		t.Fatal("ConsumeLink of a live sign-in link = false")
 	}
-	if consume(id, at(2*time.Minute)) {
+	if consumeLink(t, s, id, at(2*time.Minute)) {
 		t.Error("ConsumeLink of a used sign-in link = true")
 	}
 	sameTimePtr(t, "UsedAt", linkByHash(t, s, store.LinkSignIn, "signin").UsedAt, ptr(at(time.Minute)))
@@ -357,7 +348,7 @@ func testSignInLink(t *testing.T, s store.Admin) {
 	})
 	equal(t, "sign-in links revoked", n, 2)
 	sameTimePtr(t, "RevokedAt of the invitation", linkByHash(t, s, store.LinkInvite, "inv").RevokedAt, nil)
-	if consume(linkByHash(t, s, store.LinkSignIn, "signin-2").ID, at(4*time.Minute)) {
+	if consumeLink(t, s, linkByHash(t, s, store.LinkSignIn, "signin-2").ID, at(4*time.Minute)) {
 		t.Error("ConsumeLink of a revoked sign-in link = true")
 	}
 }
