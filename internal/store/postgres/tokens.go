@@ -53,25 +53,11 @@ func (t *Tx) TokenUser(ctx context.Context, hash []byte) (store.TokenRow, store.
 	return tok, u, ok, err
 }
 
-// scanWithUser scans a row of scan's columns followed by userColumns:
-// scanUser's scan runs scan's, which scans the whole row into both sets
-// of columns; each then finishes its own.
+// scanWithUser scans a row of scan's columns followed by userColumns.
 func scanWithUser[T any](row pgx.Row, scan func(pgx.Row) (T, error)) (T, store.UserRow, error) {
-	var v T
-	u, err := scanUser(scanFunc(func(userDest ...any) error {
-		var err error
-		v, err = scan(scanFunc(func(dest ...any) error {
-			return row.Scan(append(dest, userDest...)...)
-		}))
-		return err
-	}))
-	return v, u, err
+	return store.ScanJoined(row, func(s store.Scanner) (T, error) { return scan(s) },
+		func(s store.Scanner) (store.UserRow, error) { return scanUser(s) })
 }
-
-// scanFunc is a pgx.Row made of a function.
-type scanFunc func(dest ...any) error
-
-func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 func (t *Tx) tokenWhere(ctx context.Context, cond string, arg any) (store.TokenRow, bool, error) {
 	row, err := scanToken(t.queryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens
