@@ -544,6 +544,7 @@ func buildRoster(ctx context.Context, bin, rev, tmp string) (string, error) {
 		return strings.TrimSpace(string(out)), nil
 	}
 	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/roster")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build and make install do
 	var version string
 	if rev == "" {
 		root, err := git("rev-parse", "--show-toplevel")
