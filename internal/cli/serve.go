@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -128,7 +129,18 @@ func serveMailPassword(file string) (string, error) {
 	return pw, nil
 }
 
+// serverGCPercent is the garbage collector's GOGC for roster serve. The
+// server's live heap is a few MiB, so Go's default of 100 collects every
+// few MiB allocated, thousands of times a second under load; 400 spends
+// the memory a server can spare to collect a quarter as often
+// (docs/benchmarks.md, "Garbage collection"). GOGC in the environment
+// still rules.
+const serverGCPercent = 400
+
 func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serverGCPercent)
+	}
 	db, err := f.Store(ctx, false)
 	if err != nil {
 		return err

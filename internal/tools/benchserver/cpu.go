@@ -90,6 +90,25 @@ func ticksSince(then, now map[int]uint64) uint64 {
 	return sum
 }
 
+// peakRSS is the largest peak resident set (VmHWM, in KiB) of the
+// processes so far.
+func peakRSS(pids []int) int64 {
+	var peak int64
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				peak = max(peak, kib)
+			}
+		}
+	}
+	return peak
+}
+
 // pidsNamed lists the processes whose command name is name.
 func pidsNamed(name string) []int {
 	var pids []int

@@ -229,9 +229,10 @@ func run(ctx context.Context, c config) error {
 	if c.store == "postgres" {
 		fmt.Print(" and less every postgres process (postgres)")
 	}
-	fmt.Print(".\n\n")
-	fmt.Println("| endpoint | store | replicas | run | req/s | p50 | p99 | errors | busy before | roster | postgres | others |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Print(".\n")
+	fmt.Print("RSS = the largest peak resident set of the roster serve processes so far (VmHWM).\n\n")
+	fmt.Println("| endpoint | store | replicas | run | req/s | p50 | p99 | errors | busy before | roster | postgres | others | RSS |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, e := range eps {
 		if c.warmup > 0 {
 			if _, err := drive(ctx, c, urls, e.path, tok, c.warmup); err != nil {
@@ -257,8 +258,9 @@ func run(ctx context.Context, c config) error {
 			if c.store == "postgres" {
 				pgCol = fmt.Sprintf("%.2f", pgCores)
 			}
-			fmt.Printf("| %s | %s | %d | %d | %s | %s | %s | %d | %.2f | %.2f | %s | %.2f |\n", e.label, c.store, c.replicas, i+1,
-				thousands(res.RPS), ms(res.P50), ms(res.P99), res.Non2xx+res.SocketErrors, before, ours, pgCol, max(others, 0))
+			fmt.Printf("| %s | %s | %d | %d | %s | %s | %s | %d | %.2f | %.2f | %s | %.2f | %.1f MiB |\n", e.label, c.store, c.replicas, i+1,
+				thousands(res.RPS), ms(res.P50), ms(res.P99), res.Non2xx+res.SocketErrors, before, ours, pgCol, max(others, 0),
+				float64(peakRSS(pids))/1024)
 		}
 	}
 	return nil
