@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -54,16 +53,22 @@ const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.
 	users.last_login_at, users.last_login_method, users.deactivated_at, users.deactivated_reason,
 	users.status_before_deactivation,
 	(SELECT group_concat(role, char(31)) FROM user_roles WHERE user_id = users.id),
-	(SELECT json_group_object(kind, value) FROM user_links WHERE user_id = users.id),
+	(SELECT group_concat(kind || char(31) || value, char(30)) FROM user_links WHERE user_id = users.id),
 	(SELECT group_concat(slug, char(31)) FROM memberships
 		JOIN projects ON projects.id = memberships.project_id WHERE memberships.user_id = users.id)`
 
 // A user's roles, links and projects come in the user's own row, so that
 // finding a user or a page of them is one statement: roles and slugs are
-// joined with the unit separator, which neither may hold; links, whose
-// values are freer, as a JSON object. The lists are sorted here: an ORDER
-// BY inside the aggregate made SQLite build a sorter for every row.
-const unitSep = "\x1f"
+// joined with the unit separator, which none may hold (ValidateLink and
+// the other checks refuse control characters); links as kind, unit
+// separator, value, joined with the record separator. Decoding them as a
+// JSON object instead took 4 % of the CPU of a page of 50 users. The
+// lists are sorted here: an ORDER BY inside the aggregate made SQLite
+// build a sorter for every row.
+const (
+	unitSep   = "\x1f"
+	recordSep = "\x1e"
+)
 
 func splitList(s sql.NullString) []string {
 	if !s.Valid || s.String == "" {
@@ -92,8 +97,12 @@ func scanUser(s scanner) (store.UserRow, error) {
 	u.HasPassword = u.PasswordHash != ""
 	u.Roles, u.Projects, u.Links = splitList(roles), splitList(projects), map[string]string{}
 	if links.Valid && links.String != "" {
-		if err := json.Unmarshal([]byte(links.String), &u.Links); err != nil {
-			return u, fmt.Errorf("links of user %d: %w", u.ID, err)
+		for link := range strings.SplitSeq(links.String, recordSep) {
+			kind, value, ok := strings.Cut(link, unitSep)
+			if !ok {
+				return u, fmt.Errorf("links of user %d: %q is not kind and value", u.ID, link)
+			}
+			u.Links[kind] = value
 		}
 	}
 	return u, nil
