@@ -168,9 +168,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	buf := bufs.Get().(*bytes.Buffer)
 	defer putBuf(buf)
 	buf.Reset()
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
-		buf.WriteString("[]\n")
-	} else if err := json.NewEncoder(buf).Encode(v); err != nil {
+	if err := encode(buf, v); err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
 	h := w.Header()
@@ -184,6 +182,29 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	// there is no one left to answer.
 	_, _ = w.Write(buf.Bytes())
 	return nil
+}
+
+// encode writes v as json.Encoder does, users by hand (userjson.go).
+func encode(buf *bytes.Buffer, v any) error {
+	var b []byte
+	var err error
+	switch v := v.(type) {
+	case roster.User:
+		b, err = appendUser(buf.AvailableBuffer(), v)
+	case wire.Page[roster.User]:
+		b, err = appendUsers(buf.AvailableBuffer(), v)
+	default:
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+			buf.WriteString("[]\n")
+			return nil
+		}
+		return json.NewEncoder(buf).Encode(v)
+	}
+	if err != nil {
+		return err
+	}
+	buf.Write(b)
+	return buf.WriteByte('\n')
 }
 
 // bufs are response buffers, reused so that encoding an answer does not
