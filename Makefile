@@ -6,7 +6,7 @@ BIN     := bin/roster
 .PHONY: build test bench generate install clean
 
 # roster needs no C: built without cgo it is one static file that starts
-# faster and smaller (docs/benchmarks.md, "Process start"). The race
+# faster and smaller (docs/benchmarks.md, "Whole processes"). The race
 # detector of make test needs cgo, so only build and install set this.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/roster

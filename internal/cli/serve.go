@@ -131,7 +131,7 @@ func serveMailPassword(file string) (string, error) {
 
 // serverGCPercent is the garbage collector's GOGC for roster serve. The
 // server's live heap is a few MiB, so Go's default of 100 collects every
-// few MiB allocated, thousands of times a second under load; 400 spends
+// few MiB allocated, many times a second under load; 400 spends
 // the memory a server can spare to collect a quarter as often
 // (docs/benchmarks.md, "Garbage collection"). GOGC in the environment
 // still rules.
