@@ -124,7 +124,10 @@ func newCmdSettings(f *Factory) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show",
 		Short: "Show every setting, with defaults filled in",
-		Args:  exactArgs(0),
+		Long: `Show every setting, with defaults filled in. Through a server the host
+settings (base_url and mail.*: R16) are not shown; they belong to whoever
+runs the server (roster serve --help).`,
+		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			set, err := svc.GetSettings(cmd.Context())
 			if err != nil {
@@ -136,7 +139,9 @@ func newCmdSettings(f *Factory) *cobra.Command {
 			}
 			rows := output.Rows{Header: []string{"KEY", "VALUE", "DESCRIPTION"}}
 			for _, spec := range roster.SettingSpecs {
-				rows.Add(spec.Key, spec.Key, set[spec.Key], spec.Describe)
+				if v, ok := set[spec.Key]; ok { // a server shows no host setting (R16)
+					rows.Add(spec.Key, spec.Key, v, spec.Describe)
+				}
 			}
 			return p.List(set, rows)
 		}),
@@ -148,7 +153,12 @@ func newCmdSettings(f *Factory) *cobra.Command {
 	set := &cobra.Command{
 		Use:   "set KEY VALUE",
 		Short: "Change a setting",
-		Long:  "Change a setting. The keys:\n  " + strings.Join(keys, "\n  "),
+		Long: "Change a setting. The keys:\n  " + strings.Join(keys, "\n  ") + `
+
+Host settings (base_url and mail.*: R16) are set only in local mode, by
+whoever runs the store's host; through a server they are refused (exit 5),
+owners included. roster serve also takes them as flags, from the
+environment or from its config file (roster serve --help).`,
 		Example: `  roster settings set seats 50
   roster settings set invite.ttl 3d`,
 		Args: exactArgs(2, "KEY", "VALUE"),

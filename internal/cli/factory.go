@@ -41,6 +41,10 @@ type Config struct {
 	File     string
 	Contexts map[string]ContextEntry
 	Current  string // current-context of the file
+
+	// Host holds the host settings (R16) of the environment and the config
+	// file, for roster serve.
+	Host map[string]string
 }
 
 // ContextEntry is a saved server and its token.
@@ -110,6 +114,9 @@ func (f *Factory) loadConfig() (*Config, error) {
 	}
 	cfg := &Config{DB: v.GetString("db"), As: v.GetString("as"), Yes: v.GetBool("yes"), Quiet: v.GetBool("quiet"),
 		Server: v.GetString("server"), Insecure: v.GetBool("insecure"), File: path, Current: v.GetString("current-context")}
+	if err := readHostSettings(v, cfg); err != nil {
+		return nil, err
+	}
 	if err := v.UnmarshalKey("contexts", &cfg.Contexts); err != nil {
 		return nil, usagef("config file %s: contexts: %v", path, err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"runtime/debug"
 	"time"
@@ -23,9 +22,11 @@ import (
 )
 
 type serveOptions struct {
-	addr, cert, key, baseURL string
-	trustedProxies           []string
-	mailPasswordFile         string
+	addr, cert, key  string
+	trustedProxies   []string
+	mailPasswordFile string
+	hostFlags        map[string]*string // host settings (R16), by key
+	host             map[string]string  // the host settings given, resolved
 
 	proxies      []netip.Prefix // trustedProxies, parsed
 	mailPassword string         // from mailPasswordFile or the environment
@@ -36,7 +37,7 @@ type serveOptions struct {
 const mailPasswordEnv = "ROSTER_MAIL_PASSWORD"
 
 func newCmdServe(f *Factory) *cobra.Command {
-	opts := &serveOptions{}
+	opts := &serveOptions{hostFlags: map[string]*string{}}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the store over an HTTP JSON API for remote mode",
@@ -53,22 +54,33 @@ token is never refused for them. Behind a reverse proxy, give its address
 range with --trusted-proxy (repeatable) so that each client is counted by
 the X-Forwarded-For the proxy sets; without it that header is ignored.
 
-Mail (invite create --send, user reset-link --send) authenticates to the
-SMTP server with the password in --mail-password-file, read once at start,
-or else in the ROSTER_MAIL_PASSWORD environment variable. The server never
-reads the setting mail.password_file, and its callers cannot set it: a
-setting naming a file on this host is for local mode only (R16).`,
+Host settings (R16) — where mail goes and how it authenticates, and what
+links point to: base_url and mail.* — belong to whoever runs the server.
+They come from this command's flags (--base-url, --mail-host, --mail-port,
+--mail-from, --mail-username, --mail-tls), else the environment
+(ROSTER_BASE_URL, ROSTER_MAIL_HOST, …), else the config file (base_url,
+mail: {host: …}), else what was stored in local mode with roster --db …
+settings set. Through the server nobody sets or reads them, owners
+included.
+
+Mail (invite create --send, user reset-link --send, sign-in links)
+authenticates to the SMTP server with the password in --mail-password-file,
+read once at start, or else in the ROSTER_MAIL_PASSWORD environment
+variable. The server never reads the setting mail.password_file.`,
 		Example: `  roster serve --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --base-url https://roster.example.com
-  roster serve --addr 127.0.0.1:8080 --trusted-proxy 127.0.0.1/32 --mail-password-file /etc/roster/smtp-password`,
+  roster serve --addr 127.0.0.1:8080 --trusted-proxy 127.0.0.1/32 --mail-password-file /etc/roster/smtp-password
+  ROSTER_MAIL_HOST=smtp.example.com ROSTER_MAIL_FROM=roster@example.com roster serve --base-url https://roster.example.com`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (opts.cert == "") != (opts.key == "") {
 				return usagef("--tls-cert and --tls-key go together")
 			}
-			if opts.baseURL != "" {
-				if u, err := url.Parse(opts.baseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					return usagef("invalid --base-url %q", opts.baseURL).withHint("give an http or https URL")
-				}
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			if opts.host, err = hostSettings(cmd.Flags(), opts.hostFlags, cfg); err != nil {
+				return err
 			}
 			for _, v := range opts.trustedProxies {
 				p, err := parseProxy(v)
@@ -89,7 +101,7 @@ setting naming a file on this host is for local mode only (R16).`,
 	fs.StringVar(&opts.addr, "addr", "127.0.0.1:8080", "listen on `host:port`")
 	fs.StringVar(&opts.cert, "tls-cert", "", "TLS certificate `file` (PEM)")
 	fs.StringVar(&opts.key, "tls-key", "", "TLS key `file` (PEM)")
-	fs.StringVar(&opts.baseURL, "base-url", "", "the `URL` links in invitations and reset mails start with (default: setting base_url)")
+	addHostFlags(fs, opts.hostFlags)
 	fs.StringArrayVar(&opts.trustedProxies, "trusted-proxy", nil, "trust X-Forwarded-For from reverse proxies in `CIDR` (repeatable)")
 	fs.StringVar(&opts.mailPasswordFile, "mail-password-file", "", "read the SMTP password from `file` (default: $"+mailPasswordEnv+")")
 	return cmd
@@ -149,7 +161,7 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	// The store is measured below the core, so /metrics shows how long
 	// transactions take and how often they are retried.
 	metrics := api.NewMetrics()
-	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithBaseURL(opts.baseURL), core.WithServer(opts.mailPassword))
+	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithHostSettings(opts.host), core.WithServer(opts.mailPassword))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
 	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics})
 	pages := web.New(c, handler, logger)

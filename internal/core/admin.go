@@ -190,10 +190,33 @@ func (s *service) GetSettings(ctx context.Context) (roster.Settings, error) {
 			return err
 		}
 		var err error
-		set, err = o.settings()
-		return err
+		if set, err = o.settings(); err != nil {
+			return err
+		}
+		if s.core.server { // R16: host settings are not read through the server
+			for k := range set {
+				if roster.IsHostSetting(k) {
+					delete(set, k)
+				}
+			}
+		}
+		return nil
 	})
 	return set, err
+}
+
+// hostSettingErr refuses a host setting through the server (R16).
+func hostSettingErr(key string) error {
+	return roster.Errorf(roster.ErrForbidden, "%s is a host setting: it is set by whoever runs the server, never through it (R16)", key).
+		WithHint("on the server's host, give it to roster serve (%s, or its environment or config file), or set it there in local mode with roster --db", hostFlag(key))
+}
+
+// hostFlag is roster serve's flag for a host setting.
+func hostFlag(key string) string {
+	if key == "mail.password_file" {
+		return "--mail-password-file"
+	}
+	return "--" + strings.NewReplacer(".", "-", "_", "-").Replace(key)
 }
 
 func (s *service) SetSetting(ctx context.Context, key, value string) (roster.SettingResult, error) {
@@ -202,16 +225,15 @@ func (s *service) SetSetting(ctx context.Context, key, value string) (roster.Set
 	if !ok {
 		return res, roster.Errorf(roster.ErrInvalid, "unknown setting %q", key).WithHint("see roster settings show for the keys")
 	}
+	if spec.Host && s.core.server {
+		return res, hostSettingErr(key)
+	}
 	if err := spec.Check(value); err != nil {
 		return res, err
 	}
 	err := s.write(ctx, func(o *op) error {
 		if err := o.require(roster.PermSettingsManage); err != nil {
 			return err
-		}
-		if spec.HostFile && s.core.server {
-			return roster.Errorf(roster.ErrForbidden, "%s names a file on the server's host and is set only in local mode (R16)", key).
-				WithHint("the server takes its SMTP password from roster serve --mail-password-file or ROSTER_MAIL_PASSWORD")
 		}
 		set, err := o.settings()
 		if err != nil {

@@ -17,14 +17,17 @@ import (
 // Core holds the store, the clock and the mailer; As makes a Service for
 // one principal.
 type Core struct {
-	db      store.Store
-	now     func() time.Time
-	send    Mailer
-	baseURL string // overrides the base_url setting when set
+	db   store.Store
+	now  func() time.Time
+	send Mailer
+	// host holds the host settings (R16) given to this process, by roster
+	// serve's flags, environment or config file; they win over the stored
+	// ones.
+	host map[string]string
 
-	// server is set in roster serve: its callers are remote, so settings
-	// that name files on this host are neither set nor used through it
-	// (R16), and mail authenticates with mailPassword instead.
+	// server is set in roster serve: its callers are remote, so host
+	// settings are neither set nor read through it (R16), and mail
+	// authenticates with mailPassword, never with mail.password_file.
 	server       bool
 	mailPassword string
 
@@ -36,11 +39,30 @@ type Mailer func(ctx context.Context, cfg mail.Config, m mail.Message) error
 
 // WithBaseURL makes links use url instead of the base_url setting, as
 // roster serve --base-url does.
-func WithBaseURL(url string) Option { return func(c *Core) { c.baseURL = url } }
+func WithBaseURL(url string) Option {
+	return WithHostSettings(map[string]string{"base_url": url})
+}
 
-// WithServer makes a Core for roster serve: settings that name files on
-// the host cannot be set through it (R16), and mail authenticates with
-// mailPassword (from the server's own flag or environment), never with
+// WithHostSettings gives host settings (R16) that win over the stored
+// ones: roster serve's flags, environment and config file. Empty values
+// are not given.
+func WithHostSettings(set map[string]string) Option {
+	return func(c *Core) {
+		for k, v := range set {
+			if v == "" {
+				continue
+			}
+			if c.host == nil {
+				c.host = map[string]string{}
+			}
+			c.host[k] = v
+		}
+	}
+}
+
+// WithServer makes a Core for roster serve: host settings are neither set
+// nor read through it (R16), and mail authenticates with mailPassword
+// (from the server's own flag or environment), never with
 // mail.password_file.
 func WithServer(mailPassword string) Option {
 	return func(c *Core) { c.server, c.mailPassword = true, mailPassword }
@@ -363,7 +385,7 @@ func (o *op) settings() (roster.Settings, error) {
 }
 
 // settings completes the stored settings with defaults and this
-// process's base URL.
+// process's host settings, which win.
 func (c *Core) settings(stored map[string]string) roster.Settings {
 	set := roster.Settings{}
 	for _, spec := range roster.SettingSpecs {
@@ -372,8 +394,8 @@ func (c *Core) settings(stored map[string]string) roster.Settings {
 	for k, v := range stored {
 		set[k] = v
 	}
-	if c.baseURL != "" {
-		set["base_url"] = c.baseURL
+	for k, v := range c.host {
+		set[k] = v
 	}
 	return set
 }

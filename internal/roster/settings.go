@@ -14,10 +14,13 @@ type SettingSpec struct {
 	Key      string
 	Default  string
 	Describe string
-	// HostFile marks a setting that names a file on the store's host:
-	// set only in local mode, never through the server (R16).
-	HostFile bool
-	check    func(string) error
+	// Host marks a host setting (R16): where mail goes and how it
+	// authenticates, what links point to, or a file, program, host,
+	// address or URL. It comes from roster serve's flags, environment or
+	// config file, or is set in local mode by the store file's OS user;
+	// through the server nobody sets or reads it, owners included.
+	Host  bool
+	check func(string) error
 }
 
 // Check validates a value for the key.
@@ -104,15 +107,15 @@ func optionalEmail(v string) error {
 
 // SettingSpecs are all settings keys, sorted by key.
 var SettingSpecs = []SettingSpec{
-	{Key: "base_url", Default: "", Describe: "base URL used in links", check: baseURL},
+	{Key: "base_url", Default: "", Describe: "base URL used in links", Host: true, check: baseURL},
 	{Key: "invite.resend_ttl", Default: "24h", Describe: "lifetime of a resent invitation", check: duration},
 	{Key: "invite.ttl", Default: "7d", Describe: "lifetime of an invitation", check: duration},
-	{Key: "mail.from", Default: "", Describe: "sender address of mail", check: optionalEmail},
-	{Key: "mail.host", Default: "", Describe: "SMTP host", check: oneLine},
-	{Key: "mail.password_file", Default: "", Describe: "file holding the SMTP password (local mode only)", HostFile: true, check: oneLine},
-	{Key: "mail.port", Default: "587", Describe: "SMTP port", check: intBetween(1, 65535)},
-	{Key: "mail.tls", Default: "starttls", Describe: "none, starttls or tls", check: oneOf("none", "starttls", "tls")},
-	{Key: "mail.username", Default: "", Describe: "SMTP user name", check: oneLine},
+	{Key: "mail.from", Default: "", Describe: "sender address of mail", Host: true, check: optionalEmail},
+	{Key: "mail.host", Default: "", Describe: "SMTP host", Host: true, check: oneLine},
+	{Key: "mail.password_file", Default: "", Describe: "file holding the SMTP password (local mode only)", Host: true, check: oneLine},
+	{Key: "mail.port", Default: "587", Describe: "SMTP port", Host: true, check: intBetween(1, 65535)},
+	{Key: "mail.tls", Default: "starttls", Describe: "none, starttls or tls", Host: true, check: oneOf("none", "starttls", "tls")},
+	{Key: "mail.username", Default: "", Describe: "SMTP user name", Host: true, check: oneLine},
 	{Key: "org.name", Default: "", Describe: "organisation name", check: oneLine},
 	{Key: "password.min_length", Default: "8", Describe: "minimum password length in characters", check: intBetween(8, 256)},
 	{Key: "reset.ttl", Default: "24h", Describe: "lifetime of a reset link", check: duration},
@@ -120,6 +123,12 @@ var SettingSpecs = []SettingSpec{
 	{Key: "session.idle", Default: "12h", Describe: "a browser session ends after this long unused", check: duration},
 	{Key: "session.ttl", Default: "7d", Describe: "a browser session ends this long after sign-in", check: duration},
 	{Key: "signin.ttl", Default: "30m", Describe: "lifetime of a self-requested sign-in link", check: duration},
+}
+
+// IsHostSetting reports whether key is a host setting (R16).
+func IsHostSetting(key string) bool {
+	spec, ok := LookupSetting(key)
+	return ok && spec.Host
 }
 
 // LookupSetting finds a key's spec.

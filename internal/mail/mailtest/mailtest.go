@@ -68,6 +68,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	messages []Received
+	sessions int // connections accepted
 	closed   bool
 }
 
@@ -210,7 +211,19 @@ func (r Received) clone() Received {
 type backend struct{ s *Server }
 
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	b.s.mu.Lock()
+	b.s.sessions++
+	b.s.mu.Unlock()
 	return &session{s: b.s, conn: c}, nil
+}
+
+// Sessions returns how many SMTP connections the server has accepted,
+// whether or not any delivered a message: a server that must be left
+// alone shows 0.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
 }
 
 // session collects one connection's transaction(s).
