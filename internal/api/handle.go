@@ -226,6 +226,8 @@ func writeError(w http.ResponseWriter, status int, d wire.ErrorDetail) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
 	}
+	// No message carries a roster secret, however it was made.
+	d.Message, d.Hint = roster.Withhold(d.Message), roster.Withhold(d.Hint)
 	_ = writeJSON(w, status, wire.ErrorBody{Error: d}) // an ErrorBody always encodes
 }
 

@@ -99,10 +99,11 @@ func printError(w io.Writer, err error, cmdPath string, asJSON bool) {
 	if errors.As(err, &silent) {
 		return
 	}
-	hint := roster.Hint(err)
+	// No message carries a roster secret, however it was made.
+	msg, hint := roster.Withhold(err.Error()), roster.Withhold(roster.Hint(err))
 	var ue *usageError
 	if errors.As(err, &ue) {
-		hint = ue.hint
+		hint = roster.Withhold(ue.hint)
 		if hint != "" {
 			hint += "; "
 		}
@@ -112,21 +113,21 @@ func printError(w io.Writer, err error, cmdPath string, asJSON bool) {
 		_, code := wire.Status(err)
 		b, _ := json.Marshal(struct {
 			Error wire.ErrorDetail `json:"error"`
-		}{wire.ErrorDetail{Code: code, Message: err.Error(), Hint: hint, Lines: wire.Detail(err).Lines}})
+		}{wire.ErrorDetail{Code: code, Message: msg, Hint: hint, Lines: wire.Detail(err).Lines}})
 		fmt.Fprintf(w, "%s\n", b)
 		return
 	}
-	fmt.Fprintf(w, "roster: %s\n", err)
+	fmt.Fprintf(w, "roster: %s\n", msg)
 	// Every bad line of an import or apply file, each on its own line.
 	var ie *roster.InputErrors
 	if errors.As(err, &ie) {
 		for _, l := range ie.Lines {
-			fmt.Fprintf(w, "roster: %s\n", l)
+			fmt.Fprintf(w, "roster: %s\n", roster.Withhold(fmt.Sprint(l)))
 		}
 	}
 	if ue != nil {
 		if ue.hint != "" {
-			fmt.Fprintf(w, "roster: hint: %s\n", ue.hint)
+			fmt.Fprintf(w, "roster: hint: %s\n", roster.Withhold(ue.hint))
 		}
 		fmt.Fprintf(w, "roster: hint: run '%s --help' for usage\n", strings.TrimSpace(cmdPath))
 		return

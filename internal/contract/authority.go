@@ -385,15 +385,26 @@ func testQuoting(t *testing.T, e Env) {
 			t.Errorf("%s of a 100 KB reference: an error of %d bytes", what, len(fmt.Sprint(err)))
 		}
 	}
-	secret := must(a.CreateToken(ctx, roster.CreateToken{User: e.Owner(), Name: "pasted"}))(t).Token
-	for what, err := range map[string]error{
-		"show":       second(a.GetUser(ctx, secret)),
-		"deactivate": second(a.DeactivateUser(ctx, secret, "")),
-		"reset link": second(a.CreateResetLink(ctx, secret, 0, false)),
-	} {
-		wantErr(t, err, roster.ErrNotFound, what+" of a pasted token")
-		if strings.Contains(err.Error(), secret[len("roster_pat_"):]) {
-			t.Errorf("%s echoes the token: %v", what, err)
+	pat := must(a.CreateToken(ctx, roster.CreateToken{User: e.Owner(), Name: "pasted"}))(t).Token
+	body := pat[len("roster_pat_"):]
+	// Every kind of roster secret, and kinds not yet made: what is
+	// shaped like one is withheld, wherever it is pasted.
+	for _, secret := range []string{pat, "roster_sgn_" + body, "roster_ses_" + body, "roster_inv_" + body, "roster_zzz_" + body} {
+		for what, err := range map[string]error{
+			"show":       second(a.GetUser(ctx, secret)),
+			"deactivate": second(a.DeactivateUser(ctx, secret, "")),
+			"reset link": second(a.CreateResetLink(ctx, secret, 0, false)),
+			"role":       second(a.GetRole(ctx, secret)),
+			"project":    second(a.GetProject(ctx, secret)),
+			"assign":     second(a.AssignRole(ctx, secret, e.Owner())),
+			"member":     second(a.AddMembers(ctx, secret, []string{e.Owner()})),
+		} {
+			if err == nil {
+				t.Fatalf("%s of a pasted %.10s…: no error", what, secret)
+			}
+			if msg := err.Error() + roster.Hint(err); strings.Contains(msg, body) {
+				t.Errorf("%s echoes the secret: %v", what, err)
+			}
 		}
 	}
 }

@@ -381,7 +381,7 @@ func (o *op) changeMember(p store.ProjectRow, ref string, fn func(*op, store.Pro
 }
 
 func (s *service) AddMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {
-	return s.changeMembers(ctx, "add to "+slug, slug, refs, (*op).addMember)
+	return s.changeMembers(ctx, "add to "+roster.Quote(slug), slug, refs, (*op).addMember)
 }
 
 // addMember adds u to p unless already a member (R13), applying R8 and R12.
@@ -401,7 +401,7 @@ func (o *op) addMember(p store.ProjectRow, u *store.UserRow) (bool, error) {
 }
 
 func (s *service) RemoveMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {
-	return s.changeMembers(ctx, "remove from "+slug, slug, refs, (*op).removeMember)
+	return s.changeMembers(ctx, "remove from "+roster.Quote(slug), slug, refs, (*op).removeMember)
 }
 
 // removeMember takes u out of p; R12 is the caller's to check.

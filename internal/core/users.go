@@ -468,13 +468,13 @@ func (s *service) SetRoles(ctx context.Context, ref string, roles []string) (ros
 }
 
 func (s *service) AssignRole(ctx context.Context, role, ref string) (roster.UserResult, error) {
-	return s.change(ctx, "assign "+role+" to", ref, func(o *op) (roster.UserResult, error) {
+	return s.change(ctx, "assign "+roster.Quote(role)+" to", ref, func(o *op) (roster.UserResult, error) {
 		return o.changeRoles(ref, "role.assign", func(cur []string) []string { return dedupe(append(slices.Clone(cur), role)) })
 	})
 }
 
 func (s *service) UnassignRole(ctx context.Context, role, ref string) (roster.UserResult, error) {
-	return s.change(ctx, "unassign "+role+" from", ref, func(o *op) (roster.UserResult, error) {
+	return s.change(ctx, "unassign "+roster.Quote(role)+" from", ref, func(o *op) (roster.UserResult, error) {
 		if _, err := o.role(role); err != nil {
 			return roster.UserResult{}, err
 		}

@@ -58,23 +58,63 @@ func quoteArgs(args []any) []any {
 // MaxQuoted is how many characters of a value a message shows.
 const MaxQuoted = 200
 
-// tokenPrefixes start every roster secret (see package token).
-var tokenPrefixes = []string{"roster_pat_", "roster_inv_", "roster_rst_"}
+// secretPrefix finds the first string in s shaped like a roster secret,
+// "roster_" then three lowercase letters and "_" (roster_pat_, roster_sgn_,
+// roster_ses_, and any kind added later: see package token), and returns
+// its prefix without the last "_".
+func secretPrefix(s string) (string, bool) {
+	const lead = "roster_"
+	for i := 0; ; {
+		j := strings.Index(s[i:], lead)
+		if j < 0 {
+			return "", false
+		}
+		k := i + j + len(lead)
+		if k+4 <= len(s) && s[k+3] == '_' && lower(s[k]) && lower(s[k+1]) && lower(s[k+2]) {
+			return s[i+j : k+3], true
+		}
+		i = k
+	}
+}
+
+func lower(c byte) bool { return 'a' <= c && c <= 'z' }
 
 // Quote makes a value given by someone safe to show in a message: a
-// roster token is withheld, hidden characters become U+FFFD, and at most
-// MaxQuoted characters are kept.
+// string shaped like a roster secret is withheld, whatever its kind,
+// hidden characters become U+FFFD, and at most MaxQuoted characters are
+// kept.
 func Quote(s string) string {
-	for _, p := range tokenPrefixes {
-		if strings.Contains(s, p) {
-			return "(a " + strings.TrimSuffix(p, "_") + " token, not shown)"
-		}
+	if p, ok := secretPrefix(s); ok {
+		return "(a " + p + " token, not shown)"
 	}
 	s = Visible(s)
 	if utf8.RuneCountInString(s) > MaxQuoted {
 		s = string([]rune(s)[:MaxQuoted]) + "…"
 	}
 	return s
+}
+
+// Withhold replaces every string in a message shaped like a roster secret
+// by a mention of its kind: the last guard before a message reaches a
+// terminal, a log or a response, for messages not built with Errorf.
+func Withhold(msg string) string {
+	for {
+		p, ok := secretPrefix(msg)
+		if !ok {
+			return msg
+		}
+		i := strings.Index(msg, p)
+		end := i + len(p)
+		for end < len(msg) && secretByte(msg[end]) {
+			end++
+		}
+		msg = msg[:i] + "(a " + p + " token, not shown)" + msg[end:]
+	}
+}
+
+// secretByte reports whether c may be part of a roster secret's text.
+func secretByte(c byte) bool {
+	return c == '_' || c == '-' || lower(c) || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
 }
 
 // Hint returns the hint carried anywhere in err's chain, or "".
