@@ -60,7 +60,7 @@ func (s *server) routes() []route {
 				return u, err
 			}
 			err = s.guess(c.r, me.Name, func() error {
-				u, err = c.svc.ChangePassword(c.ctx(), in.Current, in.New)
+				u, err = c.svc.ChangePassword(c.ctx(), roster.ChangePassword{Current: in.Current, New: in.New, RevokeTokens: in.RevokeTokens})
 				return err
 			})
 			return u, err

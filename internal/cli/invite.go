@@ -434,14 +434,20 @@ roles and projects since it last looked (which are then marked seen).`,
 func newCmdAccountPassword(f *Factory) *cobra.Command {
 	var pw passwordSource
 	var currentFile, currentEnv string
+	var revokeTokens bool
 	cmd := &cobra.Command{
 		Use:   "password",
 		Short: "Change your own password, giving the current one",
 		Long: `Change your own password. The current password comes from
 --current-password-file, --current-password-env or a prompt; the new one
 from --password-stdin, --password-file, --password-env or a prompt.
-Without a terminal both must come from flags.`,
-		Example: `  roster --as ann@example.com account password --current-password-file old.txt --password-file new.txt`,
+Without a terminal both must come from flags.
+
+It ends your browser sessions and your pending sign-in and reset links
+(R18). Your API tokens are separate credentials and stay, unless
+--revoke-tokens is given.`,
+		Example: `  roster --as ann@example.com account password --current-password-file old.txt --password-file new.txt
+  roster account password --current-password-env OLD_PW --password-env NEW_PW --revoke-tokens`,
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			current := passwordSource{file: currentFile, env: currentEnv}
@@ -466,7 +472,7 @@ Without a terminal both must come from flags.`,
 			if err != nil {
 				return err
 			}
-			u, err := svc.ChangePassword(cmd.Context(), cur, next)
+			u, err := svc.ChangePassword(cmd.Context(), roster.ChangePassword{Current: cur, New: next, RevokeTokens: revokeTokens})
 			if err != nil {
 				return err
 			}
@@ -474,6 +480,7 @@ Without a terminal both must come from flags.`,
 		},
 	}
 	cmd.Flags().StringVar(&currentFile, "current-password-file", "", "read the current password from `file`")
+	cmd.Flags().BoolVar(&revokeTokens, "revoke-tokens", false, "revoke your API tokens too (R18)")
 	cmd.Flags().StringVar(&currentEnv, "current-password-env", "", "read the current password from the environment variable `NAME`")
 	cmd.MarkFlagsMutuallyExclusive("current-password-file", "current-password-env")
 	pw.addFlags(cmd, false, false)

@@ -27,8 +27,8 @@ func (c *Client) Whoami(ctx context.Context) (roster.Principal, error) {
 	return do[roster.Principal](ctx, c, http.MethodGet, "/whoami", nil)
 }
 
-func (c *Client) ChangePassword(ctx context.Context, current, next string) (roster.User, error) {
-	return do[roster.User](ctx, c, http.MethodPost, "/account/password", wire.ChangePassword{Current: current, New: next})
+func (c *Client) ChangePassword(ctx context.Context, p roster.ChangePassword) (roster.User, error) {
+	return do[roster.User](ctx, c, http.MethodPost, "/account/password", wire.ChangePassword{Current: p.Current, New: p.New, RevokeTokens: p.RevokeTokens})
 }
 
 func (c *Client) Notices(ctx context.Context, markSeen bool) ([]roster.Notice, error) {

@@ -311,7 +311,7 @@ func testMustChange(t *testing.T, e Env) {
 	if err != nil && !strings.Contains(err.Error(), "R17") {
 		t.Fatalf("the refusal does not say why: %v", err)
 	}
-	must(u.ChangePassword(ctx, "first-long-passphrase", "second-long-passphrase"))(t)
+	must(u.ChangePassword(ctx, roster.ChangePassword{Current: "first-long-passphrase", New: "second-long-passphrase"}))(t)
 	if p := must(u.Whoami(ctx))(t); p.User.MustChangePassword {
 		t.Fatal("must_change_password is still set after the change")
 	}

@@ -233,19 +233,42 @@ func testChangePassword(t *testing.T, e Env) {
 	a := e.Admin()
 	must(a.CreateUser(ctx, roster.CreateUser{Email: "bo@example.com", Password: goodPassword}))(t)
 	me := e.As("bo@example.com")
-	_, err := me.ChangePassword(ctx, "Not-The-Password", "Another-Long-Pass")
+	_, err := me.ChangePassword(ctx, roster.ChangePassword{Current: "Not-The-Password", New: "Another-Long-Pass"})
 	wantErr(t, err, roster.ErrUnauthenticated, "a wrong current password")
-	_, err = me.ChangePassword(ctx, goodPassword, "password123")
+	_, err = me.ChangePassword(ctx, roster.ChangePassword{Current: goodPassword, New: "password123"})
 	wantErr(t, err, roster.ErrInvalid, "a common new password")
-	must(me.ChangePassword(ctx, goodPassword, "Another-Long-Pass"))(t)
-	_, err = me.ChangePassword(ctx, goodPassword, "Yet-Another-Pass")
+	must(me.ChangePassword(ctx, roster.ChangePassword{Current: goodPassword, New: "Another-Long-Pass"}))(t)
+	_, err = me.ChangePassword(ctx, roster.ChangePassword{Current: goodPassword, New: "Yet-Another-Pass"})
 	wantErr(t, err, roster.ErrUnauthenticated, "the old password after a change")
-	_, err = a.ChangePassword(ctx, "x", "Yet-Another-Pass")
+	_, err = a.ChangePassword(ctx, roster.ChangePassword{Current: "x", New: "Yet-Another-Pass"})
 	wantErr(t, err, roster.ErrInvalid, "the local administrator has no password")
 	p := must(me.Whoami(ctx))(t)
 	if p.User == nil || p.User.Email != "bo@example.com" {
 		t.Fatalf("whoami: %+v", p)
 	}
+
+	// R18: the change ends pending reset links; API tokens survive it
+	// unless RevokeTokens asks otherwise.
+	rl := must(a.CreateResetLink(ctx, "bo@example.com", 0, false))(t)
+	tok := must(a.CreateToken(ctx, roster.CreateToken{User: "bo@example.com", Name: "ci"}))(t)
+	must(me.ChangePassword(ctx, roster.ChangePassword{Current: "Another-Long-Pass", New: "Yet-Another-Pass"}))(t)
+	_, err = a.RedeemResetLink(ctx, rl.Token, "Fourth-Long-Passphrase")
+	if err == nil {
+		t.Fatal("a reset link issued before a password change still works (R18)")
+	}
+	ci, err := e.WithToken(tok.Token)
+	if err == nil {
+		_, err = ci.Whoami(ctx)
+	}
+	if err != nil {
+		t.Fatalf("an API token after its user's password change: %v; want it alive (R18)", err)
+	}
+	must(me.ChangePassword(ctx, roster.ChangePassword{Current: "Yet-Another-Pass", New: "Fourth-Long-Passphrase", RevokeTokens: true}))(t)
+	ci, err = e.WithToken(tok.Token)
+	if err == nil {
+		_, err = ci.Whoami(ctx)
+	}
+	wantErr(t, err, roster.ErrUnauthenticated, "an API token after a password change with RevokeTokens")
 }
 
 // testOwnerLinks: links cannot be a way around R5. A link made by an admin

@@ -520,7 +520,13 @@ func (s *service) RedeemResetLink(ctx context.Context, tok, pw string) (roster.U
 		if err := o.checkCreator(l, *u, roster.PermUsersManage, nil, denied); err != nil {
 			return err
 		}
-		return o.audit("user.reset_password", u.Email, u.ID, nil)
+		// R18: a password set through a reset link ends every session
+		// and every other pending link of the account.
+		details, err := o.endCredentials(*u, 0, false)
+		if err != nil {
+			return err
+		}
+		return o.audit("user.reset_password", u.Email, u.ID, details)
 	})
 	if err != nil {
 		return roster.User{}, fmt.Errorf("reset password: %w", err)

@@ -33,6 +33,49 @@ type Session struct {
 	Service roster.Service
 }
 
+// sessionID is the browser session the service acts through, or 0.
+func (s *service) sessionID() int64 {
+	id, _ := strconv.ParseInt(strings.TrimPrefix(s.actor.Via, "session:"), 10, 64)
+	if !strings.HasPrefix(s.actor.Via, "session:") {
+		return 0
+	}
+	return id
+}
+
+// endCredentials applies R18 after u's password changed: it ends u's
+// browser sessions except keep (0 for none), revokes u's pending sign-in
+// and reset links, and with tokens u's API tokens, and returns what it
+// ended, for the audit event.
+func (o *op) endCredentials(u store.UserRow, keep int64, tokens bool) (map[string]any, error) {
+	details := map[string]any{}
+	ended, err := o.tx.EndSessionsExcept(o.ctx, u.ID, keep)
+	if err != nil {
+		return nil, err
+	}
+	links := 0
+	for _, kind := range []store.LinkKind{store.LinkSignIn, store.LinkReset} {
+		n, err := o.tx.RevokeLinks(o.ctx, u.ID, kind, o.now, "password changed")
+		if err != nil {
+			return nil, err
+		}
+		links += n
+	}
+	if ended > 0 {
+		details["sessions_ended"] = ended
+	}
+	if links > 0 {
+		details["links_revoked"] = links
+	}
+	if tokens {
+		n, err := o.tx.RevokeTokens(o.ctx, u.ID, 0, o.now)
+		if err != nil {
+			return nil, err
+		}
+		details["tokens_revoked"] = n
+	}
+	return details, nil
+}
+
 // failedSignIn is the one answer to every failed sign-in, whatever failed.
 func failedSignIn() error { return roster.Errorf(roster.ErrUnauthenticated, "wrong email or password") }
 
@@ -190,8 +233,10 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
-	if now.Sub(row.LastSeenAt) >= time.Minute {
-		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, row.ID, now) }); err != nil {
+	// Activity is recorded at most every tenth of the idle lifetime (and
+	// at least every minute), so that a session in use never reaches it.
+	if every := touchEvery(idle); now.Sub(row.LastSeenAt) >= every {
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, row.ID, now, now.Add(-every)) }); err != nil {
 			return Session{}, err
 		}
 	}
@@ -199,6 +244,10 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 	return Session{ID: row.ID, User: user.User, Method: row.Method,
 		Service: &service{core: c, actor: actor, signedIn: &user}}, nil
 }
+
+// touchEvery is how often a session's activity is written, for an idle
+// lifetime: a tenth of it, at most a minute.
+func touchEvery(idle time.Duration) time.Duration { return min(idle/10, time.Minute) }
 
 // EndSession signs a session out. An unknown or already ended session is
 // not an error: the person is signed out either way.
@@ -271,6 +320,16 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 		if err != nil || !strings.Contains(email, "@") || u.Status != roster.StatusActive {
 			return nil
 		}
+		// R20: a few links per account per window, whoever asks and from
+		// wherever; past that, nothing is sent and the answer is the same.
+		made, err := o.tx.CountLinksSince(ctx, u.ID, store.LinkSignIn, o.now.Add(-SignInLinkWindow))
+		if err != nil || made >= SignInLinksPerWindow {
+			return err
+		}
+		// One live sign-in link per account: a new one ends the older.
+		if _, err := o.tx.RevokeLinks(ctx, u.ID, store.LinkSignIn, o.now, "replaced"); err != nil {
+			return err
+		}
 		o.act = &actor{user: &u, name: u.Email, via: "signin-link"}
 		l, tok, err := o.newLink(store.LinkSignIn, u, nil, life)
 		if err != nil {
@@ -283,11 +342,19 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 	if err != nil || sent.ID == 0 {
 		return err
 	}
-	if ok, msg := s.deliver(ctx, cfg, m, "account.signin_link.send", sent); !ok {
+	// The mail is recorded as the account's own doing: nobody else asked.
+	s = (&service{core: c, actor: Actor{User: strconv.FormatInt(sent.UserID, 10), Via: "signin-link"}}).account()
+	if ok, msg := s.deliver(ctx, cfg, m, "account.signin_link.send", sent); !ok || msg != "" {
 		return fmt.Errorf("send sign-in link: %s", msg)
 	}
 	return nil
 }
+
+// R20: how many sign-in links one account may be mailed in a window.
+const (
+	SignInLinksPerWindow = 3
+	SignInLinkWindow     = 15 * time.Minute
+)
 
 // Now is the core's clock.
 func (c *Core) Now() time.Time { return c.now().UTC() }

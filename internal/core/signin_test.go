@@ -108,7 +108,7 @@ func TestSignInMustChange(t *testing.T) {
 	if _, err := svc.ListUsers(ctx, roster.UserFilter{}); !errors.Is(err, roster.ErrForbidden) {
 		t.Fatalf("listing before the change: %v; want forbidden", err)
 	}
-	if _, err := svc.ChangePassword(ctx, "first-long-phrase", "second-long-phrase"); err != nil {
+	if _, err := svc.ChangePassword(ctx, roster.ChangePassword{Current: "first-long-phrase", New: "second-long-phrase"}); err != nil {
 		t.Fatal(err)
 	}
 	svc, err = c.Authenticate(ctx, tok.Token)

@@ -736,7 +736,8 @@ func (s *service) DeleteUser(ctx context.Context, ref string) (roster.User, erro
 	return res.User, err
 }
 
-func (s *service) ChangePassword(ctx context.Context, current, next string) (roster.User, error) {
+func (s *service) ChangePassword(ctx context.Context, p roster.ChangePassword) (roster.User, error) {
+	current, next := p.Current, p.New
 	s = s.account()
 	var me store.UserRow
 	err := s.read(ctx, func(o *op) error {
@@ -775,7 +776,13 @@ func (s *service) ChangePassword(ctx context.Context, current, next string) (ros
 		if err := o.tx.UpdateUser(o.ctx, u); err != nil {
 			return roster.UserResult{}, err
 		}
-		if err := o.audit("account.password", u.Email, u.ID, nil); err != nil {
+		// R18: whoever else holds a session or a link of theirs is out;
+		// the session that made the change stays.
+		details, err := o.endCredentials(u, s.sessionID(), p.RevokeTokens)
+		if err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := o.audit("account.password", u.Email, u.ID, details); err != nil {
 			return roster.UserResult{}, err
 		}
 		return o.reload(u.ID, true)

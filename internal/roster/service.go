@@ -16,7 +16,7 @@ type Service interface {
 	Whoami(ctx context.Context) (Principal, error)
 	// ChangePassword changes the acting user's own password; the current
 	// one must be given (R10).
-	ChangePassword(ctx context.Context, current, next string) (User, error)
+	ChangePassword(ctx context.Context, p ChangePassword) (User, error)
 	// Notices lists the changes others made to the acting user's roles and
 	// projects since the user last looked, newest first; with markSeen the
 	// user has now looked (R15).
@@ -182,6 +182,14 @@ type SetPassword struct {
 	RandomPassword     bool
 	MustChangePassword bool
 	RevokeSessions     bool
+}
+
+// ChangePassword changes one's own password (R15, R18): it ends one's
+// other browser sessions and pending sign-in and reset links, and with
+// RevokeTokens one's API tokens too.
+type ChangePassword struct {
+	Current, New string
+	RevokeTokens bool
 }
 
 // UserResult is a user after a change. Changed is false when the result

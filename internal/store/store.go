@@ -67,6 +67,9 @@ type Tx interface {
 	InsertLink(ctx context.Context, l Link) (int64, error)
 	// LinkByHash finds a link by its token's hash; found is false when none.
 	LinkByHash(ctx context.Context, kind LinkKind, hash []byte) (Link, bool, error)
+	// CountLinksSince counts a user's links of a kind made at or after
+	// since, whatever became of them.
+	CountLinksSince(ctx context.Context, userID int64, kind LinkKind, since time.Time) (int, error)
 	// LatestLink returns a user's newest link of a kind.
 	LatestLink(ctx context.Context, userID int64, kind LinkKind) (Link, bool, error)
 	// ConsumeLink marks a link used if, and only if, it is still live at now:
@@ -169,12 +172,16 @@ type Tx interface {
 	// SessionUser finds a session by its token's hash together with its
 	// user, roles loaded, in one statement, as TokenUser does for tokens.
 	SessionUser(ctx context.Context, hash []byte) (SessionRow, UserRow, bool, error)
-	// TouchSession records activity on a session (its idle lifetime
-	// counts from the last), at most once a minute, to spare writes.
-	TouchSession(ctx context.Context, id int64, now time.Time) error
+	// TouchSession records activity on a session at now (its idle
+	// lifetime counts from the last) if the last recorded is at or before
+	// stale: the caller spares writes by recording only so often.
+	TouchSession(ctx context.Context, id int64, now, stale time.Time) error
 	// EndSessions deletes a user's sessions, or only the one with id when
 	// id != 0, and returns how many it deleted.
 	EndSessions(ctx context.Context, userID, id int64) (int, error)
+	// EndSessionsExcept deletes a user's sessions but the one with id keep
+	// (0 keeps none), and returns how many it deleted.
+	EndSessionsExcept(ctx context.Context, userID, keep int64) (int, error)
 	// NoticesSeen returns the id of the newest audit event a user has seen
 	// as a notice, or 0 when they never looked.
 	NoticesSeen(ctx context.Context, userID int64) (int64, error)

@@ -117,10 +117,15 @@ func newEnv(t *testing.T, cfg config) *env {
 // admin acts on the store directly, as the local administrator.
 func (e *env) admin() roster.Service { return e.core.As(core.Actor{Name: "local:test"}) }
 
-// set changes a setting as the local administrator.
+// set changes a setting as the local administrator: host settings (R16)
+// in local mode, on the store's host, as only there they may be set.
 func (e *env) set(key, value string) {
 	e.t.Helper()
-	if _, err := e.admin().SetSetting(ctx, key, value); err != nil {
+	svc := e.admin()
+	if roster.IsHostSetting(key) {
+		svc = core.New(e.db, core.WithClock(e.clock.Now)).As(core.Actor{Name: "local:test"})
+	}
+	if _, err := svc.SetSetting(ctx, key, value); err != nil {
 		e.t.Fatalf("set %s: %v", key, err)
 	}
 }

@@ -33,6 +33,7 @@ func (p *pages) routes() {
 	m.HandleFunc("GET /account", p.account)
 	m.HandleFunc("POST /account/profile", p.profile)
 	m.HandleFunc("POST /account/password", p.password)
+	m.HandleFunc("POST /account/notices/seen", p.noticesSeen)
 	m.HandleFunc("POST /account/tokens/{id}/revoke", p.revokeToken)
 	m.HandleFunc("POST /signout", p.signOut)
 }
@@ -45,6 +46,7 @@ var flashes = map[string]string{
 	"password":  "Your password was changed.",
 	"saved":     "Saved.",
 	"revoked":   "The token was revoked.",
+	"seen":      "Marked as seen.",
 	"signedout": "You are signed out.",
 }
 
@@ -321,7 +323,7 @@ func (p *pages) account(w http.ResponseWriter, r *http.Request) {
 
 // accountPage renders the account page of s, or, while the user must
 // change their password, only the password form (R17). Looking at it
-// marks the notices seen.
+// changes nothing (R20): notices are marked seen by a POST, noticesSeen.
 func (p *pages) accountPage(w http.ResponseWriter, r *http.Request, s core.Session, status int, pg *page) {
 	ctx := p.ctx(r)
 	me, err := s.Service.Whoami(ctx)
@@ -349,11 +351,24 @@ func (p *pages) accountPage(w http.ResponseWriter, r *http.Request, s core.Sessi
 			pg.Tokens = append(pg.Tokens, t)
 		}
 	}
-	if pg.Notices, err = s.Service.Notices(ctx, true); err != nil {
+	if pg.Notices, err = s.Service.Notices(ctx, false); err != nil {
 		p.failure(w, r, err)
 		return
 	}
 	p.render(w, r, status, "account", pg)
+}
+
+// noticesSeen marks the signed-in person's notices seen.
+func (p *pages) noticesSeen(w http.ResponseWriter, r *http.Request) {
+	s, ok := p.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.Service.Notices(p.ctx(r), true); err != nil {
+		p.failure(w, r, err)
+		return
+	}
+	redirect(w, r, "/account?m=seen")
 }
 
 func (p *pages) profile(w http.ResponseWriter, r *http.Request) {
@@ -406,7 +421,7 @@ func (p *pages) password(w http.ResponseWriter, r *http.Request) {
 	// A wrong current password is a failed sign-in: whoever holds the
 	// session may be guessing it.
 	wait, err := p.guard.Guess(r, s.User.Email, func() error {
-		_, err := s.Service.ChangePassword(p.ctx(r), current, pw)
+		_, err := s.Service.ChangePassword(p.ctx(r), roster.ChangePassword{Current: current, New: pw, RevokeTokens: r.PostFormValue("revoke-tokens") != ""})
 		return err
 	})
 	switch {

@@ -164,8 +164,9 @@ func (l Link) TTL() time.Duration { return time.Duration(l.TTLSeconds) * time.Se
 
 // ChangePassword is POST /account/password.
 type ChangePassword struct {
-	Current string `json:"current"`
-	New     string `json:"new"`
+	Current      string `json:"current"`
+	New          string `json:"new"`
+	RevokeTokens bool   `json:"revoke_tokens,omitempty"`
 }
 
 // CreateRole is POST /roles.

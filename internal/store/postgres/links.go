@@ -56,6 +56,17 @@ func (t *Tx) LinkByHash(ctx context.Context, kind store.LinkKind, hash []byte) (
 	return l, ok, err
 }
 
+// CountLinksSince counts a user's links of a kind made at or after since.
+func (t *Tx) CountLinksSince(ctx context.Context, userID int64, kind store.LinkKind, since time.Time) (int, error) {
+	var n int
+	err := t.queryRow(ctx, `SELECT count(*) FROM links WHERE user_id = $1 AND kind = $2 AND created_at >= $3`,
+		userID, kind, since).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count links: %w", err)
+	}
+	return n, nil
+}
+
 // LatestLink returns a user's newest link of a kind.
 func (t *Tx) LatestLink(ctx context.Context, userID int64, kind store.LinkKind) (store.Link, bool, error) {
 	l, err := scanLink(t.queryRow(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id

@@ -44,12 +44,22 @@ func (t *Tx) SessionUser(ctx context.Context, hash []byte) (store.SessionRow, st
 	return s, u, ok, err
 }
 
-// TouchSession records activity on a session, at most once a minute, to
-// spare writes.
-func (t *Tx) TouchSession(ctx context.Context, id int64, now time.Time) error {
+// TouchSession records activity on a session at now, if the last
+// recorded is at or before stale.
+func (t *Tx) TouchSession(ctx context.Context, id int64, now, stale time.Time) error {
 	_, err := t.exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at <= $3`,
-		now, id, now.Add(-time.Minute))
+		now, id, stale)
 	return err
+}
+
+// EndSessionsExcept deletes a user's sessions but keep, and returns how
+// many it deleted.
+func (t *Tx) EndSessionsExcept(ctx context.Context, userID, keep int64) (int, error) {
+	tag, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id <> $2`, userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("end sessions: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // EndSessions deletes a user's sessions, or only the one with id when

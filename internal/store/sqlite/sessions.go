@@ -46,12 +46,23 @@ func (t *Tx) SessionUser(ctx context.Context, hash []byte) (store.SessionRow, st
 	return s, u, err == nil, err
 }
 
-// TouchSession records activity on a session, at most once a minute, to
-// spare writes.
-func (t *Tx) TouchSession(ctx context.Context, id int64, now time.Time) error {
+// TouchSession records activity on a session at now, if the last
+// recorded is at or before stale.
+func (t *Tx) TouchSession(ctx context.Context, id int64, now, stale time.Time) error {
 	_, err := t.exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at <= ?`,
-		micros(now), id, micros(now.Add(-time.Minute)))
+		micros(now), id, micros(stale))
 	return err
+}
+
+// EndSessionsExcept deletes a user's sessions but keep, and returns how
+// many it deleted.
+func (t *Tx) EndSessionsExcept(ctx context.Context, userID, keep int64) (int, error) {
+	res, err := t.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("end sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
 
 // EndSessions deletes a user's sessions, or only the one with id when

@@ -13,6 +13,7 @@ var linkTests = []test{
 	{"LinkByHash matches hash and kind", []string{"LinkByHash"}, testLinkByHashKind},
 	{"a link's creator may be deleted", []string{"InsertLink", "LinkByHash"}, testLinkCreatorDeleted},
 	{"LatestLink returns a user's newest link of a kind", []string{"LatestLink"}, testLatestLink},
+	{"CountLinksSince counts a user's links of a kind made since", []string{"CountLinksSince"}, testCountLinksSince},
 	{"ConsumeLink consumes a live link once", []string{"ConsumeLink"}, testConsumeLink},
 	{"ConsumeLink refuses used, revoked and expired links", []string{"ConsumeLink"}, testConsumeDeadLink},
 	{"RevokeLinks revokes live links and counts them", []string{"RevokeLinks"}, testRevokeLinks},
@@ -152,6 +153,38 @@ func testLinkCreatorDeleted(t *testing.T, s store.Admin) {
 	got := linkByHash(t, s, store.LinkInvite, "inv")
 	equal(t, "CreatedBy after its creator was deleted", got.CreatedBy, int64(0))
 	equal(t, "Creator after its creator was deleted", got.Creator, "admin@example.com")
+}
+
+func testCountLinksSince(t *testing.T, s store.Admin) {
+	ids := addUsers(t, s, "ann@example.com", "bob@example.com")
+	ann, bob := ids[0], ids[1]
+	count := func(uid int64, kind store.LinkKind, since time.Time) int {
+		var n int
+		read(t, s, func(tx store.Tx) error {
+			var err error
+			n, err = tx.CountLinksSince(t.Context(), uid, kind, since)
+			return err
+		})
+		return n
+	}
+	equal(t, "none yet", count(ann, store.LinkSignIn, t0), 0)
+	first := addLink(t, s, newLink(store.LinkSignIn, ann, "sgn-1", t0, time.Hour))
+	addLink(t, s, newLink(store.LinkSignIn, ann, "sgn-2", at(time.Minute), time.Hour))
+	addLink(t, s, newLink(store.LinkReset, ann, "rst-1", at(time.Minute), time.Hour))
+	addLink(t, s, newLink(store.LinkSignIn, bob, "sgn-bob", at(time.Minute), time.Hour))
+	// Used and revoked links count: they were made.
+	write(t, s, func(tx store.Tx) error {
+		if _, err := tx.ConsumeLink(t.Context(), first, at(time.Second)); err != nil {
+			return err
+		}
+		_, err := tx.RevokeLinks(t.Context(), ann, store.LinkSignIn, at(2*time.Minute), "replaced")
+		return err
+	})
+	equal(t, "ann's sign-in links since t0", count(ann, store.LinkSignIn, t0), 2)
+	equal(t, "since the second's instant", count(ann, store.LinkSignIn, at(time.Minute)), 1)
+	equal(t, "since after both", count(ann, store.LinkSignIn, at(time.Minute+time.Microsecond)), 0)
+	equal(t, "ann's reset links", count(ann, store.LinkReset, t0), 1)
+	equal(t, "bob's sign-in links", count(bob, store.LinkSignIn, t0), 1)
 }
 
 func testLatestLink(t *testing.T, s store.Admin) {

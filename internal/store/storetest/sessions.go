@@ -12,6 +12,7 @@ var sessionTests = []test{
 	{"InsertSession stores a session that SessionUser finds with its user, roles loaded", []string{"InsertSession", "SessionUser"}, testSessionUser},
 	{"TouchSession records activity at most once a minute", []string{"TouchSession"}, testTouchSession},
 	{"EndSessions ends one session of a user or all of them", []string{"EndSessions"}, testEndSessions},
+	{"EndSessionsExcept ends a user's sessions but one", []string{"EndSessionsExcept"}, testEndSessionsExcept},
 	{"a deleted user's sessions and notices mark go with it", []string{"DeleteUser", "EndSessions", "NoticesSeen"}, testSessionsOfDeletedUser},
 	{"session ids are never reused", []string{"InsertSession"}, testSessionIDsNotReused},
 	{"NoticesSeen is 0 until SetNoticesSeen sets it", []string{"NoticesSeen", "SetNoticesSeen"}, testNoticesSeen},
@@ -146,7 +147,7 @@ func testTouchSession(t *testing.T, s store.Admin) {
 	id := addSession(t, s, newSession(uid, "a", t0))
 	addSession(t, s, newSession(uid, "b", t0))
 	touch := func(now time.Time) {
-		write(t, s, func(tx store.Tx) error { return tx.TouchSession(t.Context(), id, now) })
+		write(t, s, func(tx store.Tx) error { return tx.TouchSession(t.Context(), id, now, now.Add(-time.Minute)) })
 	}
 	touch(at(30 * time.Second))
 	sameTime(t, "LastSeenAt after activity within a minute", session(t, s, "a").LastSeenAt, t0)
@@ -164,7 +165,44 @@ func testTouchSession(t *testing.T, s store.Admin) {
 	sameTime(t, "CreatedAt", got.CreatedAt, t0)
 	sameTime(t, "ExpiresAt", got.ExpiresAt, at(30*24*time.Hour))
 	// Touching a session that does not exist (ended meanwhile) is no error.
-	write(t, s, func(tx store.Tx) error { return tx.TouchSession(t.Context(), id+1000, at(time.Hour)) })
+	write(t, s, func(tx store.Tx) error { return tx.TouchSession(t.Context(), id+1000, at(time.Hour), t0) })
+	// The caller chooses how stale: with a 6-second threshold, activity
+	// 6 seconds after the last recorded is recorded.
+	write(t, s, func(tx store.Tx) error {
+		return tx.TouchSession(t.Context(), id, at(time.Hour+6*time.Second), at(time.Hour))
+	})
+	sameTime(t, "LastSeenAt with a short threshold", session(t, s, "a").LastSeenAt, at(time.Hour+6*time.Second))
+}
+
+func testEndSessionsExcept(t *testing.T, s store.Admin) {
+	uids := addUsers(t, s, "ann@example.com", "bob@example.com")
+	ann, bob := uids[0], uids[1]
+	a1 := addSession(t, s, newSession(ann, "a1", t0))
+	addSession(t, s, newSession(ann, "a2", t0))
+	addSession(t, s, newSession(ann, "a3", t0))
+	b1 := addSession(t, s, newSession(bob, "b1", t0))
+	except := func(uid, keep int64) int {
+		var n int
+		write(t, s, func(tx store.Tx) error {
+			var err error
+			n, err = tx.EndSessionsExcept(t.Context(), uid, keep)
+			return err
+		})
+		return n
+	}
+	exists := func(name string) bool {
+		_, _, found := sessionUser(t, s, name)
+		return found
+	}
+	equal(t, "ann's sessions but a1 ended", except(ann, a1), 2)
+	equal(t, "a1 exists", exists("a1"), true)
+	equal(t, "a2 exists", exists("a2"), false)
+	equal(t, "a3 exists", exists("a3"), false)
+	equal(t, "b1 exists", exists("b1"), true)
+	equal(t, "keeping another user's session ends ann's", except(ann, b1), 1)
+	equal(t, "b1 exists", exists("b1"), true)
+	equal(t, "bob's sessions, keeping none", except(bob, 0), 1)
+	equal(t, "b1 exists", exists("b1"), false)
 }
 
 func testEndSessions(t *testing.T, s store.Admin) {
