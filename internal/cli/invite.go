@@ -448,7 +448,7 @@ It ends your browser sessions and your pending sign-in and reset links
 --revoke-tokens is given.`,
 		Example: `  roster --as ann@example.com account password --current-password-file old.txt --password-file new.txt
   roster account password --current-password-env OLD_PW --password-env NEW_PW --revoke-tokens`,
-		Args:    exactArgs(0),
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			current := passwordSource{file: currentFile, env: currentEnv}
 			if (!current.given() || !pw.given()) && !f.IO.CanPrompt() {

@@ -137,7 +137,9 @@ func TestRoutes(t *testing.T) {
 			method: "GET", path: "/whoami",
 			resp: `{"user":null,"name":"owner@example.com","via":"token:1","permissions":["users.view"]}`,
 			want: roster.Principal{Name: "owner@example.com", Via: "token:1", Permissions: []string{"users.view"}}},
-		{name: "ChangePassword", call: func(c *Client) (any, error) { return c.ChangePassword(ctx, roster.ChangePassword{Current: "old pw", New: "new pw"}) },
+		{name: "ChangePassword", call: func(c *Client) (any, error) {
+			return c.ChangePassword(ctx, roster.ChangePassword{Current: "old pw", New: "new pw"})
+		},
 			method: "POST", path: "/account/password", body: `{"current":"old pw","new":"new pw"}`, resp: user, want: ann},
 		{name: "ListUsers", call: func(c *Client) (any, error) {
 			return c.ListUsers(ctx, roster.UserFilter{Status: roster.StatusActive, Role: "r", Project: "p", Search: "é x", Limit: 3, After: "c&d"})
