@@ -109,7 +109,13 @@ func TestRoleActionMatrix(t *testing.T) {
 		{"role update", admins, role, func(id string) []string { return []string{"role", "update", id, "--description", "d"} }},
 		{"role delete", admins, role, func(id string) []string { return []string{"role", "delete", id, "--yes"} }},
 		{"role assign", admins, user, func(id string) []string { return []string{"role", "assign", "viewer", id + "@example.com"} }},
-		{"role unassign", admins, user, func(id string) []string { return []string{"role", "unassign", "member", id + "@example.com"} }},
+		{"role unassign", admins, func(id string) [][]string {
+			return [][]string{{"user", "create", id + "@example.com", "--no-password", "--role", "member", "--role", "viewer"}}
+		}, func(id string) []string { return []string{"role", "unassign", "member", id + "@example.com"} }},
+		// R19: a role's permissions change its holders' rights.
+		{"role update held by a manager", admins, func(id string) [][]string {
+			return [][]string{role(id)[0], {"user", "create", id + "@example.com", "--no-password", "--role", "manager", "--role", id}}
+		}, func(id string) []string { return []string{"role", "update", id, "--add-permission", "roles.view"} }},
 		{"permission list", seeRoles, nil, func(string) []string { return []string{"permission", "list"} }},
 		{"permission create", admins, nil, func(id string) []string { return []string{"permission", "create", "app." + id} }},
 		{"permission delete", admins, func(id string) [][]string { return [][]string{{"permission", "create", "app." + id}} },

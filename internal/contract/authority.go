@@ -23,6 +23,7 @@ var authorityCases = []struct {
 	{"text with control or invisible characters is refused", testHiddenText},
 	{"error messages quote 200 characters and never a token", testQuoting},
 	{"setting no roles is refused", testNoRoles},
+	{"R19 editing a role acts on its holders; a last role stays", testRoleHolders},
 }
 
 // personAction is one action on another person, as R14 lists them. setup
@@ -419,4 +420,44 @@ func testNoRoles(t *testing.T, e Env) {
 	if u := must(a.GetUser(ctx, "x@example.com"))(t); len(u.Roles) != 1 {
 		t.Fatalf("roles after a refused empty set: %v", u.Roles)
 	}
+}
+
+func testRoleHolders(t *testing.T, e Env) {
+	a := e.Admin()
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "rolekeeper", Permissions: []string{roster.PermRolesManage, roster.PermRolesView, roster.PermUsersView}}))(t)
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "tag", Permissions: []string{roster.PermUsersView}}))(t)
+	must(a.CreateRole(ctx, roster.CreateRole{Name: "spare", Permissions: []string{roster.PermUsersView}}))(t)
+	create(t, a, "rk@example.com", "rolekeeper")
+	create(t, a, "mgr@example.com", roster.RoleManager, "tag")
+	create(t, a, "mem@example.com", roster.RoleMember, "spare")
+	rk := e.As("rk@example.com")
+	before := auditCount(t, e)
+	// rk may grant roles.view (R4) but may not act on the manager, who
+	// holds projects.members: so rk may not change what "tag" gives them.
+	_, err := rk.UpdateRole(ctx, "tag", roster.UpdateRole{Add: []string{roster.PermRolesView}})
+	wantErr(t, err, roster.ErrForbidden, "adding to a role a manager holds, without R14 toward the manager")
+	if !strings.Contains(err.Error(), "mgr@example.com") || !strings.Contains(err.Error(), roster.PermProjectsMembers) {
+		t.Errorf("the refusal names no holder or permission: %v", err)
+	}
+	_, err = rk.UpdateRole(ctx, "tag", roster.UpdateRole{Remove: []string{roster.PermUsersView}, Add: []string{roster.PermRolesView}})
+	wantErr(t, err, roster.ErrForbidden, "swapping a role's permissions under a manager")
+	if r := must(a.GetRole(ctx, "tag"))(t); len(r.Permissions) != 1 || r.Permissions[0] != roster.PermUsersView {
+		t.Fatalf("tag after refused edits: %v", r.Permissions)
+	}
+	if got := auditCount(t, e); got != before {
+		t.Fatalf("refused edits wrote %d audit events", got-before)
+	}
+	// A role whose holders rk may act on, rk may edit.
+	must(rk.UpdateRole(ctx, "spare", roster.UpdateRole{Add: []string{roster.PermRolesView}}))(t)
+	// The description alone changes nobody's rights.
+	must(rk.UpdateRole(ctx, "tag", roster.UpdateRole{Description: ptr("labels")}))(t)
+
+	// Taking a user's last role away is refused, like setting none.
+	create(t, a, "solo@example.com", roster.RoleViewer)
+	_, err = a.UnassignRole(ctx, roster.RoleViewer, "solo@example.com")
+	wantErr(t, err, roster.ErrInvalid, "unassigning a user's only role")
+	if u := must(a.GetUser(ctx, "solo@example.com"))(t); len(u.Roles) != 1 {
+		t.Fatalf("roles after a refused unassign: %v", u.Roles)
+	}
+	must(a.UnassignRole(ctx, "spare", "mem@example.com"))(t)
 }

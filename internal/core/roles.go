@@ -189,6 +189,9 @@ func (o *op) updateRole(name string, p roster.UpdateRole, res *roster.RoleResult
 		if len(want) == 0 {
 			return roster.Errorf(roster.ErrInvalid, "a role needs at least one permission").WithHint("delete the role instead")
 		}
+		if err := o.checkActOnHolders(name); err != nil {
+			return err
+		}
 		if err := o.tx.SetRolePermissions(ctx, name, want); err != nil {
 			return err
 		}
@@ -208,6 +211,41 @@ func (o *op) updateRole(name string, p roster.UpdateRole, res *roster.RoleResult
 	res.Changed = len(changes) > 0
 	res.Role, err = o.reread(name)
 	return err
+}
+
+// checkActOnHolders applies R19: changing a role's permissions changes
+// the rights of every holder, so the actor must hold every permission
+// each holder holds (R14). Holders are read a page at a time, and each
+// distinct set of roles is checked once.
+func (o *op) checkActOnHolders(role string) error {
+	if o.act.super {
+		return nil
+	}
+	checked := map[string]bool{}
+	f := roster.UserFilter{Role: role, Limit: 1000}
+	for {
+		page, err := o.tx.ListUsers(o.ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Items {
+			key := strings.Join(u.Roles, ",")
+			if checked[key] {
+				continue
+			}
+			for _, p := range o.effective(u.Roles) {
+				if !o.act.has(p) {
+					return roster.Errorf(roster.ErrForbidden, "cannot change the permissions of %s: its holder %s holds %s, which %s lacks (R19)", role, u.Email, p, o.act.name).
+						WithHint("ask someone who holds every permission the role's holders hold")
+				}
+			}
+			checked[key] = true
+		}
+		if page.Next == "" {
+			return nil
+		}
+		f.After = page.Next
+	}
 }
 
 func (s *service) DeleteRole(ctx context.Context, name, reassign string) (roster.Role, error) {

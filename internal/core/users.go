@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
@@ -493,6 +494,10 @@ func (o *op) changeRoles(ref, action string, next func([]string) []string) (rost
 	want := next(u.Roles)
 	if err := o.rolesExist(want); err != nil {
 		return roster.UserResult{}, err
+	}
+	if len(want) == 0 && len(u.Roles) > 0 { // R19: as set-role with no role
+		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "%s is %s's only role: a user keeps at least one", strings.Join(u.Roles, ", "), u.Email).
+			WithHint("give another role first (roster role assign ROLE %s), or deactivate the user", u.Email)
 	}
 	added, removed := diff(u.Roles, want)
 	if len(added) == 0 && len(removed) == 0 {
