@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -716,5 +718,48 @@ func TestClientGoneNotLogged(t *testing.T) {
 	e.h.ServeHTTP(httptest.NewRecorder(), req)
 	if log := e.log.String(); strings.Contains(log, "internal error") {
 		t.Fatalf("an abandoned request was logged as an internal error:\n%s", log)
+	}
+}
+
+// TestBadFraming: a body whose chunked encoding is malformed, or that
+// ends before its Content-Length, is the client's fault: 400, not 500,
+// and nothing is written.
+func TestBadFraming(t *testing.T) {
+	e := newEnv(t, api.Options{}, nil)
+	before := e.auditIDs()
+	host := strings.TrimPrefix(e.url, "http://")
+	for _, c := range []struct{ name, path, head, body string }{
+		{"bad chunk size", "/api/v1/users", "Transfer-Encoding: chunked\r\n", "zz\r\n{}\r\n0\r\n\r\n"},
+		{"chunk longer than said", "/api/v1/users", "Transfer-Encoding: chunked\r\n", "2\r\n{\"email\":\"x@example.com\"}\r\n0\r\n\r\n"},
+		{"bad chunk on import", "/api/v1/import?format=jsonl", "Transfer-Encoding: chunked\r\n", "5\r\n{\"ema\r\nzz\r\n\r\n"},
+		{"cut short", "/api/v1/users", "Content-Length: 100\r\n", `{"email":"x@example.com"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			req := "POST " + c.path + " HTTP/1.1\r\nHost: " + host + "\r\nAuthorization: Bearer " + e.owner +
+				"\r\nContent-Type: application/json\r\n" + c.head + "\r\n" + c.body
+			if _, err := io.WriteString(conn, req); err != nil {
+				t.Fatal(err)
+			}
+			if tc, ok := conn.(*net.TCPConn); ok && strings.HasPrefix(c.head, "Content-Length") {
+				tc.CloseWrite() // the rest never comes
+			}
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if res.StatusCode != http.StatusBadRequest {
+				b, _ := io.ReadAll(res.Body)
+				t.Fatalf("status %d, want 400: %s", res.StatusCode, b)
+			}
+		})
+	}
+	if after := e.auditIDs(); !slices.Equal(before, after) {
+		t.Fatalf("badly framed requests wrote to the audit log: %v -> %v", before, after)
 	}
 }

@@ -54,7 +54,7 @@ func noBody[Out any](fn func(c call) (Out, error)) serveFunc {
 // passwords or tokens.
 func decode[T any](body io.Reader, required ...string) (T, error) {
 	var v T
-	data, err := io.ReadAll(body)
+	data, err := io.ReadAll(clientBody{body})
 	if err != nil {
 		return v, bodyError(err)
 	}
@@ -354,12 +354,36 @@ func seconds(n int64) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
+// clientBody reads a request body, marking its read errors as the
+// client's: a body cut off, or badly framed (a malformed chunked
+// encoding), is the client's fault, never the server's.
+type clientBody struct{ r io.Reader }
+
+func (b clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &badBody{err}
+	}
+	return n, err
+}
+
+// badBody is a failure to read a request body.
+type badBody struct{ err error }
+
+func (e *badBody) Error() string { return e.err.Error() }
+func (e *badBody) Unwrap() error { return e.err }
+
 // bodyError is the answer to a failure to read a request body: too
-// large (413), or cut off. Any other error passes through.
+// large (413), or cut off or badly framed (400). Any other error passes
+// through.
 func bodyError(err error) error {
 	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 		return &httpError{status: http.StatusRequestEntityTooLarge, detail: wire.ErrorDetail{
 			Code: wire.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", mbe.Limit)}}
+	}
+	if bad := (*badBody)(nil); errors.As(err, &bad) {
+		return roster.Errorf(roster.ErrInvalid, "could not read the request body: it was cut off or badly framed").
+			WithHint("send a complete body, with a Content-Length or a well-formed chunked encoding")
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return roster.Errorf(roster.ErrInvalid, "could not read the request body")

@@ -249,7 +249,7 @@ func (s *server) routes() []route {
 			if p.err != nil {
 				return p.err
 			}
-			plan, err := c.svc.Import(c.ctx(), c.r.Body, in)
+			plan, err := c.svc.Import(c.ctx(), clientBody{c.r.Body}, in)
 			if err != nil {
 				return bodyError(err)
 			}
@@ -261,7 +261,7 @@ func (s *server) routes() []route {
 			if p.err != nil {
 				return p.err
 			}
-			plan, err := c.svc.Apply(c.ctx(), c.r.Body, in)
+			plan, err := c.svc.Apply(c.ctx(), clientBody{c.r.Body}, in)
 			if err != nil {
 				return bodyError(err)
 			}
