@@ -271,6 +271,17 @@ func newCmdDB(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// A backup killed midway leaves a partial copy, password
+			// hashes and all, under a temporary name: sweep those first.
+			if _, local := db.(*sqlite.DB); local {
+				removed, err := sqlite.RemoveStaleBackups(args[0])
+				for _, name := range removed {
+					f.infof("removed %s, a partial copy left by an interrupted backup", name)
+				}
+				if err != nil {
+					return err
+				}
+			}
 			if err := db.Backup(cmd.Context(), args[0]); err != nil {
 				return err
 			}

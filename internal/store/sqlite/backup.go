@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -34,7 +35,10 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 		return fsError("create backup", path, err)
 	}
 	tmp := f.Name()
-	f.Close()
+	// The lock tells a later RemoveStaleBackups that this file is in use;
+	// killed, the process drops it with its descriptors.
+	tryLock(f)
+	defer f.Close()
 	defer os.Remove(tmp)
 	// VACUUM INTO refuses a non-empty target but accepts an empty file, so
 	// the 0600 file made above is the one SQLite fills.
@@ -57,6 +61,50 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	}
 	syncDir(dir)
 	return nil
+}
+
+// RemoveStaleBackups removes the partial copies, full of password
+// hashes, that backups to path killed midway left in its directory: the
+// files of roster's own temporary naming for that path that no running
+// backup holds locked. It returns the names it removed.
+func RemoveStaleBackups(path string) ([]string, error) {
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fsError("look for stale backups of", path, err)
+	}
+	prefix, suffix, _ := strings.Cut(tempPattern(path, "backup"), "*")
+	var removed []string
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, suffix) {
+			continue
+		}
+		full := filepath.Join(dir, name)
+		f, err := os.Open(full)
+		if err != nil {
+			continue // gone meanwhile, or not ours to read
+		}
+		stale := tryLock(f)
+		if stale {
+			if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				f.Close()
+				return removed, fsError("remove the stale backup", full, err)
+			}
+			removed = append(removed, full)
+			// SQLite's own files beside it: VACUUM INTO keeps a journal.
+			for _, side := range []string{"-journal", "-wal", "-shm"} {
+				if err := os.Remove(full + side); err == nil {
+					removed = append(removed, full+side)
+				}
+			}
+		}
+		f.Close()
+	}
+	return removed, nil
 }
 
 func backupTargetFree(path string) error {

@@ -185,6 +185,14 @@ func TestBackupKilled(t *testing.T) {
 						t.Errorf("opening %s left by a kill: %v; want it refused", tmp, err)
 					}
 				}
+				// And it is cleaned up by the next backup's sweep.
+				removed, err := RemoveStaleBackups(backup)
+				if err != nil || len(removed) != len(tmps) {
+					t.Errorf("RemoveStaleBackups after a kill: removed %q, %v; want %q", removed, err, tmps)
+				}
+				if left, _ := filepath.Glob(filepath.Join(dir, ".backup.db"+tempMark+"*")); len(left) != 0 {
+					t.Errorf("left after the sweep: %q", left)
+				}
 			}
 			if _, err := os.Stat(backup); errors.Is(err, os.ErrNotExist) {
 				if at == -2 {
@@ -217,5 +225,41 @@ func checkBackup(t *testing.T, path string, rows int) {
 	var n int
 	if err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM audit WHERE action = 'test.fill'`).Scan(&n); err != nil || n != rows {
 		t.Fatalf("the backup holds %d events, %v; want %d", n, err, rows)
+	}
+}
+
+// TestRemoveStaleBackups: only abandoned temporary copies of backups to
+// the same path are removed; one a running backup holds, and files of
+// other names, stay.
+func TestRemoveStaleBackups(t *testing.T) {
+	dir := t.TempDir()
+	backup := filepath.Join(dir, "team-backup.db")
+	write := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("partial copy"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := write(".team-backup.db" + tempMark + "backup-111.tmp")
+	running := write(".team-backup.db" + tempMark + "backup-222.tmp")
+	other := write(".other.db" + tempMark + "backup-333.tmp")
+	mine := write("team-backup.db.tmp")
+	f, err := os.Open(running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !tryLock(f) {
+		t.Skip("no advisory locks on this system")
+	}
+	removed, err := RemoveStaleBackups(backup)
+	if err != nil || len(removed) != 1 || removed[0] != stale {
+		t.Fatalf("removed %q, %v; want only %s", removed, err, stale)
+	}
+	for _, p := range []string{running, other, mine} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
 	}
 }
