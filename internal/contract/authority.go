@@ -322,8 +322,7 @@ func testMustChange(t *testing.T, e Env) {
 
 func testInvisibleUsers(t *testing.T, e Env) {
 	a := e.Admin()
-	create(t, a, "nobody@example.com")
-	must(a.UnassignRole(ctx, roster.RoleMember, "nobody@example.com"))(t)
+	create(t, a, "nobody@example.com", bareRole(t, a))
 	s := e.As("nobody@example.com")
 	_, errExists := s.GetUser(ctx, e.Owner())
 	_, errAbsent := s.GetUser(ctx, "absent@example.com")

@@ -495,10 +495,6 @@ func (o *op) changeRoles(ref, action string, next func([]string) []string) (rost
 	if err := o.rolesExist(want); err != nil {
 		return roster.UserResult{}, err
 	}
-	if len(want) == 0 && len(u.Roles) > 0 { // R19: as set-role with no role
-		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "%s is %s's only role: a user keeps at least one", strings.Join(u.Roles, ", "), u.Email).
-			WithHint("give another role first (roster role assign ROLE %s), or deactivate the user", u.Email)
-	}
 	added, removed := diff(u.Roles, want)
 	if len(added) == 0 && len(removed) == 0 {
 		return roster.UserResult{User: u.User}, nil
@@ -513,6 +509,10 @@ func (o *op) changeRoles(ref, action string, next func([]string) []string) (rost
 		if err := o.checkKeepsOwner(u, "revoke owner from"); err != nil {
 			return roster.UserResult{}, err
 		}
+	}
+	if len(want) == 0 && len(u.Roles) > 0 { // R19: as set-role with no role
+		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "%s is %s's only role: a user keeps at least one", strings.Join(u.Roles, ", "), u.Email).
+			WithHint("give another role first (roster role assign ROLE %s), or deactivate the user", u.Email)
 	}
 	if err := o.checkGrant(added); err != nil {
 		return roster.UserResult{}, err
