@@ -36,12 +36,25 @@ func TestReadme(t *testing.T) {
 	if use == "" {
 		t.Fatal("README has no Use block")
 	}
+	// The Use block runs from a directory standing for the checkout: it
+	// must leave nothing there, and its link files readable by their
+	// owner alone.
 	script := "env ROSTER_DB=\n" +
 		"exec roster " + init + "\n" +
 		"exists $WORK/.local/share/roster/roster.db\n" +
 		"exec roster " + init + "\n" +
 		"stderr unchanged\n" +
-		"exec sh -e use.sh\n" +
+		"! stdout .\n" +
+		"mkdir checkout\n" +
+		"cd checkout\n" +
+		"exec sh -e ../use.sh\n" +
+		"exec find . -mindepth 1\n" +
+		"! stdout .\n" +
+		"exec find $TMPDIR -name *.link -perm 600\n" +
+		"stdout dana.link\n" +
+		"stdout alice.link\n" +
+		"exec find $TMPDIR -name *.link ! -perm 600\n" +
+		"! stdout .\n" +
 		"-- use.sh --\n" + use
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "readme.txtar"), []byte(script), 0o644); err != nil {
@@ -76,8 +89,15 @@ func TestReadmeInstall(t *testing.T) {
 	gopath := t.TempDir()
 	// The module and build caches are the machine's: the block must not
 	// need the network, only a fresh place to install to.
+	// With no PREFIX, everything goes under GOPATH: roster, its man pages
+	// and its completions.
 	cmd := exec.Command("sh", "-ec", install+`
 test "$(command -v roster)" = "$GOPATH/bin/roster"
+test -f "$GOPATH/share/man/man1/roster.1"
+test -f "$GOPATH/share/man/man1/roster-user-list.1"
+test -f "$GOPATH/share/bash-completion/completions/roster"
+test -f "$GOPATH/share/zsh/site-functions/_roster"
+test -f "$GOPATH/share/fish/vendor_completions.d/roster.fish"
 `)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOPATH="+gopath, "GOBIN=", "GOMODCACHE="+goEnv(t, "GOMODCACHE"), "GOCACHE="+goEnv(t, "GOCACHE"))

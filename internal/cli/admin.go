@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -26,8 +25,10 @@ their roles grant it. Exits 0 for yes and 1 for no, so scripts can test it:
 
 With --project the answer is for that project: projects.members counts
 only where the user is a member, unless projects.manage grants it.`,
+		Example: `  roster can alice@example.com invoices.manage
+  roster can dana@example.com projects.members --project billing -q && echo yes`,
 		Args:              exactArgs(2, "USER", "PERMISSION"),
-		ValidArgsFunction: completeUserThenPermission(f),
+		ValidArgsFunction: positional(f, false, anyUser, anyPermission),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			d, err := svc.Can(cmd.Context(), args[0], args[1], project)
 			if err != nil {
@@ -102,7 +103,10 @@ user.deactivate, or a family such as user.*.`,
 	fs.IntVar(&opts.filter.Limit, "limit", 50, "at most `N` events")
 	_ = list.RegisterFlagCompletionFunc("actor", completeUsers(f))
 	_ = list.RegisterFlagCompletionFunc("target", completeUsers(f))
-	return group("audit", "audits", "Read the audit log", list)
+	_ = list.RegisterFlagCompletionFunc("action", completeActions)
+	return withExample(group("audit", "audits", "Read the audit log", list),
+		`  roster audit list --since 24h
+  roster audit list --action 'user.*' --limit 5`)
 }
 
 // parseWhen reads a duration back from now, or an RFC 3339 time.
@@ -195,7 +199,9 @@ func newCmdDB(f *Factory) *cobra.Command {
 		Use:   "migrate",
 		Short: "Bring the store's schema up to date",
 		Long:  "Create the store if need be and apply pending schema migrations in one transaction.",
-		Args:  exactArgs(0),
+		Example: `  roster db migrate
+  roster --db postgres://roster@db.example.com/roster db migrate`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.localConfig()
 			if err != nil {
@@ -221,7 +227,9 @@ func newCmdDB(f *Factory) *cobra.Command {
 	check := &cobra.Command{
 		Use:   "check",
 		Short: "Check the store's integrity and schema version",
-		Args:  exactArgs(0),
+		Example: `  roster db check
+  roster --db /srv/roster/roster.db db check -q`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.localConfig()
 			if err != nil {
@@ -262,10 +270,12 @@ func newCmdDB(f *Factory) *cobra.Command {
 		},
 	}
 	backup := &cobra.Command{
-		Use:   "backup FILE",
-		Short: "Write a consistent copy of the store to FILE",
-		Long:  "Write a consistent copy of the store to a new FILE (mode 0600), safe while others write.",
-		Args:  exactArgs(1, "FILE"),
+		Use:               "backup FILE",
+		Short:             "Write a consistent copy of the store to FILE",
+		Long:              "Write a consistent copy of the store to a new FILE (mode 0600), safe while others write.",
+		Example:           `  roster db backup /var/backups/roster-$(date +%F).db`,
+		Args:              exactArgs(1, "FILE"),
+		ValidArgsFunction: fileArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := f.Store(cmd.Context(), false)
 			if err != nil {
@@ -289,14 +299,19 @@ func newCmdDB(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	return group("db", "database", "Migrate, check and back up the local store", migrate, check, backup)
+	return withExample(group("db", "database", "Migrate, check and back up the local store", migrate, check, backup),
+		`  roster db check
+  roster db backup team-backup.db`)
 }
 
 func newCmdVersion(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print roster's version",
-		Args:  exactArgs(0),
+		Example: `  roster version
+  roster version -o json
+  roster --version`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := f.Printer()
 			if err != nil {
@@ -311,12 +326,5 @@ func newCmdVersion(f *Factory) *cobra.Command {
 			rows.Add(Version, Version, v.Go, fmt.Sprint(v.SchemaVersion))
 			return p.One(v, rows)
 		},
-	}
-}
-
-// fixedCompletion completes from a fixed list.
-func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return slices.Clone(values), cobra.ShellCompDirectiveNoFileComp
 	}
 }

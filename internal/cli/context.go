@@ -100,6 +100,7 @@ context in the config file (0600), made current. The token comes from
 			}
 			return nil
 		},
+		ValidArgsFunction: positional(f, false, savedServer),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.passwordStdin && opts.tokenStdin {
 				return usagef("give --password-stdin or --token-stdin, not both")
@@ -200,6 +201,8 @@ func newCmdLogout(f *Factory) *cobra.Command {
 		Short: "Forget the token of a saved context",
 		Long: `Forget the token saved for a context (default: the current one), keeping its
 server. The token itself stays valid until revoked: roster token revoke ID.`,
+		Example: `  roster logout
+  roster logout --context staging`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.Config()
@@ -223,6 +226,7 @@ server. The token itself stays valid until revoked: roster token revoke ID.`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "context", "", "the context `NAME` (default: the current one)")
+	_ = cmd.RegisterFlagCompletionFunc("context", completeContexts(f))
 	return cmd
 }
 
@@ -230,7 +234,9 @@ func newCmdContext(f *Factory) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List saved contexts",
-		Args:  exactArgs(0),
+		Example: `  roster context list
+  roster context list -o json`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.Config()
 			if err != nil {
@@ -261,6 +267,7 @@ func newCmdContext(f *Factory) *cobra.Command {
 	use := &cobra.Command{
 		Use:               "use NAME",
 		Short:             "Make a saved context current",
+		Example:           `  roster context use prod`,
 		Args:              exactArgs(1, "NAME"),
 		ValidArgsFunction: completeContexts(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -285,6 +292,7 @@ func newCmdContext(f *Factory) *cobra.Command {
 	del := &cobra.Command{
 		Use:               "delete NAME",
 		Short:             "Delete a saved context and its token",
+		Example:           `  roster context delete staging`,
 		Args:              exactArgs(1, "NAME"),
 		ValidArgsFunction: completeContexts(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -307,22 +315,9 @@ func newCmdContext(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-	return group("context", "contexts", "List, switch and delete saved servers", list, use, del)
-}
-
-func completeContexts(f *Factory) completeFunc {
-	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-		cfg, err := f.Config()
-		if err != nil || len(args) > 0 {
-			return nil, noFiles
-		}
-		var out []string
-		for n := range cfg.Contexts {
-			out = append(out, n)
-		}
-		sort.Strings(out)
-		return out, noFiles
-	}
+	return withExample(group("context", "contexts", "List, switch and delete saved servers", list, use, del),
+		`  roster context list
+  roster context use prod`)
 }
 
 // savedContext finds a saved context by name.

@@ -30,8 +30,9 @@ const (
 const exitCodesHelp = `Exit codes:
   0  success, including "already so, nothing changed"
   1  internal error; for roster can: not allowed
-  2  invalid input: usage, flag or value (bad email, weak password), or a
-     --db file that is not a roster store
+  2  invalid input: usage, flag or value (bad email, weak password); a
+     --db that names no store, or a file that is not a roster store; a
+     confirmation declined, or not possible (no terminal, no --yes)
   3  not found
   4  conflict with current state (already exists, seat limit, user has activity)
   5  forbidden by a rule or a missing permission
@@ -45,6 +46,9 @@ const exitCodesHelp = `Exit codes:
 type usageError struct {
 	msg  string
 	hint string
+	// helpOf is the command whose --help to point at, when not the one
+	// that ran: roster help nosuch points at roster --help.
+	helpOf string
 }
 
 func (e *usageError) Error() string { return e.msg }
@@ -103,6 +107,9 @@ func printError(w io.Writer, err error, cmdPath string, asJSON bool) {
 	msg, hint := roster.Withhold(err.Error()), roster.Withhold(roster.Hint(err))
 	var ue *usageError
 	if errors.As(err, &ue) {
+		if ue.helpOf != "" {
+			cmdPath = ue.helpOf
+		}
 		hint = roster.Withhold(ue.hint)
 		if hint != "" {
 			hint += "; "

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -324,15 +325,28 @@ func openStore(ctx context.Context, db string, migrate bool) (store.Admin, error
 // storeExists refuses a store file that is not there: a mistyped --db
 // should not make a new empty store. A database server's existence is
 // its own to report.
+//
+// A --db naming nothing is invalid input (exit 2), as an import FILE or a
+// --password-file that is not there is: the command line is wrong, and
+// running it again will not help. It is not "not found" (3), which scripts
+// read as "no such user, role or project in the store", nor "unavailable"
+// (7), which is a store that exists but cannot be used now: locked,
+// unreadable, on a full disk.
 func storeExists(path string) error {
 	if store.IsURL(path) {
 		return nil
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return roster.Errorf(roster.ErrNotFound, "no store at %s", path).
-			WithHint("create one with roster init, or point --db at an existing store")
+	_, err := os.Stat(path)
+	if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+		return nil
 	}
-	return nil
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return roster.Errorf(roster.ErrInvalid, "no store at %s: directory %s does not exist", path, dir).
+			WithHint("check --db (or ROSTER_DB); roster init creates a store")
+	}
+	return roster.Errorf(roster.ErrInvalid, "no store at %s", path).
+		WithHint("create one with roster init, or point --db (or ROSTER_DB) at an existing store")
 }
 
 // printError reports err on stderr in the form -o asks for.

@@ -31,7 +31,10 @@ func newCmdInit(f *Factory) *cobra.Command {
 initialised store it changes nothing and exits 0, so CI can always call it.
 
 The owner's password comes from --password-stdin, --password-file,
---random-password (printed once on stdout) or a prompt on the terminal.
+--random-password or a prompt on the terminal. --random-password prints
+the new password alone on stdout, once: run again, init generates none
+and prints nothing on stdout, so pw=$(roster init ...) is the password or
+empty, never anything else.
 With --token-file, a new API token of the owner is written to that file
 (created 0600, never over an existing file) for later CI steps. The file
 is checked before the store is touched: if it already exists init exits 4,
@@ -123,7 +126,11 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 	case opts.tokenFile != "":
 		f.infof("store already initialised: no token written to %s", opts.tokenFile)
 	}
-	return f.printUserResults([]roster.UserResult{{User: res.Owner, Changed: res.Changed, Password: res.Password}}, true, "created owner", "already the owner of an initialised store")
+	results := []roster.UserResult{{User: res.Owner, Changed: res.Changed, Password: res.Password}}
+	if opts.password.random {
+		return f.printGenerated(results, true, "created owner", "already the owner of an initialised store")
+	}
+	return f.printUserResults(results, true, "created owner", "already the owner of an initialised store")
 }
 
 // initialised reports whether the store at path already has an owner,

@@ -12,13 +12,14 @@ import (
 )
 
 func newCmdInvite(f *Factory) *cobra.Command {
-	return group("invite", "invites", "Invite people, and resend, revoke or accept invitations",
+	return withExample(group("invite", "invites", "Invite people, and resend, revoke or accept invitations",
 		newCmdInviteCreate(f),
 		newCmdInviteList(f),
 		newCmdInviteResend(f),
 		newCmdInviteRevoke(f),
 		newCmdInviteAccept(f),
-	)
+	), `  roster invite create dana@example.com --role manager > dana.link
+  roster invite list --status pending`)
 }
 
 var invitationHeader = []string{"EMAIL", "NAME", "ROLES", "STATUS", "INVITED_BY", "CREATED", "EXPIRES"}
@@ -191,7 +192,9 @@ func newCmdInviteList(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List invitations, newest first",
-		Args:  exactArgs(0),
+		Example: `  roster invite list --status pending
+  roster invite list --status expired -o name | xargs roster invite resend --send --`,
+		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			invs, err := svc.ListInvitations(cmd.Context(), roster.InviteStatus(status))
 			if err != nil {
@@ -214,8 +217,10 @@ func newCmdInviteResend(f *Factory) *cobra.Command {
 		Long: `Make a new link for invited people, valid 24 hours by default (setting
 invite.resend_ttl). Their previous links stop working at once. The link is
 printed once, or mailed with --send.`,
+		Example: `  roster invite resend dana@example.com --expires 3d > dana.link
+  roster invite resend dana@example.com --send`,
 		Args:              minArgs(1, "EMAIL..."),
-		ValidArgsFunction: completeUsers(f),
+		ValidArgsFunction: positional(f, true, invitedUser),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ttl, err := parseTTL(expires)
 			if err != nil {
@@ -238,11 +243,13 @@ printed once, or mailed with --send.`,
 
 func newCmdInviteRevoke(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:               "revoke EMAIL...",
-		Short:             "Revoke pending invitations",
-		Long:              "Revoke pending invitations: their links stop working. The invited users stay, and can be deleted.",
+		Use:   "revoke EMAIL...",
+		Short: "Revoke pending invitations",
+		Long:  "Revoke pending invitations: their links stop working. The invited users stay, and can be deleted.",
+		Example: `  roster invite revoke dana@example.com
+  roster invite revoke dana@example.com && roster user delete dana@example.com --yes`,
 		Args:              minArgs(1, "EMAIL..."),
-		ValidArgsFunction: completeUsers(f),
+		ValidArgsFunction: positional(f, true, pendingInvitation),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			invs, failed := eachTarget(cmd.Context(), f, cmd.CommandPath(), args, func(email string) (roster.Invitation, error) {
 				res, err := svc.RevokeInvitation(cmd.Context(), email)
@@ -358,7 +365,9 @@ type accountResetOptions struct {
 }
 
 func newCmdAccount(f *Factory) *cobra.Command {
-	return group("account", "accounts", "Your own account", newCmdAccountShow(f), newCmdAccountUpdate(f), newCmdAccountPassword(f), newCmdAccountReset(f))
+	return withExample(group("account", "accounts", "Your own account", newCmdAccountShow(f), newCmdAccountUpdate(f), newCmdAccountPassword(f), newCmdAccountReset(f)),
+		`  roster --as dana@example.com account show
+  roster --as dana@example.com account update --name "Dana Scully"`)
 }
 
 func newCmdAccountReset(f *Factory) *cobra.Command {
@@ -415,6 +424,8 @@ func newCmdAccountShow(f *Factory) *cobra.Command {
 user remotely, or the local administrator without --as; with its effective
 permissions, its last sign-in, and notices of the changes others made to its
 roles and projects since it last looked (which are then marked seen).`,
+		Example: `  roster --as dana@example.com account show
+  roster --server https://roster.example.com account show -o json`,
 		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			p, err := svc.Whoami(cmd.Context())

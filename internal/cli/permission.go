@@ -7,11 +7,12 @@ import (
 )
 
 func newCmdPermission(f *Factory) *cobra.Command {
-	return group("permission", "permissions", "List and register permissions",
+	return withExample(group("permission", "permissions", "List and register permissions",
 		newCmdPermissionList(f),
 		newCmdPermissionCreate(f),
 		newCmdPermissionDelete(f),
-	)
+	), `  roster permission create invoices.view --description "see invoices"
+  roster permission list`)
 }
 
 func (f *Factory) printPermission(p roster.Permission) error {
@@ -22,7 +23,9 @@ func newCmdPermissionList(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List roster's permissions and your application's",
-		Args:  exactArgs(0),
+		Example: `  roster permission list
+  roster permission list -o json | jq -r '.[] | select(.builtin | not) | .name'`,
+		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			perms, err := svc.ListPermissions(cmd.Context())
 			if err != nil {
@@ -70,8 +73,9 @@ func newCmdPermissionDelete(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:               "delete NAME",
 		Short:             "Delete an application permission no role grants",
+		Example:           `  roster permission delete invoices.view --yes`,
 		Args:              exactArgs(1, "NAME"),
-		ValidArgsFunction: completePermissions(f),
+		ValidArgsFunction: positional(f, false, appPermission),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.confirm("delete permission " + args[0] + "?"); err != nil {
 				return err

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,7 +11,7 @@ import (
 )
 
 func newCmdProject(f *Factory) *cobra.Command {
-	return group("project", "projects", "Create projects and grant people access to them",
+	return withExample(group("project", "projects", "Create projects and grant people access to them",
 		newCmdProjectList(f),
 		newCmdProjectShow(f),
 		newCmdProjectCreate(f),
@@ -20,12 +19,14 @@ func newCmdProject(f *Factory) *cobra.Command {
 		newCmdProjectArchive(f, true),
 		newCmdProjectArchive(f, false),
 		newCmdProjectDelete(f),
-		group("member", "members", "List, add and remove a project's members",
+		withExample(group("member", "members", "List, add and remove a project's members",
 			newCmdMemberList(f),
 			newCmdMemberChange(f, true),
 			newCmdMemberChange(f, false),
-		),
-	)
+		), `  roster project member add billing alice@example.com dana@example.com
+  roster project member list billing -o name`),
+	), `  roster project create billing --name "Billing service"
+  roster project member add billing alice@example.com`)
 }
 
 var projectHeader = []string{"SLUG", "NAME", "ARCHIVED", "MEMBERS", "CREATED"}
@@ -57,7 +58,9 @@ func newCmdProjectList(f *Factory) *cobra.Command {
 		Use:   "list",
 		Short: "List the projects you can see",
 		Long:  "List projects: every project for holders of projects.view_all, otherwise the projects you are a member of.",
-		Args:  exactArgs(0),
+		Example: `  roster project list
+  roster --as dana@example.com project list -o name`,
+		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			ps, err := svc.ListProjects(cmd.Context())
 			if err != nil {
@@ -72,6 +75,7 @@ func newCmdProjectShow(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:               "show PROJECT",
 		Short:             "Show a project",
+		Example:           `  roster project show billing -o json`,
 		Args:              exactArgs(1, "PROJECT"),
 		ValidArgsFunction: completeProjects(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
@@ -112,8 +116,10 @@ is reported on stderr.`,
 func newCmdProjectUpdate(f *Factory) *cobra.Command {
 	var slug, name string
 	cmd := &cobra.Command{
-		Use:               "update PROJECT",
-		Short:             "Rename a project or change its slug",
+		Use:   "update PROJECT",
+		Short: "Rename a project or change its slug",
+		Example: `  roster project update billing --name "Billing and invoices"
+  roster project update billing --slug invoicing`,
 		Args:              exactArgs(1, "PROJECT"),
 		ValidArgsFunction: completeProjects(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
@@ -141,14 +147,21 @@ func newCmdProjectUpdate(f *Factory) *cobra.Command {
 
 func newCmdProjectArchive(f *Factory, archive bool) *cobra.Command {
 	use, short, did, already := "archive PROJECT", "Archive a project: members stay, none can be added", "archived", "already archived"
+	example := `  roster project archive billing`
 	if !archive {
 		use, short, did, already = "unarchive PROJECT", "Unarchive a project", "unarchived", "not archived"
+		example = `  roster project unarchive billing`
+	}
+	targets := openProject
+	if !archive {
+		targets = archivedProject
 	}
 	return &cobra.Command{
 		Use:               use,
 		Short:             short,
+		Example:           example,
 		Args:              exactArgs(1, "PROJECT"),
-		ValidArgsFunction: completeProjects(f),
+		ValidArgsFunction: positional(f, false, targets),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			res, err := svc.ArchiveProject(cmd.Context(), args[0], archive)
 			if err != nil {
@@ -166,6 +179,7 @@ func newCmdProjectDelete(f *Factory) *cobra.Command {
 		Long: `Delete a project. Its memberships go with it, each recorded in the audit log
 (project.member.remove, in the member's history).
 Asks for confirmation on a terminal; needs --yes otherwise.`,
+		Example:           `  roster project delete billing --yes`,
 		Args:              exactArgs(1, "PROJECT"),
 		ValidArgsFunction: completeProjects(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
@@ -193,8 +207,10 @@ Asks for confirmation on a terminal; needs --yes otherwise.`,
 func newCmdMemberList(f *Factory) *cobra.Command {
 	opts := &userListOptions{}
 	cmd := &cobra.Command{
-		Use:               "list PROJECT",
-		Short:             "List a project's members, by email",
+		Use:   "list PROJECT",
+		Short: "List a project's members, by email",
+		Example: `  roster project member list billing
+  roster project member list billing --limit 100 -o json --page-info`,
 		Args:              exactArgs(1, "PROJECT"),
 		ValidArgsFunction: completeProjects(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -211,14 +227,19 @@ func newCmdMemberList(f *Factory) *cobra.Command {
 
 func newCmdMemberChange(f *Factory, add bool) *cobra.Command {
 	use, short, did, already := "add PROJECT USER...", "Add users to a project; their roles do not change", "added to", "already a member of"
+	complete := positional(f, true, openProject, nonMember)
+	example := `  roster project member add billing alice@example.com dana@example.com`
 	if !add {
 		use, short, did, already = "remove PROJECT USER...", "Remove users from a project", "removed from", "not a member of"
+		complete = positional(f, true, anyProject, member)
+		example = `  roster project member remove billing dana@example.com`
 	}
 	return &cobra.Command{
 		Use:               use,
 		Short:             short,
+		Example:           example,
 		Args:              minArgs(2, "PROJECT", "USER..."),
-		ValidArgsFunction: completeProjectThenUsers(f),
+		ValidArgsFunction: complete,
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			slug, refs := args[0], args[1:]
 			change := svc.AddMembers
@@ -241,40 +262,5 @@ func newCmdMemberChange(f *Factory, add bool) *cobra.Command {
 				return f.printUserResults(results, len(refs) == 1, did+" "+slug+":", already+" "+slug)
 			}, failed)
 		}),
-	}
-}
-
-func completeProjects(f *Factory) completeFunc {
-	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-		if len(args) > 0 {
-			return nil, noFiles
-		}
-		return f.projectSlugs(cmd), noFiles
-	}
-}
-
-func (f *Factory) projectSlugs(cmd *cobra.Command) []string {
-	svc, err := f.Service(cmd.Context())
-	if err != nil {
-		return nil
-	}
-	ps, err := svc.ListProjects(cmd.Context())
-	if err != nil {
-		return nil
-	}
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.Slug + "\t" + strings.TrimSpace(p.Name)
-	}
-	return out
-}
-
-// completeProjectThenUsers completes "PROJECT USER...".
-func completeProjectThenUsers(f *Factory) completeFunc {
-	return func(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
-		if len(args) == 0 {
-			return f.projectSlugs(cmd), noFiles
-		}
-		return f.userNames(cmd, prefix), noFiles
 	}
 }

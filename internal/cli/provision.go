@@ -43,7 +43,8 @@ nothing. A progress bar goes to stderr when stderr is a terminal.`,
 		Example: `  roster import people.csv --dry-run
   roster import people.csv
   hr-export | roster import - --format jsonl`,
-		Args: exactArgs(1, "FILE|-"),
+		Args:              exactArgs(1, "FILE|-"),
+		ValidArgsFunction: fileArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.file = args[0]
 			if opts.params.Format == "" {
@@ -362,7 +363,7 @@ leaves every project. A projects.members holder manages only projects they
 belong to (R12), and projects you cannot see are left alone.`,
 		Example:           `  roster user set-projects alice@example.com billing web`,
 		Args:              minArgs(1, "USER", "[PROJECT...]"),
-		ValidArgsFunction: completeUsers(f),
+		ValidArgsFunction: positional(f, true, anyUser, anyProject),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			res, err := svc.SetProjects(cmd.Context(), args[0], args[1:])
 			if err != nil {

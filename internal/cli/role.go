@@ -7,21 +7,25 @@ import (
 )
 
 func newCmdRole(f *Factory) *cobra.Command {
-	return group("role", "roles", "List, create, change and assign roles",
+	return withExample(group("role", "roles", "List, create, change and assign roles",
 		newCmdRoleList(f),
 		newCmdRoleShow(f),
 		newCmdRoleCreate(f),
 		newCmdRoleUpdate(f),
 		newCmdRoleDelete(f),
-		newCmdRoleAssign(f, "assign", "Give a role to users", "assigned",
+		newCmdRoleAssign(f, "assign", "Give a role to users", "assigned", nonHolder,
+			`  roster role assign billing bob@example.com carol@example.com`,
 			func(cmd *cobra.Command, svc roster.Service, role, ref string) (roster.UserResult, error) {
 				return svc.AssignRole(cmd.Context(), role, ref)
 			}),
-		newCmdRoleAssign(f, "unassign", "Take a role from users", "unassigned",
+		newCmdRoleAssign(f, "unassign", "Take a role from users", "unassigned", holder,
+			`  roster role unassign billing bob@example.com`,
 			func(cmd *cobra.Command, svc roster.Service, role, ref string) (roster.UserResult, error) {
 				return svc.UnassignRole(cmd.Context(), role, ref)
 			}),
-	)
+	), `  roster role create billing --permission invoices.manage --description "billing staff"
+  roster role assign billing bob@example.com
+  roster role list`)
 }
 
 func (f *Factory) printRole(r roster.Role) error {
@@ -32,7 +36,9 @@ func newCmdRoleList(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List roles: the built-in ones first",
-		Args:  exactArgs(0),
+		Example: `  roster role list
+  roster role list -o json | jq -r '.[] | select(.holders == 0) | .name'`,
+		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			roles, err := svc.ListRoles(cmd.Context())
 			if err != nil {
@@ -47,6 +53,7 @@ func newCmdRoleShow(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:               "show ROLE",
 		Short:             "Show a role and its permissions",
+		Example:           `  roster role show admin`,
 		Args:              exactArgs(1, "ROLE"),
 		ValidArgsFunction: completeRoles(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
@@ -100,7 +107,7 @@ func newCmdRoleUpdate(f *Factory) *cobra.Command {
 		Short:             "Change a custom role's permissions or description",
 		Example:           `  roster role update support --add-permission tasks.create --remove-permission invoices.view`,
 		Args:              exactArgs(1, "NAME"),
-		ValidArgsFunction: completeRoles(f),
+		ValidArgsFunction: positional(f, false, customRole),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("description") {
 				p.Description = &desc
@@ -142,7 +149,7 @@ func newCmdRoleDelete(f *Factory) *cobra.Command {
 --reassign ROLE, which gives its holders that role instead.`,
 		Example:           `  roster role delete support --reassign member`,
 		Args:              exactArgs(1, "NAME"),
-		ValidArgsFunction: completeRoles(f),
+		ValidArgsFunction: positional(f, false, customRole),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := f.confirm("delete role " + args[0] + "?"); err != nil {
 				return err
@@ -164,12 +171,13 @@ func newCmdRoleDelete(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func newCmdRoleAssign(f *Factory, verb, short, did string, apply func(*cobra.Command, roster.Service, string, string) (roster.UserResult, error)) *cobra.Command {
+func newCmdRoleAssign(f *Factory, verb, short, did string, targets candidates, example string, apply func(*cobra.Command, roster.Service, string, string) (roster.UserResult, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:               verb + " ROLE USER...",
 		Short:             short,
+		Example:           example,
 		Args:              minArgs(2, "ROLE", "USER..."),
-		ValidArgsFunction: completeRoleThenUsers(f),
+		ValidArgsFunction: positional(f, true, anyRole, targets),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			role, users := args[0], args[1:]
 			results, failed := eachTarget(cmd.Context(), f, cmd.CommandPath(), users, func(ref string) (roster.UserResult, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/roster-dev/roster/internal/roster"
 )
@@ -46,6 +47,7 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 	defer f.Close()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	asJSON := false
 	if err != nil && !f.started {
 		// cobra failed before running the command: an unknown command, a
 		// missing required flag, flags that exclude each other.
@@ -53,6 +55,9 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 		if !errors.As(err, &ue) {
 			err = usagef("%s", err)
 		}
+		// A flag error stops parsing before a later -o json is read: the
+		// command line itself says which form the error takes.
+		asJSON, _ = outputInArgs(args)
 	}
 	if err != nil {
 		// Once interrupted, whatever failed failed because of it; through a
@@ -63,9 +68,35 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 			fmt.Fprintln(io.ErrOut, "roster: interrupted")
 			return ExitError
 		}
-		printError(io.ErrOut, err, cmd.CommandPath(), f.jsonErrors())
+		if _, given := outputInArgs(args); !given || f.started {
+			asJSON = f.jsonErrors()
+		}
+		printError(io.ErrOut, err, cmd.CommandPath(), asJSON)
 	}
 	return ExitCode(err)
+}
+
+// outputInArgs finds -o or --output among the flags of a command line,
+// and reports whether it asks for json.
+func outputInArgs(args []string) (asJSON, given bool) {
+	format := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			i = len(args)
+		case a == "-o" || a == "--output":
+			if i+1 < len(args) {
+				format, given = args[i+1], true
+				i++
+			}
+		case strings.HasPrefix(a, "--output="):
+			format, given = strings.TrimPrefix(a, "--output="), true
+		case strings.HasPrefix(a, "-o") && !strings.HasPrefix(a, "--"):
+			format, given = strings.TrimPrefix(strings.TrimPrefix(a, "-o"), "="), true
+		}
+	}
+	return format == "json", given
 }
 
 // NewRootCommand builds the command tree, for generating docs.
@@ -98,10 +129,23 @@ Named at the same level, the server wins; --db with --server or --context
 on one command line is a usage error.
 
 ` + exitCodesHelp,
+		Example: `  roster init --owner-email admin@example.com --random-password
+  roster user list --status active -o json
+  roster user lst   # a mistyped command is refused, with what it may have meant`,
+		Version:           Version,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		CompletionOptions: cobra.CompletionOptions{HiddenDefaultCmd: false},
+		// A word that is no command is a mistake, not a request for help.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommand(cmd, args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	root.SetVersionTemplate("roster {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.String("db", "", "SQLite store `path` (default $XDG_DATA_HOME/roster/roster.db)")
 	pf.String("config", "", "config `file` (default $XDG_CONFIG_HOME/roster/config.yaml)")
@@ -130,13 +174,11 @@ on one command line is a usage error.
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usagef("%s", err)
-	})
-	_ = root.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{"table", "tsv", "json", "yaml", "csv", "name"}, cobra.ShellCompDirectiveNoFileComp
-	})
-	_ = root.RegisterFlagCompletionFunc("as", completeUsers(f))
+	root.SetFlagErrorFunc(flagError)
+	_ = root.RegisterFlagCompletionFunc("output", fixedCompletion("table", "tsv", "json", "yaml", "csv", "name"))
+	_ = root.RegisterFlagCompletionFunc("as", positional(f, false, activeUser))
+	_ = root.RegisterFlagCompletionFunc("context", completeContexts(f))
+	_ = root.RegisterFlagCompletionFunc("server", positional(f, false, savedServer))
 
 	root.AddCommand(
 		newCmdInit(f),
@@ -161,8 +203,21 @@ on one command line is a usage error.
 		newCmdVersion(f),
 	)
 	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
 	for _, c := range root.Commands() {
-		if c.Name() == "completion" {
+		switch c.Name() {
+		case "help":
+			c.Example = `  roster help user list
+  roster user list --help`
+			c.Run, c.RunE = nil, func(cmd *cobra.Command, args []string) error {
+				return helpRun(root, args)
+			}
+		case "completion":
+			c.Example = `  source <(roster completion bash)
+  roster completion zsh > "${fpath[1]}/_roster"`
+			for _, sh := range c.Commands() {
+				sh.Example = completionExamples[sh.Name()]
+			}
 			c.Args = func(cmd *cobra.Command, args []string) error {
 				if len(args) > 0 {
 					return usagef("unsupported shell %q", args[0]).withHint("use bash, zsh, fish or powershell")
@@ -172,15 +227,98 @@ on one command line is a usage error.
 			c.RunE = func(cmd *cobra.Command, _ []string) error {
 				return usagef("roster completion needs a shell").withHint("use bash, zsh, fish or powershell")
 			}
+		case "settings":
+			if c.Example == "" {
+				c.Example = `  roster settings show
+  roster settings set seats 25`
+			}
+			for _, sub := range c.Commands() {
+				if sub.Name() == "show" && sub.Example == "" {
+					sub.Example = `  roster settings show
+  roster settings show -o json | jq -r .seats`
+				}
+			}
 		}
 	}
+	completeTheRest(root)
 	return root, f
+}
+
+var completionExamples = map[string]string{
+	"bash": `  source <(roster completion bash)
+  roster completion bash > ~/.local/share/bash-completion/completions/roster`,
+	"zsh": `  roster completion zsh > "${fpath[1]}/_roster"`,
+	"fish": `  roster completion fish | source
+  roster completion fish > ~/.config/fish/completions/roster.fish`,
+	"powershell": `  roster completion powershell | Out-String | Invoke-Expression`,
+}
+
+// helpRun shows the help of the command args name; a name that is no
+// command is a usage error, as it would be without help before it.
+func helpRun(root *cobra.Command, args []string) error {
+	cmd, rest, err := root.Find(args)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		e := unknownCommand(cmd, rest[0])
+		e.helpOf = cmd.CommandPath()
+		return e
+	}
+	cmd.InitDefaultHelpFlag()
+	cmd.InitDefaultVersionFlag()
+	return cmd.Help()
+}
+
+// unknownCommand refuses a word that is no subcommand of cmd, saying which
+// it may have meant.
+func unknownCommand(cmd *cobra.Command, word string) *usageError {
+	e := usagef("unknown command %q for %s", word, cmd.CommandPath())
+	cmd.SuggestionsMinimumDistance = 2
+	if s := cmd.SuggestionsFor(word); len(s) > 0 {
+		for i := range s {
+			s[i] = cmd.CommandPath() + " " + s[i]
+		}
+		e.withHint("did you mean %s?", strings.Join(s, " or "))
+	}
+	return e
+}
+
+// flagError says what is wrong with a flag in plain words: "invalid
+// --limit "abc": want a whole number", not strconv's.
+func flagError(_ *cobra.Command, err error) error {
+	var invalid *pflag.InvalidValueError
+	if errors.As(err, &invalid) {
+		fl := invalid.GetFlag()
+		want := "see --help"
+		switch fl.Value.Type() {
+		case "int", "int64", "uint":
+			want = "want a whole number, such as " + nonZero(fl.DefValue, "10")
+		case "bool":
+			want = "want true or false"
+		case "duration":
+			want = "want a duration, such as 30s or 5m"
+		}
+		return usagef("invalid --%s %q: %s", fl.Name, invalid.GetValue(), want)
+	}
+	return usagef("%s", err)
+}
+
+func nonZero(s, otherwise string) string {
+	if s == "" || s == "0" {
+		return otherwise
+	}
+	return s
 }
 
 // exactArgs and friends turn cobra's argument errors into usage errors.
 func exactArgs(n int, names ...string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
+		switch {
+		case len(args) == n:
+		case n == 0:
+			return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args[0])
+		default:
 			return usagef("%s takes %d argument(s): %s, got %d", cmd.CommandPath(), n, strings.Join(names, " "), len(args))
 		}
 		return nil
@@ -213,7 +351,7 @@ func group(use, alias, short string, children ...*cobra.Command) *cobra.Command 
 		Short:   short,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown command %q for %s", args[0], cmd.CommandPath())
+				return unknownCommand(cmd, args[0])
 			}
 			return nil
 		},
@@ -222,5 +360,11 @@ func group(use, alias, short string, children ...*cobra.Command) *cobra.Command 
 		},
 	}
 	c.AddCommand(children...)
+	return c
+}
+
+// withExample sets the examples --help and the man page show for c.
+func withExample(c *cobra.Command, example string) *cobra.Command {
+	c.Example = example
 	return c
 }

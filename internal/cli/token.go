@@ -11,12 +11,14 @@ import (
 )
 
 func newCmdToken(f *Factory) *cobra.Command {
-	return group("token", "tokens", "Create, list, revoke and rotate API tokens",
+	return withExample(group("token", "tokens", "Create, list, revoke and rotate API tokens",
 		newCmdTokenCreate(f),
 		newCmdTokenList(f),
 		newCmdTokenRevoke(f),
 		newCmdTokenRotate(f),
-	)
+	), `  roster token create --name deploy --expires 30d > deploy.token
+  roster token list
+  roster token revoke 7`)
 }
 
 var tokenHeader = []string{"ID", "USER", "NAME", "CREATED", "EXPIRES", "LAST_USED", "REVOKED"}
@@ -83,7 +85,7 @@ or its user is deactivated. The token is printed once.`,
 	cmd.Flags().StringVar(&p.User, "user", "", "make the token for `USER` (default: yourself)")
 	cmd.Flags().StringVar(&p.Name, "name", "", "what the token is for")
 	cmd.Flags().StringVar(&expires, "expires", "", "lifetime, such as 90d (default 90d, at most 3650d)")
-	_ = cmd.RegisterFlagCompletionFunc("user", completeUsers(f))
+	_ = cmd.RegisterFlagCompletionFunc("user", positional(f, false, activeUser))
 	return cmd
 }
 
@@ -92,7 +94,9 @@ func newCmdTokenList(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List API tokens (never their secrets)",
-		Args:  exactArgs(0),
+		Example: `  roster token list
+  roster token list --user ci@example.com -o json`,
+		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			ts, err := svc.ListTokens(cmd.Context(), user)
 			if err != nil {
@@ -108,9 +112,11 @@ func newCmdTokenList(f *Factory) *cobra.Command {
 
 func newCmdTokenRevoke(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "revoke ID",
-		Short: "Revoke an API token: it stops working at once",
-		Args:  exactArgs(1, "ID"),
+		Use:               "revoke ID",
+		Short:             "Revoke an API token: it stops working at once",
+		Example:           `  roster token revoke 7`,
+		Args:              exactArgs(1, "ID"),
+		ValidArgsFunction: positional(f, false, liveToken),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			id, err := parseTokenID(args[0])
 			if err != nil {
@@ -132,9 +138,11 @@ func newCmdTokenRevoke(f *Factory) *cobra.Command {
 
 func newCmdTokenRotate(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "rotate ID",
-		Short: "Give an API token a new secret, shown once; the old one stops working",
-		Args:  exactArgs(1, "ID"),
+		Use:               "rotate ID",
+		Short:             "Give an API token a new secret, shown once; the old one stops working",
+		Example:           `  roster token rotate 7 > deploy.token`,
+		Args:              exactArgs(1, "ID"),
+		ValidArgsFunction: positional(f, false, liveToken),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			id, err := parseTokenID(args[0])
 			if err != nil {

@@ -1,16 +1,18 @@
 package cli
 
 import (
-	"errors"
+	"encoding/json"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/roster-dev/roster/internal/output"
 	"github.com/roster-dev/roster/internal/roster"
 )
 
 func newCmdUser(f *Factory) *cobra.Command {
-	return group("user", "users", "Create, change, deactivate and delete users",
+	return withExample(group("user", "users", "Create, change, deactivate and delete users",
 		newCmdUserList(f),
 		newCmdUserShow(f),
 		newCmdUserCreate(f),
@@ -22,13 +24,16 @@ func newCmdUser(f *Factory) *cobra.Command {
 		newCmdUserDeactivate(f),
 		newCmdUserReactivate(f),
 		newCmdUserDelete(f),
-	)
+	), `  roster user create alice@example.com --name Alice --no-password
+  roster user list --status active
+  roster user deactivate bob@example.com --reason "left the team"`)
 }
 
 type userListOptions struct {
-	filter roster.UserFilter
-	status string
-	all    bool
+	filter   roster.UserFilter
+	status   string
+	all      bool
+	pageInfo bool
 }
 
 func newCmdUserList(f *Factory) *cobra.Command {
@@ -39,9 +44,14 @@ func newCmdUserList(f *Factory) *cobra.Command {
 		Long: `List users in email order, a page at a time.
 
 When more users follow, the cursor of the next page is printed on stderr;
-pass it to --after, or give --all to list every page.`,
+pass it to --after, or give --all to list every page. -o json prints an
+array of users; with --page-info it prints an object instead,
+{"items": [user...], "next_cursor": "..."}, whose next_cursor is null on
+the last page, so that a script can tell a list that was cut short (-o
+yaml likewise).`,
 		Example: `  roster user list --status active --role admin
-  roster user list --status invited -o name | tr '\n' '\0' | xargs -0 roster user deactivate --`,
+  roster user list --status invited -o name | tr '\n' '\0' | xargs -0 roster user deactivate --
+  roster user list --limit 100 -o json --page-info | jq -r .next_cursor`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.filter.Status = roster.Status(opts.status)
@@ -69,6 +79,7 @@ func addPagingFlags(cmd *cobra.Command, opts *userListOptions) {
 	fs.IntVar(&opts.filter.Limit, "limit", 50, "users per page, at most 1000")
 	fs.StringVar(&opts.filter.After, "after", "", "start after this `cursor` from a previous page")
 	fs.BoolVar(&opts.all, "all", false, "list every page")
+	fs.BoolVar(&opts.pageInfo, "page-info", false, `with -o json or yaml, print {"items": [...], "next_cursor": ...} instead of the bare list`)
 }
 
 func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
@@ -84,13 +95,20 @@ func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.pageInfo && p.Format != output.JSON && p.Format != output.YAML {
+		return usagef("--page-info needs -o json or -o yaml").
+			withHint("the other formats list the users alone; the next page's cursor is on stderr")
+	}
 	filter := opts.filter
 	if opts.all && !cmd.Flags().Changed("limit") {
 		filter.Limit = roster.MaxPageSize // fewer, larger reads when listing everything
 	}
 	// Pages are printed as they come: --all over a million users holds one
 	// page in memory, not the million.
-	out := p.Stream(userHeader)
+	var out pageStream = p.Stream(userHeader)
+	if opts.pageInfo {
+		out = newPageInfo(p)
+	}
 	for {
 		page, err := svc.ListUsers(ctx, filter)
 		if err != nil {
@@ -108,6 +126,9 @@ func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
 		}
 		if !opts.all {
 			f.infof("more users follow: --after %s", page.Next)
+			if pi, ok := out.(*pageInfo); ok {
+				pi.next = page.Next
+			}
 			break
 		}
 		filter.After = page.Next
@@ -115,11 +136,88 @@ func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
 	return out.Close()
 }
 
+// pageStream prints a list that arrives in pages.
+type pageStream interface {
+	Page(items []any, rows output.Rows) error
+	Close() error
+}
+
+// pageInfo prints pages as one object, {"items": [...], "next_cursor": c},
+// for --page-info: the items are streamed as they come, and the cursor
+// (null when there is no next page) follows them.
+type pageInfo struct {
+	p    *output.Printer
+	n    int
+	next string
+	err  error
+}
+
+func newPageInfo(p *output.Printer) *pageInfo { return &pageInfo{p: p} }
+
+func (s *pageInfo) write(str string) error {
+	if s.err == nil {
+		_, s.err = io.WriteString(s.p.W, str)
+	}
+	return s.err
+}
+
+func (s *pageInfo) Page(items []any, _ output.Rows) error {
+	for _, it := range items {
+		if s.p.Format == output.YAML {
+			if s.n == 0 {
+				s.write("items:\n")
+			}
+			s.n++
+			if s.err == nil {
+				s.err = (&output.Printer{W: s.p.W, Format: output.YAML}).One([]any{it}, output.Rows{})
+			}
+			continue
+		}
+		b, err := json.MarshalIndent(it, "    ", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n    "
+		if s.n == 0 {
+			sep = "{\n  \"items\": [\n    "
+		}
+		s.n++
+		s.write(sep + string(b))
+	}
+	return s.err
+}
+
+func (s *pageInfo) Close() error {
+	var next any
+	if s.next != "" {
+		next = s.next
+	}
+	cursor, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	if s.p.Format == output.YAML {
+		if s.n == 0 {
+			s.write("items: []\n")
+		}
+		// A cursor is plain text: as a JSON string it is a valid YAML scalar.
+		return s.write("next_cursor: " + string(cursor) + "\n")
+	}
+	if s.n == 0 {
+		s.write("{\n  \"items\": [")
+	} else {
+		s.write("\n  ")
+	}
+	return s.write("],\n  \"next_cursor\": " + string(cursor) + "\n}\n")
+}
+
 func newCmdUserShow(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:               "show USER",
-		Short:             "Show one user",
-		Long:              "Show one user. USER is an email, a username, an id or kind:value (github:alice).",
+		Use:   "show USER",
+		Short: "Show one user",
+		Long:  "Show one user. USER is an email, a username, an id or kind:value (github:alice).",
+		Example: `  roster user show alice@example.com
+  roster user show github:bob -o json`,
 		Args:              exactArgs(1, "USER"),
 		ValidArgsFunction: completeUsers(f),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
@@ -194,7 +292,11 @@ func userCreateRun(cmd *cobra.Command, f *Factory, opts *userCreateOptions) erro
 	if err != nil {
 		return err
 	}
-	if err := f.printUserResults([]roster.UserResult{res}, true, "created", "already exists"); err != nil {
+	print := f.printUserResults
+	if opts.password.random {
+		print = f.printGenerated
+	}
+	if err := print([]roster.UserResult{res}, true, "created", "already exists"); err != nil {
 		return err
 	}
 	if res.Changed && !res.User.HasPassword {
@@ -280,7 +382,7 @@ func newCmdUserSetRole(f *Factory) *cobra.Command {
 permissions you hold; only owners grant or revoke owner.`,
 		Example:           `  roster user set-role alice@example.com admin`,
 		Args:              minArgs(2, "USER", "ROLE..."),
-		ValidArgsFunction: completeUserThenRoles(f),
+		ValidArgsFunction: positional(f, true, anyUser, anyRole),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			res, err := svc.SetRoles(cmd.Context(), args[0], args[1:])
 			if err != nil {
@@ -335,13 +437,15 @@ unless --revoke-sessions is given.`,
 }
 
 // userBatch is a command applying one change to several users.
-func newUserBatch(f *Factory, use, short, long, did, already string, apply func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error)) *cobra.Command {
+// Only targets in the state the change starts from are completed.
+func newUserBatch(f *Factory, use, short, long, example, did, already string, targets candidates, apply func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:               use,
 		Short:             short,
 		Long:              long,
+		Example:           example,
 		Args:              minArgs(1, "USER..."),
-		ValidArgsFunction: completeUsers(f),
+		ValidArgsFunction: positional(f, true, targets),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			results, failed := eachTarget(cmd.Context(), f, cmd.CommandPath(), args, func(ref string) (roster.UserResult, error) {
 				return apply(cmd, svc, ref)
@@ -358,7 +462,9 @@ func newCmdUserDeactivate(f *Factory) *cobra.Command {
 	cmd := newUserBatch(f, "deactivate USER...", "Deactivate users",
 		`Deactivate users: they can no longer sign in or use tokens, and all their
 data is kept. Deactivating a deactivated user changes nothing.`,
-		"deactivated", "already deactivated",
+		`  roster user deactivate bob@example.com --reason "left the team"
+  roster user list --status invited -o name | xargs roster user deactivate --`,
+		"deactivated", "already deactivated", deactivatableUser,
 		func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error) {
 			return svc.DeactivateUser(cmd.Context(), ref, reason)
 		})
@@ -369,7 +475,8 @@ data is kept. Deactivating a deactivated user changes nothing.`,
 func newCmdUserReactivate(f *Factory) *cobra.Command {
 	return newUserBatch(f, "reactivate USER...", "Reactivate deactivated users",
 		"Reactivate deactivated users. The seat limit applies.",
-		"reactivated", "already active",
+		`  roster user reactivate bob@example.com`,
+		"reactivated", "already active", deactivatedUser,
 		func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error) {
 			return svc.ReactivateUser(cmd.Context(), ref)
 		})
@@ -380,7 +487,8 @@ func newCmdUserDelete(f *Factory) *cobra.Command {
 		`Delete users for good. Only users who never acted (no audit event names them
 as actor) can be deleted; deactivate the others. Asks for confirmation on a
 terminal; needs --yes otherwise.`,
-		"deleted", "",
+		`  roster user delete typo@example.com --yes`,
+		"deleted", "", anyUser,
 		func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error) {
 			u, err := svc.DeleteUser(cmd.Context(), ref)
 			return roster.UserResult{User: u, Changed: true}, err
@@ -412,8 +520,12 @@ func (f *Factory) confirm(question string) error {
 	if err != nil {
 		return err
 	}
+	// Declined is exit 2, the code of the same command refused without a
+	// terminal and without --yes: the answer given does not let it run.
+	// Not 1, which is a bug in roster, nor 0: nothing asked for was done.
 	if !ok {
-		return errors.New("not confirmed; nothing changed")
+		return roster.Errorf(roster.ErrInvalid, "not confirmed; nothing changed").
+			WithHint("answer y to go ahead, or give --yes")
 	}
 	return nil
 }

@@ -108,6 +108,20 @@ func (f *Factory) infof(format string, args ...any) {
 // happened to each. A generated password is the result a text format
 // prints: alone on stdout, shown once.
 func (f *Factory) printUserResults(results []roster.UserResult, single bool, did, already string) error {
+	return f.printUsers(results, single, did, already, false)
+}
+
+// printGenerated prints the results of a command given --random-password.
+// In a text format stdout carries the generated passwords and nothing
+// else: when none was generated (init run again, --if-not-exists finding
+// the user) it stays empty, so that pw=$(roster …) never captures a user
+// row for a password. json and yaml print the objects, "password" only
+// when one was generated.
+func (f *Factory) printGenerated(results []roster.UserResult, single bool, did, already string) error {
+	return f.printUsers(results, single, did, already, true)
+}
+
+func (f *Factory) printUsers(results []roster.UserResult, single bool, did, already string, random bool) error {
 	p, err := f.Printer()
 	if err != nil {
 		return err
@@ -129,7 +143,12 @@ func (f *Factory) printUserResults(results []roster.UserResult, single bool, did
 			f.infof("the generated password of %s is shown once; store it now", r.User.Email)
 		}
 	}
-	if len(secrets) > 0 && p.Format != output.JSON && p.Format != output.YAML {
+	if (random || len(secrets) > 0) && p.Format != output.JSON && p.Format != output.YAML {
+		for _, r := range results {
+			if r.Password == "" {
+				f.infof("%s keeps its password: none was generated", r.User.Email)
+			}
+		}
 		for _, s := range secrets {
 			fmt.Fprintln(f.IO.Out, s)
 		}

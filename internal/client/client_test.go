@@ -473,7 +473,7 @@ func TestPlainHTTP(t *testing.T) {
 		{"http://localhost:8080", false, false},
 		{"HTTP://LocalHost", false, false},
 	} {
-		c, err := New(tc.base, Options{Token: tok, Insecure: tc.insecure})
+		_, err := New(tc.base, Options{Token: tok, Insecure: tc.insecure})
 		if !tc.refused {
 			if err != nil {
 				t.Errorf("%s: %v", tc.base, err)
@@ -485,7 +485,7 @@ func TestPlainHTTP(t *testing.T) {
 			t.Errorf("%s: hint %q", tc.base, h)
 		}
 		// Without a token the client is made, but passwords are not sent.
-		c, err = New(tc.base, Options{})
+		c, err := New(tc.base, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -339,21 +339,6 @@ func (b *browser) raw(method, path, contentType, body string) result {
 	return result{status: resp.StatusCode, header: resp.Header, body: buf.String(), cookies: resp.Cookies()}
 }
 
-// jarCookie is the value of the cookie name the jar would send to path,
-// or "".
-func (b *browser) jarCookie(path, name string) string {
-	u, err := url.Parse(b.e.url + path)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for _, c := range b.hc.Jar.Cookies(u) {
-		if c.Name == name {
-			return c.Value
-		}
-	}
-	return ""
-}
-
 // signIn signs in with a password and returns the session's secret.
 func (b *browser) signIn(email, pw string) string {
 	b.t.Helper()

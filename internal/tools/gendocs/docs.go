@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 
 	"github.com/roster-dev/roster/internal/cli"
 )
@@ -25,8 +25,7 @@ func GenerateDocs(manDir, complDir string) error {
 	if err := os.MkdirAll(manDir, 0o755); err != nil {
 		return err
 	}
-	header := &doc.GenManHeader{Title: "ROSTER", Section: "1", Date: &docsDate, Source: "roster", Manual: "roster manual"}
-	if err := doc.GenManTree(root, header, manDir); err != nil {
+	if err := writeManTree(root, manDir); err != nil {
 		return fmt.Errorf("man pages: %w", err)
 	}
 	if err := os.MkdirAll(complDir, 0o755); err != nil {
@@ -48,6 +47,21 @@ func GenerateDocs(manDir, complDir string) error {
 		}
 	}
 	return nil
+}
+
+// writeManTree writes one page for cmd and each command below it that a
+// user can run (not help, not hidden ones).
+func writeManTree(cmd *cobra.Command, dir string) error {
+	for _, c := range cmd.Commands() {
+		if !c.IsAvailableCommand() || c.IsAdditionalHelpTopicCommand() {
+			continue
+		}
+		if err := writeManTree(c, dir); err != nil {
+			return err
+		}
+	}
+	name := strings.ReplaceAll(cmd.CommandPath(), " ", "-") + ".1"
+	return os.WriteFile(filepath.Join(dir, name), manPage(cmd), 0o644)
 }
 
 func disableAutoGen(c *cobra.Command) {
