@@ -394,7 +394,7 @@ func (c *Core) LinkSession(ctx context.Context, tok string) (string, error) {
 			return roster.Errorf(roster.ErrConflict, "this sign-in link was already used")
 		}
 		o.act = o.principal(u, "link")
-		details := map[string]any{}
+		var details map[string]any
 		if secret, details, err = o.startSession("link"); err != nil {
 			return err
 		}
