@@ -91,7 +91,8 @@ func (s *service) Import(ctx context.Context, r io.Reader, p roster.ImportParams
 }
 
 func (s *service) Apply(ctx context.Context, r io.Reader, p roster.ApplyParams) (roster.Plan, error) {
-	m, bad, err := records.ReadManifest(r)
+	progress := roster.ProgressOf(ctx)
+	m, bad, err := records.ReadManifestWith(r, func(done, total int) { progress("checking", done, total) })
 	if err != nil {
 		return roster.Plan{}, fmt.Errorf("apply: %w", err)
 	}
@@ -350,7 +351,7 @@ func (b *batch) users(recs []roster.UserRecord) error {
 				return err
 			}
 		}
-		progress(i+len(chunk), len(recs))
+		progress("applying", i+len(chunk), len(recs))
 	}
 	return nil
 }
@@ -916,6 +917,10 @@ func (s *service) Export(ctx context.Context, fn func(roster.UserRecord) error) 
 	// actor up again, so a user deactivated meanwhile stops at once (R8).
 	s = s.resolving()
 	f := roster.UserFilter{Limit: roster.MaxPageSize}
+	progress, done, total := roster.ProgressOf(ctx), 0, 0
+	if roster.Watched(ctx) {
+		total = s.exportTotal(ctx)
+	}
 	for {
 		// A read per page: a slow reader never holds a transaction open
 		// for the whole store, and memory holds one page.
@@ -929,9 +934,26 @@ func (s *service) Export(ctx context.Context, fn func(roster.UserRecord) error) 
 				return err
 			}
 		}
+		done += len(page.Items)
+		progress("exporting", done, total)
 		if page.Next == "" {
 			return nil
 		}
 		f.After = page.Next
 	}
+}
+
+// exportTotal counts the users an export will write, for its progress
+// line: every user, for an actor who may see users; 0 when unknown.
+func (s *service) exportTotal(ctx context.Context) int {
+	n := 0
+	_ = s.read(ctx, func(o *op) error {
+		if o.require(roster.PermUsersView) != nil {
+			return nil
+		}
+		var err error
+		n, err = o.tx.UserCount(o.ctx)
+		return err
+	})
+	return n
 }

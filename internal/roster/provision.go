@@ -9,8 +9,9 @@ import (
 type progressKey struct{}
 
 // Progress is told how far a long import, apply or export has got: done
-// of total rows (total 0 when not known).
-type Progress func(done, total int)
+// of total rows through stage ("checking", "applying", "exporting";
+// total 0 when not known).
+type Progress func(stage string, done, total int)
 
 // WithProgress returns ctx carrying fn, which Import, Apply and Export
 // call as they go when they run in this process. Through a server they
@@ -19,13 +20,19 @@ func WithProgress(ctx context.Context, fn Progress) context.Context {
 	return context.WithValue(ctx, progressKey{}, fn)
 }
 
+// Watched reports whether ctx carries a Progress function.
+func Watched(ctx context.Context) bool {
+	fn, ok := ctx.Value(progressKey{}).(Progress)
+	return ok && fn != nil
+}
+
 // ProgressOf returns the Progress function of ctx, or one that does
 // nothing.
 func ProgressOf(ctx context.Context) Progress {
 	if fn, ok := ctx.Value(progressKey{}).(Progress); ok && fn != nil {
 		return fn
 	}
-	return func(int, int) {}
+	return func(string, int, int) {}
 }
 
 // UserRecord is one user as import reads it, export writes it and apply

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -27,6 +28,12 @@ const MaxManifest = 64 << 20
 // that memory holds the records and not the whole document's syntax
 // tree (about 10 KB a user). Any other shape is parsed whole.
 func ReadManifest(r io.Reader) (roster.Manifest, *Errors, error) {
+	return ReadManifestWith(r, nil)
+}
+
+// ReadManifestWith is ReadManifest telling progress, when not nil, how
+// many of how many users it has read, as it reads them one at a time.
+func ReadManifestWith(r io.Reader, progress func(done, total int)) (roster.Manifest, *Errors, error) {
 	var m roster.Manifest
 	bad := &Errors{}
 	data, err := io.ReadAll(io.LimitReader(r, MaxManifest+1))
@@ -39,7 +46,10 @@ func ReadManifest(r io.Reader) (roster.Manifest, *Errors, error) {
 	}
 	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a byte-order mark, as import takes one
 	if head, items, ok := splitUsers(data); ok {
-		if m, bad, ok := readByItem(head, data, items); ok {
+		if progress == nil {
+			progress = func(int, int) {}
+		}
+		if m, bad, ok := readByItem(head, data, items, progress); ok {
 			return m, bad, nil
 		}
 		// A syntax the items alone do not parse: whole, then.
@@ -179,7 +189,7 @@ func splitUsers(data []byte) (head []byte, items []item, ok bool) {
 // its users whole, then each user alone. ok is false when something does
 // not parse, for the whole document to be parsed and its errors told
 // as they are.
-func readByItem(head, data []byte, items []item) (roster.Manifest, *Errors, bool) {
+func readByItem(head, data []byte, items []item, progress func(done, total int)) (roster.Manifest, *Errors, bool) {
 	var m roster.Manifest
 	bad := &Errors{}
 	var doc yaml.Node
@@ -204,7 +214,10 @@ func readByItem(head, data []byte, items []item) (roster.Manifest, *Errors, bool
 	m.Users = make([]roster.UserRecord, 0, len(items))
 	var one []roster.UserRecord
 	var q Uniques
-	for _, it := range items {
+	for i, it := range items {
+		if i%1024 == 0 {
+			progress(i, len(items))
+		}
 		one = one[:0]
 		dec := yaml.NewDecoder(bytes.NewReader(data[it.start:it.end]))
 		dec.KnownFields(true)
@@ -432,6 +445,9 @@ func checkManifest(m *roster.Manifest, bad *Errors) {
 }
 
 func checkDescription(d string) error {
+	if n := utf8.RuneCountInString(d); n > 200 {
+		return invalidf("invalid description: %d characters, at most 200", n)
+	}
 	if err := roster.ValidateName(d); err != nil {
 		return invalidf("invalid description: use one line of at most 200 characters")
 	}

@@ -115,7 +115,7 @@ func testInsertMembers(t *testing.T, s store.Admin) {
 		if err := tx.InsertMembers(t.Context(), nil, t0); err != nil {
 			return err
 		}
-		return tx.InsertMembers(t.Context(), []store.Membership{{web, uids[0]}, {web, uids[1]}, {api, uids[1]}}, t0)
+		return tx.InsertMembers(t.Context(), []store.Membership{{ProjectID: web, UserID: uids[0]}, {ProjectID: web, UserID: uids[1]}, {ProjectID: api, UserID: uids[1]}}, t0)
 	})
 	equal(t, "a's projects", getUser(t, s, "a@example.com").Projects, []string{"web"})
 	equal(t, "b's projects", getUser(t, s, "b@example.com").Projects, []string{"api", "web"})
