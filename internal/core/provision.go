@@ -281,12 +281,12 @@ func (b *batch) keptNote() {
 	if n > shown {
 		who += fmt.Sprintf(" and %d more", n-shown)
 	}
-	users := "users who already have one"
+	const how = "import and apply give a password only to users who have none; change one with roster user set-password"
 	if n == 1 {
-		users = "a user who already has one"
+		b.plan.Kept = append(b.plan.Kept, fmt.Sprintf("the password of %s, who already has one, not the file's password_hash (%s)", who, how))
+		return
 	}
-	b.plan.Kept = append(b.plan.Kept, fmt.Sprintf("the password of %d %s, not the file's password_hash: %s "+
-		"(import and apply give a password only to users who have none; change one with roster user set-password)", n, users, who))
+	b.plan.Kept = append(b.plan.Kept, fmt.Sprintf("the passwords of %d users who already have one, not the file's password_hash: %s (%s)", n, who, how))
 }
 
 // try runs one record's step. A domain error (a rule, a missing role) is
