@@ -59,10 +59,12 @@ lint:
 
 # Benchmarks print figures; they assert nothing. See docs/benchmarks.md.
 bench:
-	$(GO) test -run '^$$' -bench . -skip 'all-json|Import100k|Export1M|Apply10kEmpty' -benchtime 20x ./internal/... ./cmd/...
+	$(GO) test -run '^$$' -bench . -skip 'all-json|Import100k|Export1M|Apply10kEmpty|ImportProjects|Apply100kEmpty|ReadManifest100k' -benchtime 20x ./internal/... ./cmd/...
 	$(GO) test -run '^$$' -bench 'UserList1M/all-json' -benchtime 1x ./cmd/roster
-	# Issue 9's provisioning: each run is seconds (or a million users), once is enough.
-	$(GO) test -run '^$$' -bench 'Import100k|Export1M|Apply10kEmpty' -benchtime 1x ./cmd/roster
+	# Provisioning (issues 9 and 22): each run is seconds (or a million
+	# users), once is enough. MiB-peak is GNU time's (apt-get install -y time).
+	$(GO) test -run '^$$' -bench 'Import100k|Export1M|Apply10kEmpty|ImportProjects|Apply100kEmpty' -benchtime 1x ./cmd/roster
+	$(GO) test -run '^$$' -bench 'ReadManifest100k' -benchtime 1x -benchmem ./internal/roster/records
 
 generate:
 	rm -rf man completions

@@ -166,3 +166,87 @@ func BenchmarkApply10kEmpty(b *testing.B) {
 	}
 	runRoster(b, db, func(int) []string { return []string{"apply", "-f", file, "-q"} })
 }
+
+// projectsCSV writes an import file of n users with roles and projects,
+// as issue 22's review had them: three roles (some users two), and 75 %
+// of rows in projects alpha, beta (with alpha) or gamma.
+func projectsCSV(b *testing.B, n int) string {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), fmt.Sprintf("projects%d.csv", n))
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "email,name,roles,projects")
+	roles := []string{"member", "member;viewer", "manager", "member"}
+	projects := []string{"", "alpha", "alpha;beta", "gamma"}
+	for i := range n {
+		fmt.Fprintf(w, "p%07d@example.com,User %d,%s,%s\n", i, i, roles[i%4], projects[(i/4)%4])
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// projectStore is a store with its owner and the projects of projectsCSV.
+func projectStore(b *testing.B) string {
+	b.Helper()
+	db := seeded(b, 0)
+	bin, _ := buildOnce()
+	for _, p := range []string{"alpha", "beta", "gamma"} {
+		if out, err := exec.Command(bin, "--db", db, "project", "create", p, "-q").CombinedOutput(); err != nil {
+			b.Fatalf("project create: %v\n%s", err, out)
+		}
+	}
+	return db
+}
+
+// BenchmarkImportProjects imports 10,000 and 100,000 new users with roles
+// and projects into a store holding its owner and three projects: a fresh
+// store each time, made before the clock starts. Linear, ten times the
+// rows take about ten times the time (issue 22: 10,000 took 4.2 s,
+// 40,000 took 46.6 s).
+func BenchmarkImportProjects(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("users=%dk", n/1000), func(b *testing.B) {
+			file := projectsCSV(b, n)
+			stores := map[int]string{}
+			runRoster(b, "unused.db", func(i int) []string {
+				db, ok := stores[i]
+				if !ok {
+					db = projectStore(b)
+					stores[i] = db
+				}
+				return []string{"--db", db, "import", file, "-q"}
+			})
+		})
+	}
+}
+
+// BenchmarkApply100kEmpty applies a 100,000-user file, with roles and
+// projects, that the store already matches (its own export -o yaml):
+// MiB-peak is the point (issue 22: 0.87–1.15 GB; target ≤ 150 MB).
+func BenchmarkApply100kEmpty(b *testing.B) {
+	bin, err := buildOnce()
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := projectStore(b)
+	if out, err := exec.Command(bin, "--db", db, "import", projectsCSV(b, 100_000), "-q").CombinedOutput(); err != nil {
+		b.Fatalf("import: %v\n%s", err, out)
+	}
+	manifest, err := exec.Command(bin, "--db", db, "export", "-o", "yaml").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	file := filepath.Join(b.TempDir(), "roster.yaml")
+	if err := os.WriteFile(file, manifest, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	runRoster(b, db, func(int) []string { return []string{"apply", "-f", file, "-q"} })
+}

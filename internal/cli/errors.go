@@ -120,7 +120,7 @@ func printError(w io.Writer, err error, cmdPath string, asJSON bool) {
 		_, code := wire.Status(err)
 		b, _ := json.Marshal(struct {
 			Error wire.ErrorDetail `json:"error"`
-		}{wire.ErrorDetail{Code: code, Message: msg, Hint: hint, Lines: wire.Detail(err).Lines}})
+		}{wire.ErrorDetail{Code: code, Message: msg, Hint: hint, Lines: wire.Detail(err).Lines, MoreLines: wire.Detail(err).MoreLines}})
 		fmt.Fprintf(w, "%s\n", b)
 		return
 	}
@@ -130,6 +130,9 @@ func printError(w io.Writer, err error, cmdPath string, asJSON bool) {
 	if errors.As(err, &ie) {
 		for _, l := range ie.Lines {
 			fmt.Fprintf(w, "roster: %s\n", roster.Withhold(fmt.Sprint(l)))
+		}
+		if more := ie.MoreText(); more != "" {
+			fmt.Fprintf(w, "roster: %s\n", more)
 		}
 	}
 	if ue != nil {

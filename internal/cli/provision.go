@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,12 +39,17 @@ Every line is checked, and the rules too, in one transaction: if any line is
 bad, each bad line is reported with its number and nothing is written.
 Importing the same file again changes nothing. Empty fields leave an
 existing user's value as it is. password_hash takes an argon2id PHC string
-or a bcrypt hash ($2a$, $2b$, $2y$), for users who have no password yet; a
-bcrypt hash is replaced by argon2id at the user's next sign-in.
+(v=19) or a bcrypt hash ($2a$, $2b$, $2y$) of cost 14 at most, as every
+sign-in attempt runs it; a bcrypt hash is replaced by argon2id at the
+user's next sign-in. It gives a password only to users who have none: a
+user who has one keeps it, and the summary says so ("kept the password
+of ..."); change it with roster user set-password. If more than 1,000
+lines are bad, the first 1,000 are listed and the rest counted.
 
 stdout gets the plan: "+ user EMAIL" for each user created and "~ user
 EMAIL: field old → new" for each changed; --dry-run prints it and writes
-nothing. A progress bar goes to stderr when stderr is a terminal.`,
+nothing. For more than a few thousand rows, stderr shows rows done, rate
+and time left when it is a terminal (not with -q).`,
 		Example: `  roster import people.csv --dry-run
   roster import people.csv
   hr-export | roster import - --format jsonl`,
@@ -67,8 +77,8 @@ nothing. A progress bar goes to stderr when stderr is a terminal.`,
 }
 
 func importRun(cmd *cobra.Command, f *Factory, opts *importOptions) error {
-	plan, err := f.planFrom(cmd.Context(), opts.file, func(svc roster.Service, in io.Reader) (roster.Plan, error) {
-		return svc.Import(cmd.Context(), in, opts.params)
+	plan, err := f.planFrom(cmd.Context(), "import", opts.file, func(ctx context.Context, svc roster.Service, in io.Reader) (roster.Plan, error) {
+		return svc.Import(ctx, in, opts.params)
 	})
 	if err != nil {
 		return err
@@ -76,73 +86,206 @@ func importRun(cmd *cobra.Command, f *Factory, opts *importOptions) error {
 	return f.printPlan(plan, "import")
 }
 
-// openInput opens FILE or stdin ("-") and, when stderr is a terminal,
-// shows how much of it has been read.
-func (f *Factory) openInput(name string) (io.Reader, func(), error) {
+// openInput opens FILE or stdin ("-"); rows, when not nil, is told of
+// what is read (see rowsReader).
+func (f *Factory) openInput(name string, rows *rowProgress) (io.Reader, func(), error) {
 	var r io.Reader = f.IO.In
-	var size int64
 	closeFile := func() {}
 	if name != "-" {
 		file, err := os.Open(name)
 		if err != nil {
 			return nil, nil, usagef("open %s: %v", name, err)
 		}
-		if st, err := file.Stat(); err == nil {
-			size = st.Size()
-		}
 		r, closeFile = file, func() { file.Close() }
+		if rows != nil {
+			rows.total = countRows(file, rows.what)
+		}
 	}
-	if !f.IO.stderrTTY {
+	if rows == nil {
 		return r, closeFile, nil
 	}
-	p := &progress{r: r, w: f.IO.ErrOut, size: size}
-	return p, func() { p.finish(); closeFile() }, nil
+	return &rowsReader{r: r, p: rows}, closeFile, nil
 }
 
-// progress is a progress bar on stderr, drawn as the input is read:
-// reading is what the import waits on, locally and through a server.
-type progress struct {
-	r          io.Reader
-	w          io.Writer
-	size, read int64
-	shown      int64 // the figure last drawn, to redraw only on change
+// progressMin is the fewest rows progress is shown for: below it the
+// work is over before it could be read.
+const progressMin = 5000
+
+// rowProgress shows on stderr how far an import, apply or export of many
+// rows has got: rows done, rate and time left, on one line redrawn in
+// place and cleared at the end. It exists only when stderr is a terminal
+// and -q was not given (see Factory.progress); through a server it shows
+// the file going up, then waits, as the server's work is not told.
+type rowProgress struct {
+	w     io.Writer
+	now   func() time.Time
+	what  string // import, apply, export
+	mu    sync.Mutex
+	stage string
+	done  int
+	total int // 0: not known
+	start time.Time
+	drawn time.Time
+	shown bool
 }
 
-const progressWidth = 30
+// progress returns the progress line of a command, or nil when nothing
+// is to be shown: stderr is not a terminal, or -q was given.
+func (f *Factory) progress(what string) *rowProgress {
+	if cfg, err := f.Config(); !f.IO.stderrTTY || err != nil || cfg.Quiet {
+		return nil
+	}
+	return &rowProgress{w: f.IO.ErrOut, now: f.now, what: what}
+}
 
-func (p *progress) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.read += int64(n)
-	p.draw()
+// update records that done of total rows are through stage (total 0: not
+// known), and redraws at most ten times a second.
+func (p *rowProgress) update(stage string, done, total int) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.now()
+	if stage != p.stage {
+		p.stage, p.start, p.drawn = stage, now, time.Time{}
+	}
+	p.done = done
+	if total > 0 {
+		p.total = total
+	}
+	if max(p.total, p.done) < progressMin || now.Sub(p.drawn) < 100*time.Millisecond && done < p.total {
+		return
+	}
+	p.drawn, p.shown = now, true
+	fmt.Fprintf(p.w, "\rroster: %s\x1b[K", p.line(now))
+}
+
+// line is what the progress line says now.
+func (p *rowProgress) line(now time.Time) string {
+	s := fmt.Sprintf("%s: %s %s", p.what, p.stage, count(p.done))
+	if p.total > 0 {
+		s += " of " + count(p.total)
+	}
+	s += " rows"
+	elapsed := now.Sub(p.start).Seconds()
+	if elapsed <= 0 || p.done == 0 {
+		return s
+	}
+	rate := float64(p.done) / elapsed
+	s += fmt.Sprintf(", %s rows/s", count(int(rate)))
+	if p.total > p.done {
+		s += ", about " + duration(float64(p.total-p.done)/rate) + " left"
+	}
+	return s
+}
+
+// say replaces the progress line with a sentence, if it was shown.
+func (p *rowProgress) say(text string) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
+		fmt.Fprintf(p.w, "\rroster: %s: %s\x1b[K", p.what, text)
+	}
+}
+
+// finish clears the progress line, so that what follows starts clean.
+func (p *rowProgress) finish() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
+		fmt.Fprint(p.w, "\r\x1b[K")
+		p.shown = false
+	}
+}
+
+// core returns ctx telling p how far the core has got, when it runs in
+// this process.
+func (p *rowProgress) core(ctx context.Context) context.Context {
+	if p == nil {
+		return ctx
+	}
+	return roster.WithProgress(ctx, func(stage string, done, total int) { p.update(stage, done, total) })
+}
+
+// count writes n with thousands separated: 100,000.
+func count(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// duration writes seconds as people read a time left: "4 s", "3 min".
+func duration(sec float64) string {
+	if sec < 90 {
+		return fmt.Sprintf("%d s", max(1, int(math.Round(sec))))
+	}
+	return fmt.Sprintf("%d min", int(math.Round(sec/60)))
+}
+
+// rowMarker counts rows in a file as it is read: lines for import (its
+// header aside), and a user's email key for apply. It is for showing
+// progress, not for parsing: near enough is enough.
+func rowMarker(what string) []byte {
+	if what == "apply" {
+		return []byte("email")
+	}
+	return []byte("\n")
+}
+
+// countRows counts the rows of an open file and rewinds it; 0 when it
+// cannot.
+func countRows(file *os.File, what string) int {
+	defer file.Seek(0, io.SeekStart)
+	marker, n := rowMarker(what), 0
+	buf := make([]byte, 256<<10)
+	var carry []byte
+	for {
+		k, err := file.Read(buf)
+		chunk := append(carry, buf[:k]...)
+		n += bytes.Count(chunk, marker)
+		// A marker cut in two by a read is counted with the next chunk.
+		keep := min(len(chunk), len(marker)-1)
+		carry = append(carry[:0:0], chunk[len(chunk)-keep:]...)
+		n -= bytes.Count(carry, marker)
+		if err != nil {
+			break
+		}
+	}
+	if what == "import" && n > 0 {
+		n-- // the CSV header; a JSON-lines file has none, near enough
+	}
+	return n
+}
+
+// rowsReader tells a rowProgress of the rows read as the file is read:
+// reading is what an import waits on first, locally and through a server.
+type rowsReader struct {
+	r    io.Reader
+	p    *rowProgress
+	rows int
+	tail []byte
+}
+
+func (r *rowsReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	marker := rowMarker(r.p.what)
+	chunk := append(r.tail, b[:n]...)
+	r.rows += bytes.Count(chunk, marker)
+	keep := min(len(chunk), len(marker)-1)
+	r.tail = append(r.tail[:0], chunk[len(chunk)-keep:]...)
+	r.rows -= bytes.Count(r.tail, marker)
+	r.p.update("reading", r.rows, 0)
 	return n, err
 }
-
-func (p *progress) draw() {
-	if p.size <= 0 {
-		if kib := p.read >> 20; kib != p.shown {
-			p.shown = kib
-			fmt.Fprintf(p.w, "\rroster: read %d MiB", kib)
-		}
-		return
-	}
-	pct := min(100, p.read*100/p.size)
-	if pct == p.shown && p.read > 0 {
-		return
-	}
-	p.shown = pct
-	fill := int(pct * progressWidth / 100)
-	bar := make([]byte, progressWidth)
-	for i := range bar {
-		bar[i] = '.'
-		if i < fill {
-			bar[i] = '#'
-		}
-	}
-	fmt.Fprintf(p.w, "\rroster: [%s] %3d%%", bar, pct)
-}
-
-// finish ends the bar's line so that what follows starts clean.
-func (p *progress) finish() { fmt.Fprintln(p.w) }
 
 // printPlan prints a plan: its lines on stdout (or the plan as JSON or
 // YAML), and a summary on stderr.
@@ -188,7 +331,9 @@ no more memory than one page. Never a password, hash or token.
 -o jsonl (the default) writes one JSON object per line and -o csv the
 columns of roster import, so either file imports back. -o yaml writes an
 apply file: the application permissions, custom roles and projects, then
-the users, so that roster apply -f on an empty store recreates them.`,
+the users, so that roster apply -f on an empty store recreates them.
+For more than a few thousand users, stderr shows rows done, rate and time
+left when it is a terminal (not with -q).`,
 		Example: `  roster export > people.jsonl
   roster export -o yaml > team.yaml && roster apply -f team.yaml --dry-run`,
 		Args: exactArgs(0),
@@ -222,10 +367,15 @@ func exportRun(cmd *cobra.Command, f *Factory, format string) error {
 		return err
 	}
 	n := 0
-	err = svc.Export(ctx, func(u roster.UserRecord) error {
+	rows := f.progress("export")
+	err = svc.Export(rows.core(ctx), func(u roster.UserRecord) error {
 		n++
+		if n%256 == 0 {
+			rows.update("exporting", n, 0)
+		}
 		return w.Write(u)
 	})
+	rows.finish()
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}
@@ -299,7 +449,9 @@ deactivated, their undeclared memberships and links removed, and custom
 roles, application permissions and projects not in the file deleted.
 
 --dry-run prints the plan and writes nothing; with --exit-code it exits 10
-when the plan is not empty, for a CI check of drift.`,
+when the plan is not empty, for a CI check of drift. A password_hash is
+taken as by roster import. For more than a few thousand users, stderr
+shows rows done, rate and time left when it is a terminal (not with -q).`,
 		Example: `  roster apply -f team.yaml --dry-run
   roster apply -f team.yaml
   roster apply -f team.yaml --dry-run --exit-code || echo "drift"`,
@@ -323,8 +475,8 @@ when the plan is not empty, for a CI check of drift.`,
 }
 
 func applyRun(cmd *cobra.Command, f *Factory, opts *applyOptions) error {
-	plan, err := f.planFrom(cmd.Context(), opts.file, func(svc roster.Service, in io.Reader) (roster.Plan, error) {
-		return svc.Apply(cmd.Context(), in, opts.params)
+	plan, err := f.planFrom(cmd.Context(), "apply", opts.file, func(ctx context.Context, svc roster.Service, in io.Reader) (roster.Plan, error) {
+		return svc.Apply(ctx, in, opts.params)
 	})
 	if err != nil {
 		return err
@@ -340,17 +492,40 @@ func applyRun(cmd *cobra.Command, f *Factory, opts *applyOptions) error {
 
 // planFrom opens file (or stdin for -) and hands it to one of the
 // Service's calls that read a file and answer a plan: import and apply.
-func (f *Factory) planFrom(ctx context.Context, file string, call func(roster.Service, io.Reader) (roster.Plan, error)) (roster.Plan, error) {
+// what names the command, for its progress line.
+func (f *Factory) planFrom(ctx context.Context, what, file string, call func(context.Context, roster.Service, io.Reader) (roster.Plan, error)) (roster.Plan, error) {
 	svc, err := f.Service(ctx)
 	if err != nil {
 		return roster.Plan{}, err
 	}
-	in, done, err := f.openInput(file)
+	rows := f.progress(what)
+	in, done, err := f.openInput(file, rows)
 	if err != nil {
 		return roster.Plan{}, err
 	}
 	defer done()
-	return call(svc, in)
+	defer rows.finish()
+	if cfg, _ := f.Config(); rows != nil && cfg != nil && cfg.Server != "" {
+		in = &sentReader{Reader: in, p: rows}
+	}
+	return call(rows.core(ctx), svc, in)
+}
+
+// sentReader says, once a file has gone up to a server, that the server
+// is at work on it: how far it has got is not told.
+type sentReader struct {
+	io.Reader
+	p    *rowProgress
+	sent bool
+}
+
+func (r *sentReader) Read(b []byte) (int, error) {
+	n, err := r.Reader.Read(b)
+	if err == io.EOF && !r.sent {
+		r.sent = true
+		r.p.say(fmt.Sprintf("sent %s rows; the server is applying them", count(r.p.done)))
+	}
+	return n, err
 }
 
 func newCmdUserSetProjects(f *Factory) *cobra.Command {

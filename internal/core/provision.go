@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/roster-dev/roster/internal/roster"
@@ -34,7 +33,7 @@ func (s *service) SetProjects(ctx context.Context, ref string, slugs []string) (
 		if err != nil {
 			return roster.UserResult{}, err
 		}
-		added, removed, err := o.syncProjects(&u, want, true)
+		added, removed, err := o.syncProjects(&u, want, true, o.project)
 		if err != nil {
 			return roster.UserResult{}, err
 		}
@@ -49,14 +48,15 @@ func (s *service) SetProjects(ctx context.Context, ref string, slugs []string) (
 // syncProjects makes the projects of u the actor can see equal want:
 // adding what is missing (R8, R12, archived projects) and, with prune,
 // removing the rest (R12). Projects the actor cannot see are left alone.
-func (o *op) syncProjects(u *store.UserRow, want []string, prune bool) (added, removed []string, err error) {
+// project finds a project as o.project does (a batch remembers them).
+func (o *op) syncProjects(u *store.UserRow, want []string, prune bool, project func(string) (store.ProjectRow, error)) (added, removed []string, err error) {
 	view, err := o.view(u.User)
 	if err != nil {
 		return nil, nil, err
 	}
 	add, remove := diff(view.Projects, want)
 	for _, slug := range add {
-		p, err := o.project(slug)
+		p, err := project(slug)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -68,7 +68,7 @@ func (o *op) syncProjects(u *store.UserRow, want []string, prune bool) (added, r
 		remove = nil
 	}
 	for _, slug := range remove {
-		p, err := o.project(slug)
+		p, err := project(slug)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -87,18 +87,12 @@ func (s *service) Import(ctx context.Context, r io.Reader, p roster.ImportParams
 	if err != nil {
 		return roster.Plan{}, fmt.Errorf("import: %w", err)
 	}
-	return s.provision(ctx, "import", p.DryRun, bad, func(b *batch) error {
-		for _, rec := range recs {
-			if err := b.user(rec); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return s.provision(ctx, "import", p.DryRun, bad, func(b *batch) error { return b.users(recs) })
 }
 
 func (s *service) Apply(ctx context.Context, r io.Reader, p roster.ApplyParams) (roster.Plan, error) {
-	m, bad, err := records.ReadManifest(r)
+	progress := roster.ProgressOf(ctx)
+	m, bad, err := records.ReadManifestWith(r, func(done, total int) { progress("checking", done, total) })
 	if err != nil {
 		return roster.Plan{}, fmt.Errorf("apply: %w", err)
 	}
@@ -120,59 +114,125 @@ type batch struct {
 	// readerBad is set when the file itself had bad lines.
 	readerBad bool
 	active    int // users made active, for the seat limit (R9)
-	// events are the user.create events not yet written: many to a
-	// statement, they cost a fraction of one each. Written before any
-	// other event, so the log keeps the order things happened in.
-	events []store.AuditEntry
+	// created are the new users not yet written, and events the events
+	// not yet written: many to a statement, they cost a fraction of one
+	// each. Both are written before anything reads users or writes
+	// another event, so the store and the log are as if each had been
+	// written at once, in order.
+	created []*newUser
+	events  []pendingEvent
+	// projects are the projects users join, found once each: a lookup
+	// counts a project's members, once per row it made import quadratic.
+	// Forgotten whenever the batch changes a project.
+	projects map[string]store.ProjectRow
+	// keptPasswords are the users who have a password and whose record
+	// gave another password_hash, which was not applied.
+	keptPasswords []string
 }
 
-// event records a user.create as o.audit would, later (see events).
-func (b *batch) event(action, target string, targetID int64, details map[string]any) error {
+// newUser is a user created but not yet written, with the projects it joins.
+type newUser struct {
+	row      store.UserRow
+	projects []int64
+}
+
+// pendingEvent is an event not yet written; one about a user not yet
+// written takes that user's id when both are.
+type pendingEvent struct {
+	store.AuditEntry
+	about *newUser
+}
+
+// event records an event as o.audit would, later (see events).
+func (b *batch) event(action, target string, about *newUser, details map[string]any) {
 	o := b.o
-	b.events = append(b.events, store.AuditEntry{
+	if addr, ok := o.ctx.Value(clientKey{}).(string); ok && addr != "" {
+		details["client"] = addr
+	}
+	b.events = append(b.events, pendingEvent{AuditEntry: store.AuditEntry{
 		AuditEvent: roster.AuditEvent{At: o.now, Actor: o.act.name, Via: o.act.via, Action: action, Target: target, Details: details},
 		ActorID:    o.act.id(),
-		TargetID:   targetID,
-	})
-	if len(b.events) >= maxEvents {
-		return b.flush()
-	}
-	return nil
+	}, about: about})
 }
 
 // maxEvents bounds the events held back, and so the memory they take.
 const maxEvents = 1000
 
-// flush writes the events not yet written.
+// flush writes the users and events not yet written.
 func (b *batch) flush() error {
+	o := b.o
+	if len(b.created) > 0 {
+		rows := make([]store.UserRow, len(b.created))
+		for i, u := range b.created {
+			rows[i] = u.row
+		}
+		ids, err := o.tx.InsertUsers(o.ctx, rows)
+		if err != nil {
+			return err
+		}
+		var members []store.Membership
+		for i, u := range b.created {
+			u.row.ID = ids[i]
+			for _, p := range u.projects {
+				members = append(members, store.Membership{ProjectID: p, UserID: ids[i]})
+			}
+		}
+		if err := o.tx.InsertMembers(o.ctx, members, o.now); err != nil {
+			return err
+		}
+		b.created = b.created[:0]
+	}
 	if len(b.events) == 0 {
 		return nil
 	}
-	err := b.o.tx.InsertAudits(b.o.ctx, b.events)
+	entries := make([]store.AuditEntry, len(b.events))
+	for i, e := range b.events {
+		entries[i] = e.AuditEntry
+		if e.about != nil {
+			entries[i].TargetID = e.about.row.ID
+		}
+	}
 	b.events = b.events[:0]
-	return err
+	return o.tx.InsertAudits(o.ctx, entries)
+}
+
+// lookupProject finds a project users join, as o.project does, once a batch.
+func (b *batch) lookupProject(slug string) (store.ProjectRow, error) {
+	if p, ok := b.projects[slug]; ok {
+		return p, nil
+	}
+	p, err := b.o.project(slug)
+	if err != nil {
+		return p, err
+	}
+	if b.projects == nil {
+		b.projects = map[string]store.ProjectRow{}
+	}
+	b.projects[slug] = p
+	return p, nil
 }
 
 // provision runs fn as one write: all of it or, when any line is bad,
 // nothing; a dry run is rolled back in any case.
 func (s *service) provision(ctx context.Context, what string, dryRun bool, bad *records.Errors, fn func(*batch) error) (roster.Plan, error) {
 	var plan roster.Plan
-	readerBad := len(bad.Lines) > 0
+	readerBad := bad.Len() > 0
 	err := s.write(ctx, func(o *op) error {
 		// A store may run this again after a serialization failure: each
 		// attempt starts from the file's own bad lines, not the last
 		// attempt's.
-		bad := &records.Errors{Lines: slices.Clone(bad.Lines), Truncated: bad.Truncated}
+		bad := bad.Clone()
 		b := &batch{o: o, what: what, bad: bad, readerBad: readerBad, plan: roster.Plan{Changes: []roster.Change{}}}
 		if err := fn(b); err != nil {
 			return err
 		}
-		if len(bad.Lines) > 0 {
+		if bad.Len() > 0 {
 			return b.failure()
 		}
 		if err := b.flush(); err != nil {
 			return err
 		}
+		b.keptNote()
 		if b.active > 0 {
 			if err := o.checkSeats(0); err != nil {
 				return err
@@ -202,13 +262,31 @@ func (s *service) provision(ctx context.Context, what string, dryRun bool, bad *
 // invalid input when the file itself has bad lines, otherwise the first
 // rule's.
 func (b *batch) failure() error {
-	lines := b.bad.Lines
-	sort.SliceStable(lines, func(i, j int) bool { return lines[i].Line < lines[j].Line })
 	kind := b.kind
 	if kind == nil || b.readerBad {
 		kind = roster.ErrInvalid
 	}
-	return &roster.InputErrors{Kind: kind, What: b.what, Lines: lines}
+	return b.bad.Err(b.what, kind)
+}
+
+// keptNote tells, in the plan, of the password_hash values not applied
+// to users who have a password.
+func (b *batch) keptNote() {
+	n := len(b.keptPasswords)
+	if n == 0 {
+		return
+	}
+	const shown = 10
+	who := strings.Join(b.keptPasswords[:min(n, shown)], ", ")
+	if n > shown {
+		who += fmt.Sprintf(" and %d more", n-shown)
+	}
+	const how = "import and apply give a password only to users who have none; change one with roster user set-password"
+	if n == 1 {
+		b.plan.Kept = append(b.plan.Kept, fmt.Sprintf("the password of %s, who already has one, not the file's password_hash (%s)", who, how))
+		return
+	}
+	b.plan.Kept = append(b.plan.Kept, fmt.Sprintf("the passwords of %d users who already have one, not the file's password_hash: %s (%s)", n, who, how))
 }
 
 // try runs one record's step. A domain error (a rule, a missing role) is
@@ -247,14 +325,41 @@ func (b *batch) step(line int, fn func() (*roster.Change, error)) error {
 
 func listText(s []string) string { return "[" + strings.Join(s, " ") + "]" }
 
-// user makes the store's user rec.Email match rec.
-func (b *batch) user(rec roster.UserRecord) error {
-	return b.step(rec.Line, func() (*roster.Change, error) {
-		id, err := b.o.tx.EmailTaken(b.o.ctx, rec.Email)
-		if err != nil {
-			return nil, err
+// idChunk is how many records' emails are looked up at once.
+const idChunk = 1024
+
+// users makes each user of recs match its record, in order, telling the
+// context's progress function (roster.WithProgress) how far it got.
+func (b *batch) users(recs []roster.UserRecord) error {
+	o := b.o
+	progress := roster.ProgressOf(o.ctx)
+	emails := make([]string, 0, idChunk)
+	for i := 0; i < len(recs); i += idChunk {
+		chunk := recs[i:min(i+idChunk, len(recs))]
+		emails = emails[:0]
+		for _, rec := range chunk {
+			emails = append(emails, rec.Email)
 		}
-		if id == 0 {
+		// No record changes another's email, and no two share one, so
+		// what exists is known for the whole chunk before it is done.
+		ids, err := o.tx.UserIDs(o.ctx, emails)
+		if err != nil {
+			return err
+		}
+		for _, rec := range chunk {
+			if err := b.user(rec, ids[roster.EmailKey(rec.Email)] != 0); err != nil {
+				return err
+			}
+		}
+		progress("applying", i+len(chunk), len(recs))
+	}
+	return nil
+}
+
+// user makes the store's user rec.Email match rec.
+func (b *batch) user(rec roster.UserRecord, exists bool) error {
+	err := b.step(rec.Line, func() (*roster.Change, error) {
+		if !exists {
 			return b.createUser(rec)
 		}
 		if err := b.flush(); err != nil {
@@ -262,10 +367,15 @@ func (b *batch) user(rec roster.UserRecord) error {
 		}
 		return b.changeUser(rec)
 	})
+	if err == nil && len(b.events) >= maxEvents {
+		err = b.flush()
+	}
+	return err
 }
 
 // createUser creates a user as CreateUser does, with the status and
-// password hash the record gives.
+// password hash the record gives. It is written later, with others
+// (see batch.created).
 func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 	o := b.o
 	if err := o.require(roster.PermUsersCreate); err != nil {
@@ -281,6 +391,8 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 	if err := o.checkGrant(roles); err != nil {
 		return nil, err
 	}
+	// The users not yet written hold no username or link of this one's:
+	// the file's records share none (records.Uniques).
 	if err := o.checkUnique(0, rec.Username, rec.Links); err != nil {
 		return nil, err
 	}
@@ -288,42 +400,42 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 	if status == "" {
 		status = roster.StatusActive
 	}
-	// A deactivated user is made active, given projects, then deactivated:
-	// R8 keeps deactivated users out of projects, but an exported
-	// deactivated user's memberships are kept data.
-	insertAs := status
+	// A deactivated user joins projects as if active, then is
+	// deactivated: R8 keeps deactivated users out of projects, but an
+	// exported deactivated user's memberships are kept data.
+	joining := status
 	if status == roster.StatusDeactivated {
-		insertAs = roster.StatusActive
+		joining = roster.StatusActive
 	}
-	row := store.UserRow{User: roster.User{Email: rec.Email, Name: rec.Name, Username: rec.Username, Roles: roles,
-		Links: rec.Links, Status: insertAs, CreatedAt: o.now, UpdatedAt: o.now}, PasswordHash: rec.PasswordHash}
-	var err error
-	if row.ID, err = o.tx.InsertUser(o.ctx, row); err != nil {
-		return nil, err
+	u := &newUser{row: store.UserRow{User: roster.User{Email: rec.Email, Name: rec.Name, Username: rec.Username, Roles: roles,
+		Links: rec.Links, Status: status, CreatedAt: o.now, UpdatedAt: o.now}, PasswordHash: rec.PasswordHash}}
+	if status == roster.StatusDeactivated {
+		u.row.StatusBefore, u.row.DeactivatedAt = roster.StatusActive, &o.now
 	}
+	projects := dedupe(rec.Projects)
+	for _, slug := range projects {
+		p, err := b.lookupProject(slug)
+		if err != nil {
+			return nil, err
+		}
+		as := u.row
+		as.Status = joining
+		if err := o.addable(p, as); err != nil {
+			return nil, err
+		}
+		u.projects = append(u.projects, p.ID)
+	}
+	b.created = append(b.created, u)
 	details := map[string]any{"roles": roles, "has_password": rec.PasswordHash != "", "status": status, "source": b.what}
 	if len(rec.Links) > 0 {
 		details["links"] = rec.Links
 	}
-	if err := b.event("user.create", rec.Email, row.ID, details); err != nil {
-		return nil, err
+	b.event("user.create", rec.Email, u, details)
+	for _, slug := range projects {
+		b.event("project.member.add", rec.Email, u, map[string]any{"project": slug})
 	}
-	if len(rec.Projects) > 0 {
-		if err := b.flush(); err != nil {
-			return nil, err
-		}
-		if err := o.join(row, rec.Projects); err != nil {
-			return nil, err
-		}
-	}
-	switch status {
-	case roster.StatusActive:
+	if status == roster.StatusActive {
 		b.active++
-	case roster.StatusDeactivated:
-		row.StatusBefore, row.Status, row.DeactivatedAt = roster.StatusActive, roster.StatusDeactivated, &o.now
-		if err := o.tx.UpdateUser(o.ctx, row); err != nil {
-			return nil, err
-		}
 	}
 	c := &roster.Change{Op: roster.OpCreate, Kind: "user", Name: rec.Email,
 		Fields: []roster.FieldChange{{Field: "roles", To: listText(roles)}}}
@@ -386,11 +498,17 @@ func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
 		}
 		field("roles", listText(u.Roles), listText(rec.Roles))
 	}
-	if rec.PasswordHash != "" && !u.HasPassword {
+	switch {
+	case rec.PasswordHash == "":
+	case !u.HasPassword:
 		if err := b.setHash(u, rec.PasswordHash); err != nil {
 			return nil, err
 		}
 		field("password", "none", "imported hash")
+	case rec.PasswordHash != u.PasswordHash:
+		// The password may have been changed, or rehashed at sign-in,
+		// since the file was made: it stays, and the plan says so.
+		b.keptPasswords = append(b.keptPasswords, u.Email)
 	}
 	// R8: a user leaving is taken out of projects first; one coming back
 	// is back before joining.
@@ -404,7 +522,7 @@ func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
 			return nil, err
 		}
 	}
-	added, removed, err := o.syncProjects(&u, rec.Projects, b.prune)
+	added, removed, err := o.syncProjects(&u, rec.Projects, b.prune, b.lookupProject)
 	if err != nil {
 		return nil, err
 	}
@@ -501,14 +619,14 @@ func (b *batch) manifest(m roster.Manifest) error {
 			return err
 		}
 	}
-	for _, u := range m.Users {
-		if err := b.user(u); err != nil {
-			return err
-		}
+	b.projects = nil
+	if err := b.users(m.Users); err != nil {
+		return err
 	}
 	if err := b.flush(); err != nil {
 		return err
 	}
+	b.projects = nil
 	for _, p := range archive {
 		if err := b.try(p.Line, func() error { return b.setArchived(p.Slug, true) }); err != nil {
 			return err
@@ -799,6 +917,10 @@ func (s *service) Export(ctx context.Context, fn func(roster.UserRecord) error) 
 	// actor up again, so a user deactivated meanwhile stops at once (R8).
 	s = s.resolving()
 	f := roster.UserFilter{Limit: roster.MaxPageSize}
+	progress, done, total := roster.ProgressOf(ctx), 0, 0
+	if roster.Watched(ctx) {
+		total = s.exportTotal(ctx)
+	}
 	for {
 		// A read per page: a slow reader never holds a transaction open
 		// for the whole store, and memory holds one page.
@@ -812,9 +934,26 @@ func (s *service) Export(ctx context.Context, fn func(roster.UserRecord) error) 
 				return err
 			}
 		}
+		done += len(page.Items)
+		progress("exporting", done, total)
 		if page.Next == "" {
 			return nil
 		}
 		f.After = page.Next
 	}
+}
+
+// exportTotal counts the users an export will write, for its progress
+// line: every user, for an actor who may see users; 0 when unknown.
+func (s *service) exportTotal(ctx context.Context) int {
+	n := 0
+	_ = s.read(ctx, func(o *op) error {
+		if o.require(roster.PermUsersView) != nil {
+			return nil
+		}
+		var err error
+		n, err = o.tx.UserCount(o.ctx)
+		return err
+	})
+	return n
 }

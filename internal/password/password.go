@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -73,12 +74,20 @@ func hashWith(p Params, pw string) (string, error) {
 //
 // A bcrypt hash ($2a$, $2b$, $2y$), imported from another system, is
 // verified too and always asks for a rehash: roster stores argon2id.
+//
+// A hash over the bounds CheckHash sets (a bcrypt cost over 14, argon2id
+// parameters out of range), however it came into the store, is never
+// run: it verifies nothing, so that no sign-in attempt, a wrong password
+// included, makes the server hash for seconds or days.
 func Verify(phc, pw string) (ok, rehash bool) {
 	if isBcrypt(phc) {
+		if cost, err := bcrypt.Cost([]byte(phc)); err != nil || cost > MaxBcryptCost {
+			return false, false
+		}
 		return bcrypt.CompareHashAndPassword([]byte(phc), []byte(pw)) == nil, true
 	}
 	p, salt, key, err := parse(phc)
-	if err != nil {
+	if err != nil || tooCostly(p) {
 		return false, false
 	}
 	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
@@ -98,32 +107,81 @@ func isBcrypt(h string) bool {
 	return strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")
 }
 
-// CheckHash reports whether h is a hash roster can verify: an argon2id PHC
-// string or a bcrypt hash. Import takes these from other systems; the
-// message never quotes the hash.
+// MaxBcryptCost is the highest bcrypt cost an imported hash may have.
+// Every sign-in attempt runs the hash, wrong passwords included: OWASP
+// recommends 10 to 12, each step doubles the time, and cost 14 already
+// takes about a second.
+const MaxBcryptCost = 14
+
+// CheckHash reports whether h is a hash roster can verify: an argon2id
+// PHC string of version 19 or a bcrypt hash, with a cost that bounds
+// what each sign-in attempt costs. Import takes these from other
+// systems; the message never quotes the hash.
 func CheckHash(h string) error {
 	if isBcrypt(h) {
-		if _, err := bcrypt.Cost([]byte(h)); err != nil || len(h) != 60 {
+		cost, err := bcrypt.Cost([]byte(h))
+		if err != nil || len(h) != 60 {
 			return roster.Errorf(roster.ErrInvalid, "password_hash is not a valid bcrypt hash")
+		}
+		if cost > MaxBcryptCost {
+			return roster.Errorf(roster.ErrInvalid, "password_hash is a bcrypt hash of cost %d; roster accepts costs up to %d", cost, MaxBcryptCost).
+				WithHint("every sign-in attempt, a wrong password too, would hash at that cost (each step doubles the time); leave password_hash empty and have the user set a password")
 		}
 		return nil
 	}
+	if v, ok := argon2idVersion(h); ok && v != argon2.Version {
+		return roster.Errorf(roster.ErrInvalid, "password_hash is an argon2id hash of version %d (v=%d, Argon2 1.0); roster verifies version %d (v=%d, Argon2 1.3) only", v, v, argon2.Version, argon2.Version).
+			WithHint("leave password_hash empty and have the user set a password, or rehash with a current argon2 library")
+	}
 	p, salt, _, err := parse(h)
 	if err != nil {
+		if alg, _, ok := strings.Cut(strings.TrimPrefix(h, "$"), "$"); ok && strings.HasPrefix(h, "$argon2") && alg != "argon2id" {
+			return roster.Errorf(roster.ErrInvalid, "password_hash is an %s hash; roster verifies argon2id and bcrypt hashes only", alg)
+		}
 		return roster.Errorf(roster.ErrInvalid, "password_hash is neither an argon2id PHC string nor a bcrypt hash ($2a$, $2b$, $2y$)")
 	}
 	// Every sign-in runs the hash once: parameters from elsewhere must not
 	// make that cost a gigabyte or a minute.
-	if p.Memory < 1024 || p.Memory > maxImportMemory || p.Time < 1 || p.Time > 16 || p.Threads < 1 || p.Threads > 16 ||
-		len(salt) < 8 || p.KeyLen < 16 || p.KeyLen > 64 {
+	if p.Memory < 1024 || p.Time < 1 || p.Threads < 1 || tooCostly(p) || len(salt) < 8 || p.KeyLen < 16 {
 		return roster.Errorf(roster.ErrInvalid, "password_hash has argon2id parameters out of range").
-			WithHint("m from 1024 to %d KiB, t from 1 to 16, p from 1 to 16, a salt of 8 bytes or more, a key of 16 to 64 bytes", maxImportMemory)
+			WithHint("m from 1024 to %d KiB, t from 1 to 16, m×t at most %d, p from 1 to 16, a salt of 8 bytes or more, a key of 16 to 64 bytes", maxImportMemory, maxImportWork)
 	}
 	return nil
 }
 
 // maxImportMemory bounds the argon2id memory of an imported hash, in KiB.
 const maxImportMemory = 256 << 10
+
+// maxImportWork bounds memory × passes (KiB): 256 MiB four times, or
+// PHP's default (64 MiB, t=4) four times over, a few seconds of one core
+// at most, as bcrypt's cost 14 is.
+const maxImportWork = 4 * maxImportMemory
+
+// tooCostly reports whether argon2id parameters would make one
+// verification cost more than the bounds allow.
+func tooCostly(p Params) bool {
+	return p.Memory > maxImportMemory || p.Time > 16 || p.Threads > 16 || uint64(p.Memory)*uint64(p.Time) > maxImportWork || p.KeyLen > 64
+}
+
+// argon2idVersion reads the version of an argon2id PHC string: v=N, or
+// 16 when the string has none, as the PHC format says of Argon2 1.0.
+func argon2idVersion(h string) (int, bool) {
+	parts := strings.Split(h, "$")
+	if len(parts) < 2 || parts[0] != "" || parts[1] != "argon2id" {
+		return 0, false
+	}
+	if len(parts) == 5 && strings.HasPrefix(parts[2], "m=") {
+		return 0x10, true
+	}
+	if len(parts) != 6 {
+		return 0, false
+	}
+	v, err := strconv.Atoi(strings.TrimPrefix(parts[2], "v="))
+	if err != nil || !strings.HasPrefix(parts[2], "v=") {
+		return 0, false
+	}
+	return v, true
+}
 
 func parse(phc string) (Params, []byte, []byte, error) {
 	var p Params

@@ -1,8 +1,39 @@
 package roster
 
 import (
+	"context"
 	"fmt"
 )
+
+// progressKey carries a Progress function in a context.
+type progressKey struct{}
+
+// Progress is told how far a long import, apply or export has got: done
+// of total rows through stage ("checking", "applying", "exporting";
+// total 0 when not known).
+type Progress func(stage string, done, total int)
+
+// WithProgress returns ctx carrying fn, which Import, Apply and Export
+// call as they go when they run in this process. Through a server they
+// do not: its work is not the client's to watch.
+func WithProgress(ctx context.Context, fn Progress) context.Context {
+	return context.WithValue(ctx, progressKey{}, fn)
+}
+
+// Watched reports whether ctx carries a Progress function.
+func Watched(ctx context.Context) bool {
+	fn, ok := ctx.Value(progressKey{}).(Progress)
+	return ok && fn != nil
+}
+
+// ProgressOf returns the Progress function of ctx, or one that does
+// nothing.
+func ProgressOf(ctx context.Context) Progress {
+	if fn, ok := ctx.Value(progressKey{}).(Progress); ok && fn != nil {
+		return fn
+	}
+	return func(string, int, int) {}
+}
 
 // UserRecord is one user as import reads it, export writes it and apply
 // declares it: what an administrator provisions, with no timestamps and
@@ -144,21 +175,44 @@ func (l LineError) String() string {
 	return fmt.Sprintf("line %d: %s", l.Line, l.Message)
 }
 
-// InputErrors reports every bad line of an input file at once. Its kind
+// InputErrors reports the bad lines of an input file at once. Its kind
 // is the first bad line's (invalid input, a rule, a missing thing), so
-// the exit code says what went wrong first.
+// the exit code says what went wrong first. Lines lists at most the
+// first 1,000 by line number; Total counts every one.
 type InputErrors struct {
 	Kind  error
 	What  string // "import", "apply"
 	Lines []LineError
+	// Total is how many bad lines there are, listed or not; 0 means
+	// len(Lines).
+	Total int
 }
+
+// Count is how many bad lines there are, listed or not.
+func (e *InputErrors) Count() int { return max(e.Total, len(e.Lines)) }
+
+// More is how many bad lines are not listed.
+func (e *InputErrors) More() int { return e.Count() - len(e.Lines) }
 
 func (e *InputErrors) Error() string {
 	word := "lines"
-	if len(e.Lines) == 1 {
+	if e.Count() == 1 {
 		word = "line"
 	}
-	return fmt.Sprintf("%s: %d bad %s; nothing was written", e.What, len(e.Lines), word)
+	return fmt.Sprintf("%s: %d bad %s; nothing was written", e.What, e.Count(), word)
+}
+
+// MoreText says how many bad lines the list leaves out ("… and 500 more
+// bad lines"), or "" when it lists them all.
+func (e *InputErrors) MoreText() string {
+	n := e.More()
+	switch {
+	case n <= 0:
+		return ""
+	case n == 1:
+		return "… and 1 more bad line"
+	}
+	return fmt.Sprintf("… and %d more bad lines", n)
 }
 
 // Unwrap lets errors.Is match the kind.

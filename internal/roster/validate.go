@@ -66,7 +66,10 @@ func NormalizeEmail(s string) (string, error) {
 	bad := func() (string, error) {
 		return "", Errorf(ErrInvalid, "invalid email %q", s).WithHint("give a bare address such as alice@example.com")
 	}
-	if s == "" || len(s) > 254 {
+	if len(s) > 254 {
+		return "", tooLong("email", len(s), 254, "bytes")
+	}
+	if s == "" {
 		return bad()
 	}
 	a, err := mail.ParseAddress(s)
@@ -87,16 +90,28 @@ func EmailKey(email string) string { return strings.ToLower(email) }
 // ValidateUsername checks a username: a letter, then letters, digits, '.', '_'
 // or '-'. Starting with a letter keeps usernames apart from numeric ids.
 func ValidateUsername(s string) error {
-	if len(s) > 63 || !usernameRE.MatchString(s) {
+	if !usernameRE.MatchString(s) {
 		return Errorf(ErrInvalid, "invalid username %q", s).
 			WithHint("start with a letter; use letters, digits, '.', '_' or '-'; at most 63 characters")
+	}
+	if len(s) > 63 {
+		return tooLong("username", len(s), 63, "characters")
 	}
 	return nil
 }
 
+// tooLong is the error of a value over its limit: the message says both,
+// and not the value, which may fill a screen.
+func tooLong(what string, n, limit int, unit string) *Error {
+	return Errorf(ErrInvalid, "invalid %s: %d %s, at most %d", what, n, unit, limit)
+}
+
 // ValidateRoleName checks a custom role's name.
 func ValidateRoleName(s string) error {
-	if len(s) > 63 || !roleNameRE.MatchString(s) {
+	if roleNameRE.MatchString(s) && len(s) > 63 {
+		return tooLong("role name", len(s), 63, "characters")
+	}
+	if !roleNameRE.MatchString(s) {
 		return Errorf(ErrInvalid, "invalid role name %q", s).
 			WithHint("use lower-case letters, digits, '_' or '-', starting with a letter; at most 63 characters")
 	}
@@ -105,6 +120,9 @@ func ValidateRoleName(s string) error {
 
 // ValidatePermissionName checks a permission name such as invoices.manage.
 func ValidatePermissionName(s string) error {
+	if len(s) > 200 && permissionRE.MatchString(s) {
+		return tooLong("permission name", len(s), 200, "characters")
+	}
 	if len(s) > 200 || !permissionRE.MatchString(s) {
 		return Errorf(ErrInvalid, "invalid permission name %q", s).
 			WithHint("use two to four dotted lower-case words such as invoices.manage, at most 200 characters")
@@ -114,14 +132,20 @@ func ValidatePermissionName(s string) error {
 
 // ValidateLink checks an external identity link kind=value.
 func ValidateLink(kind, value string) error {
-	if len(kind) > 32 || !linkKindRE.MatchString(kind) {
+	if len(kind) > 32 && linkKindRE.MatchString(kind) {
+		return tooLong("link kind", len(kind), 32, "characters")
+	}
+	if !linkKindRE.MatchString(kind) {
 		return Errorf(ErrInvalid, "invalid link kind %q", kind).
 			WithHint("use a lower-case word such as github, gitlab or employee")
 	}
 	if err := checkVisible(kind+" link value", value); err != nil {
 		return err
 	}
-	if value == "" || utf8.RuneCountInString(value) > 256 || strings.ContainsAny(value, " \t\r\n") {
+	if n := utf8.RuneCountInString(value); n > 256 {
+		return tooLong(kind+" link value", n, 256, "characters")
+	}
+	if value == "" || strings.ContainsAny(value, " \t\r\n") {
 		return Errorf(ErrInvalid, "invalid %s link value %q", kind, value).
 			WithHint("give a non-empty value without spaces, at most 256 characters")
 	}
@@ -134,8 +158,8 @@ func ValidateName(s string) error {
 	if err := checkVisible("name", s); err != nil {
 		return err
 	}
-	if utf8.RuneCountInString(s) > 200 {
-		return Errorf(ErrInvalid, "invalid name %q", s).WithHint("use one line of at most 200 characters")
+	if n := utf8.RuneCountInString(s); n > 200 {
+		return tooLong("name", n, 200, "characters").WithHint("use one line of at most 200 characters")
 	}
 	return nil
 }

@@ -222,6 +222,23 @@ type Tx interface {
 	UserCount(ctx context.Context) (int, error)
 	// FirstOwner returns the oldest user holding owner, if any.
 	FirstOwner(ctx context.Context) (UserRow, bool, error)
+
+	// Writes of many users at once (import, apply): what the methods
+	// above do one row at a time, many rows to a statement.
+	// UserIDs returns the ids of the users holding emails (in any letter
+	// case), keyed by roster.EmailKey; an email nobody holds is absent.
+	UserIDs(ctx context.Context, emails []string) (map[string]int64, error)
+	// InsertUsers stores new users with their roles and links, and their
+	// status, deactivation and status before it as given, and returns
+	// their ids in order. Ids are never reused, as with InsertUser.
+	InsertUsers(ctx context.Context, users []UserRow) ([]int64, error)
+	// InsertMembers adds memberships; one that exists already stays.
+	InsertMembers(ctx context.Context, members []Membership, now time.Time) error
+}
+
+// Membership is a user's membership of a project, by ids.
+type Membership struct {
+	ProjectID, UserID int64
 }
 
 // UserRow is a user as stored: the domain user plus its secrets.

@@ -26,8 +26,10 @@ type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
-	// Lines are the bad lines of an import or apply file, every one.
-	Lines []roster.LineError `json:"lines,omitempty"`
+	// Lines are the bad lines of an import or apply file: every one, or
+	// the first 1,000 by line number and MoreLines the count of the rest.
+	Lines     []roster.LineError `json:"lines,omitempty"`
+	MoreLines int                `json:"more_lines,omitempty"`
 }
 
 // The stable error codes.
@@ -77,7 +79,7 @@ func Detail(err error) ErrorDetail {
 	d := ErrorDetail{Code: code, Message: err.Error(), Hint: roster.Hint(err)}
 	var ie *roster.InputErrors
 	if errors.As(err, &ie) {
-		d.Lines = ie.Lines
+		d.Lines, d.MoreLines = ie.Lines, ie.More()
 	}
 	return d
 }
@@ -99,7 +101,7 @@ func Err(d ErrorDetail) error {
 	}
 	if len(d.Lines) > 0 {
 		what, _, _ := strings.Cut(d.Message, ":")
-		return &roster.InputErrors{Kind: kind, What: what, Lines: d.Lines}
+		return &roster.InputErrors{Kind: kind, What: what, Lines: d.Lines, Total: len(d.Lines) + d.MoreLines}
 	}
 	return &roster.Error{Kind: kind, Message: d.Message, Hint: d.Hint}
 }

@@ -16,7 +16,7 @@ func checkRead(t *testing.T, bad *Errors, err error) {
 	if err != nil {
 		t.Fatalf("read error on in-memory input: %v", err)
 	}
-	if e := bad.Err("import"); e != nil && !errors.Is(e, roster.ErrInvalid) {
+	if e := bad.Err("import", roster.ErrInvalid); e != nil && !errors.Is(e, roster.ErrInvalid) {
 		t.Fatalf("bad lines are not invalid input: %v", e)
 	}
 }

@@ -168,12 +168,16 @@ const maxJSONLine = 64 << 10
 func readJSONL(r io.Reader) ([]roster.UserRecord, *Errors, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxJSONLine)
-	line := 0
+	line, tooLong := 0, 0
 	var readErr error
 	next := func() (roster.UserRecord, int, bool, error) {
 		for sc.Scan() {
 			line++
-			b := bytes.TrimSpace(sc.Bytes())
+			b := sc.Bytes()
+			if line == 1 {
+				b = bytes.TrimPrefix(b, []byte("\ufeff")) // a byte-order mark, as CSV and YAML take one
+			}
+			b = bytes.TrimSpace(b)
 			if len(b) == 0 {
 				continue
 			}
@@ -183,8 +187,7 @@ func readJSONL(r io.Reader) ([]roster.UserRecord, *Errors, error) {
 		if err := sc.Err(); err != nil {
 			if errors.Is(err, bufio.ErrTooLong) {
 				line++
-				readErr = &roster.InputErrors{Kind: roster.ErrInvalid, What: "import",
-					Lines: []roster.LineError{{Line: line, Message: "line longer than 64 KiB"}}}
+				tooLong = line
 			} else {
 				readErr = err
 			}
@@ -192,10 +195,8 @@ func readJSONL(r io.Reader) ([]roster.UserRecord, *Errors, error) {
 		return roster.UserRecord{}, 0, false, nil
 	}
 	out, bad := collect(next, "import")
-	var ie *roster.InputErrors
-	if errors.As(readErr, &ie) {
-		bad.Lines = append(bad.Lines, ie.Lines...)
-		readErr = nil
+	if tooLong > 0 {
+		bad.Add(tooLong, invalidf("line longer than %d KiB", maxJSONLine>>10))
 	}
 	return out, bad, readErr
 }

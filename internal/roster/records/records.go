@@ -6,6 +6,8 @@
 package records
 
 import (
+	"cmp"
+	"container/heap"
 	"maps"
 	"slices"
 	"strings"
@@ -14,8 +16,8 @@ import (
 	"github.com/roster-dev/roster/internal/roster"
 )
 
-// MaxLineErrors bounds the bad lines one file reports: past it, the rest
-// of a file that is not what it should be adds nothing.
+// MaxLineErrors bounds the bad lines one file lists: past it, the rest of
+// a file that is not what it should be is counted, not listed.
 const MaxLineErrors = 1000
 
 // Columns are the fields of a user record, in the order export writes them.
@@ -24,30 +26,76 @@ var Columns = []string{"email", "name", "username", "roles", "projects", "links"
 // ListSeparator joins roles, projects and links inside one CSV field.
 const ListSeparator = ";"
 
-// Errors collects bad lines, up to MaxLineErrors.
+// Errors collects bad lines: every one is counted, and the MaxLineErrors
+// of the lowest line numbers are kept, whatever order they were found in
+// (the file's own checks first, the rules' later).
 type Errors struct {
-	Lines     []roster.LineError
-	Truncated bool
+	kept  lineHeap
+	total int
+	seq   int
 }
 
 // Add records what is wrong with line; a domain error keeps its message.
 func (e *Errors) Add(line int, err error) {
-	if len(e.Lines) >= MaxLineErrors {
-		e.Truncated = true
-		return
+	e.total++
+	e.seq++
+	if len(e.kept) >= MaxLineErrors {
+		if line >= e.kept[0].Line {
+			return
+		}
+		heap.Pop(&e.kept)
 	}
-	e.Lines = append(e.Lines, roster.LineError{Line: line, Message: err.Error()})
+	heap.Push(&e.kept, keptLine{LineError: roster.LineError{Line: line, Message: err.Error()}, seq: e.seq})
 }
 
-// Full reports whether no more bad lines would be kept.
-func (e *Errors) Full() bool { return len(e.Lines) >= MaxLineErrors }
+// Len is how many bad lines were added, listed or not.
+func (e *Errors) Len() int { return e.total }
 
-// Err is every bad line as one error of kind invalid, or nil.
-func (e *Errors) Err(what string) error {
-	if len(e.Lines) == 0 {
+// Lines are the bad lines kept, in line order (for one line, in the
+// order they were found).
+func (e *Errors) Lines() []roster.LineError {
+	k := slices.Clone(e.kept)
+	slices.SortFunc(k, func(a, b keptLine) int { return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.seq, b.seq)) })
+	out := make([]roster.LineError, len(k))
+	for i, l := range k {
+		out[i] = l.LineError
+	}
+	return out
+}
+
+// Clone returns a copy that adding to leaves e as it is.
+func (e *Errors) Clone() *Errors {
+	return &Errors{kept: slices.Clone(e.kept), total: e.total, seq: e.seq}
+}
+
+// Err is every bad line as one error of kind, or nil.
+func (e *Errors) Err(what string, kind error) error {
+	if e.total == 0 {
 		return nil
 	}
-	return &roster.InputErrors{Kind: roster.ErrInvalid, What: what, Lines: e.Lines}
+	return &roster.InputErrors{Kind: kind, What: what, Lines: e.Lines(), Total: e.total}
+}
+
+// keptLine is a bad line and when it was found.
+type keptLine struct {
+	roster.LineError
+	seq int
+}
+
+// lineHeap keeps the highest line on top, to be dropped first.
+type lineHeap []keptLine
+
+func (h lineHeap) Len() int { return len(h) }
+func (h lineHeap) Less(i, j int) bool {
+	return h[i].Line > h[j].Line || (h[i].Line == h[j].Line && h[i].seq > h[j].seq)
+}
+func (h lineHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *lineHeap) Push(x any)   { *h = append(*h, x.(keptLine)) }
+func (h *lineHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // CheckUser normalises and checks one user record on its own: email,
@@ -153,9 +201,6 @@ func collect(next func() (roster.UserRecord, int, bool, error), what string) ([]
 		}
 		if err != nil {
 			bad.Add(line, err)
-			if bad.Full() {
-				break
-			}
 			continue
 		}
 		out = append(out, u)

@@ -3,9 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
 )
 
@@ -31,4 +33,107 @@ func auditRow(e store.AuditEntry) []any {
 		details = map[string]any{} // '{}', as on SQLite
 	}
 	return []any{e.At, e.Actor, nullID(e.ActorID), e.Via, e.Action, e.Target, nullID(e.TargetID), details}
+}
+
+// UserIDs returns the ids of the users holding emails, by email key, in
+// one statement.
+func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, error) {
+	keys := make([]string, len(emails))
+	for i, e := range emails {
+		keys[i] = roster.EmailKey(e)
+	}
+	out := make(map[string]int64, len(emails))
+	rows, err := t.tx.Query(ctx, `SELECT email_key, id FROM users WHERE email_key = ANY($1)`, keys)
+	if err = t.note(err); err != nil {
+		return nil, fmt.Errorf("find users by email: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var id int64
+		if err := rows.Scan(&key, &id); err != nil {
+			return nil, fmt.Errorf("find users by email: %w", err)
+		}
+		out[key] = id
+	}
+	if err := t.note(rows.Err()); err != nil {
+		return nil, fmt.Errorf("find users by email: %w", err)
+	}
+	return out, nil
+}
+
+// InsertUsers stores new users with COPY: their ids are taken from the
+// users' sequence first, which never gives one twice, as InsertUser's.
+func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, error) {
+	if len(users) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, 0, len(users))
+	rows, err := t.tx.Query(ctx, `SELECT nextval(pg_get_serial_sequence('users', 'id')) FROM generate_series(1, $1)`, len(users))
+	if err = t.note(err); err != nil {
+		return nil, fmt.Errorf("insert users: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("insert users: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := t.note(rows.Err()); err != nil {
+		return nil, fmt.Errorf("insert users: %w", err)
+	}
+	userRows := make([][]any, len(users))
+	var roles, links [][]any
+	for i, u := range users {
+		userRows[i] = []any{ids[i], u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
+			u.Name, store.FoldKey(u.Name), string(u.Status), nullString(u.PasswordHash), u.MustChangePassword,
+			u.CreatedAt, u.UpdatedAt, u.DeactivatedAt, u.Reason, string(store.StatusBefore(u)), u.LastLoginMethod}
+		for _, r := range u.Roles {
+			roles = append(roles, []any{ids[i], r})
+		}
+		for k, v := range u.Links {
+			links = append(links, []any{ids[i], k, v})
+		}
+	}
+	copies := []struct {
+		table string
+		cols  []string
+		rows  [][]any
+	}{
+		{"users", []string{"id", "email", "email_key", "username", "username_key", "name", "name_key", "status",
+			"password_hash", "must_change_password", "created_at", "updated_at", "deactivated_at", "deactivated_reason",
+			"status_before_deactivation", "last_login_method"}, userRows},
+		{"user_roles", []string{"user_id", "role"}, roles},
+		{"user_links", []string{"user_id", "kind", "value"}, links},
+	}
+	for _, c := range copies {
+		if len(c.rows) == 0 {
+			continue
+		}
+		_, err := t.tx.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows))
+		if err = t.note(err); err != nil {
+			return nil, fmt.Errorf("insert users (%s): %w", c.table, err)
+		}
+	}
+	return ids, nil
+}
+
+// InsertMembers adds memberships in one statement.
+func (t *Tx) InsertMembers(ctx context.Context, members []store.Membership, now time.Time) error {
+	if len(members) == 0 {
+		return nil
+	}
+	projects, users := make([]int64, len(members)), make([]int64, len(members))
+	for i, m := range members {
+		projects[i], users[i] = m.ProjectID, m.UserID
+	}
+	_, err := t.exec(ctx, `INSERT INTO memberships (project_id, user_id, created_at)
+		SELECT p, u, $3 FROM unnest($1::bigint[], $2::bigint[]) AS m (p, u) ON CONFLICT DO NOTHING`, projects, users, now)
+	if err != nil {
+		return fmt.Errorf("add members: %w", err)
+	}
+	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
 )
 
@@ -62,4 +64,147 @@ func auditRow(e store.AuditEntry) ([]any, error) {
 		targetID = e.TargetID
 	}
 	return []any{micros(e.At), e.Actor, actorID, e.Via, e.Action, e.Target, targetID, string(details)}, nil
+}
+
+// bulkChunk is the most rows one bulk statement carries: users take 16
+// values a row, under SQLite's 32,766 variables per statement. Chunks
+// are powers of two, as in InsertAudits, so that the statement cache
+// holds a few texts of each.
+const bulkChunk = 512
+
+// chunks calls fn with each power-of-two chunk of n rows: [i, i+size).
+func chunks(n int, fn func(i, size int) error) error {
+	for i := 0; i < n; {
+		size := bulkChunk
+		for size > n-i {
+			size /= 2
+		}
+		if err := fn(i, size); err != nil {
+			return err
+		}
+		i += size
+	}
+	return nil
+}
+
+// values is "(?, ?), (?, ?)": rows groups of width placeholders.
+func values(rows, width int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+}
+
+// UserIDs returns the ids of the users holding emails, by email key.
+func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(emails))
+	err := chunks(len(emails), func(i, n int) error {
+		args := make([]any, n)
+		for j, e := range emails[i : i+n] {
+			args[j] = roster.EmailKey(e)
+		}
+		rows, err := t.query(ctx, `SELECT email_key, id FROM users WHERE email_key IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key string
+			var id int64
+			if err := rows.Scan(&key, &id); err != nil {
+				return err
+			}
+			out[key] = id
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find users by email: %w", err)
+	}
+	return out, nil
+}
+
+// InsertUsers stores new users, many rows to a statement: their ids
+// follow the highest ever used, as InsertUser's do, since this
+// transaction holds the write lock.
+func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, error) {
+	if len(users) == 0 {
+		return nil, nil
+	}
+	var last int64
+	if err := t.queryRow(ctx, `SELECT max(COALESCE((SELECT max(id) FROM users), 0),
+		COALESCE((SELECT max(target_id) FROM audit WHERE target_id IS NOT NULL), 0))`).Scan(&last); err != nil {
+		return nil, fmt.Errorf("insert users: %w", err)
+	}
+	ids := make([]int64, len(users))
+	for i := range ids {
+		ids[i] = last + 1 + int64(i)
+	}
+	const width = 16
+	err := chunks(len(users), func(i, n int) error {
+		args := make([]any, 0, width*n)
+		for j, u := range users[i : i+n] {
+			args = append(args, ids[i+j], u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
+				u.Name, store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword,
+				micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.LastLoginMethod)
+		}
+		_, err := t.exec(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, name_key, status,
+			password_hash, must_change_password, created_at, updated_at, deactivated_at, deactivated_reason,
+			status_before_deactivation, last_login_method) VALUES `+values(n, width), args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert users: %w", err)
+	}
+	type pair struct {
+		id   int64
+		a, b string
+	}
+	var roles, links []pair
+	for i, u := range users {
+		for _, r := range u.Roles {
+			roles = append(roles, pair{ids[i], r, ""})
+		}
+		for k, v := range u.Links {
+			links = append(links, pair{ids[i], k, v})
+		}
+	}
+	err = chunks(len(roles), func(i, n int) error {
+		args := make([]any, 0, 2*n)
+		for _, r := range roles[i : i+n] {
+			args = append(args, r.id, r.a)
+		}
+		_, err := t.exec(ctx, `INSERT INTO user_roles (user_id, role) VALUES `+values(n, 2), args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("give roles: %w", err)
+	}
+	err = chunks(len(links), func(i, n int) error {
+		args := make([]any, 0, 3*n)
+		for _, l := range links[i : i+n] {
+			args = append(args, l.id, l.a, l.b)
+		}
+		_, err := t.exec(ctx, `INSERT INTO user_links (user_id, kind, value) VALUES `+values(n, 3), args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("link users: %w", err)
+	}
+	return ids, nil
+}
+
+// InsertMembers adds memberships, many rows to a statement.
+func (t *Tx) InsertMembers(ctx context.Context, members []store.Membership, now time.Time) error {
+	err := chunks(len(members), func(i, n int) error {
+		args := make([]any, 0, 3*n)
+		for _, m := range members[i : i+n] {
+			args = append(args, m.ProjectID, m.UserID, micros(now))
+		}
+		_, err := t.exec(ctx, `INSERT OR IGNORE INTO memberships (project_id, user_id, created_at) VALUES `+values(n, 3), args...)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add members: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// progressRun runs a command line in-process with stderr a terminal or
+// not, on a clock that moves a second each time it is read.
+func progressRun(t *testing.T, tty bool, args ...string) (string, string, int) {
+	t.Helper()
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Second)
+		return now
+	}
+	var out, errOut bytes.Buffer
+	io := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, stderrTTY: tty}
+	code := run(context.Background(), io, args, Options{Now: clock})
+	return out.String(), errOut.String(), code
+}
+
+// TestProgress: import, apply and export of more than a few thousand
+// rows show rows done, rate and time left on stderr when it is a
+// terminal; nothing otherwise, or with -q, or for a few rows (issue 22).
+func TestProgress(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "roster.db")
+	if _, errOut, code := progressRun(t, false, "--db", db, "init", "--owner-email", "owner@example.com", "--random-password", "-q"); code != 0 {
+		t.Fatalf("init: %s", errOut)
+	}
+	write := func(name string, n int) string {
+		var b strings.Builder
+		b.WriteString("email,name\n")
+		for i := range n {
+			fmt.Fprintf(&b, "%s%05d@example.com,User %d\n", strings.TrimSuffix(name, ".csv"), i, i)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	many, few := write("many.csv", 6000), write("few.csv", 100)
+
+	_, errOut, code := progressRun(t, true, "--db", db, "import", many)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		"\rroster: import: reading ", " of 6,000 rows, ",
+		"\rroster: import: applying 6,000 of 6,000 rows, ",
+		" rows/s, about ", " s left",
+		"\r\x1b[K", // cleared at the end
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("import's stderr lacks %q:\n%q", want, errOut)
+		}
+	}
+	if !strings.HasSuffix(errOut, "\r\x1b[Kroster: import: 6000 created, 0 changed, 0 removed, 0 unchanged\n") {
+		t.Errorf("import's summary does not follow a cleared line:\n%q", errOut)
+	}
+
+	yaml := filepath.Join(dir, "all.yaml")
+	out, errOut, code := progressRun(t, true, "--db", db, "export", "-o", "yaml")
+	if code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	if !strings.Contains(errOut, "roster: export: exporting 6,001 of 6,001 rows, ") {
+		t.Errorf("export's stderr:\n%q", errOut)
+	}
+	if strings.Contains(out, "\r") || strings.Contains(out, "roster:") {
+		t.Errorf("progress on stdout")
+	}
+	if err := os.WriteFile(yaml, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = progressRun(t, true, "--db", db, "apply", "-f", yaml)
+	if code != 0 {
+		t.Fatalf("apply: %s", errOut)
+	}
+	for _, want := range []string{"roster: apply: reading ", "roster: apply: checking ", "roster: apply: applying 6,001 of 6,001 rows"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("apply's stderr lacks %q:\n%q", want, errOut)
+		}
+	}
+
+	// Nothing with -q, nothing when stderr is not a terminal, nothing for
+	// a few rows.
+	for _, args := range [][]string{
+		{"import", many, "-q", "--dry-run"},
+		{"export", "-q"},
+		{"apply", "-f", yaml, "-q"},
+	} {
+		if _, errOut, _ := progressRun(t, true, append([]string{"--db", db}, args...)...); errOut != "" {
+			t.Errorf("%v printed %q", args, errOut)
+		}
+	}
+	for _, args := range [][]string{{"import", many, "--dry-run"}, {"export"}, {"apply", "-f", yaml}} {
+		if _, errOut, _ := progressRun(t, false, append([]string{"--db", db}, args...)...); strings.Contains(errOut, "\r") {
+			t.Errorf("%v drew progress on a stderr that is not a terminal: %q", args, errOut)
+		}
+	}
+	if _, errOut, _ := progressRun(t, true, "--db", db, "import", few); strings.Contains(errOut, "\r") {
+		t.Errorf("import of 100 rows drew progress: %q", errOut)
+	}
+}
+
+func TestCountAndDuration(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 100000: "100,000", 1234567: "1,234,567"} {
+		if got := count(n); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for sec, want := range map[float64]string{0.2: "1 s", 3.4: "3 s", 89: "89 s", 150: "3 min"} {
+		if got := duration(sec); got != want {
+			t.Errorf("duration(%v) = %q, want %q", sec, got, want)
+		}
+	}
+}
