@@ -47,7 +47,6 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 	defer f.Close()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
-	asJSON := false
 	if err != nil && !f.started {
 		// cobra failed before running the command: an unknown command, a
 		// missing required flag, flags that exclude each other.
@@ -55,9 +54,6 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 		if !errors.As(err, &ue) {
 			err = usagef("%s", err)
 		}
-		// A flag error stops parsing before a later -o json is read: the
-		// command line itself says which form the error takes.
-		asJSON, _ = outputInArgs(args)
 	}
 	if err != nil {
 		// Once interrupted, whatever failed failed because of it; through a
@@ -68,12 +64,22 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 			fmt.Fprintln(io.ErrOut, "roster: interrupted")
 			return ExitError
 		}
-		if _, given := outputInArgs(args); !given || f.started {
-			asJSON = f.jsonErrors()
-		}
-		printError(io.ErrOut, err, cmd.CommandPath(), asJSON)
+		printError(io.ErrOut, err, cmd.CommandPath(), f.errorsAsJSON(args))
 	}
 	return ExitCode(err)
+}
+
+// errorsAsJSON reports whether the error ending a run goes to stderr as
+// JSON. A flag error stops parsing short of a later -o json, so until the
+// command started, an -o on the command line decides; then -o as resolved
+// from the flags, the environment and the config file.
+func (f *Factory) errorsAsJSON(args []string) bool {
+	if !f.started {
+		if asJSON, given := outputInArgs(args); given {
+			return asJSON
+		}
+	}
+	return f.jsonErrors()
 }
 
 // outputInArgs finds -o or --output among the flags of a command line,
