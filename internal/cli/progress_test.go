@@ -59,6 +59,7 @@ func TestProgress(t *testing.T) {
 	}
 	for _, want := range []string{
 		"\rroster: import: reading ", " of 6,000 rows, ",
+		"\rroster: import: reading 6,000 of 6,000 rows, ",
 		"\rroster: import: applying 6,000 of 6,000 rows, ",
 		" rows/s, about ", " s left",
 		"\r\x1b[K", // cleared at the end

@@ -283,7 +283,11 @@ func (r *rowsReader) Read(b []byte) (int, error) {
 	keep := min(len(chunk), len(marker)-1)
 	r.tail = append(r.tail[:0], chunk[len(chunk)-keep:]...)
 	r.rows -= bytes.Count(r.tail, marker)
-	r.p.update("reading", r.rows, 0)
+	rows := r.rows
+	if r.p.what == "import" && rows > 0 {
+		rows-- // the CSV header, as countRows counts
+	}
+	r.p.update("reading", rows, 0)
 	return n, err
 }
 
