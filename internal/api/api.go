@@ -80,11 +80,29 @@ type Server struct{ s *server }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.s.serveHTTP(w, r) }
 
 // Mount serves h at each pattern (net/http's ServeMux patterns) beside
-// the API's routes.
+// the API's routes. Its requests are counted under the pattern that
+// served them: that of h's own ServeMux, if it has one (the pages'
+// "GET /invite/{token}"), else the pattern given here.
 func (s *Server) Mount(h http.Handler, patterns ...string) {
 	for _, p := range patterns {
-		s.s.mux.Handle(p, h)
+		s.s.mux.Handle(p, mounted{h})
 	}
+}
+
+// mounted is a handler given to Mount, as the mux holds it.
+type mounted struct{ http.Handler }
+
+// mountedPattern is the pattern that served r, a request to a mounted
+// handler, once served. A ServeMux sets r.Pattern to the pattern it
+// matched, so after a mounted mux has served r it holds the innermost
+// one: always one of that mux's patterns, or "" when none matched (404,
+// 405), which is counted as unmatched. A CONNECT request's "pattern" may
+// be its path, so it is unmatched too.
+func mountedPattern(r *http.Request) string {
+	if r.Pattern == "" || r.Method == http.MethodConnect {
+		return unmatched
+	}
+	return r.Pattern
 }
 
 // Client is the address of r's client, as the failure budgets count it
@@ -178,7 +196,13 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
 	rm := s.metrics.unmatched
+	page := false // served by a mounted handler
 	defer func() {
+		if page {
+			// Read now, not before: a mounted mux sets it as it serves, and
+			// even a panic comes after.
+			rm = s.metrics.page(mountedPattern(r))
+		}
 		rm.observe(sw.statusOr200(), time.Since(start))
 		if !s.log.Enabled(r.Context(), slog.LevelInfo) {
 			return // no line, so nothing made for one
@@ -203,9 +227,12 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The route's own series; anything else the mux serves (a redirect
-	// of an unclean path, whose "pattern" is that path) stays unmatched.
-	if ep, ok := h.(*endpoint); ok {
-		rm = ep.metrics
+	// of an unclean path) stays unmatched.
+	switch h := h.(type) {
+	case *endpoint:
+		rm = h.metrics
+	case mounted:
+		page = true
 	}
 	s.mux.ServeHTTP(sw, r)
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/internal/api"
+	"github.com/roster-dev/roster/internal/api/openapitest"
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
@@ -126,10 +127,24 @@ func (e *env) request(method, path, token string, body any) (*http.Response, []b
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Each answer is held to docs/openapi.yaml as well, and so is each
+	// request but those written by hand, which probe the server with
+	// what a client following the document would not send.
+	v, err := openapitest.New()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tr := v.Transport(e.t, nil)
+	if _, raw := body.(string); raw {
+		tr = v.ResponseTransport(e.t, nil)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
 	}

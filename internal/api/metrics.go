@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -20,14 +21,19 @@ import (
 //
 // /metrics needs no token, as scrapers expect, so nothing a client sent
 // may reach a label: requests are labelled by the route's pattern
-// ("GET /api/v1/users/{user}"), never the path, and every path that no
-// route serves is one label, unmatched. A scrape holds no email, token or
-// path.
+// ("GET /api/v1/users/{user}", and the pages' "GET /invite/{token}"),
+// never the path, and every path that no route serves is one label,
+// unmatched. A scrape holds no email, token or path.
 type Metrics struct {
 	reg       *prometheus.Registry
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	unmatched *routeMetrics
+
+	// The series of the routes of mounted handlers (the pages), made as
+	// each is first served: the API's are made with the server.
+	pagesMu sync.RWMutex
+	pages   map[string]*routeMetrics
 
 	// Refusals of the failure limiter, one per budget (see guard, guess).
 	refusedToken, refusedAccount, refusedPassword prometheus.Counter
@@ -44,13 +50,39 @@ type Metrics struct {
 // not allowed, and the mux's redirects of unclean paths.
 const unmatched = "unmatched"
 
+// MetricsOption sets something of NewMetrics's metrics.
+type MetricsOption func(*metricsConfig)
+
+type metricsConfig struct{ version string }
+
+// WithVersion is roster's version, as roster version prints it, for
+// roster_build_info; without it the version is "dev".
+func WithVersion(v string) MetricsOption {
+	return func(c *metricsConfig) {
+		if v != "" {
+			c.version = v
+		}
+	}
+}
+
 // NewMetrics returns a server's metrics, with the Go runtime's and the
-// process's.
-func NewMetrics() *Metrics {
+// process's, and roster_build_info.
+func NewMetrics(opts ...MetricsOption) *Metrics {
+	cfg := metricsConfig{version: "dev"}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := func(c prometheus.Collector) { reg.MustRegister(c) }
-	m := &Metrics{reg: reg}
+	m := &Metrics{reg: reg, pages: map[string]*routeMetrics{}}
+	// The usual build_info: 1, with what is running as labels, so that a
+	// query can join it to any other series of the instance.
+	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "roster_build_info",
+		Help:        "Always 1; its labels say which roster, built by which Go, is running.",
+		ConstLabels: prometheus.Labels{"version": cfg.version, "goversion": runtime.Version()},
+	}, func() float64 { return 1 }))
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "roster_http_requests_total",
 		Help: "HTTP requests answered, by route pattern and status code.",
@@ -90,9 +122,33 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// handler serves the scrape.
+// handler serves the scrape: in the OpenMetrics text format when the
+// scraper's Accept asks for application/openmetrics-text (as Prometheus
+// does), else in the Prometheus text format.
 func (m *Metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, EnableOpenMetrics: true})
+}
+
+// page returns the series of a mounted handler's route pattern, made the
+// first time it is served. The patterns are those of the handler's own
+// mux, a fixed set: never a path.
+func (m *Metrics) page(pattern string) *routeMetrics {
+	if pattern == unmatched {
+		return m.unmatched
+	}
+	m.pagesMu.RLock()
+	rm, ok := m.pages[pattern]
+	m.pagesMu.RUnlock()
+	if ok {
+		return rm
+	}
+	m.pagesMu.Lock()
+	defer m.pagesMu.Unlock()
+	if rm, ok = m.pages[pattern]; !ok {
+		rm = m.route(pattern)
+		m.pages[pattern] = rm
+	}
+	return rm
 }
 
 // routeMetrics are one route's series, resolved once so that a request

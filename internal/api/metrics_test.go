@@ -2,15 +2,19 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/roster-dev/roster/internal/api"
 	"github.com/roster-dev/roster/internal/store"
+	"github.com/roster-dev/roster/internal/web"
 	"github.com/roster-dev/roster/internal/wire"
 )
 
@@ -24,6 +28,7 @@ func (e *env) scrape() (string, map[string]float64) {
 		e.t.Fatalf("GET /metrics: %d %s", rec.Code, rec.Header().Get("Content-Type"))
 	}
 	text := rec.Body.String()
+	checkWithPromtool(e.t, rec.Header().Get("Content-Type"), text)
 	samples := map[string]float64{}
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
@@ -219,5 +224,135 @@ func TestMetricsPerServer(t *testing.T) {
 	want(t, sa, requests("GET /healthz", 200), 1)
 	if _, ok := sb[requests("GET /healthz", 200)]; ok {
 		t.Errorf("a request to one server is counted by another")
+	}
+}
+
+// TestMetricsPages: the pages, mounted beside the API, are counted under
+// the patterns of their own routes, not as unmatched, which stays for
+// what no route serves; a link's token in the path reaches no label.
+func TestMetricsPages(t *testing.T) {
+	e := newEnv(t, api.Options{Metrics: api.NewMetrics()}, nil)
+	srv := e.h.(*api.Server)
+	srv.Mount(web.New(e.core, srv, nil), web.Patterns...)
+	const peer = "127.0.0.1:1"
+	link := "roster_inv_" + strings.Repeat("a", 52)
+	for _, c := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/signin", 200},
+		{"GET", "/static/roster.css", 200},
+		{"GET", "/static/roster.css", 200},
+		{"GET", "/invite/" + link, 404}, // an unknown link, on its page
+		{"GET", "/account", 303},        // not signed in
+		{"GET", "/", 303},
+		{"GET", "/static/nothing.css", 404},
+		{"GET", "/nothing", 404},
+		{"PUT", "/signin", 405},
+	} {
+		if rec := e.from(peer, c.method, c.path, "", nil); rec.Code != c.code {
+			t.Fatalf("%s %s: %d, want %d", c.method, c.path, rec.Code, c.code)
+		}
+	}
+	// Refused before it reaches its page: under the prefix mounted.
+	if rec := e.from(peer, "POST", "/signin", "", nil, "Sec-Fetch-Site", "cross-site"); rec.Code != http.StatusForbidden {
+		t.Fatalf("a cross-origin POST /signin: %d", rec.Code)
+	}
+	text, s := e.scrape()
+	want(t, s, requests("/signin", 403), 1)
+	want(t, s, requests("GET /signin", 200), 1)
+	want(t, s, requests("GET /static/roster.css", 200), 2)
+	want(t, s, requests("GET /invite/{token}", 404), 1)
+	want(t, s, requests("GET /account", 303), 1)
+	want(t, s, requests("GET /{$}", 303), 1)
+	want(t, s, `roster_http_request_duration_seconds_count{route="GET /static/roster.css"}`, 2)
+	// A path under a page's prefix that no page serves is a probe like any.
+	want(t, s, requests("unmatched", 404), 2)
+	want(t, s, requests("unmatched", 405), 1)
+	if strings.Contains(text, link) || strings.Contains(text, "nothing") {
+		t.Errorf("/metrics holds a path")
+	}
+}
+
+// TestMetricsMountedHandler: a mounted handler without a mux of its own
+// is counted under the pattern it was mounted at.
+func TestMetricsMountedHandler(t *testing.T) {
+	e := &env{t: t, h: api.New(nil, api.Options{})}
+	e.h.(*api.Server).Mount(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+	}), "GET /tea/")
+	e.from("127.0.0.1:1", "GET", "/tea/earl-grey@example.com", "", nil)
+	text, s := e.scrape()
+	want(t, s, requests("GET /tea/", http.StatusTeapot), 1)
+	if strings.Contains(text, "earl-grey") {
+		t.Errorf("/metrics holds a path")
+	}
+}
+
+// TestMetricsOpenMetrics: a scraper that asks for OpenMetrics, as
+// Prometheus does, gets it, with its Content-Type and its # EOF; any
+// other gets the Prometheus text format.
+func TestMetricsOpenMetrics(t *testing.T) {
+	e := &env{t: t, h: api.New(nil, api.Options{})}
+	for _, c := range []struct {
+		accept, contentType string
+		eof                 bool
+	}{
+		// Prometheus's own Accept.
+		{"application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+			"application/openmetrics-text; version=1.0.0; charset=utf-8", true},
+		{"application/openmetrics-text", "application/openmetrics-text; version=", true},
+		{"", "text/plain; version=0.0.4; charset=utf-8", false},
+		{"text/plain", "text/plain; version=0.0.4; charset=utf-8", false},
+		{"application/json", "text/plain; version=0.0.4; charset=utf-8", false},
+	} {
+		rec := e.from("127.0.0.1:9", "GET", "/metrics", "", nil, "Accept", c.accept)
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), c.contentType) {
+			t.Errorf("Accept %q: %d %q, want %q", c.accept, rec.Code, rec.Header().Get("Content-Type"), c.contentType)
+		}
+		if eof := strings.HasSuffix(body, "\n# EOF\n"); eof != c.eof {
+			t.Errorf("Accept %q: ends with # EOF: %v, want %v", c.accept, eof, c.eof)
+		}
+		if c.eof && !strings.Contains(body, "\n# TYPE roster_rate_limit_refusals counter\n") {
+			t.Errorf("Accept %q: no OpenMetrics counter family roster_rate_limit_refusals", c.accept)
+		}
+		checkWithPromtool(t, rec.Header().Get("Content-Type"), body)
+	}
+}
+
+// TestMetricsBuildInfo: roster_build_info says which roster and which Go.
+func TestMetricsBuildInfo(t *testing.T) {
+	for _, c := range []struct {
+		opts    []api.MetricsOption
+		version string
+	}{
+		{nil, "dev"},
+		{[]api.MetricsOption{api.WithVersion("v1.2.3")}, "v1.2.3"},
+	} {
+		e := &env{t: t, h: api.New(nil, api.Options{Metrics: api.NewMetrics(c.opts...)})}
+		_, s := e.scrape()
+		want(t, s, `roster_build_info{goversion="`+runtime.Version()+`",version="`+c.version+`"}`, 1)
+	}
+}
+
+// checkWithPromtool runs Prometheus's own linter over a scrape, where
+// promtool is installed (Debian's prometheus package has it). Only the
+// text format: promtool check metrics reads no other.
+func checkWithPromtool(t testing.TB, contentType, body string) {
+	t.Helper()
+	if !strings.HasPrefix(contentType, "text/plain") {
+		return
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		return
+	}
+	// Its findings are on stdout or stderr, and its exit code is 0 even
+	// for some of them (lint problems of an otherwise good scrape).
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }

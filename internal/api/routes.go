@@ -90,6 +90,9 @@ func (s *server) routes() []route {
 			return c.svc.GetUser(c.ctx(), c.path("user"))
 		})},
 		{"POST " + v1 + "/users", bearer, withBody(func(c call, in wire.CreateUser) (userChange, error) {
+			if err := onePassword(in.Password, in.RandomPassword); err != nil {
+				return userChange{}, err
+			}
 			return changed(c.svc.CreateUser(c.ctx(), roster.CreateUser{Email: in.Email, Name: in.Name, Username: in.Username,
 				Roles: in.Roles, Links: in.Links, Projects: in.Projects, Password: in.Password,
 				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, IfNotExists: in.IfNotExists}))
@@ -106,6 +109,10 @@ func (s *server) routes() []route {
 			return changed(c.svc.SetRoles(c.ctx(), c.path("user"), in.Roles))
 		}, "roles")},
 		{"POST " + v1 + "/users/{user}/password", bearer, withBody(func(c call, in wire.SetPassword) (userChange, error) {
+			// Neither is refused by the core: "no password given".
+			if err := onePassword(in.Password, in.RandomPassword); err != nil {
+				return userChange{}, err
+			}
 			return changed(c.svc.SetPassword(c.ctx(), c.path("user"), roster.SetPassword{Password: in.Password,
 				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, RevokeSessions: in.RevokeSessions}))
 		})},
@@ -232,11 +239,11 @@ func (s *server) routes() []route {
 		{"DELETE " + v1 + "/projects/{project}", bearer, noBody(func(c call) (roster.Project, error) {
 			return c.svc.DeleteProject(c.ctx(), c.path("project"))
 		})},
-		{"POST " + v1 + "/projects/{project}/members", bearer, withBody(func(c call, in wire.Members) ([]wire.MemberOutcome, error) {
+		{"POST " + v1 + "/projects/{project}/members", bearer, withBody(func(c call, in wire.Members) ([]memberOutcome, error) {
 			out, err := c.svc.AddMembers(c.ctx(), c.path("project"), in.Users)
 			return s.outcomes(c, out), err
 		}, "users")},
-		{"POST " + v1 + "/projects/{project}/members/remove", bearer, withBody(func(c call, in wire.Members) ([]wire.MemberOutcome, error) {
+		{"POST " + v1 + "/projects/{project}/members/remove", bearer, withBody(func(c call, in wire.Members) ([]memberOutcome, error) {
 			out, err := c.svc.RemoveMembers(c.ctx(), c.path("project"), in.Users)
 			return s.outcomes(c, out), err
 		}, "users")},
@@ -297,6 +304,16 @@ func (s *server) routes() []route {
 	}
 }
 
+// onePassword refuses a body with both a password and random_password:
+// which of the two the user was meant to get is not clear, and the
+// command line's flags for them exclude each other.
+func onePassword(password string, random bool) error {
+	if password != "" && random {
+		return roster.Errorf(roster.ErrInvalid, "give password or random_password, not both")
+	}
+	return nil
+}
+
 // userChange is the JSON of a user after a change, as docs/json.md has
 // it and -o json prints it: the user's fields, flat, with changed and,
 // once, a generated password. (roster.UserResult nests the user.)
@@ -307,22 +324,74 @@ type userChange struct {
 	Differs  []string `json:"differs,omitempty"`
 }
 
+// MarshalJSON writes the user, flat, with changed. A user with no id is
+// one the caller may not see (POST /users with if_not_exists, without
+// users.view, of an existing user): the core tells no more than the
+// email the caller gave, so the answer holds only that, rather than a
+// status of "" and times in the year 1 that a client would take for the
+// user's.
+func (u userChange) MarshalJSON() ([]byte, error) {
+	if u.ID == 0 { // nor differs, which the core leaves out for such a caller
+		return json.Marshal(struct {
+			Email   string `json:"email"`
+			Changed bool   `json:"changed"`
+		}{u.Email, u.Changed})
+	}
+	type plain userChange // without this method
+	return json.Marshal(plain(u))
+}
+
 // changed flattens a user after a change for the wire.
 func changed(r roster.UserResult, err error) (userChange, error) {
 	return userChange{User: r.User, Changed: r.Changed, Password: r.Password, Differs: r.Differs}, err
 }
 
+// memberOutcome is a wire.MemberOutcome as the server writes it: a
+// failed one has no result (not a zero one, which reads as a user with
+// no status made in the year 1), and a user the caller may not see is
+// shown as no more than an email.
+type memberOutcome struct {
+	Ref    string            `json:"ref"`
+	Result *memberResult     `json:"result,omitempty"`
+	Error  *wire.ErrorDetail `json:"error,omitempty"`
+}
+
+// memberResult is a roster.MemberResult as the server writes it.
+type memberResult struct {
+	Project string    `json:"project"`
+	User    shownUser `json:"user"`
+	Changed bool      `json:"changed"`
+}
+
+// shownUser is a user in a result. One with no id is one the caller may
+// not see (a membership change by a holder of projects.manage without
+// users.view): the core tells no more than the email the caller gave,
+// and so does the answer, rather than a status of "" and times in the
+// year 1 that a client would take for the user's.
+type shownUser roster.User
+
+func (u shownUser) MarshalJSON() ([]byte, error) {
+	if u.ID == 0 {
+		return json.Marshal(struct {
+			Email string `json:"email"`
+		}{u.Email})
+	}
+	return appendUser(nil, roster.User(u))
+}
+
 // outcomes puts membership outcomes on the wire: each failure becomes an
 // error body, as a whole request's would, and an internal one is logged.
-func (s *server) outcomes(c call, in []roster.MemberOutcome) []wire.MemberOutcome {
-	out := make([]wire.MemberOutcome, len(in))
+func (s *server) outcomes(c call, in []roster.MemberOutcome) []memberOutcome {
+	out := make([]memberOutcome, len(in))
 	for i, o := range in {
-		out[i] = wire.MemberOutcome{Ref: o.Ref, Result: o.Result}
+		out[i] = memberOutcome{Ref: o.Ref}
 		if o.Err != nil {
 			s.logInternal(c.r, o.Err, "ref", o.Ref)
 			d := wire.Detail(o.Err)
 			out[i].Error = &d
+			continue
 		}
+		out[i].Result = &memberResult{Project: o.Result.Project, User: shownUser(o.Result.User), Changed: o.Result.Changed}
 	}
 	return out
 }

@@ -160,7 +160,7 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	// Always a server's core: its callers are remote (R16).
 	// The store is measured below the core, so /metrics shows how long
 	// transactions take and how often they are retried.
-	metrics := api.NewMetrics()
+	metrics := api.NewMetrics(api.WithVersion(Version))
 	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithHostSettings(opts.host), core.WithServer(opts.mailPassword))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
 	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics})

@@ -406,8 +406,8 @@ func TestUnexpectedResponses(t *testing.T) {
 func TestMemberOutcomes(t *testing.T) {
 	f := newFake(t, http.StatusOK, `[
 		{"ref":"a","result":{"project":"alpha","user":{"email":"a@example.com"},"changed":true}},
-		{"ref":"b","result":{"project":"","user":{},"changed":false},"error":{"code":"not_found","message":"user b not found","hint":"see roster user list"}},
-		{"ref":"c","result":{"project":"","user":{},"changed":false},"error":{"code":"conflict","message":"c is deactivated"}}]`, nil)
+		{"ref":"b","error":{"code":"not_found","message":"user b not found","hint":"see roster user list"}},
+		{"ref":"c","error":{"code":"conflict","message":"c is deactivated"}}]`, nil)
 	out, err := f.client(t).AddMembers(ctx, "alpha", []string{"a", "b", "c"})
 	if err != nil {
 		t.Fatal(err)

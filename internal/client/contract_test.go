@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/internal/api"
+	"github.com/roster-dev/roster/internal/api/openapitest"
 	"github.com/roster-dev/roster/internal/client"
 	"github.com/roster-dev/roster/internal/contract"
 	"github.com/roster-dev/roster/internal/core"
@@ -59,6 +61,9 @@ type remoteEnv struct {
 	url   string
 	clock *clock
 	admin roster.Service
+	// openapi checks every request the clients send, and every answer,
+	// against docs/openapi.yaml.
+	openapi *openapitest.Validator
 }
 
 // clock is a settable clock, safe for concurrent use: the server's
@@ -93,7 +98,11 @@ func (h remoteHarness) New(t *testing.T) contract.Env {
 	// not turned away.
 	srv := httptest.NewServer(api.New(c, api.Options{FailureRate: 1e9}))
 	t.Cleanup(srv.Close) // before db.Close: cleanups run last first
-	e := &remoteEnv{t: t, core: c, url: srv.URL, clock: clk}
+	v, err := openapitest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &remoteEnv{t: t, core: c, url: srv.URL, clock: clk, openapi: v}
 	// With a token the administrator is a person: the first owner.
 	e.admin = e.As(owner)
 	return e
@@ -141,7 +150,14 @@ func (e *remoteEnv) WithToken(tok string) (roster.Service, error) {
 
 func (e *remoteEnv) client(tok string) *client.Client {
 	e.t.Helper()
-	c, err := client.New(e.url, client.Options{Token: tok})
+	// As client.New's own, but carried by a transport that holds each
+	// request and response to docs/openapi.yaml.
+	hc := &http.Client{
+		Timeout:       client.DefaultTimeout,
+		Transport:     e.openapi.Transport(e.t, nil),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	c, err := client.New(e.url, client.Options{Token: tok, HTTPClient: hc})
 	if err != nil {
 		e.t.Fatal(err)
 	}
