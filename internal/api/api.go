@@ -29,6 +29,10 @@ type Backend interface {
 	SignIn(ctx context.Context, email, password, name string) (roster.APIToken, error)
 	Public() core.Public
 	Ready(ctx context.Context) error
+	// Idempotent runs a write request sent with an Idempotency-Key (see
+	// idempotency.go).
+	Idempotent(ctx context.Context, svc roster.Service, key string, request []byte,
+		do func(ctx context.Context) core.Answer) (core.Answer, bool, error)
 }
 
 var _ Backend = (*core.Core)(nil)
@@ -60,6 +64,10 @@ type Options struct {
 	// with NewMetrics and give core.New the store wrapped by
 	// Metrics.Store.
 	Metrics *Metrics
+	// RequestTimeout bounds each request but a streamed export: work not
+	// done by then is cancelled and answered 503 (see withDeadline).
+	// roster serve sets it below its WriteTimeout; 0 means none.
+	RequestTimeout time.Duration
 }
 
 // Defaults of Options, and the limiter's bursts.
@@ -154,6 +162,8 @@ type server struct {
 	mux     *http.ServeMux
 	trusted []netip.Prefix
 	metrics *Metrics
+	// requestTimeout is Options.RequestTimeout.
+	requestTimeout time.Duration
 
 	// The failure budgets: of token uses per client, of password checks
 	// per client and account, and of password checks per client.
@@ -163,7 +173,7 @@ type server struct {
 // New returns the API's handler over b.
 func New(b Backend, o Options) *Server {
 	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux(), trusted: o.TrustedProxies,
-		metrics: o.Metrics}
+		metrics: o.Metrics, requestTimeout: o.RequestTimeout}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -351,7 +361,13 @@ type endpoint struct {
 }
 
 func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := e.s.guard(e.rt, w, r); err != nil {
+	r, cancel := e.s.withDeadline(e.rt.pattern, r)
+	defer cancel()
+	rt := e.rt
+	if key, ok := idempotencyKey(r); ok {
+		rt.serve = e.s.idempotent(rt, key)
+	}
+	if err := e.s.guard(rt, w, r); err != nil {
 		e.s.fail(w, r, err)
 	}
 }

@@ -235,6 +235,7 @@ func writeError(w http.ResponseWriter, status int, d wire.ErrorDetail) {
 // may hold anything, so the client is told only that it happened and the
 // log gets the details.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	err = interrupted(r, err)
 	s.logInternal(r, err)
 	if he := (*httpError)(nil); errors.As(err, &he) && he.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(he.retryAfter/time.Second), 10))

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/roster-dev/roster/docs"
 	"github.com/roster-dev/roster/internal/roster"
@@ -21,7 +23,11 @@ func (s *server) routes() []route {
 			return nil
 		}},
 		{"GET /readyz", open, func(w http.ResponseWriter, c call) error {
-			if err := s.b.Ready(c.ctx()); err != nil {
+			// A store that does not answer is not ready: a load balancer
+			// must hear so at once, not when its own check times out.
+			ctx, cancel := context.WithTimeout(c.ctx(), readyTimeout)
+			defer cancel()
+			if err := s.b.Ready(ctx); err != nil {
 				// The cause may name files or SQL; the log gets it.
 				s.log.Error("not ready", "err", err)
 				return roster.Errorf(roster.ErrUnavailable, "the store is not ready")
@@ -441,6 +447,10 @@ func (s *server) export(w http.ResponseWriter, c call) error {
 	}
 	return nil
 }
+
+// readyTimeout bounds /readyz's question to the store: 503 comes within
+// 2 s of a store that does not answer.
+const readyTimeout = 1500 * time.Millisecond
 
 // exportFlushEvery is how many lines go out between flushes.
 const exportFlushEvery = 1000

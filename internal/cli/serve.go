@@ -10,7 +10,9 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,7 +49,12 @@ requests carry API tokens (roster token create, roster login).
 
 With --tls-cert and --tls-key it serves HTTPS (TLS 1.2 or later); without,
 plain HTTP, which clients refuse to send tokens over except to this machine
-unless given --insecure. It stops gracefully on SIGTERM or interrupt.
+unless given --insecure. It stops gracefully on SIGTERM or interrupt:
+requests in flight get 10 seconds to finish, then are cancelled, their
+changes rolled back, and answered 503; a second signal stops it at once.
+A request not done within 50 seconds is cancelled and answered 503 too.
+Clients may send an Idempotency-Key with each write to learn, by sending
+it again, what a request whose answer they lost did (roster does).
 
 Failed sign-ins and token uses are rate limited per client address; a valid
 token is never refused for them. Behind a reverse proxy, give its address
@@ -163,16 +170,22 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	metrics := api.NewMetrics(api.WithVersion(Version))
 	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithHostSettings(opts.host), core.WithServer(opts.mailPassword))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
-	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics})
+	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics,
+		RequestTimeout: requestTimeout})
 	pages := web.New(c, handler, logger)
 	handler.Mount(pages, web.Patterns...)
+	// Every request's context comes from base: cancelling it at the end of
+	// the shutdown grace cancels the requests still running.
+	base, cancelBase := context.WithCancelCause(context.Background())
+	defer cancelBase(nil)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 	scheme := "http"
 	if opts.cert != "" {
@@ -203,15 +216,71 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	f.IO.Infof("shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	// A second SIGTERM or interrupt stops the server at once, whatever it
+	// is doing: a transaction cut so is rolled back by the store.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	f.IO.Infof("shutting down: finishing the requests in flight for up to %s (a second signal stops at once)", shutdownGrace)
+	stopped := make(chan error, 1)
+	go func() { stopped <- shutdown(srv, cancelBase, f.IO) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			return err
+		}
+	case sig := <-again:
+		f.IO.Infof("stopping at once on a second signal (%s): requests in flight are cut off", sig)
+		exitNow(ExitError)
 	}
 	pages.Wait() // the sign-in links still being mailed
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// The server's time limits (docs/deploy.md). A request is answered within
+// requestTimeout, or cancelled and answered 503: the connection's
+// writeTimeout, longer, still carries that answer. Nothing is committed
+// after its client was cut off by the server's own timeout.
+const (
+	writeTimeout   = 60 * time.Second
+	requestTimeout = 50 * time.Second
+	// shutdownGrace is how long requests in flight may take to finish
+	// once the server is told to stop; then they are cancelled, and
+	// cancelGrace is how long they get to answer 503.
+	shutdownGrace = 10 * time.Second
+	cancelGrace   = 5 * time.Second
+)
+
+// exitNow ends the process without waiting for anything; tests replace
+// it.
+var exitNow = os.Exit
+
+// errShuttingDown is what requests cancelled at the end of the grace are
+// answered, as 503.
+var errShuttingDown = roster.Errorf(roster.ErrUnavailable, "the server is shutting down and cancelled this request before it finished").
+	WithHint("try again (with the same Idempotency-Key, if it had one): another server, or this one restarted, will answer")
+
+// shutdown stops srv: no new connections, and the requests in flight get
+// shutdownGrace to finish. Those still running then are cancelled (their
+// transactions rolled back) and answer 503; any that does not stop within
+// cancelGrace is cut off.
+func shutdown(srv *http.Server, cancelBase context.CancelCauseFunc, io *IOStreams) error {
+	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(grace)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	io.Infof("cancelling the requests still in flight after %s", shutdownGrace)
+	cancelBase(errShuttingDown)
+	last, cancel := context.WithTimeout(context.Background(), cancelGrace)
+	defer cancel()
+	if err := srv.Shutdown(last); err != nil {
+		srv.Close()
+		return roster.Errorf(roster.ErrUnavailable, "shutdown: requests in flight did not stop within %s of being cancelled; their connections were closed", cancelGrace)
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,16 +117,60 @@ func (c *Client) anonymous() *Client {
 	return &a
 }
 
+// Writes are sent with an Idempotency-Key (docs/api.md), new for each
+// call, and sent once more, with the same key, when the connection fails
+// before the answer is in: the server then answers what the first send
+// did, if it did anything, instead of doing it again. So a write that
+// committed is never reported as failed because its answer was lost.
+
+// newKey makes an idempotency key: 128 random bits.
+func newKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "roster-" + hex.EncodeToString(b[:])
+}
+
+// keyFor is the idempotency key of a call: a new one for a write, none for
+// a read.
+func keyFor(method string) string {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return newKey()
+	}
+	return ""
+}
+
+// resendPause is how long a write waits before it is sent again.
+const resendPause = 500 * time.Millisecond
+
+// resend reports whether a write whose connection failed on attempt is to
+// be sent again, after a pause: once, unless the caller gave up.
+func resend(ctx context.Context, key string, attempt int) bool {
+	if key == "" || attempt > 1 || ctx.Err() != nil {
+		return false
+	}
+	select {
+	case <-time.After(resendPause):
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// lost is a connection that failed before the whole answer was in: sent
+// once more, a write then reports what really happened.
+type lost struct{ err error }
+
+func (e *lost) Error() string { return e.err.Error() }
+func (e *lost) Unwrap() error { return e.err }
+
 // send makes one request; a nil body sends none. Failing to reach the
-// server is roster.ErrUnavailable, so the CLI exits 7.
-func (c *Client) send(ctx context.Context, method, path string, body any) (*http.Response, error) {
+// server, or losing the connection, is a *lost wrapping
+// roster.ErrUnavailable, so the CLI exits 7.
+func (c *Client) send(ctx context.Context, method, path string, body []byte, key string) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, fmt.Errorf("encode request: %w", err)
-		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
@@ -137,19 +183,27 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, c.unreachable(err)
+		return nil, &lost{c.unreachable(err)}
 	}
 	return resp, nil
 }
 
-// stream makes one request whose body, if any, is read from r as it is
-// sent, and whose response the caller reads as it arrives. It has no
-// overall timeout: a large import or export takes as long as it takes,
-// and ctx (Ctrl-C) ends it. A non-2xx answer is returned as its error.
-func (c *Client) stream(ctx context.Context, method, path, contentType string, r io.Reader) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+wire.Prefix+path, r)
+// stream makes one request whose body, if any, is sent from body, and
+// whose response the caller reads as it arrives. It has no overall
+// timeout: a large import or export takes as long as it takes, and ctx
+// (Ctrl-C) ends it. A non-2xx answer is returned as its error, and a
+// failed connection as a *lost.
+func (c *Client) stream(ctx context.Context, method, path, contentType string, body []byte, key string) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+wire.Prefix+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
@@ -160,11 +214,14 @@ func (c *Client) stream(ctx context.Context, method, path, contentType string, r
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	hc := *c.hc
 	hc.Timeout = 0
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, c.unreachable(err)
+		return nil, &lost{c.unreachable(err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
@@ -185,12 +242,59 @@ func (c *Client) unreachable(err error) error {
 		WithHint("check the server address and that the server is running")
 }
 
+// cutOff reports a connection that failed while the answer was read.
+func (c *Client) cutOff(err error) error {
+	return &lost{roster.Errorf(roster.ErrUnavailable, "lost the connection to server %s while reading its answer: %v", c.base, err).
+		WithHint("check the server address and that the server is running")}
+}
+
+// unknownOutcome is the error of a write sent twice without an answer:
+// whether the server did it is not known.
+func (c *Client) unknownOutcome(err error) error {
+	return roster.Errorf(roster.ErrUnavailable, "%v (sent twice, without an answer)", err).
+		WithHint("the change may or may not have been made: look before running the command again")
+}
+
+// readFailed reports whether err, from reading an answer's body, is the
+// connection failing rather than the body being wrong.
+func readFailed(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 // do makes one call and decodes its JSON result, or turns the response
-// into the error it reports. It is a function, not a method, because Go
+// into the error it reports. A write whose connection fails is sent once
+// more with the same key. It is a function, not a method, because Go
 // methods cannot take type parameters.
 func do[Out any](ctx context.Context, c *Client, method, path string, body any) (Out, error) {
 	var out Out
-	resp, err := c.send(ctx, method, wire.Prefix+path, body)
+	var payload []byte
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return out, fmt.Errorf("encode request: %w", err)
+		}
+		payload = b
+	}
+	key := keyFor(method)
+	for attempt := 1; ; attempt++ {
+		out, err := doOnce[Out](ctx, c, method, path, payload, key)
+		var l *lost
+		if !errors.As(err, &l) {
+			return out, err
+		}
+		if !resend(ctx, key, attempt) {
+			if key != "" && attempt > 1 {
+				return out, c.unknownOutcome(l.err)
+			}
+			return out, l.err
+		}
+	}
+}
+
+func doOnce[Out any](ctx context.Context, c *Client, method, path string, body []byte, key string) (Out, error) {
+	var out Out
+	resp, err := c.send(ctx, method, wire.Prefix+path, body, key)
 	if err != nil {
 		return out, err
 	}
@@ -199,9 +303,8 @@ func do[Out any](ctx context.Context, c *Client, method, path string, body any) 
 		return out, c.failure(resp)
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) {
-			return out, c.unreachable(err) // cut off while reading
+		if readFailed(err) {
+			return out, c.cutOff(err)
 		}
 		return out, c.unexpected(resp, fmt.Sprintf("undecodable result: %v", err))
 	}
@@ -305,7 +408,10 @@ func (c *Client) SignIn(ctx context.Context, email, password, name string) (rost
 
 // Ping reports whether the server is up and its store answers.
 func (c *Client) Ping(ctx context.Context) error {
-	resp, err := c.anonymous().send(ctx, http.MethodGet, "/readyz", nil)
+	resp, err := c.anonymous().send(ctx, http.MethodGet, "/readyz", nil, "")
+	if l := (*lost)(nil); errors.As(err, &l) {
+		return l.err // a read: not sent again
+	}
 	if err != nil {
 		return err
 	}

@@ -324,22 +324,62 @@ func flag(b bool) string {
 	return ""
 }
 
-// upload posts r as the body and decodes the plan answered.
+// maxUpload is the most an import or apply file may hold: the server's
+// cap on their bodies (api's bulkMaxBody).
+const maxUpload = 64 << 20
+
+// upload posts r as the body and decodes the plan answered. r is read
+// whole first: it is sent again, with the same key, if the connection
+// fails before the plan is in.
 func (c *Client) upload(ctx context.Context, path, contentType string, r io.Reader) (roster.Plan, error) {
+	body, err := io.ReadAll(io.LimitReader(r, maxUpload+1))
+	if err != nil {
+		return roster.Plan{}, fmt.Errorf("read the file: %w", err)
+	}
+	if len(body) > maxUpload {
+		return roster.Plan{}, roster.Errorf(roster.ErrInvalid, "the file is over %d MiB, the most a server takes in one request", maxUpload>>20).
+			WithHint("split it, or run the command on the server's host with --db")
+	}
+	if body == nil {
+		body = []byte{}
+	}
+	key := newKey()
+	for attempt := 1; ; attempt++ {
+		plan, err := c.uploadOnce(ctx, path, contentType, body, key)
+		var l *lost
+		if !errors.As(err, &l) {
+			return plan, err
+		}
+		if !resend(ctx, key, attempt) {
+			if attempt > 1 {
+				return plan, c.unknownOutcome(l.err)
+			}
+			return plan, l.err
+		}
+	}
+}
+
+func (c *Client) uploadOnce(ctx context.Context, path, contentType string, body []byte, key string) (roster.Plan, error) {
 	var plan roster.Plan
-	resp, err := c.stream(ctx, http.MethodPost, path, contentType, r)
+	resp, err := c.stream(ctx, http.MethodPost, path, contentType, body, key)
 	if err != nil {
 		return plan, err
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(&plan); err != nil {
+		if readFailed(err) {
+			return plan, c.cutOff(err)
+		}
 		return plan, c.unexpected(resp, fmt.Sprintf("undecodable result: %v", err))
 	}
 	return plan, nil
 }
 
 func (c *Client) Export(ctx context.Context, fn func(roster.UserRecord) error) error {
-	resp, err := c.stream(ctx, http.MethodGet, "/export", "", nil)
+	resp, err := c.stream(ctx, http.MethodGet, "/export", "", nil, "")
+	if l := (*lost)(nil); errors.As(err, &l) {
+		return l.err // a read: not sent again
+	}
 	if err != nil {
 		return err
 	}

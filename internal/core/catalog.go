@@ -22,6 +22,10 @@ type catalogCache struct {
 // get returns the catalog current in tx. A Catalog is never changed once
 // loaded, so one may be shared by every operation that reads it.
 func (c *catalogCache) get(ctx context.Context, tx store.Tx) (store.Catalog, error) {
+	if _, ok := tx.(uncommitted); ok {
+		// Its version may never commit (see uncommitted).
+		return tx.LoadCatalog(ctx)
+	}
 	v, err := tx.CatalogVersion(ctx)
 	if err != nil {
 		return store.Catalog{}, err

@@ -79,7 +79,8 @@ func WithClock(now func() time.Time) Option { return func(c *Core) { c.now = now
 
 // New returns a Core over an open store.
 func New(db store.Store, opts ...Option) *Core {
-	c := &Core{db: db, now: time.Now, send: mail.Send}
+	// Requests run by Idempotent write through sessionStore.
+	c := &Core{db: sessionStore{db}, now: time.Now, send: mail.Send}
 	for _, o := range opts {
 		o(c)
 	}

@@ -234,11 +234,41 @@ type Tx interface {
 	InsertUsers(ctx context.Context, users []UserRow) ([]int64, error)
 	// InsertMembers adds memberships; one that exists already stays.
 	InsertMembers(ctx context.Context, members []Membership, now time.Time) error
+
+	// Idempotency keys: the answers to write requests, recorded in the
+	// requests' own transactions (see core.Core.Idempotent).
+	// Outcome finds the outcome recorded for a user's key; found is false
+	// when there is none.
+	Outcome(ctx context.Context, userID int64, keyHash []byte) (Outcome, bool, error)
+	// InsertOutcome records an outcome; inserted is false, and nothing is
+	// written, when the user's key already has one.
+	InsertOutcome(ctx context.Context, o Outcome) (inserted bool, err error)
+	// PruneOutcomes deletes the outcomes recorded before a time and
+	// returns how many.
+	PruneOutcomes(ctx context.Context, before time.Time) (int, error)
+	// Savepoint runs fn as a transaction nested in this one: when fn
+	// fails, what it wrote is undone and this transaction goes on, as
+	// usable as before.
+	Savepoint(ctx context.Context, fn func(Tx) error) error
 }
 
 // Membership is a user's membership of a project, by ids.
 type Membership struct {
 	ProjectID, UserID int64
+}
+
+// Outcome is the answer to a write request made with an idempotency key,
+// committed with the write, so that the same request sent again is
+// answered with it instead of being done again. Neither the key nor the
+// request is kept, only their SHA-256, and the body is stored as the core
+// sealed it.
+type Outcome struct {
+	UserID    int64  // who made the request: 0 for a request without a token
+	KeyHash   []byte // the key's SHA-256
+	Request   []byte // the request's SHA-256: method, path, query and body
+	Status    int    // the HTTP status answered
+	Body      []byte // the answer
+	CreatedAt time.Time
 }
 
 // UserRow is a user as stored: the domain user plus its secrets.

@@ -18,6 +18,8 @@ func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error
 	for i, e := range entries {
 		rows[i] = auditRow(e)
 	}
+	ctx, cancel := within(ctx, t.wait)
+	defer cancel()
 	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"audit"},
 		[]string{"at", "actor", "actor_id", "via", "action", "target", "target_id", "details"}, pgx.CopyFromRows(rows))
 	if err = t.note(err); err != nil {

@@ -9,8 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"net/url"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +53,32 @@ const lockClass int32 = 0x52535452
 // failing to serialise against concurrent ones.
 const maxAttempts = 10
 
+// The timeouts a URL gets unless it sets its own (docs/deploy.md). Without
+// them a server that stops answering (frozen, or behind a network that
+// drops packets) makes every command and request wait for ever, and a
+// process that stopped inside a transaction holds roster's write lock
+// until its connection dies.
+const (
+	// defaultConnectTimeout bounds making a connection: dial, TLS and
+	// sign-in (connect_timeout, in seconds, in the URL).
+	defaultConnectTimeout = 5 * time.Second
+	// defaultStatementTimeout is PostgreSQL's statement_timeout: the
+	// server cancels a statement, waiting for roster's lock included,
+	// that runs longer.
+	defaultStatementTimeout = "30s"
+	// defaultIdleTimeout is idle_in_transaction_session_timeout: the server
+	// ends the session of a transaction left idle that long, and so
+	// releases the locks of a client that froze or vanished inside one.
+	defaultIdleTimeout = "60s"
+	// answerGrace is how much longer than statement_timeout roster waits
+	// for any answer before it gives up on the connection: a server that
+	// does not answer at all cannot cancel anything itself.
+	answerGrace = 5 * time.Second
+	// endTimeout bounds a ROLLBACK made after a failure, and a COMMIT when
+	// statement_timeout is off.
+	endTimeout = 10 * time.Second
+)
+
 // defaultMaxConns is the pool size unless the URL sets pool_max_conns:
 // pgx's default (4 on this kind of machine) is too small for a server
 // whose readers must not queue behind writers waiting for the lock.
@@ -76,6 +106,10 @@ type DB struct {
 	// retries counts write transactions run again after a serialization
 	// failure.
 	retries atomic.Int64
+	// wait is how long roster waits for the answer to one statement
+	// before it gives up on the connection: statement_timeout plus
+	// answerGrace, or 0 (for ever) when statement_timeout is off.
+	wait time.Duration
 }
 
 var _ store.Admin = (*DB)(nil)
@@ -100,7 +134,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 
 // OpenNoMigrate connects without touching the schema, for the db commands.
 func OpenNoMigrate(ctx context.Context, rawURL string) (*DB, error) {
-	cfg, mode, err := parseURL(rawURL)
+	cfg, mode, wait, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -108,11 +142,13 @@ func OpenNoMigrate(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		return nil, dbError(Redact(rawURL), fmt.Errorf("connect: %w", err))
 	}
-	db := &DB{pool: pool, path: Redact(rawURL), mode: mode, writer: make(chan struct{}, 1)}
+	db := &DB{pool: pool, path: Redact(rawURL), mode: mode, writer: make(chan struct{}, 1), wait: wait}
 	// The pool connects lazily: this is the first contact, and tells an
 	// unreachable server at once.
 	var schema *string
-	err = pool.QueryRow(ctx, `SELECT current_schema(),
+	qctx, cancel := db.answer(ctx)
+	defer cancel()
+	err = pool.QueryRow(qctx, `SELECT current_schema(),
 		pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'`).Scan(&schema, &db.readOnly)
 	if err != nil {
 		pool.Close()
@@ -131,41 +167,115 @@ func OpenNoMigrate(ctx context.Context, rawURL string) (*DB, error) {
 }
 
 // parseURL makes pgx's configuration from a roster URL, taking roster's own
-// parameters out of it.
-func parseURL(raw string) (*pgxpool.Config, txMode, error) {
+// parameters out of it and setting the default timeouts the URL does not
+// set; wait is DB.wait.
+func parseURL(raw string) (cfg *pgxpool.Config, mode txMode, wait time.Duration, err error) {
 	invalid := func(why string) error {
 		return roster.Errorf(roster.ErrInvalid, "invalid PostgreSQL URL %s: %s", Redact(raw), why).
 			WithHint("write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&search_path=…]")
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return nil, 0, invalid("not a postgres:// URL")
+		return nil, 0, 0, invalid("not a postgres:// URL")
 	}
 	q := u.Query()
-	mode := advisory
+	mode = advisory
 	switch v := q.Get(txModeParam); v {
 	case "", "advisory":
 	case "serializable":
 		mode = serializable
 	default:
-		return nil, 0, invalid(fmt.Sprintf("%s=%s: say advisory or serializable", txModeParam, v))
+		return nil, 0, 0, invalid(fmt.Sprintf("%s=%s: say advisory or serializable", txModeParam, v))
 	}
 	q.Del(txModeParam)
 	setMax := !q.Has("pool_max_conns")
 	u.RawQuery = q.Encode()
-	cfg, err := pgxpool.ParseConfig(u.String())
+	cfg, err = pgxpool.ParseConfig(u.String())
 	if err != nil {
 		// pgx's own text repeats the URL; its cause does not.
 		var pe *pgconn.ParseConfigError
 		if errors.As(err, &pe) && pe.Unwrap() != nil {
 			err = pe.Unwrap()
 		}
-		return nil, 0, invalid(err.Error())
+		return nil, 0, 0, invalid(err.Error())
 	}
 	if setMax {
 		cfg.MaxConns = defaultMaxConns
 	}
-	return cfg, mode, nil
+	// connect_timeout, from the URL or PGCONNECT_TIMEOUT, is pgx's; 0 is
+	// pgx's "none", which a URL can still ask for with connect_timeout=0.
+	if !q.Has("connect_timeout") && os.Getenv("PGCONNECT_TIMEOUT") == "" {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	// Other parameters reach the server as settings of each session.
+	params := cfg.ConnConfig.RuntimeParams
+	if _, set := params["statement_timeout"]; !set {
+		params["statement_timeout"] = defaultStatementTimeout
+	}
+	if _, set := params["idle_in_transaction_session_timeout"]; !set {
+		params["idle_in_transaction_session_timeout"] = defaultIdleTimeout
+	}
+	st, err := parseInterval(params["statement_timeout"])
+	if err != nil {
+		return nil, 0, 0, invalid("statement_timeout=" + params["statement_timeout"] + ": " + err.Error())
+	}
+	if _, err := parseInterval(params["idle_in_transaction_session_timeout"]); err != nil {
+		return nil, 0, 0, invalid("idle_in_transaction_session_timeout=" + params["idle_in_transaction_session_timeout"] + ": " + err.Error())
+	}
+	if st > 0 {
+		wait = st + answerGrace
+	}
+	return cfg, mode, wait, nil
+}
+
+// parseInterval reads a PostgreSQL time setting as the server would: a
+// whole number with an optional unit (us, ms, s, min, h, d), milliseconds
+// without one.
+func parseInterval(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	i := 0
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	if err != nil || n < 0 {
+		return 0, errors.New("want a whole number of milliseconds, or one with a unit such as 30s or 5min")
+	}
+	units := map[string]time.Duration{"": time.Millisecond, "us": time.Microsecond, "ms": time.Millisecond,
+		"s": time.Second, "min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+	unit, ok := units[strings.TrimSpace(v[i:])]
+	if !ok {
+		return 0, errors.New("unknown unit: say us, ms, s, min, h or d")
+	}
+	if n > int64(math.MaxInt64/unit) {
+		return 0, errors.New("too long")
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// answer bounds ctx by how long roster waits for one answer (DB.wait).
+func (db *DB) answer(ctx context.Context) (context.Context, context.CancelFunc) {
+	return within(ctx, db.wait)
+}
+
+// within bounds ctx by d, or not at all when d is 0.
+func within(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// ending is the context of a COMMIT or ROLLBACK: not cancelled with ctx,
+// so that a transaction's end is never cut in half by a caller who gave
+// up (a COMMIT whose answer is lost leaves the outcome unknown), but
+// bounded, for a server that does not answer.
+func (db *DB) ending(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := db.wait
+	if d <= 0 {
+		d = endTimeout
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
 // Redact returns url without its password, as Path shows it: the user
@@ -260,21 +370,27 @@ func (db *DB) runOnce(ctx context.Context, readOnly bool, fn func(store.Tx) erro
 		}
 		defer release()
 	}
-	ptx, err := db.pool.BeginTx(ctx, opts)
+	bctx, cancel := db.answer(ctx)
+	ptx, err := db.pool.BeginTx(bctx, opts)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	// After a commit this does nothing; after a failure it ends the
 	// transaction even if ctx is done, so the connection goes back clean.
-	defer ptx.Rollback(context.WithoutCancel(ctx))
+	defer func() {
+		rctx, cancel := db.ending(ctx)
+		defer cancel()
+		ptx.Rollback(rctx)
+	}()
+	tx := &Tx{tx: ptx, wait: db.wait}
 	if !readOnly && db.mode == advisory {
 		// READ COMMITTED: every statement after the lock sees every write
 		// committed before it was granted.
-		if _, err := ptx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, db.lockKey); err != nil {
+		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, db.lockKey); err != nil {
 			return fmt.Errorf("take the write lock: %w", err)
 		}
 	}
-	tx := &Tx{tx: ptx}
 	if err := fn(tx); err != nil {
 		// A serialization failure fn met and then reported otherwise (or
 		// swallowed) is still one: the transaction can only be retried.
@@ -286,9 +402,22 @@ func (db *DB) runOnce(ctx context.Context, readOnly bool, fn func(store.Tx) erro
 	if readOnly {
 		return nil
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	// A caller who gave up (a client gone, a server shutting down) is not
+	// answered that it succeeded: the transaction is rolled back. Past
+	// this point it no longer cancels: a COMMIT cut short would leave
+	// unknown whether it happened.
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	cctx, cancel := db.ending(ctx)
+	defer cancel()
+	if err := ptx.Commit(cctx); err != nil {
 		if tx.conflict != nil {
 			return tx.conflict
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) && lostConnection(err) {
+			return &uncertainCommit{err}
 		}
 		return fmt.Errorf("commit: %w", err)
 	}

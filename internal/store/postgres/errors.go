@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -22,11 +23,12 @@ const (
 
 // mapErr turns what PostgreSQL and pgx report into roster's errors, as
 // store/sqlite does for SQLite: a constraint violation is a conflict, and
-// a failure of the environment (server unreachable or shutting down, no
-// free connection, read-only standby, refused sign-in, disk full, lock
-// timeouts) is roster.ErrUnavailable with a message that names the
-// database (never with its password) and says what to do. Other errors,
-// bugs, pass unchanged.
+// a failure of the environment (server unreachable, gone, restarting or
+// not answering in time, no free connection, read-only standby, refused
+// sign-in, disk full, lock and statement timeouts) is
+// roster.ErrUnavailable, HTTP 503 and exit 7, with a message that names
+// the database (never with its password) and says what to do. Other
+// errors, bugs, pass unchanged.
 func (db *DB) mapErr(err error) error { return dbError(db.path, err) }
 
 func dbError(name string, err error) error {
@@ -51,13 +53,40 @@ func dbError(name string, err error) error {
 		return roster.Errorf(roster.ErrUnavailable, "cannot reach PostgreSQL database %s: %s", name, networkCause(err)).
 			WithHint("check that the server is running and accepts connections at that host and port (pg_isready -h HOST -p PORT), and that the URL is right")
 	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+	var uc *uncertainCommit
+	if errors.As(err, &uc) {
+		return roster.Errorf(roster.ErrUnavailable, "lost the connection to PostgreSQL database %s while committing (%s): the change may or may not have been made", name, networkCause(err)).
+			WithHint("look before trying again; a client of roster serve that sends an Idempotency-Key learns which by retrying with the same key")
+	}
+	if lostConnection(err) {
 		return roster.Errorf(roster.ErrUnavailable, "lost the connection to PostgreSQL database %s: %s", name, networkCause(err)).
 			WithHint("try again; if it persists, check the server's log and the network")
 	}
 	return err
 }
+
+// lostConnection reports whether err is a connection-level failure: the
+// connection was closed, reset, refused or cut short, or the server did
+// not answer in time (a deadline passed, or a read or write timed out).
+func lostConnection(err error) bool {
+	var ne net.Error
+	return errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &ne) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ETIMEDOUT)
+}
+
+// uncertainCommit is a COMMIT whose answer never came: the connection
+// failed after it was sent, so whether the transaction committed is not
+// known.
+type uncertainCommit struct{ err error }
+
+func (e *uncertainCommit) Error() string { return "commit: " + e.err.Error() }
+func (e *uncertainCommit) Unwrap() error { return e.err }
 
 // serverError maps an error PostgreSQL reported, or returns nil for one
 // that is roster's own bug.
@@ -92,6 +121,12 @@ func serverError(name string, pe *pgconn.PgError) error {
 	case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // admin or crash shutdown, cannot connect now
 		return unavailable("PostgreSQL database %s is shutting down or starting up",
 			"try again once the server is up")
+	case pe.Code == "25P03", pe.Code == "25P04", pe.Code == "57P05": // idle in transaction, transaction or idle session timeout
+		return unavailable("PostgreSQL database %s ended a session that was idle or in a transaction too long",
+			"try again; the timeouts are idle_in_transaction_session_timeout and transaction_timeout (see docs/deploy.md)")
+	case class == "57": // operator intervention: terminated by an administrator, database dropped
+		return unavailable("PostgreSQL database %s ended the session (an administrator or the server stopped it)",
+			"try again; if it persists, check the server's log")
 	case class == "08": // connection exception
 		return unavailable("lost the connection to PostgreSQL database %s",
 			"try again; if it persists, check the server's log and the network")
@@ -124,14 +159,19 @@ func networkCause(err error) string {
 		return "host not found"
 	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
 		return "network unreachable"
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
 		return "the server closed the connection"
+	case errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, net.ErrClosed):
+		return "the connection was closed"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
+		return "the server did not answer in time"
 	case errors.Is(err, syscall.ENOENT):
 		return "no server socket at that path"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return "timed out"
+		return "the server did not answer in time"
 	}
 	if strings.Contains(err.Error(), "tls") {
 		return "the TLS handshake failed (see sslmode in the URL)"

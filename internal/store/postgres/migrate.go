@@ -20,6 +20,7 @@ var migrations = []migration{
 	seedCatalog,
 	execSQL(schemaCatalogVersion),
 	execSQL(schemaSessions),
+	execSQL(schemaIdempotency),
 }
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the
@@ -81,7 +82,7 @@ const versionTableName = "schema_version"
 // program uses and for Check.
 var tables = []string{"users", "user_links", "permissions", "permission_implies", "roles", "role_permissions",
 	"user_roles", "audit", "settings", "links", "projects", "memberships", "api_tokens", "catalog_version",
-	"sessions", "notices_seen"}
+	"sessions", "notices_seen", "idempotency"}
 
 // schemaV1 is SQLite's schema (store/sqlite/migrate.go) in PostgreSQL's
 // types: timestamptz for its microsecond integers (both keep
@@ -285,9 +286,18 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 	if err != nil {
 		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer func() {
+		rctx, cancel := db.ending(ctx)
+		defer cancel()
+		tx.Rollback(rctx)
+	}()
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockClass, db.lockKey); err != nil {
 		return 0, db.mapErr(fmt.Errorf("migrate: take the lock: %w", err))
+	}
+	// A migration rewrites whole tables, which may take longer than a
+	// statement of roster's own is allowed to.
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 	}
 	if v, err = db.version(ctx, tx); err != nil {
 		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
@@ -350,6 +360,8 @@ func newerSchema(v int) error {
 
 // Version reads the schema version: 0 for a schema roster has not made.
 func (db *DB) Version(ctx context.Context) (int, error) {
+	ctx, cancel := db.answer(ctx)
+	defer cancel()
 	v, err := db.version(ctx, db.pool)
 	return v, db.mapErr(err)
 }

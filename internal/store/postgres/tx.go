@@ -11,14 +11,17 @@ import (
 )
 
 // Tx is one transaction; its methods are the store's queries. Every
-// statement goes through exec, query or queryRow, which note a
-// serialization failure however fn later reports it.
+// statement goes through exec, queryRow or collect, which note a
+// serialization failure however fn later reports it, and give up on an
+// answer that does not come within wait.
 type Tx struct {
 	tx pgx.Tx
 	// conflict is the first serialization failure or deadlock a statement
 	// met: after it PostgreSQL refuses every statement of the transaction,
 	// and only running it again can succeed.
 	conflict error
+	// wait bounds each statement (DB.wait); 0 is no bound.
+	wait time.Duration
 }
 
 func (t *Tx) note(err error) error {
@@ -29,24 +32,33 @@ func (t *Tx) note(err error) error {
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (pgconn.CommandTag, error) {
+	ctx, cancel := within(ctx, t.wait)
+	defer cancel()
 	tag, err := t.tx.Exec(ctx, q, args...)
 	return tag, t.note(err)
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) pgx.Row {
-	return notingRow{t: t, row: t.tx.QueryRow(ctx, q, args...)}
+	ctx, cancel := within(ctx, t.wait)
+	return notingRow{t: t, row: t.tx.QueryRow(ctx, q, args...), cancel: cancel}
 }
 
 type notingRow struct {
-	t   *Tx
-	row pgx.Row
+	t      *Tx
+	row    pgx.Row
+	cancel context.CancelFunc
 }
 
-func (r notingRow) Scan(dest ...any) error { return r.t.note(r.row.Scan(dest...)) }
+func (r notingRow) Scan(dest ...any) error {
+	defer r.cancel()
+	return r.t.note(r.row.Scan(dest...))
+}
 
 // collect runs a query and turns each row into a T with scan; an empty
 // result is an empty, not nil, slice.
 func collect[T any](ctx context.Context, t *Tx, q string, args []any, scan func(pgx.Row) (T, error)) ([]T, error) {
+	ctx, cancel := within(ctx, t.wait)
+	defer cancel()
 	rows, err := t.tx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, t.note(err)

@@ -31,6 +31,7 @@ var migrations = []migration{
 	execSQL(fmt.Sprintf("PRAGMA application_id = %d", ApplicationID)),
 	execSQL(schemaCatalogVersion),
 	execSQL(schemaSessions),
+	execSQL(schemaIdempotency),
 }
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the

@@ -20,6 +20,8 @@ type Tx struct {
 	q     querier // tx, or for a Lookup the database
 	stmts *stmts
 	bound map[string]*sql.Stmt // prepared statements bound to tx
+	// savepoints counts the savepoints open, to name the next one.
+	savepoints int
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

@@ -51,6 +51,7 @@ func groups() []group {
 		{"transactions", txTests},
 		{"concurrency", concurrencyTests},
 		{"admin", adminTests},
+		{"idempotency", idempotencyTests},
 	}
 }
 
