@@ -68,8 +68,7 @@ var localOnly = []string{"init", "db", "serve", "completion", "__complete", "ver
 // remoteMain is the roster command of the remote run: it points roster at
 // the script's server with a token of the acting user (--as, or else the
 // first owner, who stands in for the local administrator).
-func remoteMain(server string, args []string) int {
-	ctx := context.Background()
+func remoteMain(ctx context.Context, server string, args []string) int {
 	if cmd := firstCommand(args); cmd == "" || slices.Contains(localOnly, cmd) {
 		return cli.MainWith(ctx, args, cli.Options{Now: testClock()})
 	}

@@ -7,10 +7,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,10 +46,17 @@ func TestMain(m *testing.M) {
 	password.Default = testHash
 	testscript.Main(m, map[string]func(){
 		"roster": func() {
+			// As main does: SIGTERM and interrupt cancel the command's
+			// context (roster serve shuts down gracefully on them).
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			var code int
 			if server := os.Getenv("ROSTER_TEST_REMOTE"); server != "" {
-				os.Exit(remoteMain(server, os.Args[1:]))
+				code = remoteMain(ctx, server, os.Args[1:])
+			} else {
+				code = cli.MainWith(ctx, os.Args[1:], cli.Options{Now: testClock()})
 			}
-			os.Exit(cli.MainWith(context.Background(), os.Args[1:], cli.Options{Now: testClock()}))
+			stop()
+			os.Exit(code)
 		},
 	})
 }

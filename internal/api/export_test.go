@@ -47,3 +47,8 @@ func Patterns() []string {
 	}
 	return out
 }
+
+// The bounds and check of an Idempotency-Key, for the document's test.
+const MinKeyLen, MaxKeyLen = minKeyLen, maxKeyLen
+
+var CheckKey = checkKey

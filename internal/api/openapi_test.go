@@ -236,3 +236,50 @@ func TestOpenAPIOperations(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIIdempotency: docs/openapi.yaml says of every write what
+// idempotency.go does with it: each POST, PUT, PATCH and DELETE takes the
+// Idempotency-Key header, whose schema accepts exactly the keys the
+// server does, answers 422 for a key reused with another request and 503
+// when the store or the server's time limit fails it, and marks a
+// replayed 200 with Idempotent-Replayed.
+func TestOpenAPIIdempotency(t *testing.T) {
+	doc, err := openapitest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	param := doc.Components.Parameters["idempotencyKey"]
+	if param == nil || param.Value.Name != "Idempotency-Key" || param.Value.In != "header" || param.Value.Required {
+		t.Fatalf("components.parameters.idempotencyKey: %+v; want the optional header Idempotency-Key", param)
+	}
+	schema := param.Value.Schema.Value
+	if schema.MinLength != api.MinKeyLen || schema.MaxLength == nil || *schema.MaxLength != api.MaxKeyLen {
+		t.Errorf("Idempotency-Key's length: %d to %v; the server takes %d to %d", schema.MinLength, schema.MaxLength, api.MinKeyLen, api.MaxKeyLen)
+	}
+	pattern := regexp.MustCompile(schema.Pattern)
+	for c := range 128 {
+		key := strings.Repeat(string(rune(c)), api.MinKeyLen)
+		if documented, served := pattern.MatchString(key), api.CheckKey(key) == nil; documented != served {
+			t.Errorf("a key of byte %#x: the document's pattern says %v, the server %v", c, documented, served)
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if !slices.Contains([]string{"POST", "PUT", "PATCH", "DELETE"}, method) {
+				continue
+			}
+			where := method + " " + path
+			if op.Parameters.GetByInAndName("header", "Idempotency-Key") == nil {
+				t.Errorf("%s does not take the Idempotency-Key header", where)
+			}
+			for _, status := range []int{422, 503} {
+				if op.Responses.Status(status) == nil {
+					t.Errorf("%s does not declare %d", where, status)
+				}
+			}
+			if ok := op.Responses.Status(200); ok == nil || ok.Value.Headers["Idempotent-Replayed"] == nil {
+				t.Errorf("%s: its 200 does not declare the Idempotent-Replayed header", where)
+			}
+		}
+	}
+}

@@ -27,6 +27,7 @@ type serveOptions struct {
 	addr, cert, key  string
 	trustedProxies   []string
 	mailPasswordFile string
+	shutdownGrace    time.Duration
 	hostFlags        map[string]*string // host settings (R16), by key
 	host             map[string]string  // the host settings given, resolved
 
@@ -50,9 +51,10 @@ requests carry API tokens (roster token create, roster login).
 With --tls-cert and --tls-key it serves HTTPS (TLS 1.2 or later); without,
 plain HTTP, which clients refuse to send tokens over except to this machine
 unless given --insecure. It stops gracefully on SIGTERM or interrupt:
-requests in flight get 10 seconds to finish, then are cancelled, their
-changes rolled back, and answered 503; a second signal stops it at once.
-A request not done within 50 seconds is cancelled and answered 503 too.
+requests in flight get --shutdown-grace (10 seconds) to finish, then are
+cancelled, their changes rolled back, and answered 503; a second signal
+stops it at once. A request not done within 50 seconds is cancelled and
+answered 503 too.
 Clients may send an Idempotency-Key with each write to learn, by sending
 it again, what a request whose answer they lost did (roster does).
 
@@ -81,6 +83,9 @@ variable. The server never reads the setting mail.password_file.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (opts.cert == "") != (opts.key == "") {
 				return usagef("--tls-cert and --tls-key go together")
+			}
+			if opts.shutdownGrace < 0 {
+				return usagef("--shutdown-grace %s is negative", opts.shutdownGrace).withHint("give a duration such as 10s, or 0 to cancel requests in flight at once")
 			}
 			cfg, err := f.Config()
 			if err != nil {
@@ -111,6 +116,7 @@ variable. The server never reads the setting mail.password_file.`,
 	addHostFlags(fs, opts.hostFlags)
 	fs.StringArrayVar(&opts.trustedProxies, "trusted-proxy", nil, "trust X-Forwarded-For from reverse proxies in `CIDR` (repeatable)")
 	fs.StringVar(&opts.mailPasswordFile, "mail-password-file", "", "read the SMTP password from `file` (default: $"+mailPasswordEnv+")")
+	fs.DurationVar(&opts.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on SIGTERM or interrupt, give requests in flight `duration` to finish before cancelling them")
 	return cmd
 }
 
@@ -221,9 +227,9 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(again)
-	f.IO.Infof("shutting down: finishing the requests in flight for up to %s (a second signal stops at once)", shutdownGrace)
+	f.IO.Infof("shutting down: finishing the requests in flight for up to %s (a second signal stops at once)", opts.shutdownGrace)
 	stopped := make(chan error, 1)
-	go func() { stopped <- shutdown(srv, cancelBase, f.IO) }()
+	go func() { stopped <- shutdown(srv, opts.shutdownGrace, cancelBase, f.IO) }()
 	select {
 	case err := <-stopped:
 		if err != nil {
@@ -247,11 +253,12 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 const (
 	writeTimeout   = 60 * time.Second
 	requestTimeout = 50 * time.Second
-	// shutdownGrace is how long requests in flight may take to finish
-	// once the server is told to stop; then they are cancelled, and
-	// cancelGrace is how long they get to answer 503.
-	shutdownGrace = 10 * time.Second
-	cancelGrace   = 5 * time.Second
+	// defaultShutdownGrace is how long requests in flight may take to
+	// finish once the server is told to stop (--shutdown-grace); then
+	// they are cancelled, and cancelGrace is how long they get to answer
+	// 503.
+	defaultShutdownGrace = 10 * time.Second
+	cancelGrace          = 5 * time.Second
 )
 
 // exitNow ends the process without waiting for anything; tests replace
@@ -267,7 +274,7 @@ var errShuttingDown = roster.Errorf(roster.ErrUnavailable, "the server is shutti
 // shutdownGrace to finish. Those still running then are cancelled (their
 // transactions rolled back) and answer 503; any that does not stop within
 // cancelGrace is cut off.
-func shutdown(srv *http.Server, cancelBase context.CancelCauseFunc, io *IOStreams) error {
+func shutdown(srv *http.Server, shutdownGrace time.Duration, cancelBase context.CancelCauseFunc, io *IOStreams) error {
 	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	err := srv.Shutdown(grace)

@@ -255,6 +255,18 @@ func (c *Client) unknownOutcome(err error) error {
 		WithHint("the change may or may not have been made: look before running the command again")
 }
 
+// answered is the error reported for err, the server's answer to a
+// write's attempt. A server that could not serve a write sent again
+// (503: its database unreachable, say) did not say what the first send,
+// whose answer was lost, did: that is still not known.
+func (c *Client) answered(err error, attempt int) error {
+	if attempt > 1 && errors.Is(err, roster.ErrUnavailable) {
+		return roster.Errorf(roster.ErrUnavailable, "%v (sent again after the answer to the first send was lost)", err).
+			WithHint("the change may or may not have been made: look before running the command again")
+	}
+	return err
+}
+
 // readFailed reports whether err, from reading an answer's body, is the
 // connection failing rather than the body being wrong.
 func readFailed(err error) bool {
@@ -281,7 +293,7 @@ func do[Out any](ctx context.Context, c *Client, method, path string, body any) 
 		out, err := doOnce[Out](ctx, c, method, path, payload, key)
 		var l *lost
 		if !errors.As(err, &l) {
-			return out, err
+			return out, c.answered(err, attempt)
 		}
 		if !resend(ctx, key, attempt) {
 			if key != "" && attempt > 1 {

@@ -130,3 +130,40 @@ func TestIdempotencyKeys(t *testing.T) {
 		t.Errorf("a delete sent twice sent keys %q, want the same twice", deletes)
 	}
 }
+
+// TestResendRefused: a write whose first answer was lost, and whose
+// resend the server could not serve (503: its database down), is
+// reported as of unknown outcome, not as failed: the first send may have
+// been done.
+func TestResendRefused(t *testing.T) {
+	var mu sync.Mutex
+	sends := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sends++
+		first := sends == 1
+		mu.Unlock()
+		if first { // done, but the answer never arrives
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.(*net.TCPConn).SetLinger(0)
+				conn.Close()
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"error":{"code":"unavailable","message":"cannot reach PostgreSQL database roster: connection refused"}}`))
+	}))
+	t.Cleanup(srv.Close)
+	cl, err := client.New(srv.URL, client.Options{Token: "roster_pat_test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.CreateProject(t.Context(), roster.CreateProject{Slug: "a"})
+	mu.Lock()
+	defer mu.Unlock()
+	if !errors.Is(err, roster.ErrUnavailable) || !strings.Contains(roster.Hint(err), "may or may not") || sends != 2 {
+		t.Fatalf("a write sent twice, the resend refused with 503: %v (hint %q, %d sends); want unavailable, outcome unknown", err, roster.Hint(err), sends)
+	}
+}

@@ -348,7 +348,7 @@ func (c *Client) upload(ctx context.Context, path, contentType string, r io.Read
 		plan, err := c.uploadOnce(ctx, path, contentType, body, key)
 		var l *lost
 		if !errors.As(err, &l) {
-			return plan, err
+			return plan, c.answered(err, attempt)
 		}
 		if !resend(ctx, key, attempt) {
 			if attempt > 1 {

@@ -5,6 +5,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"slices"
 	"time"
@@ -241,8 +242,13 @@ func (s *service) resolve(o *op, write bool) (*actor, error) {
 		return s.actorOf(o, *s.signedIn), nil
 	}
 	u, err := o.tx.UserByRef(o.ctx, s.actor.User)
-	if err != nil {
+	if errors.Is(err, roster.ErrNotFound) || errors.Is(err, roster.ErrInvalid) {
 		return nil, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: no such user", s.actor.User)
+	}
+	if err != nil {
+		// The store failing (a lost connection, a timeout) is not the user
+		// missing: 503, not 401.
+		return nil, err
 	}
 	if u.Status != roster.StatusActive {
 		return nil, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, u.Status)

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -144,10 +146,68 @@ func (c *Core) Idempotent(ctx context.Context, svc roster.Service, key string, r
 		}
 		return k.open(o, request)
 	}
+	var unknown *store.CommitUnknown
+	if errors.As(err, &unknown) {
+		// The COMMIT's answer was lost: the outcome recorded with the
+		// writes tells whether they committed.
+		o, committed, serr := c.settle(ctx, user, k.id, request, now)
+		switch {
+		case serr != nil:
+			return Answer{}, false, err // still unknown, and said so
+		case committed && bytes.Equal(o.Body, body):
+			return a, false, nil // this request's own answer
+		case committed:
+			// A request sent again with the key committed instead.
+			return k.open(o, request)
+		default:
+			return Answer{}, false, roster.Errorf(roster.ErrUnavailable, "the connection to the database failed while this request was committing, and it did not commit: nothing was changed").
+				WithHint("try again")
+		}
+	}
 	if err != nil {
 		return Answer{}, false, err
 	}
 	return a, false, nil
+}
+
+// settleFor bounds how long Idempotent tries to learn whether a request
+// whose COMMIT lost its answer committed: a database restarting is back
+// within seconds.
+const settleFor = 15 * time.Second
+
+// settle finds out whether the transaction that recorded the outcome of
+// user's key committed, once its COMMIT lost its answer, and returns the
+// outcome if so. It tries to record the key's outcome again, in a
+// transaction it then rolls back: the insert waits for the first
+// transaction to end, if it has not (a database that was frozen holds it
+// open), and finds the outcome there if and only if that one committed.
+// The store is asked again while it is unavailable, for up to settleFor
+// or until ctx is done.
+func (c *Core) settle(ctx context.Context, user int64, id, request []byte, now time.Time) (o store.Outcome, committed bool, err error) {
+	deadline := time.Now().Add(settleFor)
+	for pause := 100 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		err = c.db.Write(ctx, func(tx store.Tx) error {
+			o, committed = store.Outcome{}, false
+			inserted, err := tx.InsertOutcome(ctx, store.Outcome{UserID: user, KeyHash: id, Request: request,
+				Body: []byte{}, CreatedAt: now})
+			if err != nil || inserted {
+				return cmp.Or(err, errSettled) // rolled back: only the answer was wanted
+			}
+			o, committed, err = tx.Outcome(ctx, user, id)
+			return cmp.Or(err, errSettled)
+		})
+		if errors.Is(err, errSettled) {
+			return o, committed, nil
+		}
+		if !errors.Is(err, roster.ErrUnavailable) || time.Now().Add(pause).After(deadline) {
+			return o, false, err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return o, false, ctx.Err()
+		}
+	}
 }
 
 var (
@@ -164,6 +224,8 @@ var (
 			WithHint("send it again to get its answer")
 	// errAbandoned rolls a held transaction back.
 	errAbandoned = errors.New("request abandoned")
+	// errSettled rolls back settle's probe.
+	errSettled = errors.New("settled")
 )
 
 // fresh reports whether an outcome is still kept at now.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -217,6 +218,83 @@ func TestIdempotentConcurrent(t *testing.T) {
 		invs, err := e.admin().ListInvitations(ctx, "")
 		if err != nil || len(invs) != 1 || made.Load() != 1 {
 			t.Errorf("%d invitations, %d made, %v; want 1", len(invs), made.Load(), err)
+		}
+	})
+}
+
+// lostCommits is a store whose next write transaction loses its COMMIT's
+// answer: it commits (or, told to, rolls back) and reports
+// store.CommitUnknown, as PostgreSQL's store does when the connection
+// fails during COMMIT.
+type lostCommits struct {
+	store.Admin
+	next atomic.Int32 // 0: none; 1: commit; 2: roll back
+}
+
+var errLoseCommit = errors.New("rolled back by the test")
+
+func (s *lostCommits) Write(ctx context.Context, fn func(store.Tx) error) error {
+	unknown := &store.CommitUnknown{Err: roster.Errorf(roster.ErrUnavailable, "lost the connection while committing: the change may or may not have been made")}
+	switch s.next.Swap(0) {
+	case 1:
+		if err := s.Admin.Write(ctx, fn); err != nil {
+			return err
+		}
+		return unknown
+	case 2:
+		err := s.Admin.Write(ctx, func(tx store.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return errLoseCommit
+		})
+		if errors.Is(err, errLoseCommit) {
+			return unknown
+		}
+		return err
+	}
+	return s.Admin.Write(ctx, fn)
+}
+
+// TestIdempotentCommitUnknown: when the COMMIT of a request made with a
+// key loses its answer, the outcome recorded with its writes tells what
+// happened, and that is the answer: done, or not done.
+func TestIdempotentCommitUnknown(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func(t *testing.T) store.Admin) {
+		var db *lostCommits
+		e := newIdemEnv(t, func(t *testing.T) store.Admin {
+			db = &lostCommits{Admin: open(t)}
+			return db
+		})
+		ctx := t.Context()
+		create := func(slug string) func(ctx context.Context) core.Answer {
+			return func(ctx context.Context) core.Answer {
+				p, err := e.owner.CreateProject(ctx, roster.CreateProject{Slug: slug})
+				return answer(p.Slug, err)
+			}
+		}
+
+		db.next.Store(1) // committed, the answer lost
+		a, replayed, err := e.c.Idempotent(ctx, e.owner, idemKey, request("create apollo"), create("apollo"))
+		if err != nil || replayed || a.Status != 200 || string(a.Body) != "apollo" {
+			t.Fatalf("committed without an answer: %d %q, replayed %v, %v; want it answered done", a.Status, a.Body, replayed, err)
+		}
+		if _, err := e.admin().GetProject(ctx, "apollo"); err != nil {
+			t.Fatalf("the project: %v", err)
+		}
+
+		db.next.Store(2) // rolled back, the answer lost
+		_, _, err = e.c.Idempotent(ctx, e.owner, idemKey+"2", request("create gemini"), create("gemini"))
+		if !errors.Is(err, roster.ErrUnavailable) || !strings.Contains(err.Error(), "nothing was changed") {
+			t.Fatalf("rolled back without an answer: %v; want unavailable, nothing changed", err)
+		}
+		if _, err := e.admin().GetProject(ctx, "gemini"); !errors.Is(err, roster.ErrNotFound) {
+			t.Fatalf("the project not committed: %v; want not found", err)
+		}
+		// Nothing was recorded: sent again, the request is done.
+		a, replayed, err = e.c.Idempotent(ctx, e.owner, idemKey+"2", request("create gemini"), create("gemini"))
+		if err != nil || replayed || a.Status != 200 {
+			t.Fatalf("sent again: %d %q, replayed %v, %v", a.Status, a.Body, replayed, err)
 		}
 	})
 }

@@ -252,6 +252,16 @@ type Tx interface {
 	Savepoint(ctx context.Context, fn func(Tx) error) error
 }
 
+// CommitUnknown is the error of a write transaction whose COMMIT was sent
+// but whose answer never came (the connection to the database failed):
+// whether it committed is not known. Err says so, and is what callers
+// show; a caller able to find out (core.Core.Idempotent, by the request's
+// recorded outcome) looks for this type.
+type CommitUnknown struct{ Err *roster.Error }
+
+func (e *CommitUnknown) Error() string { return e.Err.Error() }
+func (e *CommitUnknown) Unwrap() error { return e.Err }
+
 // Membership is a user's membership of a project, by ids.
 type Membership struct {
 	ProjectID, UserID int64

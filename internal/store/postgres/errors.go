@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 )
 
 // SQLSTATE codes roster treats apart (PostgreSQL's appendix A).
@@ -55,8 +56,8 @@ func dbError(name string, err error) error {
 	}
 	var uc *uncertainCommit
 	if errors.As(err, &uc) {
-		return roster.Errorf(roster.ErrUnavailable, "lost the connection to PostgreSQL database %s while committing (%s): the change may or may not have been made", name, networkCause(err)).
-			WithHint("look before trying again; a client of roster serve that sends an Idempotency-Key learns which by retrying with the same key")
+		return &store.CommitUnknown{Err: roster.Errorf(roster.ErrUnavailable, "lost the connection to PostgreSQL database %s while committing (%s): the change may or may not have been made", name, networkCause(err)).
+			WithHint("look before trying again; a client of roster serve that sends an Idempotency-Key learns which by retrying with the same key")}
 	}
 	if lostConnection(err) {
 		return roster.Errorf(roster.ErrUnavailable, "lost the connection to PostgreSQL database %s: %s", name, networkCause(err)).
