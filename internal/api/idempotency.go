@@ -13,6 +13,7 @@ import (
 
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/wire"
 )
 
@@ -177,9 +178,14 @@ func tooLong(d time.Duration) error {
 
 // interrupted is the error to answer for err when the server cut the
 // request short: the cause its context carries (a deadline passed, the
-// server is shutting down), a 503, instead of a context error's 500.
+// server is shutting down), a 503, instead of a context error's 500. A
+// COMMIT whose answer was lost is not said to be cancelled: it may have
+// been made, and its own error says so.
 func interrupted(r *http.Request, err error) error {
 	if r.Context().Err() == nil {
+		return err
+	}
+	if unknown := (*store.CommitUnknown)(nil); errors.As(err, &unknown) {
 		return err
 	}
 	if status, _ := errorResponse(err); status < http.StatusInternalServerError {

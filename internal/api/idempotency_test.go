@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/roster-dev/roster/internal/api"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/wire"
 )
 
@@ -242,4 +244,32 @@ type slowService struct{ roster.Service }
 func (slowService) CreateProject(ctx context.Context, _ roster.CreateProject) (roster.Project, error) {
 	<-ctx.Done()
 	return roster.Project{}, ctx.Err()
+}
+
+// TestRequestTimeoutCommitUnknown: a COMMIT whose answer was lost as the
+// request's time ran out is not answered as cancelled: it may have been
+// made, and the answer says so.
+func TestRequestTimeoutCommitUnknown(t *testing.T) {
+	e := newEnv(t, api.Options{RequestTimeout: 200 * time.Millisecond}, func(b api.Backend) api.Backend { return lostCommitBackend{b} })
+	d := e.fails("POST", "/api/v1/projects", e.owner, wire.CreateProject{Slug: "apollo"}, 503, wire.CodeUnavailable)
+	if !strings.Contains(d.Message, "may or may not") || strings.Contains(d.Message, "did not finish within") {
+		t.Fatalf("message %q; want the commit's outcome unknown", d.Message)
+	}
+}
+
+// lostCommitBackend's services lose the answer to the COMMIT of each
+// project they create, once the request is cancelled.
+type lostCommitBackend struct{ api.Backend }
+
+func (b lostCommitBackend) Authenticate(ctx context.Context, bearer string) (roster.Service, error) {
+	svc, err := b.Backend.Authenticate(ctx, bearer)
+	return lostCommitService{svc}, err
+}
+
+type lostCommitService struct{ roster.Service }
+
+func (lostCommitService) CreateProject(ctx context.Context, _ roster.CreateProject) (roster.Project, error) {
+	<-ctx.Done()
+	return roster.Project{}, fmt.Errorf("create project apollo: %w", &store.CommitUnknown{Err: roster.Errorf(roster.ErrUnavailable,
+		"lost the connection to the database while committing: the change may or may not have been made")})
 }
