@@ -92,3 +92,34 @@ type Page[T any] struct {
 	Items []T
 	Next  string
 }
+
+// OrgStatus is an organisation's state: a suspended one refuses every
+// sign-in, token and link, and keeps its data.
+type OrgStatus string
+
+// The organisation statuses.
+const (
+	OrgActive    OrgStatus = "active"
+	OrgSuspended OrgStatus = "suspended"
+)
+
+// Org is an organisation: everything else in a store belongs to one.
+type Org struct {
+	Slug      string    `json:"slug"`
+	Name      string    `json:"name"`
+	Status    OrgStatus `json:"status"`
+	System    bool      `json:"system"`
+	CreatedAt time.Time `json:"created_at"`
+	// Counts, as org list and org show give them.
+	Users       int `json:"users"`
+	ActiveUsers int `json:"active_users"`
+	Seats       int `json:"seats"` // 0: no limit
+	Projects    int `json:"projects"`
+	// Existing is set when a create with IfNotExists found the organisation.
+	Existing *Existing `json:"existing,omitempty"`
+	// Owner is the first owner org create made, with a random password
+	// when one was asked for (shown once).
+	Owner         *User  `json:"owner,omitempty"`
+	Password      string `json:"password,omitempty"`
+	InvitationURL string `json:"invitation_url,omitempty"`
+}
