@@ -103,23 +103,18 @@ const (
 	OrgSuspended OrgStatus = "suspended"
 )
 
-// Org is an organisation: everything else in a store belongs to one.
+// Org is an organisation (DESIGN.md, "Organisations"): everything else in
+// a store belongs to one.
 type Org struct {
 	Slug      string    `json:"slug"`
 	Name      string    `json:"name"`
 	Status    OrgStatus `json:"status"`
-	System    bool      `json:"system"`
+	System    bool      `json:"system"` // the system organisation, made by init
 	CreatedAt time.Time `json:"created_at"`
-	// Counts, as org list and org show give them.
+	// Counts, as org list and org show give them: every user, the active
+	// ones, the seat limit (0: none) and the projects.
 	Users       int `json:"users"`
 	ActiveUsers int `json:"active_users"`
-	Seats       int `json:"seats"` // 0: no limit
+	Seats       int `json:"seats"`
 	Projects    int `json:"projects"`
-	// Existing is set when a create with IfNotExists found the organisation.
-	Existing *Existing `json:"existing,omitempty"`
-	// Owner is the first owner org create made, with a random password
-	// when one was asked for (shown once).
-	Owner         *User  `json:"owner,omitempty"`
-	Password      string `json:"password,omitempty"`
-	InvitationURL string `json:"invitation_url,omitempty"`
 }
