@@ -27,12 +27,25 @@ func ttl(set roster.Settings, key string, override time.Duration) (time.Duration
 
 // linkURL is the address of a link page under base_url, or "" when no
 // base_url is set (the token is then redeemed with the command line).
-func linkURL(set roster.Settings, path, tok string) string {
+// With more than one organisation in the store, the address carries the
+// organisation's: /o/<slug>/invite/<token>.
+func (o *op) linkURL(set roster.Settings, path, tok string) (string, error) {
 	base := strings.TrimRight(set["base_url"], "/")
 	if base == "" {
-		return ""
+		return "", nil
 	}
-	return base + "/" + path + "/" + tok
+	many, err := manyOrgs(o.ctx, o.tx)
+	if err != nil {
+		return "", err
+	}
+	if many {
+		org, err := o.orgRow()
+		if err != nil {
+			return "", err
+		}
+		base += "/o/" + org.Slug
+	}
+	return base + "/" + path + "/" + tok, nil
 }
 
 // mailConfig reads mail delivery from the settings; send means the caller
@@ -171,7 +184,10 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		}
 		sent, from = l, o.act.person()
 		inv = invitationView(l, o.now)
-		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
+		inv.Token = tok
+		if inv.URL, err = o.linkURL(set, "invite", tok); err != nil {
+			return err
+		}
 		return o.audit("invite.create", email, row.ID, map[string]any{"roles": roles, "expires_at": l.ExpiresAt})
 	})
 	if err != nil {
@@ -289,7 +305,10 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		}
 		sent, from = l, o.act.person()
 		inv = invitationView(l, o.now)
-		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
+		inv.Token = tok
+		if inv.URL, err = o.linkURL(set, "invite", tok); err != nil {
+			return err
+		}
 		return o.audit("invite.resend", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil {
@@ -501,7 +520,10 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 			return err
 		}
 		sent = l
-		rl = roster.ResetLink{Email: u.Email, ExpiresAt: l.ExpiresAt, Token: tok, URL: linkURL(set, "reset", tok)}
+		rl = roster.ResetLink{Email: u.Email, ExpiresAt: l.ExpiresAt, Token: tok}
+		if rl.URL, err = o.linkURL(set, "reset", tok); err != nil {
+			return err
+		}
 		return o.audit("user.reset_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil {

@@ -92,7 +92,15 @@ func endedSession() error {
 func (c *Core) verifyLogin(ctx context.Context, email, pw string) (u store.UserRow, fresh string, err error) {
 	err = c.db.Read(ctx, func(tx store.Tx) error {
 		var err error
-		u, err = tx.UserByRef(ctx, email)
+		if u, err = tx.UserByRef(ctx, email); err != nil {
+			return err
+		}
+		// A suspended organisation's people cannot sign in; they fail as
+		// any other refused sign-in does.
+		org, found, err := tx.OrgByID(ctx, tx.Org())
+		if err == nil && (!found || org.Status != roster.OrgActive) {
+			err = failedSignIn()
+		}
 		return err
 	})
 	if err != nil || !strings.Contains(email, "@") {
@@ -120,7 +128,7 @@ func (c *Core) verifyLogin(ctx context.Context, email, pw string) (u store.UserR
 // audit event. Signing in is allowed to a user who must change their
 // password (R17): what it makes then does no more than that.
 func (c *Core) signIn(ctx context.Context, u store.UserRow, method, fresh string, fn func(o *op) (map[string]any, error)) error {
-	s := (&service{core: c, actor: Actor{User: strconv.FormatInt(u.ID, 10), Via: method}}).account()
+	s := (&service{core: c, actor: Actor{User: strconv.FormatInt(u.ID, 10), Via: method}, home: u.OrgID}).account()
 	return s.write(ctx, func(o *op) error {
 		details, err := fn(o)
 		if err != nil {
@@ -213,19 +221,23 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 	var idle time.Duration
 	now := c.now().UTC()
 	err = c.db.Read(ctx, func(tx store.Tx) error {
-		stored, err := tx.Settings(ctx)
+		var found bool
+		row, user, found, err = tx.SessionUser(ctx, hash[:])
+		if err != nil {
+			return err
+		}
+		if !found {
+			return endedSession()
+		}
+		stored, err := orgSettings(ctx, tx.In(user.OrgID))
 		if err != nil {
 			return err
 		}
 		if _, idle, err = sessionLife(c.settings(stored)); err != nil {
 			return err
 		}
-		var found bool
-		row, user, found, err = tx.SessionUser(ctx, hash[:])
-		switch {
-		case err != nil:
-			return err
-		case !found, !now.Before(row.ExpiresAt), now.Sub(row.LastSeenAt) >= idle, user.Status != roster.StatusActive:
+		if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= idle || user.Status != roster.StatusActive ||
+			user.OrgStatus != roster.OrgActive {
 			return endedSession()
 		}
 		return nil
@@ -242,7 +254,7 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 	}
 	actor := Actor{User: strconv.FormatInt(user.ID, 10), Via: "session:" + strconv.FormatInt(row.ID, 10)}
 	return Session{ID: row.ID, User: user.User, Method: row.Method,
-		Service: &service{core: c, actor: actor, signedIn: &user}}, nil
+		Service: &service{core: c, actor: actor, signedIn: &user, home: user.OrgID}}, nil
 }
 
 // touchEvery is how often a session's activity is written, for an idle
@@ -268,6 +280,7 @@ func (c *Core) EndSession(ctx context.Context, secret string) error {
 	}
 	s := &service{core: c, actor: Actor{User: strconv.FormatInt(user.ID, 10), Via: "session:" + strconv.FormatInt(row.ID, 10)}}
 	return s.anonymous(ctx, true, func(o *op) error {
+		o.tx = o.tx.In(user.OrgID) // where the sign-out is recorded
 		n, err := o.tx.EndSessions(ctx, user.ID, row.ID)
 		if err != nil || n == 0 {
 			return err
@@ -320,6 +333,9 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 		if err != nil || !strings.Contains(email, "@") || u.Status != roster.StatusActive {
 			return nil
 		}
+		if org, err := o.orgRow(); err != nil || org.Status != roster.OrgActive {
+			return err
+		}
 		// R20: a few links per account per window, whoever asks and from
 		// wherever; past that, nothing is sent and the answer is the same.
 		made, err := o.tx.CountLinksSince(ctx, u.ID, store.LinkSignIn, o.now.Add(-SignInLinkWindow))
@@ -336,7 +352,11 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 			return err
 		}
 		sent = l
-		m = signInMessage(set, u.Email, linkURL(set, "signin", tok), l)
+		url, err := o.linkURL(set, "signin", tok)
+		if err != nil {
+			return err
+		}
+		m = signInMessage(set, u.Email, url, l)
 		return o.audit("account.signin_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil || sent.ID == 0 {
@@ -483,6 +503,9 @@ func (o *op) liveLink(kind store.LinkKind, what string, hash []byte, check func(
 	l, found, err := o.tx.LinkByHash(o.ctx, kind, hash)
 	if err != nil || !found {
 		return l, store.UserRow{}, errors.Join(err, unknownLink(what))
+	}
+	if err := o.moveTo(l.OrgID, what); err != nil {
+		return l, store.UserRow{}, err
 	}
 	if err := deadLink(what, l, o.now); err != nil {
 		return l, store.UserRow{}, err

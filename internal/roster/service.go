@@ -159,6 +159,8 @@ type Principal struct {
 	User *User `json:"user"`
 	// Name is how the audit log names the actor: an email or "local:<os user>".
 	Name string `json:"name"`
+	// Org is the slug of the organisation the actor acts in.
+	Org string `json:"org"`
 	// Via is how the actor reached roster: "local" or "token:<id>".
 	Via string `json:"via"`
 	// Permissions are the effective permissions, implications applied.

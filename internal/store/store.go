@@ -81,10 +81,16 @@ func WithOrg(ctx context.Context, org int64) context.Context {
 
 // OrgOf is the organisation ctx names: SystemOrg when it names none.
 func OrgOf(ctx context.Context) int64 {
-	if id, ok := ctx.Value(orgKey{}).(int64); ok && id > 0 {
+	if id, ok := OrgNamed(ctx); ok {
 		return id
 	}
 	return SystemOrg
+}
+
+// OrgNamed is the organisation ctx names, if it names one.
+func OrgNamed(ctx context.Context) (int64, bool) {
+	id, ok := ctx.Value(orgKey{}).(int64)
+	return id, ok && id > 0
 }
 
 // OrgRow is a stored organisation.
@@ -111,7 +117,8 @@ type Tx interface {
 	// (roster.OrgPermissions(false)) and the locked roles, and returns its
 	// id. A slug taken is ErrConflict.
 	InsertOrg(ctx context.Context, o roster.Org, now time.Time) (int64, error)
-	// UpdateOrg writes an organisation's name and status.
+	// UpdateOrg writes an organisation's slug, name and status (a slug
+	// taken is ErrConflict).
 	UpdateOrg(ctx context.Context, o OrgRow) error
 	// DeleteOrg removes an organisation and everything of it: users and
 	// all that hangs on them, roles, permissions, projects, settings, the
