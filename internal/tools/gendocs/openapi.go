@@ -20,7 +20,7 @@ const (
 
 	apiPrefix  = "/api/v1"
 	orgsPrefix = apiPrefix + "/orgs"
-	orgParam   = "#/components/parameters/orgSlug"
+	orgParam   = "#/components/parameters/orgRef"
 )
 
 // GenerateOpenAPI rewrites the organisation-scoped copies of the
