@@ -82,8 +82,8 @@ func newCmdOrgList(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List organisations, with their users, seats and projects",
-		Long: `List organisations by slug: every one for system administrators (orgs.view
-or orgs.manage), otherwise one's own.`,
+		Long: `List organisations by slug, with their counts. Needs orgs.view or
+orgs.manage: system administrators only.`,
 		Example: `  roster org list
   roster org list -o json | jq -r '.[] | select(.status == "suspended") | .slug'`,
 		Args: exactArgs(0),
@@ -102,8 +102,9 @@ func newCmdOrgShow(f *Factory) *cobra.Command {
 		Use:   "show SLUG",
 		Short: "Show an organisation",
 		Long: `Show an organisation: its name, status, users (all and active), seat limit
-and projects. Another organisation than one's own is "not found" (exit 3)
-to anyone but a system administrator (R21).`,
+and projects. System administrators see any; others their own, with
+settings.manage. Another organisation than one's own is "not found"
+(exit 3) to anyone but a system administrator (R21).`,
 		Example:           `  roster org show acme -o json`,
 		Args:              exactArgs(1, "SLUG"),
 		ValidArgsFunction: positional(f, false, anyOrg),
