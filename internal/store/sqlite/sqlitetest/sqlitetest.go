@@ -28,12 +28,12 @@ func SeedUsers(tb testing.TB, path string, n int) {
 		tb.Fatal(err)
 	}
 	defer tx.Rollback()
-	users, err := tx.Prepare(`INSERT INTO users (email, email_key, name, name_key, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 'active', ?, ?)`)
+	users, err := tx.Prepare(`INSERT INTO users (org_id, email, email_key, name, name_key, status, created_at, updated_at)
+		VALUES (1, ?, ?, ?, ?, 'active', ?, ?)`)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	roles, err := tx.Prepare(`INSERT INTO user_roles (user_id, role) VALUES (?, 'member')`)
+	roles, err := tx.Prepare(`INSERT INTO user_roles (user_id, org_id, role) VALUES (?, 1, 'member')`)
 	if err != nil {
 		tb.Fatal(err)
 	}
