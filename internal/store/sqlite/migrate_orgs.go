@@ -270,7 +270,7 @@ func (db *DB) orgProblems(ctx context.Context) ([]string, error) {
 	if err := db.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil || version < orgsVersion {
 		return nil, err
 	}
-	t := &Tx{conn: &conn{q: db.sql, stmts: db.stmts}}
+	t := &Tx{txShared: &txShared{q: db.sql, stmts: db.stmts}}
 	orgs, err := t.Orgs(ctx)
 	if err != nil {
 		return nil, err

@@ -3,10 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
@@ -216,4 +219,113 @@ func equal[T any](t *testing.T, what string, got, want T) {
 	if fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", want) {
 		t.Errorf("%s = %#v, want %#v", what, got, want)
 	}
+}
+
+// TestMigrateLeavesForeignKeysOn: the connection the migrations ran on,
+// with foreign keys off, goes back to the pool with them on, as every
+// other connection has them.
+func TestMigrateLeavesForeignKeysOn(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, copyFixture(t, fmt.Sprintf("v%d.db", fixtureVersion)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Hold several connections at once, so that the pool hands out the
+	// idle one the migrations used among them.
+	var conns []*sql.Conn
+	for range 4 {
+		c, err := db.sql.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var on int
+		if err := c.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on); err != nil || on != 1 {
+			t.Errorf("connection %d: foreign_keys = %d, %v", i, on, err)
+		}
+	}
+}
+
+// TestMigrateRefusesCustomSystemPermission: a store with an application
+// permission named as one of system administrators is not migrated (its
+// holders would become system administrators), and stays as it was.
+func TestMigrateRefusesCustomSystemPermission(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "roster.db")
+	storeAtVersion(t, path, fixtureVersion, fixtureData+`;
+		INSERT INTO permissions (name, description) VALUES ('orgs.manage', 'manage our orgs');
+		INSERT INTO role_permissions (role, permission) VALUES ('billing', 'orgs.manage')`).Close()
+	_, err := Open(ctx, path)
+	if !errors.Is(err, roster.ErrConflict) || !strings.Contains(err.Error(), "orgs.manage") {
+		t.Fatalf("Open = %v, want a conflict naming orgs.manage", err)
+	}
+	db, err := OpenNoMigrate(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if v, err := db.Version(ctx); err != nil || v != fixtureVersion {
+		t.Errorf("version after the refused migration = %d, %v; want %d", v, err, fixtureVersion)
+	}
+}
+
+// TestCheckOrganisations: Check finds an organisation without a locked
+// role or roster's permissions, one holding a permission of system
+// administrators, and a membership across two organisations.
+func TestCheckOrganisations(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, problems, err := db.Check(ctx); err != nil || len(problems) > 0 {
+		t.Fatalf("Check of a new store = %q, %v", problems, err)
+	}
+	var beta int64
+	err = db.Write(ctx, func(tx store.Tx) error {
+		if beta, err = tx.InsertOrg(ctx, roster.Org{Slug: "beta", Name: "Beta"}, time.Now()); err != nil {
+			return err
+		}
+		ann, err := tx.InsertUser(ctx, store.UserRow{User: roster.User{Email: "ann@example.com", Status: roster.StatusActive}})
+		if err != nil {
+			return err
+		}
+		web, err := tx.In(beta).InsertProject(ctx, roster.Project{Slug: "web"}, time.Now())
+		if err != nil {
+			return err
+		}
+		// What no query of the port can do: the checks are for a store
+		// damaged by hand or by a bug.
+		raw := tx.(*Tx).q
+		for _, q := range []string{
+			fmt.Sprintf(`INSERT INTO memberships (project_id, user_id, created_at) VALUES (%d, %d, 0)`, web, ann),
+			fmt.Sprintf(`DELETE FROM roles WHERE org_id = %d AND name = 'viewer'`, beta),
+			fmt.Sprintf(`DELETE FROM role_permissions WHERE org_id = %d AND permission = 'audit.view'`, beta),
+			fmt.Sprintf(`DELETE FROM permissions WHERE org_id = %d AND name = 'audit.view'`, beta),
+			fmt.Sprintf(`INSERT INTO permissions (org_id, name, builtin) VALUES (%d, 'orgs.view', 1)`, beta),
+		} {
+			if _, err := raw.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, problems, err := db.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "problems", problems, []string{
+		"organisation beta has no locked role viewer",
+		"organisation beta lacks the permission audit.view",
+		"organisation beta has orgs.view, which only the system organisation may have",
+		"a membership joins two organisations: ann@example.com in web",
+	})
 }

@@ -18,12 +18,12 @@ import (
 // store's queries, each of which reads and writes only that
 // organisation's rows (R21).
 type Tx struct {
-	*conn
+	*txShared
 	org int64
 }
 
-// conn is what the copies of one transaction that In makes share.
-type conn struct {
+// txShared is what the copies of one transaction that In makes share.
+type txShared struct {
 	tx    *sql.Tx // nil for a Lookup, outside any transaction
 	q     querier // tx, or for a Lookup the database
 	stmts *stmts
