@@ -192,6 +192,10 @@ CREATE INDEX audit_org ON audit (org_id, id);
 CREATE INDEX audit_actor_id ON audit (actor_id) WHERE actor_id IS NOT NULL;
 CREATE INDEX audit_target_id ON audit (target_id) WHERE target_id IS NOT NULL;
 CREATE INDEX audit_at ON audit (at);
+-- Deleting a user sets created_by of the links they made to NULL: without
+-- an index, each deletion read every link, and deleting an organisation
+-- deletes all its users.
+CREATE INDEX links_created_by ON links (created_by) WHERE created_by IS NOT NULL;
 `
 
 // addOrgs is the migration to organisations: schemaOrgs, the system
