@@ -356,6 +356,9 @@ func testUpdateOrg(t *testing.T, s store.Admin) {
 		equal(t, "system organisation after UpdateOrg of beta", [2]any{sys.Name, sys.Status}, [2]any{"default", roster.OrgActive})
 		return err
 	})
+	o.ID += 100
+	err := s.Write(ctx, func(tx store.Tx) error { return tx.UpdateOrg(ctx, o) })
+	isKind(t, err, roster.ErrNotFound, "UpdateOrg of an unknown organisation")
 }
 
 func testOrgSameNames(t *testing.T, s store.Admin) {
