@@ -111,8 +111,8 @@ type Tx interface {
 	// (roster.OrgPermissions(false)) and the locked roles, and returns its
 	// id. A slug taken is ErrConflict.
 	InsertOrg(ctx context.Context, o roster.Org, now time.Time) (int64, error)
-	// UpdateOrg writes an organisation's name and status; an unknown id
-	// is roster.ErrNotFound.
+	// UpdateOrg writes an organisation's slug, name and status (a slug
+	// taken is ErrConflict).
 	UpdateOrg(ctx context.Context, o OrgRow) error
 	// DeleteOrg removes an organisation and everything of it: users and
 	// all that hangs on them, roles, permissions, projects, settings, the
