@@ -239,7 +239,9 @@ func execSQL(q string) migration {
 
 // seedCatalog writes roster's own permissions and the locked roles from
 // the catalog in package roster, the one place they are defined, as
-// SQLite's migration 2 does.
+// SQLite's migration 2 does: the roles as they were then, without
+// developer, which a later migration adds, so that a store made now and
+// one made then are migrated alike.
 func seedCatalog(ctx context.Context, tx pgx.Tx) error {
 	for _, p := range roster.BuiltinPermissions {
 		if _, err := tx.Exec(ctx, `INSERT INTO permissions (name, description, builtin) VALUES ($1, $2, true)`, p.Name, p.Description); err != nil {
@@ -247,6 +249,9 @@ func seedCatalog(ctx context.Context, tx pgx.Tx) error {
 		}
 	}
 	for _, r := range roster.BuiltinRoles {
+		if r.Name == roster.RoleDeveloper {
+			continue
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO roles (name, description, builtin, all_permissions) VALUES ($1, $2, true, $3)`,
 			r.Name, r.Description, r.AllPermissions); err != nil {
 			return err
