@@ -71,7 +71,7 @@ func (t *Tx) Savepoint(ctx context.Context, fn func(store.Tx) error) (err error)
 	if err != nil {
 		return fmt.Errorf("savepoint: %w", t.note(err))
 	}
-	inner := &Tx{tx: sp, wait: t.wait}
+	inner := &Tx{txConn: &txConn{tx: sp, wait: t.wait}, org: t.org}
 	defer func() {
 		if inner.conflict != nil && t.conflict == nil {
 			t.conflict = inner.conflict
