@@ -30,7 +30,7 @@ CREATE INDEX idempotency_created ON idempotency (created_at);
 func (t *Tx) Outcome(ctx context.Context, userID int64, keyHash []byte) (store.Outcome, bool, error) {
 	o := store.Outcome{UserID: userID, KeyHash: keyHash}
 	err := t.queryRow(ctx, `SELECT request_hash, status, body, created_at FROM idempotency
-		WHERE user_id = $1 AND key_hash = $2`, userID, keyHash).Scan(&o.Request, &o.Status, &o.Body, &o.CreatedAt)
+		WHERE user_id = $1 AND key_hash = $2 AND ($1 = 0 OR `+userOf("user_id", "$3")+`)`, userID, keyHash, t.org).Scan(&o.Request, &o.Status, &o.Body, &o.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Outcome{}, false, nil
 	}

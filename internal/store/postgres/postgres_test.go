@@ -106,16 +106,21 @@ func TestMigrateFreshAndAgain(t *testing.T) {
 	if err != nil || v != db.SchemaVersion() || len(problems) > 0 {
 		t.Fatalf("check: version %d, problems %q, %v", v, problems, err)
 	}
-	// The seed is SQLite's: every built-in role and permission, once.
+	// The seed is SQLite's: every built-in role and permission, once, in
+	// the system organisation, with the system organisation's own.
 	err = db.Read(ctx, func(tx store.Tx) error {
 		c, err := tx.LoadCatalog(ctx)
 		if err != nil {
 			return err
 		}
-		if len(c.Permissions) != len(roster.BuiltinPermissions) || len(c.Roles) != len(roster.BuiltinRoles) {
+		perms := roster.OrgPermissions(true)
+		if len(c.Permissions) != len(perms) || len(c.Roles) != len(roster.BuiltinRoles) {
 			t.Errorf("catalog: %d permissions, %d roles", len(c.Permissions), len(c.Roles))
 		}
-		if got := c.Roles[roster.RoleOwner].Permissions; len(got) != len(roster.BuiltinPermissions) {
+		if got := c.Roles[roster.RoleDeveloper].Permissions; !c.Roles[roster.RoleDeveloper].Builtin || strings.Join(got, ",") != "audit.view,roles.view" {
+			t.Errorf("developer: %+v", c.Roles[roster.RoleDeveloper])
+		}
+		if got := c.Roles[roster.RoleOwner].Permissions; len(got) != len(perms) {
 			t.Errorf("owner holds %v", got)
 		}
 		if got := c.Roles[roster.RoleManager].Permissions; strings.Join(got, ",") != "projects.members,roles.view,users.view" {
@@ -307,14 +312,14 @@ func TestCheckFindsDamage(t *testing.T) {
 	psql(t, dbURL,
 		`DELETE FROM roles WHERE name = 'viewer'`,
 		`ALTER TABLE user_roles DISABLE TRIGGER ALL`,
-		fmt.Sprintf(`INSERT INTO user_roles (user_id, role) VALUES (%d, 'ghost')`, id+100),
+		fmt.Sprintf(`INSERT INTO user_roles (org_id, user_id, role) VALUES (1, %d, 'ghost')`, id+100),
 	)
 	_, problems, err := db.Check(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(problems, "\n")
-	for _, want := range []string{"built-in role viewer is missing", "of user_roles is not enforced",
+	for _, want := range []string{"organisation default lacks built-in role viewer", "of user_roles is not enforced",
 		"1 rows of user_roles refer to missing rows of users", "1 rows of user_roles refer to missing rows of roles"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems lack %q:\n%s", want, got)

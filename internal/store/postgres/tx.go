@@ -129,3 +129,16 @@ func nullID(id int64) any {
 	}
 	return id
 }
+
+// userOf is the condition that the user whose id is in column col belongs
+// to the organisation of placeholder org: how the tables reached through a
+// user (links, tokens, sessions, notices) are held to one organisation.
+func userOf(col, org string) string {
+	return col + " IN (SELECT id FROM users WHERE org_id = " + org + ")"
+}
+
+// userIDNotFound is the error of a write for a user id that is no user of
+// the transaction's organisation.
+func userIDNotFound(id int64) error {
+	return store.UserNotFound(strconv.FormatInt(id, 10))
+}
