@@ -51,7 +51,7 @@ func (db *DB) check(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	// Foreign keys: each key roster made, whether it is enforced, and
 	// whether any row breaks it.
 	type fkey struct {
-		name, table, parent string
+		name, table, parent    string
 		columns, parentColumns []string
 	}
 	rows, err := tx.Query(ctx, `SELECT c.conname, t.relname, pt.relname,
