@@ -24,10 +24,10 @@ const (
 
 // The built-in roles.
 const (
-	RoleOwner   = "owner"
-	RoleAdmin   = "admin"
-	RoleManager = "manager"
-	RoleMember  = "member"
+	RoleOwner     = "owner"
+	RoleAdmin     = "admin"
+	RoleManager   = "manager"
+	RoleMember    = "member"
 	RoleViewer    = "viewer"
 	RoleDeveloper = "developer"
 )

@@ -344,8 +344,8 @@ type UserRow struct {
 	roster.User
 	// OrgID is the user's organisation and OrgStatus its status, set when
 	// read back (InsertUser and InsertUsers write into the transaction's).
-	OrgID     int64
-	OrgStatus roster.OrgStatus
+	OrgID        int64
+	OrgStatus    roster.OrgStatus
 	PasswordHash string
 	Reason       string
 	// StatusBefore is the status a deactivated user had, and gets back.

@@ -192,7 +192,7 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 // single statement its own consistent read, and BEGIN and ROLLBACK, which
 // the driver prepares anew each time, cost as much as the look-up.
 func (db *DB) Lookup(ctx context.Context, fn func(store.Tx) error) error {
-	return db.mapErr(fn(&Tx{q: db.sql, stmts: db.stmts}))
+	return db.mapErr(fn(&Tx{conn: &conn{q: db.sql, stmts: db.stmts}, org: store.OrgOf(ctx)}))
 }
 
 func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) error {
@@ -207,7 +207,7 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) e
 	if err != nil {
 		return db.mapErr(fmt.Errorf("begin: %w", err))
 	}
-	if err := fn(&Tx{tx: tx, q: tx, stmts: db.stmts}); err != nil {
+	if err := fn(&Tx{conn: &conn{tx: tx, q: tx, stmts: db.stmts}, org: store.OrgOf(ctx)}); err != nil {
 		tx.Rollback()
 		return db.mapErr(err)
 	}

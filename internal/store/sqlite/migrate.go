@@ -296,6 +296,11 @@ func seedCatalog(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	for _, r := range roster.BuiltinRoles {
+		// developer came with organisations: migration 14 adds it, to
+		// new stores as to old ones.
+		if r.Name == roster.RoleDeveloper {
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO roles (name, description, builtin, all_permissions) VALUES (?, ?, 1, ?)`, r.Name, r.Description, r.AllPermissions); err != nil {
 			return err
 		}

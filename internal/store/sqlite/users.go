@@ -14,8 +14,16 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-// Tx is one transaction; its methods are the store's queries.
+// Tx is one transaction acting in one organisation; its methods are the
+// store's queries, each of which reads and writes only that
+// organisation's rows (R21).
 type Tx struct {
+	*conn
+	org int64
+}
+
+// conn is what the copies of one transaction that In makes share.
+type conn struct {
 	tx    *sql.Tx // nil for a Lookup, outside any transaction
 	q     querier // tx, or for a Lookup the database
 	stmts *stmts
