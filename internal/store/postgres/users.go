@@ -162,10 +162,13 @@ func (t *Tx) SetUserRoles(ctx context.Context, id int64, roles []string) error {
 	return nil
 }
 
-// SetLink links a user to kind=value, replacing the user's link of that kind.
+// SetLink links a user to kind=value, replacing the user's link of that
+// kind. Another organisation's user is left alone: the foreign key refuses
+// a new link, and the WHERE an update.
 func (t *Tx) SetLink(ctx context.Context, id int64, kind, value string) error {
 	_, err := t.exec(ctx, `INSERT INTO user_links (user_id, kind, value, org_id) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value`, id, kind, value, t.org)
+		ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value WHERE user_links.org_id = excluded.org_id`,
+		id, kind, value, t.org)
 	return err
 }
 
