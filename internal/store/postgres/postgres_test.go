@@ -106,6 +106,18 @@ func TestMigrateFreshAndAgain(t *testing.T) {
 	if err != nil || v != db.SchemaVersion() || len(problems) > 0 {
 		t.Fatalf("check: version %d, problems %q, %v", v, problems, err)
 	}
+	// One organisation, the system one, made by the migration.
+	err = db.Read(ctx, func(tx store.Tx) error {
+		orgs, err := tx.Orgs(ctx)
+		if err == nil && (len(orgs) != 1 || orgs[0].ID != store.SystemOrg || orgs[0].Slug != "default" ||
+			orgs[0].Name != "default" || orgs[0].Status != roster.OrgActive || !orgs[0].System) {
+			t.Errorf("organisations of a new store: %+v", orgs)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The seed is SQLite's: every built-in role and permission, once, in
 	// the system organisation, with the system organisation's own.
 	err = db.Read(ctx, func(tx store.Tx) error {
@@ -309,18 +321,44 @@ func TestCheckFindsDamage(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	db := open(t, dbURL)
 	id := insertUser(t, db, newUser("ann@example.com"))
+	// A second organisation, whose catalog is checked too, with a user
+	// made a member of the first's project.
+	ctx := context.Background()
+	var beta, betaUser, project int64
+	err := db.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if project, err = tx.InsertProject(ctx, roster.Project{Slug: "apollo"}, now); err != nil {
+			return err
+		}
+		if beta, err = tx.InsertOrg(ctx, roster.Org{Slug: "beta", Name: "Beta"}, now); err != nil {
+			return err
+		}
+		betaUser, err = tx.In(beta).InsertUser(ctx, newUser("bob@example.com"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, problems, err := db.Check(ctx); err != nil || len(problems) > 0 {
+		t.Fatalf("Check before the damage: %q, %v", problems, err)
+	}
 	psql(t, dbURL,
-		`DELETE FROM roles WHERE name = 'viewer'`,
+		`DELETE FROM roles WHERE name = 'viewer' AND org_id = 1`,
+		fmt.Sprintf(`DELETE FROM roles WHERE name = 'developer' AND org_id = %d`, beta),
+		fmt.Sprintf(`INSERT INTO permissions (org_id, name, builtin) VALUES (%d, 'orgs.manage', true)`, beta),
+		fmt.Sprintf(`INSERT INTO memberships (project_id, user_id, created_at) VALUES (%d, %d, now())`, project, betaUser),
 		`ALTER TABLE user_roles DISABLE TRIGGER ALL`,
 		fmt.Sprintf(`INSERT INTO user_roles (org_id, user_id, role) VALUES (1, %d, 'ghost')`, id+100),
 	)
-	_, problems, err := db.Check(context.Background())
+	_, problems, err := db.Check(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(problems, "\n")
 	for _, want := range []string{"organisation default lacks built-in role viewer", "of user_roles is not enforced",
-		"1 rows of user_roles refer to missing rows of users", "1 rows of user_roles refer to missing rows of roles"} {
+		"1 rows of user_roles refer to missing rows of users", "1 rows of user_roles refer to missing rows of roles",
+		"organisation beta lacks built-in role developer", "organisation beta holds orgs.manage",
+		"1 memberships join a project and a user of different organisations"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems lack %q:\n%s", want, got)
 		}
