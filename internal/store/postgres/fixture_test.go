@@ -17,10 +17,10 @@ import (
 
 // The fixtures are stores of schema version 5, the last before
 // organisations, dumped by pg_dump: what the migration to organisations
-// must carry over whole. go test -run TestWriteFixtures -update-fixtures
+// must carry over whole. go test -run TestFixtures -update
 // writes them again from fixtureData; the first five migrations never
 // change, so neither do they.
-var updateFixtures = flag.Bool("update-fixtures", false, "write testdata/v5*.sql again")
+var updateFixtures = flag.Bool("update", false, "write testdata/v5*.sql again")
 
 // fixtureVersion is the schema version the fixtures hold.
 const fixtureVersion = 5
@@ -102,12 +102,12 @@ var fixtures = []struct{ file, data string }{
 	{"v5-developer.sql", fixtureDeveloper},
 }
 
-// TestWriteFixtures writes the fixtures again when -update-fixtures is
+// TestFixtures writes the fixtures again when -update is
 // given: a store of version 5 in a schema of its own, dumped by pg_dump,
 // with the schema's name replaced by fixtureSchema.
-func TestWriteFixtures(t *testing.T) {
+func TestFixtures(t *testing.T) {
 	if !*updateFixtures {
-		t.Skip("writes testdata/v5*.sql only with -update-fixtures")
+		t.Skip("writes testdata/v5*.sql only with -update")
 	}
 	pgDump, err := exec.LookPath("pg_dump")
 	if err != nil {
