@@ -259,3 +259,33 @@ func checkMigratedStore(t *testing.T, ctx context.Context, tx store.Tx, customDe
 		t.Errorf("CountActive = %d, %v", n, err)
 	}
 }
+
+// TestMigrateOrganisationsAllOrNothing fails the migration half-way, once
+// orgs is made and users altered (an index of the name it makes next is
+// in the way): the store is left as it was, of version 5, without orgs
+// or an org_id anywhere.
+func TestMigrateOrganisationsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenNoMigrate(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	loadFixture(t, db, fixtures[0].file)
+	if _, err := db.pool.Exec(ctx, `CREATE INDEX users_org_status ON settings (value)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err == nil || !strings.Contains(err.Error(), "users_org_status") {
+		t.Fatalf("Migrate with an index in the way: %v", err)
+	}
+	if v, err := db.Version(ctx); err != nil || v != fixtureVersion {
+		t.Errorf("version after the failed migration: %d, %v", v, err)
+	}
+	var columns int
+	var orgs bool
+	err = db.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM information_schema.columns
+		WHERE table_schema = $1 AND column_name = 'org_id'), to_regclass('orgs') IS NOT NULL`, db.schema).Scan(&columns, &orgs)
+	if err != nil || columns != 0 || orgs {
+		t.Errorf("after the failed migration: %d columns org_id, table orgs %v, %v", columns, orgs, err)
+	}
+}
