@@ -207,7 +207,8 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer traced.Close()
+	// db.Close closes the traced pool in its turn.
+	db.pool.Close()
 	db.pool = traced
 	octx := store.WithOrg(ctx, target)
 	lastTok := []byte(fmt.Sprintf("tok-%d-%d", orgs-1, 3))
