@@ -95,39 +95,48 @@ INSERT INTO user_roles (user_id, role) VALUES (6, 'developer');
 // makeFixture makes a store of fixtureVersion at path.
 func makeFixture(t *testing.T, path string, developer bool) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := OpenNoMigrate(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	for i := range fixtureVersion {
-		if err := migrations[i](ctx, tx); err != nil {
-			t.Fatalf("migration %d: %v", i+1, err)
-		}
-	}
 	data := fixtureData
 	if developer {
 		data += developerData
 	}
-	if _, err := tx.ExecContext(ctx, data+fmt.Sprintf("PRAGMA user_version = %d;", fixtureVersion)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	db := storeAtVersion(t, path, fixtureVersion, data)
+	defer db.Close()
 	// One file, without a -wal beside it.
+	ctx := context.Background()
 	if _, err := db.sql.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.sql.ExecContext(ctx, "VACUUM"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// storeAtVersion makes a store at path as the migrations up to version
+// left it, with data written by the SQL given, and returns it open.
+func storeAtVersion(t *testing.T, path string, version int, data string) *DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := OpenNoMigrate(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for i := range version {
+		if err := migrations[i](ctx, tx); err != nil {
+			t.Fatalf("migration %d: %v", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, data+fmt.Sprintf("; PRAGMA user_version = %d;", version)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // TestFixtures remakes the kept stores with -update; without it, it

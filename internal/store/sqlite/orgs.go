@@ -15,7 +15,7 @@ import (
 func (t *Tx) Org() int64 { return t.org }
 
 // In is this same transaction acting in org.
-func (t *Tx) In(org int64) store.Tx { return &Tx{conn: t.conn, org: org} }
+func (t *Tx) In(org int64) store.Tx { return &Tx{txShared: t.txShared, org: org} }
 
 // inOrg is the condition that the user whose id is in column col
 // belongs to the transaction's organisation: for the tables reached
