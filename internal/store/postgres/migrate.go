@@ -124,13 +124,30 @@ ALTER TABLE audit ALTER COLUMN org_id DROP DEFAULT;
 // permissions only it has, and the locked role developer, unless the
 // store has a custom role of that name. That role keeps its name and
 // permissions, and an audit event says so (DESIGN.md, "roster's own
-// permission catalog").
+// permission catalog"). A custom permission named as a system one is
+// refused, as SQLite's migration refuses it: its holders would become
+// system administrators.
 func migrateOrgs(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, schemaOrgs); err != nil {
 		return err
 	}
+	var names []string
+	for _, p := range roster.SystemPermissions {
+		names = append(names, p.Name)
+	}
+	taken, err := textColumn(ctx, tx, `SELECT name FROM permissions WHERE org_id = $1 AND name = ANY($2) ORDER BY name`,
+		store.SystemOrg, names)
+	if err != nil {
+		return err
+	}
+	if len(taken) > 0 {
+		// Taking a custom permission over would make whoever holds it a
+		// system administrator.
+		return roster.Errorf(roster.ErrConflict, "the store has a permission %s of its own, the name of a permission of system administrators", taken[0]).
+			WithHint("with the roster that made the store, remove it from every role and delete it (roster permission delete), then migrate again")
+	}
 	var custom bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM roles WHERE org_id = $1 AND name = $2)`,
+	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM roles WHERE org_id = $1 AND name = $2)`,
 		store.SystemOrg, roster.RoleDeveloper).Scan(&custom)
 	if err != nil {
 		return err
@@ -148,10 +165,13 @@ func migrateOrgs(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO audit (org_id, at, actor, via, action, target, details)
-		VALUES ($1, now(), 'roster', 'migrate', 'store.migrate', $2, $3)`, store.SystemOrg, roster.RoleDeveloper,
-		map[string]any{"role": roster.RoleDeveloper, "kept": true,
-			"message": "the custom role developer was kept with its permissions: there is no locked developer role"})
-	return err
+		VALUES ($1, now(), 'roster', 'migrate', 'store.migrate', $2, $3)`, store.SystemOrg, "role "+roster.RoleDeveloper,
+		map[string]any{"role": roster.RoleDeveloper,
+			"message": "the custom role developer was kept, with its permissions; this store has no locked developer role"})
+	if err != nil {
+		return fmt.Errorf("record the custom role developer: %w", err)
+	}
+	return nil
 }
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the

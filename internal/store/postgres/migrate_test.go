@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -198,7 +199,7 @@ func checkMigratedStore(t *testing.T, ctx context.Context, tx store.Tx, customDe
 		if dev.Builtin || dev.Description != "our developers" || strings.Join(dev.Permissions, ",") != "reports.view,users.view" {
 			t.Errorf("the custom developer: %+v", dev)
 		}
-		if len(events) != 1 || events[0].Actor != "roster" || events[0].Via != "migrate" || events[0].Target != roster.RoleDeveloper ||
+		if len(events) != 1 || events[0].Actor != "roster" || events[0].Via != "migrate" || events[0].Target != "role developer" ||
 			!strings.Contains(fmt.Sprint(events[0].Details), "no locked developer role") {
 			t.Errorf("the migration's event: %+v", events)
 		}
@@ -287,5 +288,28 @@ func TestMigrateOrganisationsAllOrNothing(t *testing.T) {
 		WHERE table_schema = $1 AND column_name = 'org_id'), to_regclass('orgs') IS NOT NULL`, db.schema).Scan(&columns, &orgs)
 	if err != nil || columns != 0 || orgs {
 		t.Errorf("after the failed migration: %d columns org_id, table orgs %v, %v", columns, orgs, err)
+	}
+}
+
+// TestMigrateRefusesACustomSystemPermission refuses a store whose own
+// permission is named orgs.manage: migrated, its holders would become
+// system administrators. Nothing is changed.
+func TestMigrateRefusesACustomSystemPermission(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenNoMigrate(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	loadFixture(t, db, fixtures[0].file)
+	if _, err := db.pool.Exec(ctx, `INSERT INTO permissions (name, description) VALUES ('orgs.manage', 'ours')`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Migrate(ctx)
+	if !errors.Is(err, roster.ErrConflict) || !strings.Contains(err.Error(), "orgs.manage") {
+		t.Fatalf("Migrate with a custom orgs.manage: %v", err)
+	}
+	if v, err := db.Version(ctx); err != nil || v != fixtureVersion {
+		t.Errorf("version after the refusal: %d, %v", v, err)
 	}
 }
