@@ -416,8 +416,12 @@ func (s *service) redeem(ctx context.Context, kind store.LinkKind, tok, pw strin
 func (s *service) minLength(ctx context.Context) (int, error) {
 	var n int
 	err := s.core.db.Read(ctx, func(tx store.Tx) error {
-		stored, err := tx.Settings(ctx)
-		n = roster.Settings(stored).Int("password.min_length")
+		tx, _, err := s.enter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		stored, err := orgSettings(ctx, tx)
+		n = s.core.settings(stored).Int("password.min_length")
 		return err
 	})
 	return n, err

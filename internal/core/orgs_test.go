@@ -125,6 +125,16 @@ func snapshot(t *testing.T, svc roster.Service) neighbour {
 	errs = append(errs, err)
 	n.Settings, err = svc.GetSettings(ctx)
 	errs = append(errs, err)
+	// Host settings are the host's, every organisation's alike (R16); an
+	// invitation's status moves with the clock the cases advance.
+	for _, spec := range roster.SettingSpecs {
+		if spec.Host {
+			delete(n.Settings, spec.Key)
+		}
+	}
+	for i := range n.Invitations {
+		n.Invitations[i].Status = ""
+	}
 	events, err := svc.ListAudit(ctx, roster.AuditFilter{Limit: 10000})
 	n.Audit = len(events)
 	if err := errors.Join(append(errs, err)...); err != nil {
@@ -197,6 +207,7 @@ func testSystemAdministrators(t *testing.T, open func(t *testing.T) store.Admin)
 		t.Fatalf("--if-not-exists: %+v, %v", res, err)
 	}
 
+	var bossToken string
 	login := func(org, email, pw string) roster.Service {
 		t.Helper()
 		octx, err := c.OrgContext(ctx, org)
@@ -210,6 +221,9 @@ func testSystemAdministrators(t *testing.T, open func(t *testing.T) store.Admin)
 		svc, err := c.Authenticate(ctx, tok.Token)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if email == "boss@acme.test" {
+			bossToken = tok.Token
 		}
 		return svc
 	}
@@ -291,8 +305,8 @@ func testSystemAdministrators(t *testing.T, open func(t *testing.T) store.Admin)
 	if _, err := root.UpdateOrg(ctx, "acme", roster.UpdateOrg{Suspended: &suspend}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := boss.Whoami(ctx); err == nil {
-		t.Error("a suspended organisation's token still works")
+	if _, err := c.Authenticate(ctx, bossToken); !errors.Is(err, roster.ErrUnauthenticated) {
+		t.Errorf("a suspended organisation's token: %v", err)
 	}
 	if _, err := c.SignIn(mustOrgCtx(t, c, "acme"), "boss@acme.test", "reset-by-root-1", "t"); !errors.Is(err, roster.ErrUnauthenticated) {
 		t.Errorf("sign-in to a suspended organisation: %v", err)
@@ -331,6 +345,8 @@ func testSystemAdministrators(t *testing.T, open func(t *testing.T) store.Admin)
 		t.Errorf("globex after acme's deletion: %+v, %v", page, err)
 	}
 }
+
+var ctx = context.Background()
 
 func mustOrgCtx(t *testing.T, c *core.Core, slug string) context.Context {
 	t.Helper()
