@@ -248,7 +248,7 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 	// Activity is recorded at most every tenth of the idle lifetime (and
 	// at least every minute), so that a session in use never reaches it.
 	if every := touchEvery(idle); now.Sub(row.LastSeenAt) >= every {
-		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, row.ID, now, now.Add(-every)) }); err != nil {
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.In(user.OrgID).TouchSession(ctx, row.ID, now, now.Add(-every)) }); err != nil {
 			return Session{}, err
 		}
 	}
