@@ -196,7 +196,7 @@ func (p *pages) redeemed(w http.ResponseWriter, r *http.Request, kind store.Link
 }
 
 func (p *pages) signInForm(w http.ResponseWriter, r *http.Request) {
-	if _, err := p.session(r); err == nil {
+	if _, _, err := p.session(r); err == nil {
 		redirect(w, r, "/account")
 		return
 	}
@@ -365,19 +365,34 @@ func (p *pages) signInLinkUse(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, "/account")
 }
 
-// session is the request's signed-in session.
-func (p *pages) session(r *http.Request) (core.Session, error) {
-	secret := cookie(r, sessionCookie)
-	if secret == "" {
-		return core.Session{}, roster.ErrUnauthenticated
+// session is the request's signed-in session in the organisation of its
+// pages. A browser may hold one session cookie per organisation, each on
+// its pages' path, and sends the system organisation's, on "/", to every
+// page: a session of another organisation is not signed in here (R21).
+// It returns the session's secret too, from its cookie.
+func (p *pages) session(r *http.Request) (core.Session, string, error) {
+	for i, c := range r.CookiesNamed(sessionCookie) {
+		if i == maxSessionCookies {
+			break
+		}
+		s, err := p.b.Session(r.Context(), c.Value)
+		if errors.Is(err, roster.ErrUnauthenticated) || err == nil && s.Org != store.OrgOf(r.Context()) {
+			continue
+		}
+		return s, c.Value, err
 	}
-	return p.b.Session(r.Context(), secret)
+	return core.Session{}, "", roster.ErrUnauthenticated
 }
+
+// maxSessionCookies is how many session cookies of one request are tried:
+// the organisation's own and the system organisation's, and a few
+// mistaken ones.
+const maxSessionCookies = 4
 
 // signedIn is the request's session; without one it has redirected to
 // the sign-in page.
 func (p *pages) signedIn(w http.ResponseWriter, r *http.Request) (core.Session, bool) {
-	s, err := p.session(r)
+	s, _, err := p.session(r)
 	if err != nil {
 		if cookie(r, sessionCookie) != "" {
 			p.setCookie(w, r, sessionCookie, "", "/", -1)
@@ -536,11 +551,15 @@ func (p *pages) revokeToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) signOut(w http.ResponseWriter, r *http.Request) {
-	if secret := cookie(r, sessionCookie); secret != "" {
-		if err := p.b.EndSession(p.ctx(r), secret); err != nil {
-			p.failure(w, r, err)
-			return
-		}
+	// Only this organisation's session: the system organisation's cookie
+	// reaches every organisation's pages.
+	_, secret, err := p.session(r)
+	if err == nil {
+		err = p.b.EndSession(p.ctx(r), secret)
+	}
+	if err != nil && !errors.Is(err, roster.ErrUnauthenticated) {
+		p.failure(w, r, err)
+		return
 	}
 	p.setCookie(w, r, sessionCookie, "", "/", -1)
 	redirect(w, r, "/signin?m=signedout")
