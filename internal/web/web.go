@@ -74,8 +74,9 @@ type Guard interface {
 var Patterns = []string{"GET /{$}", "/invite/", "/invite", "/reset/", "/reset", "/signin", "/signin/",
 	"/account", "/account/", "/signout", "GET /static/", "/o/"}
 
-// Cookie names. The session's lives on every path; a link's only on its
-// page, and briefly.
+// Cookie names. The session's lives on its organisation's pages (every
+// path, for the system organisation's own); a link's only on its page,
+// and briefly.
 const (
 	sessionCookie = "roster_session"
 	linkCookie    = "roster_link"
@@ -88,7 +89,6 @@ type pages struct {
 	log     *slog.Logger
 	tmpl    *template.Template
 	mux     *http.ServeMux
-	csrf    *http.CrossOriginProtection
 	sending sync.WaitGroup // sign-in links being mailed
 }
 
@@ -109,37 +109,42 @@ func New(b Backend, guard Guard, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p := &pages{b: b, guard: guard, log: log, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(),
+	p := &pages{b: b, guard: guard, log: log, mux: http.NewServeMux(),
 		tmpl: template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))}
 	p.mux.HandleFunc("GET /static/roster.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		_, _ = w.Write(stylesheet) // a failed write means the client left
 	})
-	p.csrf.SetDenyHandler(http.HandlerFunc(p.crossOrigin))
 	p.routes()
-	return &Handler{Handler: headers(p.mux), p: p}
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(p.crossOrigin))
+	return &Handler{Handler: headers(csrf.Handler(p.mux)), p: p}
 }
 
 // handle serves h at pattern ("METHOD /path") in the system organisation,
-// and at /o/{org}/path in the organisation {org} names. An unknown
-// organisation is answered as an unknown path is: it exists nowhere.
-// Every POST is checked for its origin, after its organisation is known,
-// so that a refusal keeps to its pages.
+// and at /o/{org}/path in the organisation {org} names.
 func (p *pages) handle(pattern string, h http.HandlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
-	checked := p.csrf.Handler(h)
-	p.mux.Handle(pattern, checked)
+	p.mux.HandleFunc(pattern, h)
 	p.mux.HandleFunc(method+" /o/{org}"+path, func(w http.ResponseWriter, r *http.Request) {
-		r, err := p.inOrg(r, r.PathValue("org"))
-		switch {
-		case errors.Is(err, roster.ErrNotFound):
-			http.NotFound(w, r)
-		case err != nil:
-			p.failure(w, r, err)
-		default:
-			checked.ServeHTTP(w, r)
+		if r, ok := p.enter(w, r, r.PathValue("org")); ok {
+			h(w, r)
 		}
 	})
+}
+
+// enter is r acting in the organisation slug names. An unknown
+// organisation is answered as an unknown path is, and then ok is false:
+// it exists nowhere.
+func (p *pages) enter(w http.ResponseWriter, r *http.Request, slug string) (_ *http.Request, ok bool) {
+	in, err := p.inOrg(r, slug)
+	switch {
+	case errors.Is(err, roster.ErrNotFound):
+		http.NotFound(w, r)
+	case err != nil:
+		p.failure(w, r, err)
+	}
+	return in, err == nil
 }
 
 // baseKey carries the path an organisation's pages live under.
@@ -264,8 +269,16 @@ func (p *pages) message(w http.ResponseWriter, r *http.Request, status int, titl
 	p.render(w, r, status, "message", &page{Title: title, Lines: lines, Next: nx})
 }
 
-// crossOrigin answers a POST from another site: nothing is done.
+// crossOrigin answers a POST from another site: nothing is done. It is
+// refused before the pages' routes are, so an organisation's address is
+// read here, for the answer to keep to its pages.
 func (p *pages) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/o/"); ok {
+		slug, _, _ := strings.Cut(rest, "/")
+		if r, ok = p.enter(w, r, slug); !ok {
+			return
+		}
+	}
 	p.message(w, r, http.StatusForbidden, "Request refused", &next{"/account", "Go to your account"},
 		"This form was sent from another site, so nothing was done.",
 		"If you meant to do this, open the page here and send the form again.")
