@@ -122,10 +122,14 @@ func New(b Backend, guard Guard, log *slog.Logger) *Handler {
 }
 
 // handle serves h at pattern ("METHOD /path") in the system organisation,
-// and at /o/{org}/path in the organisation {org} names.
+// and at /o/{org}/path in the organisation {org} names. Either names its
+// organisation to the core, so that a link of another one is unknown
+// there (R21): each is used at its own organisation's address.
 func (p *pages) handle(pattern string, h http.HandlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
-	p.mux.HandleFunc(pattern, h)
+	p.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		h(w, r.WithContext(store.WithOrg(r.Context(), store.SystemOrg)))
+	})
 	p.mux.HandleFunc(method+" /o/{org}"+path, func(w http.ResponseWriter, r *http.Request) {
 		if r, ok := p.enter(w, r, r.PathValue("org")); ok {
 			h(w, r)
