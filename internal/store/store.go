@@ -122,7 +122,8 @@ type Tx interface {
 	UpdateOrg(ctx context.Context, o OrgRow) error
 	// DeleteOrg removes an organisation and everything of it: users and
 	// all that hangs on them, roles, permissions, projects, settings, the
-	// audit log. The system organisation cannot be deleted.
+	// audit log. The system organisation cannot be deleted
+	// (roster.ErrInvalid); an unknown id is roster.ErrNotFound.
 	DeleteOrg(ctx context.Context, id int64) error
 	// CountProjects counts this organisation's projects.
 	CountProjects(ctx context.Context) (int, error)
@@ -351,8 +352,8 @@ type UserRow struct {
 	roster.User
 	// OrgID is the user's organisation and OrgStatus its status, set when
 	// read back (InsertUser and InsertUsers write into the transaction's).
-	OrgID     int64
-	OrgStatus roster.OrgStatus
+	OrgID        int64
+	OrgStatus    roster.OrgStatus
 	PasswordHash string
 	Reason       string
 	// StatusBefore is the status a deactivated user had, and gets back.
