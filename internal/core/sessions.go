@@ -27,9 +27,12 @@ func WithClient(ctx context.Context, addr string) context.Context {
 // Session is a signed-in browser session: who it is, and a Service acting
 // as them with their current permissions.
 type Session struct {
-	ID      int64
-	User    roster.User
-	Method  string // how it began: "password" or "link"
+	ID     int64
+	User   roster.User
+	Method string // how it began: "password" or "link"
+	// Org is the user's organisation (store.OrgOf's id), in which Service
+	// acts: the pages open a session only in its own.
+	Org     int64
 	Service roster.Service
 }
 
@@ -248,12 +251,12 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 	// Activity is recorded at most every tenth of the idle lifetime (and
 	// at least every minute), so that a session in use never reaches it.
 	if every := touchEvery(idle); now.Sub(row.LastSeenAt) >= every {
-		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, row.ID, now, now.Add(-every)) }); err != nil {
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.In(user.OrgID).TouchSession(ctx, row.ID, now, now.Add(-every)) }); err != nil {
 			return Session{}, err
 		}
 	}
 	actor := Actor{User: strconv.FormatInt(user.ID, 10), Via: "session:" + strconv.FormatInt(row.ID, 10)}
-	return Session{ID: row.ID, User: user.User, Method: row.Method,
+	return Session{ID: row.ID, User: user.User, Method: row.Method, Org: user.OrgID,
 		Service: &service{core: c, actor: actor, signedIn: &user, home: user.OrgID}}, nil
 }
 

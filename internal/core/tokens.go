@@ -227,7 +227,7 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 	// last_used_at is kept to the minute, so a write is needed about once
 	// a minute per token, not once per request.
 	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) >= time.Minute {
-		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchToken(ctx, tok.ID, now) }); err != nil {
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.In(user.OrgID).TouchToken(ctx, tok.ID, now) }); err != nil {
 			return nil, err
 		}
 	}
