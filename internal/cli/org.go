@@ -286,7 +286,7 @@ organisation's audit log keeps an org.delete event with the counts.`,
 			}
 			counts := make([]string, 0, len(res.Deleted))
 			for _, k := range slices.Sorted(maps.Keys(res.Deleted)) {
-				counts = append(counts, fmt.Sprintf("%d %s", res.Deleted[k], k))
+				counts = append(counts, fmt.Sprintf("%s: %d", k, res.Deleted[k]))
 			}
 			what := ""
 			if len(counts) > 0 {
