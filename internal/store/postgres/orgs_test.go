@@ -317,3 +317,103 @@ func plan(t *testing.T, db *DB, s statement) []planNode {
 	walk(doc[0].Plan, false)
 	return nodes
 }
+
+// TestDeleteOrgLeavesNoRow deletes an organisation holding one of every
+// kind of row and looks in every table, those reached through a user or
+// a project included: none of its rows is left, and the store is sound.
+func TestDeleteOrgLeavesNoRow(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var org, user, project int64
+	err = db.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if org, err = tx.InsertOrg(ctx, roster.Org{Slug: "beta", Name: "Beta"}, now); err != nil {
+			return err
+		}
+		in := tx.In(org)
+		if err := in.InsertPermission(ctx, roster.Permission{Name: "app.read"}); err != nil {
+			return err
+		}
+		if err := in.InsertRole(ctx, roster.Role{Name: "reader", Permissions: []string{"app.read"}}); err != nil {
+			return err
+		}
+		if user, err = in.InsertUser(ctx, store.UserRow{User: roster.User{Email: "ann@example.com", Status: roster.StatusActive,
+			Roles: []string{"reader"}, Links: map[string]string{"github": "ann"}, CreatedAt: now, UpdatedAt: now}}); err != nil {
+			return err
+		}
+		if project, err = in.InsertProject(ctx, roster.Project{Slug: "apollo"}, now); err != nil {
+			return err
+		}
+		if _, err := in.AddMember(ctx, project, user, now); err != nil {
+			return err
+		}
+		if _, err := in.InsertToken(ctx, user, "ci", []byte("tok"), "ann", now, nil); err != nil {
+			return err
+		}
+		if _, err := in.InsertSession(ctx, store.SessionRow{UserID: user, TokenHash: []byte("ses"), Method: "password",
+			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			return err
+		}
+		if _, err := in.InsertLink(ctx, store.Link{Kind: store.LinkReset, UserID: user, TokenHash: []byte("lnk"), CreatedBy: user,
+			Creator: "ann", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			return err
+		}
+		if err := in.SetNoticesSeen(ctx, user, 1); err != nil {
+			return err
+		}
+		if _, err := in.InsertOutcome(ctx, store.Outcome{UserID: user, KeyHash: []byte("key"), Request: []byte("req"),
+			Status: 201, Body: []byte("{}"), CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := in.SetSetting(ctx, "seats", "5"); err != nil {
+			return err
+		}
+		return in.InsertAudit(ctx, store.AuditEntry{AuditEvent: roster.AuditEvent{At: now, Actor: "ann", Via: "cli", Action: "x"}, ActorID: user})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, func(tx store.Tx) error { return tx.DeleteOrg(ctx, org) }); err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]string{
+		"orgs":         "id = $1",
+		"memberships":  "project_id = $3 OR user_id = $2",
+		"links":        "user_id = $2 OR created_by = $2",
+		"api_tokens":   "user_id = $2",
+		"sessions":     "user_id = $2",
+		"notices_seen": "user_id = $2",
+		"idempotency":  "user_id = $2",
+		"user_links":   "org_id = $1 OR user_id = $2",
+	}
+	for _, table := range orgTables {
+		left[table] = "org_id = $1"
+	}
+	for _, table := range tables {
+		if table == "catalog_version" {
+			continue // the store's, not an organisation's
+		}
+		cond, ok := left[table]
+		if !ok {
+			t.Fatalf("table %s is not looked at", table)
+		}
+		var n int
+		// Every placeholder is used in some condition, so each is typed
+		// by one; ($1, $2, $3) is passed to all.
+		q := `SELECT count(*) FROM ` + table + ` WHERE (` + cond + `) AND $1::bigint IS NOT NULL AND $2::bigint IS NOT NULL AND $3::bigint IS NOT NULL`
+		if err := db.pool.QueryRow(ctx, q, org, user, project).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		if n != 0 {
+			t.Errorf("%d rows of %s left of the deleted organisation", n, table)
+		}
+	}
+	if _, problems, err := db.Check(ctx); err != nil || len(problems) > 0 {
+		t.Fatalf("Check after DeleteOrg: %q, %v", problems, err)
+	}
+}
