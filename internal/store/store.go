@@ -111,11 +111,13 @@ type Tx interface {
 	// (roster.OrgPermissions(false)) and the locked roles, and returns its
 	// id. A slug taken is ErrConflict.
 	InsertOrg(ctx context.Context, o roster.Org, now time.Time) (int64, error)
-	// UpdateOrg writes an organisation's name and status.
+	// UpdateOrg writes an organisation's slug, name and status (a slug
+	// taken is ErrConflict).
 	UpdateOrg(ctx context.Context, o OrgRow) error
 	// DeleteOrg removes an organisation and everything of it: users and
 	// all that hangs on them, roles, permissions, projects, settings, the
-	// audit log. The system organisation cannot be deleted.
+	// audit log. The system organisation cannot be deleted
+	// (roster.ErrInvalid); an unknown id is roster.ErrNotFound.
 	DeleteOrg(ctx context.Context, id int64) error
 	// CountProjects counts this organisation's projects.
 	CountProjects(ctx context.Context) (int, error)

@@ -123,9 +123,9 @@ func seedRole(ctx context.Context, q querier, org int64, r roster.BuiltinRole) e
 	return nil
 }
 
-// UpdateOrg writes an organisation's name and status.
+// UpdateOrg writes an organisation's slug, name and status.
 func (t *Tx) UpdateOrg(ctx context.Context, o store.OrgRow) error {
-	res, err := t.exec(ctx, `UPDATE orgs SET name = ?, status = ? WHERE id = ?`, o.Name, o.Status, o.ID)
+	res, err := t.exec(ctx, `UPDATE orgs SET slug = ?, name = ?, status = ? WHERE id = ?`, o.Slug, o.Name, o.Status, o.ID)
 	return orgChanged(res, err, o.ID)
 }
 

@@ -21,6 +21,7 @@ var orgTests = []test{
 		[]string{"InsertOrg", "OrgByID", "OrgBySlug", "Orgs", "Org", "LoadCatalog"}, testOrgCatalog},
 	{"an organisation's slug is unique", []string{"InsertOrg"}, testOrgSlugUnique},
 	{"UpdateOrg renames and suspends", []string{"UpdateOrg", "OrgByID", "OrgBySlug"}, testUpdateOrg},
+	{"UpdateOrg changes a slug to a free one only", []string{"UpdateOrg", "OrgBySlug"}, testUpdateOrgSlug},
 	{"two organisations hold the same names apart",
 		[]string{"InsertUser", "SetLink", "InsertProject", "InsertRole", "InsertPermission", "SetSetting", "UserByRef"}, testOrgSameNames},
 	{"nothing of a neighbour is listed, counted or found",
@@ -354,6 +355,49 @@ func testUpdateOrg(t *testing.T, s store.Admin) {
 		equal(t, "beta after UpdateOrg", [3]any{got.ID, got.Name, got.Status}, [3]any{b, "Beta Ltd", roster.OrgSuspended})
 		sys, _, err := tx.OrgByID(ctx, store.SystemOrg)
 		equal(t, "system organisation after UpdateOrg of beta", [2]any{sys.Name, sys.Status}, [2]any{"default", roster.OrgActive})
+		return err
+	})
+	o.ID += 100
+	err := s.Write(ctx, func(tx store.Tx) error { return tx.UpdateOrg(ctx, o) })
+	isKind(t, err, roster.ErrNotFound, "UpdateOrg of an unknown organisation")
+}
+
+func testUpdateOrgSlug(t *testing.T, s store.Admin) {
+	ctx := t.Context()
+	b := addOrg(t, s, "beta")
+	addOrg(t, s, "gamma")
+	var o store.OrgRow
+	read(t, s, func(tx store.Tx) error {
+		var err error
+		o, _, err = tx.OrgByID(ctx, b)
+		return err
+	})
+	for _, taken := range []string{"gamma", "default"} {
+		o.Slug = taken
+		conflict(t, s, "UpdateOrg to the taken slug "+taken, func(tx store.Tx) error { return tx.UpdateOrg(ctx, o) })
+	}
+	o.Slug = "delta"
+	write(t, s, func(tx store.Tx) error { return tx.UpdateOrg(ctx, o) })
+	read(t, s, func(tx store.Tx) error {
+		got, found, err := tx.OrgBySlug(ctx, "delta")
+		equal(t, "OrgBySlug(delta)", [3]any{got.ID, got.Name, found}, [3]any{b, "Org beta", true})
+		if _, found, err := tx.OrgBySlug(ctx, "beta"); found || err != nil {
+			t.Errorf("OrgBySlug of the old slug = %v, %v", found, err)
+		}
+		return err
+	})
+	// The system organisation may be renamed too (roster init --org).
+	write(t, s, func(tx store.Tx) error {
+		sys, _, err := tx.OrgByID(ctx, store.SystemOrg)
+		if err != nil {
+			return err
+		}
+		sys.Slug = "acme"
+		return tx.UpdateOrg(ctx, sys)
+	})
+	read(t, s, func(tx store.Tx) error {
+		got, found, err := tx.OrgBySlug(ctx, "acme")
+		equal(t, "the system organisation renamed", [3]any{got.ID, got.System, found}, [3]any{store.SystemOrg, true, true})
 		return err
 	})
 }
