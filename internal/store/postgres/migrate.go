@@ -467,10 +467,7 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		if err := db.refuseForeign(ctx, tx); err != nil {
 			return 0, err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE `+db.versionTable()+` (
-			version    integer PRIMARY KEY,
-			applied_at timestamptz NOT NULL DEFAULT now()
-		)`); err != nil {
+		if err := db.createVersionTable(ctx, tx); err != nil {
 			return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 		}
 	}
@@ -486,6 +483,16 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 	}
 	return SchemaVersion - v, nil
+}
+
+// createVersionTable makes the table of applied migrations in a fresh
+// schema.
+func (db *DB) createVersionTable(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `CREATE TABLE `+db.versionTable()+` (
+		version    integer PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`)
+	return err
 }
 
 // refuseForeign refuses to make roster's tables in a schema that already
