@@ -82,8 +82,8 @@ func TestMigrateOrganisations(t *testing.T) {
 			}
 			defer db.Close()
 			loadFixture(t, db, f.file)
-			if v, err := db.Version(ctx); err != nil || v != fixtureVersion {
-				t.Fatalf("fixture: version %d, %v", v, err)
+			if v, problems, err := db.Check(ctx); err != nil || v != fixtureVersion || len(problems) > 0 {
+				t.Fatalf("Check of the fixture: version %d, %q, %v", v, problems, err)
 			}
 			if n, err := db.Migrate(ctx); err != nil || n != SchemaVersion-fixtureVersion {
 				t.Fatalf("Migrate = %d, %v; want %d", n, err, SchemaVersion-fixtureVersion)
