@@ -52,7 +52,8 @@ func (t *Tx) OrgByID(ctx context.Context, id int64) (store.OrgRow, bool, error) 
 // locked roles. ON CONFLICT makes a slug taken an answer, not an error
 // that would abort the transaction: of two transactions making one slug,
 // the second waits on the first's index entry and, once it commits, finds
-// the slug taken.
+// the slug taken (at SERIALIZABLE PostgreSQL aborts it instead, and
+// Write's next attempt finds it taken).
 func (t *Tx) InsertOrg(ctx context.Context, o roster.Org, now time.Time) (int64, error) {
 	status := o.Status
 	if status == "" {
