@@ -48,8 +48,7 @@ func TestConcurrentInsertOrg(t *testing.T) {
 			// In serializable mode each first attempt waits, after its
 			// first read, for the other's: then both insert into the same
 			// snapshot of an empty orgs.
-			var inside sync.WaitGroup
-			inside.Add(2)
+			inside := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 			errs := make([]error, 2)
 			ids := make([]int64, 2)
 			var wg sync.WaitGroup
@@ -61,8 +60,12 @@ func TestConcurrentInsertOrg(t *testing.T) {
 							return err
 						}
 						if attempts.Add(1) == 1 && mode == "serializable" {
-							inside.Done()
-							inside.Wait()
+							close(inside[i])
+							select {
+							case <-inside[1-i]:
+							case <-ctx.Done():
+								return ctx.Err()
+							}
 						}
 						var err error
 						ids[i], err = tx.InsertOrg(ctx, roster.Org{Slug: "acme", Name: fmt.Sprint("Acme ", i)}, time.Now())
