@@ -401,7 +401,11 @@ func (s *service) CreateOrg(ctx context.Context, p roster.CreateOrg) (roster.Org
 		if res.Org, err = o.orgView(org); err != nil {
 			return err
 		}
-		res.Changed, res.Owner, res.Password = true, &row.User, generated
+		owner, err := in.tx.UserByRef(ctx, email)
+		if err != nil {
+			return err
+		}
+		res.Changed, res.Owner, res.Password = true, &owner.User, generated
 		return nil
 	})
 	if err != nil {
