@@ -64,7 +64,7 @@ func benchServer(b *testing.B) (url, tok string) {
 // benchLoad issues b.N requests from workers concurrent clients, each
 // sending its next request as soon as the last is answered (a closed
 // loop), over keep-alive connections, and reports the throughput and the
-// median and 99th-percentile latency. path(r) is the path of a request,
+// median, 95th- and 99th-percentile latency. path(r) is the path of a request,
 // r a generator private to the calling worker.
 func benchLoad(b *testing.B, base, tok string, workers int, path func(r *rand.Rand) string) {
 	tr := &http.Transport{MaxIdleConns: 2 * workers, MaxIdleConnsPerHost: 2 * workers, DisableCompression: true}
@@ -136,6 +136,7 @@ func benchLoad(b *testing.B, base, tok string, workers int, path func(r *rand.Ra
 	}
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.95), "p95-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 }
 
