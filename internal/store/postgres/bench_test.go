@@ -10,6 +10,7 @@ import (
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
+	"github.com/roster-dev/roster/internal/store/storetest"
 )
 
 // The two ways of keeping the rules across servers, measured on the write
@@ -64,3 +65,9 @@ func benchmarkWrite(b *testing.B, mode string) {
 	b.ReportMetric(float64(db.Retries())/float64(b.N), "retries/op")
 	b.ReportMetric(float64(failed.Load())/float64(b.N), "failed/op")
 }
+
+// BenchmarkSearch measures user list --search, the first page, over
+// 100,000 users (ROSTER_BENCH_USERS=1000000 for the target's million):
+//
+//	ROSTER_TEST_POSTGRES=postgres://… go test -run '^$' -bench Search -benchtime 20x ./internal/store/postgres/
+func BenchmarkSearch(b *testing.B) { storetest.BenchSearch(b, storetest.PostgresBench) }

@@ -1,0 +1,13 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/roster-dev/roster/internal/store/storetest"
+)
+
+// BenchmarkSearch measures user list --search, the first page, over
+// 100,000 users (ROSTER_BENCH_USERS=1000000 for the target's million):
+//
+//	go test -run '^$' -bench Search -benchtime 20x ./internal/store/sqlite/
+func BenchmarkSearch(b *testing.B) { storetest.BenchSearch(b, storetest.SQLiteBench) }
