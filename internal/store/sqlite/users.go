@@ -253,6 +253,20 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	var where []string
 	var args []any
 	from := "users"
+	indexed := false
+	if f.Search != "" {
+		ids, ok, err := t.searchIDs(ctx, f.Search)
+		if err != nil {
+			return page, err
+		}
+		if ok {
+			// The index's candidates, in this order: SQLite then reads
+			// each by id, rather than scanning users to probe the list.
+			from = "json_each(?) AS hit CROSS JOIN users ON users.id = hit.value"
+			args = append(args, ids)
+			indexed = true
+		}
+	}
 	if f.Role != "" {
 		from += " JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = ?"
 		args = append(args, f.Role)
@@ -279,12 +293,19 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		where = append(where, "users.email_key > ?")
 		args = append(args, key)
 	}
-	q := `SELECT ` + userColumns + ` FROM ` + from
+	cond := ""
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	// One row more than asked tells whether another page follows.
-	q += " ORDER BY users.email_key LIMIT ?"
+	q := `SELECT ` + userColumns + ` FROM ` + from + cond + " ORDER BY users.email_key LIMIT ?"
+	if indexed {
+		// Candidates are sorted, not walked in email order: their ids
+		// are, so that only the page's users have their roles, links and
+		// projects read.
+		q = `SELECT ` + userColumns + ` FROM users WHERE users.id IN (SELECT users.id FROM ` + from + cond +
+			` ORDER BY users.email_key LIMIT ?) ORDER BY users.email_key`
+	}
 	args = append(args, f.Limit+1)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
