@@ -21,6 +21,8 @@ var migrations = []migration{
 	execSQL(schemaCatalogVersion),
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
+	// user list --search by trigram index (search.go).
+	migrateSearch,
 }
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the

@@ -4,15 +4,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
-	"github.com/roster-dev/roster/internal/store/postgres"
-	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
-	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
 // Benchmarks of the store, shared by both adapters as the conformance
@@ -31,30 +27,6 @@ func BenchUsers(b *testing.B) int {
 		}
 	}
 	return n
-}
-
-// SQLiteBench opens a fresh SQLite store for a benchmark.
-func SQLiteBench(b *testing.B) store.Admin {
-	b.Helper()
-	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "roster.db"))
-	return closingTB(b, db, err)
-}
-
-// PostgresBench opens a fresh PostgreSQL store, in a schema of its own,
-// for a benchmark; it skips without a test database (see pgtest.URL).
-func PostgresBench(b *testing.B) store.Admin {
-	b.Helper()
-	db, err := postgres.Open(b.Context(), pgtest.URL(b))
-	return closingTB(b, db, err)
-}
-
-func closingTB(tb testing.TB, db store.Admin, err error) store.Admin {
-	tb.Helper()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
 }
 
 // benchFirst and benchLast make the names and emails of benchmark users:
@@ -104,10 +76,15 @@ func upper(s string) string { return string(s[0]-'a'+'A') + s[1:] }
 //   - domain: an email domain, a quarter of the users, everywhere;
 //   - none: text nobody holds;
 //   - short: two letters, which no trigram index serves.
-func BenchSearch(b *testing.B, open func(b *testing.B) store.Admin) {
+//
+// settle, when not nil, runs after the store is filled: what the
+// database would do on its own before long (PostgreSQL's autovacuum).
+func BenchSearch(b *testing.B, s store.Admin, settle func()) {
 	n := BenchUsers(b)
-	s := open(b)
 	SeedSearch(b, s, n)
+	if settle != nil {
+		settle()
+	}
 	for _, c := range []struct{ name, search string }{
 		{"one", fmt.Sprintf("%d@", n*2/3)},
 		{"few", strconv.Itoa(n / 3)[:len(strconv.Itoa(n))-2]},
