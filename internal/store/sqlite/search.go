@@ -52,7 +52,7 @@ END;
 // is then read and sorted by email, which costs more per user than the
 // scan in email order does; a search the index finds in more users than
 // this is common enough for that scan to fill a page soon, and takes it.
-const searchCandidates = 2000
+const searchCandidates = 5000
 
 // searchMatch is the FTS5 query for the users whose keys may hold
 // search: every distinct trigram (three characters) of the folded text,
