@@ -20,9 +20,17 @@ import (
 // nothing asks it for positions or ranks: a search takes the rows
 // holding every trigram of its text, and checks them as the scan does
 // (see searchIDs). Triggers keep the index in the transaction of every
-// write to users, whichever statement makes it. (IF NOT EXISTS: a store
-// rewound to an older version by a test migrates again.)
+// write to users, whichever statement makes it.
+//
+// A search the index cannot serve (under three characters) or finds
+// everywhere scans users in email order until its page is full: the
+// index users_search_keys holds all the scan reads, so that it walks one
+// index instead of looking up each user's row, ten times faster (0.33 s
+// instead of 3 s for a million users on this project's machine).
+// (IF NOT EXISTS: a store rewound to an older version by a test migrates
+// again.)
 const schemaSearch = `
+CREATE INDEX IF NOT EXISTS users_search_keys ON users (email_key, username_key, name_key, status);
 CREATE VIRTUAL TABLE IF NOT EXISTS users_search USING fts5 (
 	email_key, username_key, name_key,
 	content = 'users', content_rowid = 'id',
@@ -49,10 +57,12 @@ END;
 `
 
 // searchCandidates is the most users a search takes from the index. Each
-// is then read and sorted by email, which costs more per user than the
-// scan in email order does; a search the index finds in more users than
-// this is common enough for that scan to fill a page soon, and takes it.
-const searchCandidates = 5000
+// is then read by id and sorted by email, about ten times the cost per
+// user of the scan in email order; a search the index finds in more
+// users than this is common enough for that scan to fill a page soon
+// (both cost about 8 ms when 2,000 of a million users, spread evenly in
+// email order, hold the text), and takes it.
+const searchCandidates = 2000
 
 // searchMatch is the FTS5 query for the users whose keys may hold
 // search: every distinct trigram (three characters) of the folded text,

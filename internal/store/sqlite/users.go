@@ -253,7 +253,6 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	var where []string
 	var args []any
 	from := "users"
-	indexed := false
 	if f.Search != "" {
 		ids, ok, err := t.searchIDs(ctx, f.Search)
 		if err != nil {
@@ -264,7 +263,6 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 			// each by id, rather than scanning users to probe the list.
 			from = "json_each(?) AS hit CROSS JOIN users ON users.id = hit.value"
 			args = append(args, ids)
-			indexed = true
 		}
 	}
 	if f.Role != "" {
@@ -299,10 +297,11 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	}
 	// One row more than asked tells whether another page follows.
 	q := `SELECT ` + userColumns + ` FROM ` + from + cond + " ORDER BY users.email_key LIMIT ?"
-	if indexed {
-		// Candidates are sorted, not walked in email order: their ids
-		// are, so that only the page's users have their roles, links and
-		// projects read.
+	if f.Search != "" {
+		// The page's ids first, then their users: only the page's users
+		// have their roles, links and projects read. Index candidates are
+		// read by id and sorted; a scan walks users_search_keys in email
+		// order, which holds every column it looks at.
 		q = `SELECT ` + userColumns + ` FROM users WHERE users.id IN (SELECT users.id FROM ` + from + cond +
 			` ORDER BY users.email_key LIMIT ?) ORDER BY users.email_key`
 	}
