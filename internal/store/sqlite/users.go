@@ -254,15 +254,16 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	var args []any
 	from := "users"
 	if f.Search != "" {
-		ids, ok, err := t.searchIDs(ctx, f.Search)
+		match, ok, err := t.searchIndexed(ctx, f.Search)
 		if err != nil {
 			return page, err
 		}
 		if ok {
 			// The index's candidates, in this order: SQLite then reads
-			// each by id, rather than scanning users to probe the list.
-			from = "json_each(?) AS hit CROSS JOIN users ON users.id = hit.value"
-			args = append(args, ids)
+			// each by id, rather than scanning users to probe the index.
+			from = "users_search CROSS JOIN users ON users.id = users_search.rowid"
+			where = append(where, "users_search MATCH ?")
+			args = append(args, match)
 		}
 	}
 	if f.Role != "" {
@@ -280,7 +281,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	}
 	if f.Search != "" {
 		like := store.SearchPattern(f.Search)
-		where = append(where, `(email_key LIKE ? ESCAPE '\' OR username_key LIKE ? ESCAPE '\' OR name_key LIKE ? ESCAPE '\')`)
+		where = append(where, `(users.email_key LIKE ? ESCAPE '\' OR users.username_key LIKE ? ESCAPE '\' OR users.name_key LIKE ? ESCAPE '\')`)
 		args = append(args, like, like, like)
 	}
 	if f.After != "" {
