@@ -18,11 +18,13 @@ import (
 // from Go's. detail=none and columnsize=0 keep the index small, as
 // nothing asks it for positions or ranks: a search takes the rows
 // holding every trigram of its text, and checks them as the scan does
-// (see searchIDs). Triggers keep the index in the transaction of every
-// write to users, whichever statement makes it.
+// (see searchIndexed). Triggers keep the index in the transaction of every
+// write to users, whichever statement makes it. A later migration that
+// makes users anew (SQLite's way of altering a table) drops the triggers
+// and users_search_keys with it: it must make them again and rebuild.
 //
-// A search the index cannot serve (under three characters) or finds
-// everywhere scans users in email order until its page is full: the
+// A search the index cannot serve (under three characters) or finds in
+// many users scans users in email order until its page is full: the
 // index users_search_keys holds all the scan reads, so that it walks one
 // index instead of looking up each user's row, ten times faster (0.33 s
 // instead of 3 s for a million users on this project's machine).
