@@ -1,11 +1,12 @@
 package sqlite
 
-// SetSearchCandidates sets the cap of index candidates for a test and
-// returns what puts it back.
-func SetSearchCandidates(n int) (restore func()) {
-	old := searchCandidates
-	searchCandidates = n
-	return func() { searchCandidates = old }
+// SetSearchLimits sets the cap of index candidates and the window a
+// search looks through first, for a test, and returns what puts them
+// back.
+func SetSearchLimits(candidates, window int) (restore func()) {
+	oldC, oldW := searchCandidates, searchWindow
+	searchCandidates, searchWindow = candidates, window
+	return func() { searchCandidates, searchWindow = oldC, oldW }
 }
 
 // SearchMatch is searchMatch, for tests.

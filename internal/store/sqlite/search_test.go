@@ -1,18 +1,23 @@
 package sqlite_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/roster-dev/roster/internal/store/sqlite"
 	"github.com/roster-dev/roster/internal/store/storetest"
 )
 
-// TestSearchBeyondCandidates runs the search tests again with a cap of
-// a few candidates, so that searches found in more users than that take
-// the scan, and both ways are held to the same results.
-func TestSearchBeyondCandidates(t *testing.T) {
-	defer sqlite.SetSearchCandidates(3)()
-	storetest.RunSearch(t, storetest.SQLite)
+// TestSearchLimits runs the search tests again with a cap of a few
+// candidates and windows of a few users, so that every way a search may
+// go (the window, the index, the scan) is held to the same results.
+func TestSearchLimits(t *testing.T) {
+	for _, c := range []struct{ candidates, window int }{{3, 0}, {3, 5}, {1000, 5}, {1000, 40}} {
+		t.Run(fmt.Sprintf("candidates=%d,window=%d", c.candidates, c.window), func(t *testing.T) {
+			defer sqlite.SetSearchLimits(c.candidates, c.window)()
+			storetest.RunSearch(t, storetest.SQLite)
+		})
+	}
 }
 
 func TestSearchMatch(t *testing.T) {

@@ -249,32 +249,19 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	if f.Limit < 1 {
 		return roster.Page[roster.User]{}, roster.Errorf(roster.ErrInvalid, "invalid page size %d", f.Limit)
 	}
-	var page roster.Page[roster.User]
-	var where []string
-	var args []any
-	from := "users"
-	if f.Search != "" {
-		match, ok, err := t.searchIndexed(ctx, f.Search)
-		if err != nil {
-			return page, err
-		}
-		if ok {
-			// The index's candidates, in this order: SQLite then reads
-			// each by id, rather than scanning users to probe the index.
-			from = "users_search CROSS JOIN users ON users.id = users_search.rowid"
-			where = append(where, "users_search MATCH ?")
-			args = append(args, match)
-		}
-	}
+	var joins string
+	var joinArgs []any
 	if f.Role != "" {
-		from += " JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = ?"
-		args = append(args, f.Role)
+		joins += " JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = ?"
+		joinArgs = append(joinArgs, f.Role)
 	}
 	if f.Project != "" {
-		from += ` JOIN memberships ON memberships.user_id = users.id
+		joins += ` JOIN memberships ON memberships.user_id = users.id
 			AND memberships.project_id = (SELECT id FROM projects WHERE slug = ?)`
-		args = append(args, f.Project)
+		joinArgs = append(joinArgs, f.Project)
 	}
+	var where []string
+	var args []any
 	if f.Status != "" {
 		where = append(where, "users.status = ?")
 		args = append(args, f.Status)
@@ -284,29 +271,63 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		where = append(where, `(users.email_key LIKE ? ESCAPE '\' OR users.username_key LIKE ? ESCAPE '\' OR users.name_key LIKE ? ESCAPE '\')`)
 		args = append(args, like, like, like)
 	}
+	after := ""
 	if f.After != "" {
 		key, err := store.DecodeCursor(f.After)
 		if err != nil {
-			return page, err
+			return roster.Page[roster.User]{}, err
 		}
+		after = key
 		where = append(where, "users.email_key > ?")
 		args = append(args, key)
 	}
+	if f.Search == "" {
+		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, false)
+	}
+	match, ok := searchMatch(f.Search)
+	if !ok {
+		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, true)
+	}
+	// A search many users match fills its page from the first users in
+	// email order: look there first (searchWindow), before asking the
+	// index. The page is right if it is full, as the window is the start
+	// of the users in email order.
+	window := `(SELECT id, email_key, username_key, name_key, status FROM users WHERE email_key > ?
+		ORDER BY email_key LIMIT ?) AS users`
+	page, err := t.listPage(ctx, f.Limit, window+joins, append([]any{after, searchWindow}, joinArgs...), where, args, true)
+	if err != nil || page.Next != "" {
+		return page, err
+	}
+	ok, err = t.searchIndexed(ctx, match)
+	if err != nil || !ok {
+		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, true)
+	}
+	// The index's candidates, in this order: SQLite then reads each by
+	// id, rather than scanning users to probe the index.
+	return t.listPage(ctx, f.Limit, "users_search CROSS JOIN users ON users.id = users_search.rowid"+joins, joinArgs,
+		append([]string{"users_search MATCH ?"}, where...), append([]any{match}, args...), true)
+}
+
+// listPage reads a page of users: from is the FROM clause, users
+// (possibly joined), and where its conditions; the arguments of each
+// follow it. search says the page is a search's.
+func (t *Tx) listPage(ctx context.Context, limit int, from string, fromArgs []any, where []string, whereArgs []any, search bool) (roster.Page[roster.User], error) {
+	var page roster.Page[roster.User]
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
+	// The page's ids first, then their users: only the page's users have
+	// their roles, links and projects read (a search's candidates are
+	// many more than its page), and a scan walks users_search_keys in
+	// email order, which holds every column it looks at.
 	// One row more than asked tells whether another page follows.
-	q := `SELECT ` + userColumns + ` FROM ` + from + cond + " ORDER BY users.email_key LIMIT ?"
-	if f.Search != "" {
-		// The page's ids first, then their users: only the page's users
-		// have their roles, links and projects read. Index candidates are
-		// read by id and sorted; a scan walks users_search_keys in email
-		// order, which holds every column it looks at.
-		q = `SELECT ` + userColumns + ` FROM users WHERE users.id IN (SELECT users.id FROM ` + from + cond +
-			` ORDER BY users.email_key LIMIT ?) ORDER BY users.email_key`
+	q := `SELECT ` + userColumns + ` FROM users WHERE users.id IN (SELECT users.id FROM ` + from + cond +
+		` ORDER BY users.email_key LIMIT ?) ORDER BY users.email_key`
+	if !search {
+		q = `SELECT ` + userColumns + ` FROM ` + from + cond + ` ORDER BY users.email_key LIMIT ?`
 	}
-	args = append(args, f.Limit+1)
+	args := append(append(slices.Clip(fromArgs), whereArgs...), limit+1)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return page, fmt.Errorf("list users: %w", err)
@@ -322,9 +343,9 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	if err := rows.Err(); err != nil {
 		return page, err
 	}
-	if len(page.Items) > f.Limit {
-		page.Items = page.Items[:f.Limit]
-		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[f.Limit-1].Email))
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[limit-1].Email))
 	}
 	return page, nil
 }

@@ -49,6 +49,7 @@ func randomText(r *rand.Rand, min, max int) string {
 type searchUser struct {
 	id                    int64
 	email, username, name string
+	admin, deactivated    bool
 }
 
 func (u searchUser) matches(search string) bool {
@@ -81,7 +82,11 @@ func testListUsersSearchRandom(t *testing.T, s store.Admin) {
 			}
 			u := member(email)
 			u.Username, u.Name = username, randomText(r, 0, 14)
-			return u, &searchUser{email: email, username: username, name: u.Name}
+			admin := r.IntN(4) == 0
+			if admin {
+				u.Roles = []string{roster.RoleAdmin}
+			}
+			return u, &searchUser{email: email, username: username, name: u.Name, admin: admin}
 		}
 	}
 	// Users come one at a time and in bulk, and some are then changed
@@ -131,7 +136,7 @@ func testListUsersSearchRandom(t *testing.T, s store.Admin) {
 				u.Name = x.name
 			case 2:
 				// Unchanged keys: a write of other columns.
-				u.LastLoginMethod = "password"
+				u.Status, x.deactivated = roster.StatusDeactivated, true
 			}
 			if err := tx.UpdateUser(t.Context(), u); err != nil {
 				return err
@@ -175,16 +180,23 @@ func testListUsersSearchRandom(t *testing.T, s store.Admin) {
 		searches = append(searches, q)
 	}
 	for _, q := range searches {
+		// Now and then with a filter by role or status as well.
+		f := roster.UserFilter{Limit: 1 + r.IntN(60), Search: q}
+		switch r.IntN(6) {
+		case 0:
+			f.Role = roster.RoleAdmin
+		case 1:
+			f.Status = roster.StatusDeactivated
+		}
 		var want []string
 		for _, u := range users {
-			if u.matches(q) {
+			if u.matches(q) && (f.Role == "" || u.admin) && (f.Status == "" || u.deactivated) {
 				want = append(want, u.email)
 			}
 		}
 		want = emailOrder(want)
-		limit := 1 + r.IntN(60)
-		if got := listAll(t, s, roster.UserFilter{Limit: limit, Search: q}); !slices.Equal(got, want) {
-			t.Errorf("search %q (pages of %d) found %d users, a scan %d:\n got %q\nwant %q", q, limit, len(got), len(want), got, want)
+		if got := listAll(t, s, f); !slices.Equal(got, want) {
+			t.Errorf("ListUsers(%+v) found %d users, a scan %d:\n got %q\nwant %q", f, len(got), len(want), got, want)
 		}
 	}
 }
