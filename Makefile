@@ -68,7 +68,7 @@ bench:
 
 generate:
 	rm -rf man completions
-	$(GO) run ./internal/tools/gendocs man completions
+	$(GO) run ./internal/tools/gendocs man completions docs/openapi.yaml
 
 install:
 	@test -n '$(PREFIX)' || { echo 'make install: no PREFIX (and go env GOPATH is empty)' >&2; exit 1; }

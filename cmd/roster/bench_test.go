@@ -219,7 +219,7 @@ func seedProjects(b *testing.B, db string, n, members int) {
 	}
 	now := time.Now().UnixMicro()
 	for i := range n {
-		if _, err := tx.Exec(`INSERT INTO projects (slug, created_at, updated_at) VALUES (?, ?, ?)`, fmt.Sprintf("p%d", i), now, now); err != nil {
+		if _, err := tx.Exec(`INSERT INTO projects (org_id, slug, created_at, updated_at) VALUES (1, ?, ?, ?)`, fmt.Sprintf("p%d", i), now, now); err != nil {
 			b.Fatal(err)
 		}
 	}

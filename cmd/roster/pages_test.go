@@ -489,4 +489,33 @@ func TestPages(t *testing.T) {
 			t.Fatalf("a cross-site POST renamed the user to %v", name)
 		}
 	})
+
+	// Last: with a second organisation, /signin asks for one.
+	t.Run("sign in to an organisation", func(t *testing.T) {
+		t.Setenv("ACME_PW", "Acme-own-pass-31")
+		s.roster("org", "create", "acme", "--name", "Acme Ltd", "--owner-email", "ann@example.com", "--password-env", "ACME_PW")
+		b := newTab(t, ctx, shots)
+		b.open(s.url + "/signin")
+		b.waitTitle("Sign in")
+		b.shoot("signin-org")
+		b.fill("org", "acme", "email", "ann@example.com", "password", "Acme-own-pass-31")
+		b.submit("form[action='/signin'] button", "Your account")
+		if loc := b.location(); loc != s.url+"/o/acme/account" {
+			t.Errorf("signed in to acme at %s", loc)
+		}
+		if got := b.text("main dl"); !strings.Contains(got, "Acme Ltd (acme)") {
+			t.Errorf("acme's account page does not name it: %q", got)
+		}
+		b.submit("header form button", "Sign in")
+		if loc := b.location(); loc != s.url+"/o/acme/signin?m=signedout" {
+			t.Errorf("signed out of acme to %s", loc)
+		}
+		// The same address's account in the system organisation has
+		// another password, which acme's page refuses.
+		b.fill("email", "ann@example.com", "password", "Another-pass-77")
+		b.submit("form[action='/o/acme/signin'] button", "Sign in")
+		if !b.has("#problem") {
+			t.Errorf("acme's sign-in took the password of another organisation's account:\n%s", b.text("main"))
+		}
+	})
 }

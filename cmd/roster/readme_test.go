@@ -11,8 +11,8 @@ import (
 )
 
 // TestReadme runs the README's commands: its first command on the default
-// store, and every line of the "Use" section in order, stopping at the
-// first that fails.
+// store, and every line of the blocks that set ROSTER_DB ("Use", then
+// "Organisations") in order, stopping at the first that fails.
 func TestReadme(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
@@ -30,7 +30,7 @@ func TestReadme(t *testing.T) {
 	var use string
 	for _, b := range blocks {
 		if strings.Contains(b, "export ROSTER_DB") {
-			use = b
+			use += b
 		}
 	}
 	if use == "" {

@@ -67,7 +67,9 @@ var localOnly = []string{"init", "db", "serve", "completion", "__complete", "ver
 
 // remoteMain is the roster command of the remote run: it points roster at
 // the script's server with a token of the acting user (--as, or else the
-// first owner, who stands in for the local administrator).
+// first owner, who stands in for the local administrator). With --org (or
+// ROSTER_ORG) --as names a user of that organisation, as it does locally;
+// the first owner, a system administrator, acts in it as it says.
 func remoteMain(ctx context.Context, server string, args []string) int {
 	if cmd := firstCommand(args); cmd == "" || slices.Contains(localOnly, cmd) {
 		return cli.MainWith(ctx, args, cli.Options{Now: testClock()})
@@ -77,14 +79,14 @@ func remoteMain(ctx context.Context, server string, args []string) int {
 	as, args := cutAs(args)
 	os.Setenv("ROSTER_SERVER", server)
 	if os.Getenv("ROSTER_TOKEN") == "" && os.Getenv("ROSTER_TOKEN_FILE") == "" && !slices.Contains(args, "--token-file") {
-		os.Setenv("ROSTER_TOKEN", signIn(os.Getenv("ROSTER_DB"), as))
+		os.Setenv("ROSTER_TOKEN", signIn(os.Getenv("ROSTER_DB"), as, orgOf(args)))
 	}
 	return cli.MainWith(ctx, args, cli.Options{Now: testClock()})
 }
 
 // firstCommand is the first argument that is not a flag or a flag's value.
 func firstCommand(args []string) string {
-	valued := []string{"--db", "--config", "-o", "--output", "--as", "--server", "--token-file", "--context"}
+	valued := []string{"--db", "--config", "-o", "--output", "--as", "--server", "--token-file", "--context", "--org"}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -116,21 +118,44 @@ func cutAs(args []string) (string, []string) {
 	return as, out
 }
 
+// orgOf is the organisation args (or ROSTER_ORG) act in; "" is the
+// system organisation.
+func orgOf(args []string) string {
+	org := os.Getenv("ROSTER_ORG")
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "--org" && i+1 < len(args):
+			org = args[i+1]
+		case strings.HasPrefix(args[i], "--org="):
+			org = strings.TrimPrefix(args[i], "--org=")
+		}
+	}
+	return org
+}
+
 // signIn returns a token acting as user (an email, username or id; ""
-// means the first owner), written straight into the store so that signing
-// in leaves no audit event: the scripts' audit expectations are about
-// their own commands. A user who cannot act gets a token no one has.
-func signIn(dbPath, user string) string {
+// means the first owner of the system organisation) of the organisation
+// org ("" the system organisation), written straight into the store so
+// that signing in leaves no audit event: the scripts' audit expectations
+// are about their own commands. A user who cannot act gets a token no
+// one has.
+func signIn(dbPath, user, org string) string {
 	db, err := sql.Open("sqlite", sqlite.DSN(dbPath))
 	if err != nil {
 		return "roster_pat_unusable"
 	}
 	defer db.Close()
-	q := `SELECT id FROM users WHERE status = 'active' AND (email_key = lower(?) OR username_key = lower(?) OR CAST(id AS TEXT) = ?)`
-	args := []any{user, user, user}
+	// The system organisation is the first, whatever its slug; the first
+	// owner is always its own.
+	orgID, orgArgs := `(SELECT min(id) FROM orgs)`, []any(nil)
+	if org != "" && user != "" {
+		orgID, orgArgs = `(SELECT id FROM orgs WHERE slug = ?)`, []any{org}
+	}
+	q := `SELECT id FROM users WHERE status = 'active' AND (email_key = lower(?) OR username_key = lower(?) OR CAST(id AS TEXT) = ?) AND org_id = ` + orgID
+	args := append([]any{user, user, user}, orgArgs...)
 	if user == "" {
-		q = `SELECT user_id FROM user_roles JOIN users ON users.id = user_id WHERE role = 'owner' AND status = 'active' ORDER BY user_id LIMIT 1`
-		args = nil
+		q = `SELECT user_id FROM user_roles JOIN users ON users.id = user_id WHERE role = 'owner' AND status = 'active' AND users.org_id = ` + orgID + ` ORDER BY user_id LIMIT 1`
+		args = orgArgs
 	}
 	var id int64
 	if err := db.QueryRow(q, args...).Scan(&id); err != nil {

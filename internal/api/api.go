@@ -26,7 +26,11 @@ import (
 // Backend is what the server needs of the core; *core.Core satisfies it.
 type Backend interface {
 	Authenticate(ctx context.Context, bearer string) (roster.Service, error)
+	// SignIn acts in the organisation of ctx, which OrgContext makes.
 	SignIn(ctx context.Context, email, password, name string) (roster.APIToken, error)
+	// OrgContext is ctx acting in the organisation slug ("" the system
+	// organisation), for the requests that sign in.
+	OrgContext(ctx context.Context, slug string) (context.Context, error)
 	Public() core.Public
 	Ready(ctx context.Context) error
 	// Idempotent runs a write request sent with an Idempotency-Key (see
@@ -254,7 +258,7 @@ const bulkMaxBody = 64 << 20
 
 // bodyCap is the most a request's body may hold.
 func (s *server) bodyCap(r *http.Request) int64 {
-	if r.Method == http.MethodPost && (r.URL.Path == wire.Prefix+"/import" || r.URL.Path == wire.Prefix+"/apply") {
+	if p := unscoped(r.URL.Path); r.Method == http.MethodPost && (p == wire.Prefix+"/import" || p == wire.Prefix+"/apply") {
 		return max(s.maxBody, bulkMaxBody)
 	}
 	return s.maxBody

@@ -21,7 +21,8 @@ var decoders = []func(io.Reader) error{
 	tryDecode[wire.UpdateRole], tryDecode[wire.CreatePermission], tryDecode[wire.SetSetting],
 	tryDecode[wire.CreateInvitation], tryDecode[wire.AcceptInvitation], tryDecode[wire.RedeemReset],
 	tryDecode[wire.CreateProject], tryDecode[wire.UpdateProject], tryDecode[wire.Archive],
-	tryDecode[wire.Members], tryDecode[wire.CreateToken],
+	tryDecode[wire.Members], tryDecode[wire.CreateToken], tryDecode[wire.CreateOrg], tryDecode[wire.UpdateOrg],
+	tryDecode[wire.DeleteOrg],
 }
 
 // DecodeAll runs every request body's decoder over b, capped at maxBody

@@ -66,6 +66,8 @@ func TestRequiredFields(t *testing.T) {
 		{"POST", "/api/v1/projects/alpha/archive", wire.Archive{Archived: false}, []string{"archived"}},
 		{"POST", "/api/v1/projects/alpha/members", wire.Members{Users: []string{"ann@example.com"}}, []string{"users"}},
 		{"POST", "/api/v1/projects/alpha/members/remove", wire.Members{Users: []string{"ann@example.com"}}, []string{"users"}},
+		{"POST", "/api/v1/orgs", wire.CreateOrg{Slug: "acme", OwnerEmail: "ann@acme.example"}, []string{"slug", "owner_email"}},
+		{"POST", "/api/v1/orgs/default/projects", wire.CreateProject{Slug: "beta"}, []string{"slug"}},
 	}
 	for _, c := range cases {
 		j, err := json.Marshal(c.body)

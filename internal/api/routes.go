@@ -1,13 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/roster-dev/roster/docs"
+	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/wire"
 )
@@ -17,7 +21,7 @@ import (
 func (s *server) routes() []route {
 	const v1 = wire.Prefix
 	scrape := s.metrics.handler()
-	return []route{
+	rs := []route{
 		{"GET /healthz", open, func(w http.ResponseWriter, _ call) error {
 			writeText(w, "ok")
 			return nil
@@ -49,8 +53,18 @@ func (s *server) routes() []route {
 			return nil
 		}},
 		{"POST " + v1 + "/login", open, withBody(func(c call, in wire.SignIn) (tok roster.APIToken, err error) {
-			err = s.guess(c.r, in.Email, func() error {
-				tok, err = s.b.SignIn(c.ctx(), in.Email, in.Password, in.Name)
+			// The same email may hold an account in several organisations:
+			// each is its own account to the limiter too.
+			account := in.Email
+			if in.Org != "" {
+				account += " in " + in.Org
+			}
+			err = s.guess(c.r, account, func() error {
+				ctx, err := s.b.OrgContext(c.ctx(), in.Org)
+				if err != nil {
+					return err
+				}
+				tok, err = s.b.SignIn(ctx, in.Email, in.Password, in.Name)
 				return err
 			})
 			return tok, err
@@ -307,7 +321,113 @@ func (s *server) routes() []route {
 			}
 			return c.svc.RotateToken(c.ctx(), id)
 		})},
+
+		// Organisations: system administrators manage them all, an
+		// organisation's owner sees and deletes their own (the core decides).
+		{"GET " + v1 + "/orgs", bearer, noBody(func(c call) ([]roster.Org, error) {
+			return c.svc.ListOrgs(c.ctx())
+		})},
+		{"POST " + v1 + "/orgs", bearer, withBody(func(c call, in wire.CreateOrg) (roster.OrgResult, error) {
+			if err := oneOwnerSecret(in); err != nil {
+				return roster.OrgResult{}, err
+			}
+			return c.svc.CreateOrg(c.ctx(), roster.CreateOrg{Slug: in.Slug, Name: in.Name, OwnerEmail: in.OwnerEmail,
+				OwnerName: in.OwnerName, Password: in.Password, RandomPassword: in.RandomPassword, Invite: in.Invite,
+				Send: in.Send, IfNotExists: in.IfNotExists})
+		}, "slug", "owner_email")},
+		{"GET " + v1 + "/orgs/{org}", bearer, noBody(func(c call) (roster.Org, error) {
+			return c.svc.GetOrg(c.ctx(), c.path("org"))
+		})},
+		{"PATCH " + v1 + "/orgs/{org}", bearer, withBody(func(c call, in wire.UpdateOrg) (roster.OrgResult, error) {
+			return c.svc.UpdateOrg(c.ctx(), c.path("org"), roster.UpdateOrg{Name: in.Name, Suspended: in.Suspended})
+		})},
+		{"DELETE " + v1 + "/orgs/{org}", bearer, func(w http.ResponseWriter, c call) error {
+			confirm, err := deleteConfirmation(c)
+			if err != nil {
+				return err
+			}
+			res, err := c.svc.DeleteOrg(c.ctx(), c.path("org"), confirm)
+			if err != nil {
+				return err
+			}
+			return writeJSON(w, http.StatusOK, res)
+		}},
 	}
+	return append(rs, inOrgs(rs)...)
+}
+
+// inOrgs are the organisation-scoped routes of rs (those acting as a
+// bearer token's user, but for the organisations' own) served again
+// under /api/v1/orgs/{org}/…: the same work, by the same principal,
+// acting in the organisation {org} names. The core answers "not found"
+// for an organisation the caller may not act in (R21).
+func inOrgs(rs []route) []route {
+	var out []route
+	for _, rt := range rs {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		if rt.access != bearer || strings.HasPrefix(path, wire.Prefix+"/orgs") {
+			continue
+		}
+		serve := rt.serve
+		out = append(out, route{method + " " + wire.OrgsPrefix + strings.TrimPrefix(path, wire.Prefix), bearer,
+			func(w http.ResponseWriter, c call) error {
+				c.svc = core.InOrg(c.svc, c.path("org"))
+				return serve(w, c)
+			}})
+	}
+	return out
+}
+
+// unscoped is an API path without its /orgs/{org} prefix, if it has one:
+// the path of the route an organisation-scoped request is served by.
+func unscoped(path string) string {
+	rest, ok := strings.CutPrefix(path, wire.Prefix+"/orgs/")
+	if !ok {
+		return path
+	}
+	if _, sub, ok := strings.Cut(rest, "/"); ok {
+		return wire.Prefix + "/" + sub
+	}
+	return path
+}
+
+// oneOwnerSecret refuses a new organisation's owner given more than one
+// way in: a password, a random one, or an invitation.
+func oneOwnerSecret(in wire.CreateOrg) error {
+	n := 0
+	for _, given := range []bool{in.Password != "", in.RandomPassword, in.Invite} {
+		if given {
+			n++
+		}
+	}
+	if n > 1 {
+		return roster.Errorf(roster.ErrInvalid, "give one of password, random_password and invite, not several")
+	}
+	if in.Send && !in.Invite {
+		return roster.Errorf(roster.ErrInvalid, "send mails the owner's invitation: it needs invite")
+	}
+	return nil
+}
+
+// deleteConfirmation is the slug a DELETE of an organisation repeats to
+// confirm it: the query's confirm, or the body's, not both unless equal.
+func deleteConfirmation(c call) (string, error) {
+	confirm := c.query("confirm")
+	body, err := io.ReadAll(clientBody{c.r.Body})
+	if err != nil {
+		return "", bodyError(err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return confirm, nil
+	}
+	in, err := decode[wire.DeleteOrg](bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	if confirm != "" && in.Confirm != confirm {
+		return "", roster.Errorf(roster.ErrInvalid, "the query and the body confirm different organisations")
+	}
+	return in.Confirm, nil
 }
 
 // onePassword refuses a body with both a password and random_password:

@@ -235,6 +235,38 @@ var (
 
 func completeProjects(f *Factory) completeFunc { return positional(f, false, anyProject) }
 
+// orgs lists organisation slugs with their names: all, or only those
+// the command acts on. Without orgs.view a caller lists only their own.
+func orgs(only func(roster.Org) bool) candidates {
+	return func(f *Factory, cmd *cobra.Command, _ []string, _ string) []string {
+		// Organisations are listed from one's own, whatever --org says.
+		svc, err := f.serviceIn(cmd.Context(), false, "")
+		if err != nil {
+			return nil
+		}
+		list, err := svc.ListOrgs(cmd.Context())
+		if err != nil {
+			return nil
+		}
+		var out []string
+		for _, o := range list {
+			if only == nil || only(o) {
+				out = append(out, o.Slug+"\t"+strings.TrimSpace(o.Name))
+			}
+		}
+		return out
+	}
+}
+
+var (
+	anyOrg = orgs(nil)
+	// activeOrg: those suspend acts on; the system organisation cannot be
+	// suspended.
+	activeOrg    = orgs(func(o roster.Org) bool { return o.Status == roster.OrgActive && !o.System })
+	suspendedOrg = orgs(func(o roster.Org) bool { return o.Status == roster.OrgSuspended })
+	deletableOrg = orgs(func(o roster.Org) bool { return !o.System })
+)
+
 // liveToken lists the ids of tokens not revoked, with their names and
 // users: those revoke and rotate act on.
 func liveToken(f *Factory, cmd *cobra.Command, _ []string, _ string) []string {
@@ -304,6 +336,7 @@ func fixedCompletion(values ...string) completeFunc {
 var auditActions = []string{
 	"account.password", "account.signin", "account.signin_link", "account.signin_link.send", "account.signout",
 	"invite.accept", "invite.create", "invite.resend", "invite.revoke", "invite.send",
+	"org.create", "org.delete", "org.resume", "org.suspend", "org.update",
 	"permission.create", "permission.delete",
 	"project.archive", "project.create", "project.delete", "project.member.add", "project.member.remove",
 	"project.unarchive", "project.update",

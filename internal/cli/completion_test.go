@@ -73,6 +73,9 @@ func completionStore(t *testing.T) (db, config string, tokens []string) {
 	mustRun(t, db, "project", "create", "old")
 	mustRun(t, db, "project", "archive", "old")
 	mustRun(t, db, "project", "member", "add", "billing", "alice@example.com")
+	mustRun(t, db, "org", "create", "acme", "--owner-email", "ann@acme.example")
+	mustRun(t, db, "org", "create", "gone", "--owner-email", "gil@gone.example")
+	mustRun(t, db, "org", "suspend", "gone")
 	for _, name := range []string{"live", "dead"} {
 		mustRun(t, db, "token", "create", "--user", "owner@example.com", "--name", name)
 	}
@@ -110,13 +113,14 @@ func TestCompletion(t *testing.T) {
 	var (
 		everyone   = []string{"alice@example.com", "bob@example.com", "dave@example.com", "ivy@example.com", "owner@example.com", "rex@example.com"}
 		active     = []string{"alice@example.com", "bob@example.com", "owner@example.com"}
-		roles      = []string{"admin", "manager", "member", "owner", "support", "viewer"}
+		roles      = []string{"admin", "developer", "manager", "member", "owner", "support", "viewer"}
 		projects   = []string{"billing", "old"}
 		contexts   = []string{"prod"}
 		servers    = []string{"https://roster.example.com"}
 		allPerms   = strings.Fields(mustRun(t, db, "permission", "list", "-o", "name"))
 		settings   []string
 		shells     = []string{"bash", "fish", "powershell", "zsh"}
+		orgs       = []string{"acme", "default", "gone"}
 		actions, _ = completeActions(nil, nil, "")
 	)
 	for _, s := range roster.SettingSpecs {
@@ -169,6 +173,15 @@ func TestCompletion(t *testing.T) {
 		{cmd: "login", want: servers},
 		{cmd: "settings set", want: settings},
 		{cmd: "completion", want: shells},
+		{cmd: "org show", want: orgs},
+		{cmd: "org rename", want: orgs},
+		{cmd: "org suspend", want: []string{"acme"}},
+		{cmd: "org resume", want: []string{"gone"}},
+		{cmd: "org delete", want: []string{"acme", "gone"}},
+		// --org completes the users of the organisation it names.
+		{cmd: "--org acme user show", want: []string{"ann@acme.example"}},
+		{cmd: "org create", want: []string{"--owner-email"}},
+		{cmd: "org create", args: []string{"x"}, want: []string{"--owner-email"}},
 		// A required flag is offered until it is given.
 		{cmd: "role create", want: []string{"--permission"}},
 		{cmd: "role create", args: []string{"x"}, want: []string{"--permission"}},
@@ -179,6 +192,7 @@ func TestCompletion(t *testing.T) {
 		{cmd: "", flag: "as", want: active},
 		{cmd: "", flag: "context", want: contexts},
 		{cmd: "", flag: "server", want: servers},
+		{cmd: "", flag: "org", want: orgs},
 		{cmd: "user list", flag: "status", want: []string{"active", "deactivated", "invited"}},
 		{cmd: "user list", flag: "role", want: roles},
 		{cmd: "user list", flag: "project", want: projects},

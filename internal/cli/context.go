@@ -91,8 +91,14 @@ func newCmdLogin(f *Factory) *cobra.Command {
 		Long: `Sign in to a roster server and save its address and an API token as a
 context in the config file (0600), made current. The token comes from
 --token-stdin, or is made by signing in with --email and a password from
---password-stdin or a prompt.`,
+--password-stdin or a prompt.
+
+With --org the sign-in is to that organisation's account of the email (the
+same email may hold one in several), or, with a system administrator's
+token, the context acts in that organisation. The context records the
+organisation its commands act in: --org's, else the token's own.`,
 		Example: `  roster login https://roster.example.com --email admin@example.com
+  roster login https://roster.example.com --org acme --email ann@acme.example
   roster login https://roster.example.com --context prod --token-stdin < token.txt`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -164,7 +170,7 @@ func loginRun(cmd *cobra.Command, f *Factory, opts *loginOptions, args []string)
 		if err != nil {
 			return err
 		}
-		anon, err := client.New(server, client.Options{Insecure: cfg.Insecure})
+		anon, err := client.New(server, client.Options{Insecure: cfg.Insecure, Org: cfg.OrgGiven})
 		if err != nil {
 			return err
 		}
@@ -174,7 +180,7 @@ func loginRun(cmd *cobra.Command, f *Factory, opts *loginOptions, args []string)
 		}
 		tok = t.Token
 	}
-	c, err := client.New(server, client.Options{Token: tok, Insecure: cfg.Insecure})
+	c, err := client.New(server, client.Options{Token: tok, Insecure: cfg.Insecure, Org: cfg.OrgGiven})
 	if err != nil {
 		return err
 	}
@@ -182,15 +188,23 @@ func loginRun(cmd *cobra.Command, f *Factory, opts *loginOptions, args []string)
 	if err != nil {
 		return err
 	}
+	org := who.Org // where the token acts, as the server says
+	if org == "" {
+		org = cfg.OrgGiven
+	}
 	contexts := cfg.Contexts
 	if contexts == nil {
 		contexts = map[string]ContextEntry{}
 	}
-	contexts[name] = ContextEntry{Server: server, Token: tok}
+	contexts[name] = ContextEntry{Server: server, Token: tok, Org: org}
 	if err := saveContexts(cfg.File, contexts, name); err != nil {
 		return err
 	}
-	f.infof("signed in to %s as %s; context %s saved in %s", server, who.Name, name, cfg.File)
+	in := ""
+	if org != "" {
+		in = " in organisation " + org
+	}
+	f.infof("signed in to %s as %s%s; context %s saved in %s", server, who.Name, in, name, cfg.File)
 	return f.printOne(who, principalRows(who))
 }
 
@@ -245,6 +259,7 @@ func newCmdContext(f *Factory) *cobra.Command {
 			type entry struct {
 				Name     string `json:"name"`
 				Server   string `json:"server"`
+				Org      string `json:"org"`
 				Current  bool   `json:"current"`
 				HasToken bool   `json:"has_token"`
 			}
@@ -254,12 +269,12 @@ func newCmdContext(f *Factory) *cobra.Command {
 			}
 			sort.Strings(names)
 			out := []entry{}
-			rows := output.Rows{Header: []string{"NAME", "SERVER", "CURRENT", "TOKEN"}}
+			rows := output.Rows{Header: []string{"NAME", "SERVER", "ORG", "CURRENT", "TOKEN"}}
 			for _, n := range names {
 				c := cfg.Contexts[n]
-				e := entry{Name: n, Server: c.Server, Current: n == cfg.Current, HasToken: c.Token != ""}
+				e := entry{Name: n, Server: c.Server, Org: c.Org, Current: n == cfg.Current, HasToken: c.Token != ""}
 				out = append(out, e)
-				rows.Add(n, n, c.Server, fmt.Sprint(e.Current), fmt.Sprint(e.HasToken))
+				rows.Add(n, n, c.Server, c.Org, fmt.Sprint(e.Current), fmt.Sprint(e.HasToken))
 			}
 			return f.printList(out, rows)
 		},

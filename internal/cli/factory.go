@@ -31,6 +31,15 @@ type Config struct {
 	As     string
 	Yes    bool
 	Quiet  bool
+	// Org is the slug of the organisation to act in: --org, ROSTER_ORG,
+	// the context's, then the config file's org:; "" is one's own (a
+	// token's user's, or locally the system organisation).
+	Org string
+	// OrgGiven is Org as --org, ROSTER_ORG or the file's org: gave it,
+	// without a context's: the organisation roster login signs in to.
+	OrgGiven string
+	// orgExplicit: --org or ROSTER_ORG gave it, which beats a context's.
+	orgExplicit bool
 
 	// Remote mode: a server, and the token to send it, from --server or a
 	// context. Server empty means local mode.
@@ -48,10 +57,12 @@ type Config struct {
 	Host map[string]string
 }
 
-// ContextEntry is a saved server and its token.
+// ContextEntry is a saved server, its token and the organisation the
+// token acts in.
 type ContextEntry struct {
 	Server string `mapstructure:"server" yaml:"server"`
 	Token  string `mapstructure:"token" yaml:"token"`
+	Org    string `mapstructure:"org" yaml:"org,omitempty"`
 }
 
 // Factory gives commands their dependencies as functions, so --help and
@@ -91,7 +102,7 @@ func (f *Factory) loadConfig() (*Config, error) {
 	v.SetEnvPrefix("roster")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
 	v.AutomaticEnv()
-	for _, key := range []string{"db", "output", "as", "yes", "quiet", "config", "server", "token-file", "context", "insecure"} {
+	for _, key := range []string{"db", "output", "as", "yes", "quiet", "config", "server", "token-file", "context", "insecure", "org"} {
 		if err := v.BindPFlag(key, f.flags.Lookup(key)); err != nil {
 			return nil, err
 		}
@@ -114,7 +125,8 @@ func (f *Factory) loadConfig() (*Config, error) {
 		}
 	}
 	cfg := &Config{DB: v.GetString("db"), As: v.GetString("as"), Yes: v.GetBool("yes"), Quiet: v.GetBool("quiet"),
-		Server: v.GetString("server"), Insecure: v.GetBool("insecure"), File: path, Current: v.GetString("current-context")}
+		Server: v.GetString("server"), Insecure: v.GetBool("insecure"), File: path, Current: v.GetString("current-context"),
+		OrgGiven: strings.TrimSpace(v.GetString("org")), orgExplicit: f.flags.Changed("org") || os.Getenv("ROSTER_ORG") != ""}
 	if err := readHostSettings(v, cfg); err != nil {
 		return nil, err
 	}
@@ -131,6 +143,9 @@ func (f *Factory) loadConfig() (*Config, error) {
 		}
 	} else {
 		cfg.Server = ""
+	}
+	if cfg.Org == "" {
+		cfg.Org = cfg.OrgGiven
 	}
 	if o := v.GetString("output"); o != "" {
 		format, ok := output.ParseFormat(o)
@@ -221,6 +236,13 @@ func resolveRemote(cfg *Config, m mode, context, tokenFile, token string) error 
 		}
 		if token == "" || m.contextWins {
 			token = c.Token
+		}
+		// The context's organisation is that of its token, unless --org
+		// or ROSTER_ORG names another; it beats the file's org:, which is
+		// less specific.
+		cfg.Org = c.Org
+		if cfg.orgExplicit {
+			cfg.Org = cfg.OrgGiven
 		}
 	}
 	if tokenFile != "" {
@@ -368,14 +390,23 @@ func (f *Factory) Service(ctx context.Context) (roster.Service, error) {
 }
 
 func (f *Factory) service(ctx context.Context, create bool) (roster.Service, error) {
-	svc, err := f.newService(ctx, create)
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	return f.serviceIn(ctx, create, cfg.Org)
+}
+
+// serviceIn is the Service acting in the organisation org ("" one's own).
+func (f *Factory) serviceIn(ctx context.Context, create bool, org string) (roster.Service, error) {
+	svc, err := f.newService(ctx, create, org)
 	if err != nil || f.wrap == nil {
 		return svc, err
 	}
 	return f.wrap(svc), nil
 }
 
-func (f *Factory) newService(ctx context.Context, create bool) (roster.Service, error) {
+func (f *Factory) newService(ctx context.Context, create bool, org string) (roster.Service, error) {
 	cfg, err := f.Config()
 	if err != nil {
 		return nil, err
@@ -385,13 +416,13 @@ func (f *Factory) newService(ctx context.Context, create bool) (roster.Service, 
 			return nil, usagef("--as acts in local mode only").
 				withHint("in remote mode you act as the token's user; leave out --server to act on a local store")
 		}
-		return client.New(cfg.Server, client.Options{Token: cfg.Token, Insecure: cfg.Insecure})
+		return client.New(cfg.Server, client.Options{Token: cfg.Token, Insecure: cfg.Insecure, Org: org})
 	}
 	db, err := f.Store(ctx, create)
 	if err != nil {
 		return nil, err
 	}
-	return core.New(db, core.WithClock(f.now)).As(core.Actor{User: cfg.As, Name: "local:" + osUser()}), nil
+	return core.New(db, core.WithClock(f.now)).As(core.Actor{User: cfg.As, Name: "local:" + osUser(), Org: org}), nil
 }
 
 func osUser() string {

@@ -26,9 +26,13 @@ func newCmdInit(f *Factory) *cobra.Command {
 	opts := &initOptions{}
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create the store and its first owner",
+		Short: "Create the store, its system organisation and first owner",
 		Long: `Create and migrate the store, and create its first owner. Run again on an
 initialised store it changes nothing and exits 0, so CI can always call it.
+
+The store's first organisation is its system organisation, whose owners and
+admins manage every other one (roster org): --org names its slug (default
+"default") and --org-name its display name.
 
 The owner's password comes from --password-stdin, --password-file,
 --random-password or a prompt on the terminal. --random-password prints
@@ -42,6 +46,7 @@ if its directory is missing 2, if it cannot be written 7, and nothing is
 created. A re-run on an initialised store makes no token and does not
 look at the file.`,
 		Example: `  roster init --owner-email admin@example.com --random-password
+  roster init --org acme --org-name "Acme Ltd" --owner-email admin@acme.example --random-password
   printf '%s' "$ADMIN_PASSWORD" | roster init --owner-email admin@example.com --password-stdin --token-file ci.token`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +56,7 @@ look at the file.`,
 	fs := cmd.Flags()
 	fs.StringVar(&opts.params.OwnerEmail, "owner-email", "", "the first owner's `email`")
 	fs.StringVar(&opts.params.OwnerName, "owner-name", "", "the first owner's display `name`")
+	fs.StringVar(&opts.params.OrgName, "org-name", "", "the system organisation's display `name` (its slug is --org, default \"default\")")
 	fs.StringVar(&opts.tokenFile, "token-file", "", "write an API token of the new owner to `file`, which must not exist")
 	opts.password.addFlags(cmd, true, false)
 	return cmd
@@ -91,7 +97,10 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 			}()
 		}
 	}
-	svc, err := f.service(ctx, true)
+	// --org names the organisation init makes, not one to act in: before
+	// init there is none.
+	opts.params.Org = cfg.Org
+	svc, err := f.serviceIn(ctx, true, "")
 	if err != nil {
 		return err
 	}

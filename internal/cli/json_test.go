@@ -34,7 +34,11 @@ func TestJSONShapes(t *testing.T) {
 			"accepted_at created_at email expires_at invited_by name roles sent status token"},
 		{[]string{"user", "reset-link", "a@example.com"}, "email expires_at sent token"},
 		{[]string{"project", "show", "alpha"}, "archived created_at members name slug"},
-		{[]string{"account", "show"}, "name notices password_policy permissions user via"},
+		{[]string{"account", "show"}, "name notices org password_policy permissions user via"},
+		{[]string{"org", "show", "default"}, "active_users created_at name projects seats slug status system users"},
+		{[]string{"org", "create", "acme", "--owner-email", "ann@acme.example", "--random-password"},
+			"active_users changed created_at name owner password projects seats slug status system users"},
+		{[]string{"org", "suspend", "acme"}, "active_users changed created_at name projects seats slug status system users"},
 		{[]string{"--as", "a@example.com", "token", "create"}, "created_at expires_at id last_used_at name revoked token user"},
 	}
 	for _, tt := range tests {

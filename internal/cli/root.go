@@ -134,6 +134,10 @@ decides: a flag beats the environment, which beats the file, so an explicit
 Named at the same level, the server wins; --db with --server or --context
 on one command line is a usage error.
 
+Organisations: a store may hold several. --org SLUG (ROSTER_ORG, org: in
+the file or in a saved context) acts in that one; without it a command
+acts in your own: the token's user's, or locally the system organisation.
+
 ` + exitCodesHelp,
 		Example: `  roster init --owner-email admin@example.com --random-password
   roster user list --status active -o json
@@ -160,6 +164,7 @@ on one command line is a usage error.
 	pf.String("server", "", "act on the roster server at `URL` (remote mode)")
 	pf.String("token-file", "", "read the API token for the server from `file` (or set ROSTER_TOKEN)")
 	pf.String("context", "", "use the saved server and token `NAME` (see roster context)")
+	pf.String("org", "", "act in the organisation `SLUG` (default: your own; see roster org)")
 	pf.Bool("insecure", false, "allow sending a token over plain http to a host that is not this machine")
 	pf.BoolP("yes", "y", false, "answer yes to confirmations")
 	pf.BoolP("quiet", "q", false, "print no messages, only results and errors")
@@ -185,6 +190,7 @@ on one command line is a usage error.
 	_ = root.RegisterFlagCompletionFunc("as", positional(f, false, activeUser))
 	_ = root.RegisterFlagCompletionFunc("context", completeContexts(f))
 	_ = root.RegisterFlagCompletionFunc("server", positional(f, false, savedServer))
+	_ = root.RegisterFlagCompletionFunc("org", positional(f, false, anyOrg))
 
 	root.AddCommand(
 		newCmdInit(f),
@@ -202,6 +208,7 @@ on one command line is a usage error.
 		newCmdCan(f),
 		newCmdAudit(f),
 		newCmdSettings(f),
+		newCmdOrg(f),
 		newCmdDB(f),
 		newCmdImport(f),
 		newCmdExport(f),

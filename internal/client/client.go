@@ -28,6 +28,10 @@ type Options struct {
 	Token      string       // bearer API token; "" sends none
 	Insecure   bool         // allow sending a token over plain http to a non-loopback host
 	HTTPClient *http.Client // nil = a client with a 30s timeout
+	// Org is the slug of the organisation to act in: calls go to
+	// /api/v1/orgs/{org}/…, and SignIn signs in to it. "" acts in the
+	// token's own organisation.
+	Org string
 }
 
 // Client talks to one roster server as the holder of one token. It is safe
@@ -39,6 +43,7 @@ type Client struct {
 	// plain is true when credentials would cross the network unencrypted:
 	// plain http to a host that is not loopback, without Insecure.
 	plain bool
+	org   string // Options.Org
 }
 
 var _ roster.Service = (*Client)(nil)
@@ -78,6 +83,7 @@ func New(base string, o Options) (*Client, error) {
 		base:  u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"),
 		token: o.Token,
 		hc:    hc,
+		org:   strings.TrimSpace(o.Org),
 		plain: u.Scheme == "http" && !isLoopback(u.Hostname()) && !o.Insecure,
 	}
 	if c.token != "" {
@@ -112,9 +118,27 @@ func (c *Client) refusePlain(what string) error {
 // or a password is their credential, and a token sent along would only be
 // exposed for nothing.
 func (c *Client) anonymous() *Client {
-	a := *c
+	a := c.unscoped()
 	a.token = ""
+	return a
+}
+
+// unscoped is c calling the API's routes as they are, not under an
+// organisation's prefix: those of the organisations themselves, and those
+// that need no token, which a link or a body places in its organisation.
+func (c *Client) unscoped() *Client {
+	a := *c
+	a.org = ""
 	return &a
+}
+
+// api is the path of a call to the API's path: under the organisation's
+// prefix when the client acts in one.
+func (c *Client) api(path string) string {
+	if c.org == "" {
+		return wire.Prefix + path
+	}
+	return wire.Prefix + segments("orgs", c.org) + path
 }
 
 // Writes are sent with an Idempotency-Key (docs/api.md), new for each
@@ -203,7 +227,7 @@ func (c *Client) stream(ctx context.Context, method, path, contentType string, b
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+wire.Prefix+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+c.api(path), rd)
 	if err != nil {
 		return nil, fmt.Errorf("build request: %w", err)
 	}
@@ -306,7 +330,7 @@ func do[Out any](ctx context.Context, c *Client, method, path string, body any) 
 
 func doOnce[Out any](ctx context.Context, c *Client, method, path string, body []byte, key string) (Out, error) {
 	var out Out
-	resp, err := c.send(ctx, method, wire.Prefix+path, body, key)
+	resp, err := c.send(ctx, method, c.api(path), body, key)
 	if err != nil {
 		return out, err
 	}
@@ -408,14 +432,14 @@ func timeParam(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// SignIn exchanges an email and password for a new API token. It sends no
-// token of its own.
+// SignIn exchanges an email and password for a new API token, in the
+// client's organisation (Options.Org). It sends no token of its own.
 func (c *Client) SignIn(ctx context.Context, email, password, name string) (roster.APIToken, error) {
 	if err := c.refusePlain("a password"); err != nil {
 		return roster.APIToken{}, err
 	}
 	return do[roster.APIToken](ctx, c.anonymous(), http.MethodPost, "/login",
-		wire.SignIn{Email: email, Password: password, Name: name})
+		wire.SignIn{Email: email, Password: password, Name: name, Org: c.org})
 }
 
 // Ping reports whether the server is up and its store answers.

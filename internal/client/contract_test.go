@@ -26,6 +26,20 @@ import (
 // client or the server loses on the way fails here.
 func TestContract(t *testing.T) { contract.Run(t, remoteHarness{open: storetest.SQLite}) }
 
+// TestContractInOrg runs the contract inside an organisation that is not
+// the system one, every call under its /api/v1/orgs/{org}/ prefix, beside
+// a neighbour organisation holding the same names, which must not change
+// (R21).
+func TestContractInOrg(t *testing.T) {
+	contract.Run(t, remoteHarness{open: storetest.SQLite, org: "acme"})
+}
+
+// TestContractInOrgPostgres runs TestContractInOrg's cases on PostgreSQL.
+func TestContractInOrgPostgres(t *testing.T) {
+	pgtest.URL(t) // skips, saying why, when there is no test database
+	contract.Run(t, remoteHarness{open: storetest.Postgres, org: "acme"})
+}
+
 // TestContractPostgres runs the contract through a server on PostgreSQL.
 func TestContractPostgres(t *testing.T) {
 	pgtest.URL(t) // skips, saying why, when there is no test database
@@ -53,6 +67,9 @@ var remoteGaps = map[string]string{
 // server with a token.
 type remoteHarness struct {
 	open func(t *testing.T) store.Admin
+	// org, when set, is the organisation the cases act in: its first owner
+	// is the contract's owner, and every client calls under its prefix.
+	org string
 }
 
 type remoteEnv struct {
@@ -61,6 +78,7 @@ type remoteEnv struct {
 	url   string
 	clock *clock
 	admin roster.Service
+	org   string // remoteHarness.org
 	// openapi checks every request the clients send, and every answer,
 	// against docs/openapi.yaml.
 	openapi *openapitest.Validator
@@ -90,8 +108,23 @@ func (h remoteHarness) New(t *testing.T) contract.Env {
 	clk := &clock{}
 	c := core.New(db, core.WithClock(clk.now), core.WithServer(""))
 	// Initialising is done on the store's host, as roster init does.
-	if _, err := c.As(core.Actor{Name: "local:test"}).Init(ctx, roster.InitParams{OwnerEmail: owner, RandomPassword: true}); err != nil {
+	sys := c.As(core.Actor{Name: "local:test"})
+	first := owner
+	if h.org != "" {
+		first = "root@example.com"
+	}
+	if _, err := sys.Init(ctx, roster.InitParams{OwnerEmail: first, RandomPassword: true}); err != nil {
 		t.Fatal(err)
+	}
+	if h.org != "" {
+		for _, slug := range []string{h.org, "noise"} {
+			if _, err := sys.CreateOrg(ctx, roster.CreateOrg{Slug: slug, OwnerEmail: owner, RandomPassword: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		noise := c.As(core.Actor{Name: "local:test", Org: "noise"})
+		contract.FillNeighbour(t, noise)
+		contract.WatchNeighbour(t, noise)
 	}
 	// The contract is about the rules, not the failure limiter (package
 	// api tests that): lifted, 16 concurrent accepts from one address are
@@ -102,7 +135,7 @@ func (h remoteHarness) New(t *testing.T) contract.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &remoteEnv{t: t, core: c, url: srv.URL, clock: clk, openapi: v}
+	e := &remoteEnv{t: t, core: c, url: srv.URL, clock: clk, openapi: v, org: h.org}
 	// With a token the administrator is a person: the first owner.
 	e.admin = e.As(owner)
 	return e
@@ -126,7 +159,7 @@ func (e *remoteEnv) Advance(d time.Duration) {
 // password, R17). The longest lifetime keeps it alive across Advance.
 func (e *remoteEnv) As(user string) roster.Service {
 	e.t.Helper()
-	tok, err := e.core.As(core.Actor{Name: "local:test"}).CreateToken(context.Background(),
+	tok, err := e.core.As(core.Actor{Name: "local:test", Org: e.org}).CreateToken(context.Background(),
 		roster.CreateToken{User: user, Name: "contract", TTL: roster.MaxTokenTTL})
 	switch {
 	case errors.Is(err, roster.ErrNotFound), errors.Is(err, roster.ErrConflict):
@@ -157,7 +190,7 @@ func (e *remoteEnv) client(tok string) *client.Client {
 		Transport:     e.openapi.Transport(e.t, nil),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	c, err := client.New(e.url, client.Options{Token: tok, HTTPClient: hc})
+	c, err := client.New(e.url, client.Options{Token: tok, HTTPClient: hc, Org: e.org})
 	if err != nil {
 		e.t.Fatal(err)
 	}

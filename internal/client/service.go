@@ -179,6 +179,33 @@ func (c *Client) SetSetting(ctx context.Context, key, value string) (roster.Sett
 	return do[roster.SettingResult](ctx, c, http.MethodPut, segments("settings", key), wire.SetSetting{Value: value})
 }
 
+// Organisations: their routes are the API's own, never under an
+// organisation's prefix.
+
+func (c *Client) ListOrgs(ctx context.Context) ([]roster.Org, error) {
+	return do[[]roster.Org](ctx, c.unscoped(), http.MethodGet, "/orgs", nil)
+}
+
+func (c *Client) GetOrg(ctx context.Context, slug string) (roster.Org, error) {
+	return do[roster.Org](ctx, c.unscoped(), http.MethodGet, segments("orgs", slug), nil)
+}
+
+func (c *Client) CreateOrg(ctx context.Context, p roster.CreateOrg) (roster.OrgResult, error) {
+	return do[roster.OrgResult](ctx, c.unscoped(), http.MethodPost, "/orgs", wire.CreateOrg{
+		Slug: p.Slug, Name: p.Name, OwnerEmail: p.OwnerEmail, OwnerName: p.OwnerName, Password: p.Password,
+		RandomPassword: p.RandomPassword, Invite: p.Invite, Send: p.Send, IfNotExists: p.IfNotExists,
+	})
+}
+
+func (c *Client) UpdateOrg(ctx context.Context, slug string, p roster.UpdateOrg) (roster.OrgResult, error) {
+	return do[roster.OrgResult](ctx, c.unscoped(), http.MethodPatch, segments("orgs", slug),
+		wire.UpdateOrg{Name: p.Name, Suspended: p.Suspended})
+}
+
+func (c *Client) DeleteOrg(ctx context.Context, slug, confirm string) (roster.OrgResult, error) {
+	return do[roster.OrgResult](ctx, c.unscoped(), http.MethodDelete, segments("orgs", slug), wire.DeleteOrg{Confirm: confirm})
+}
+
 // Invitations and reset links.
 
 func (c *Client) ListInvitations(ctx context.Context, status roster.InviteStatus) ([]roster.Invitation, error) {

@@ -41,6 +41,14 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 	if p.Password == "" && !p.RandomPassword {
 		return res, roster.ErrPasswordRequired
 	}
+	if p.Org != "" {
+		if err := ValidateOrgSlug(p.Org); err != nil {
+			return res, fmt.Errorf("--org: %w", err)
+		}
+	}
+	if err := roster.ValidateName(p.OrgName); err != nil {
+		return res, fmt.Errorf("--org-name: %w", err)
+	}
 	hash, generated, err := s.secret(ctx, p.Password, p.RandomPassword, email)
 	if err != nil {
 		return res, err
@@ -73,6 +81,9 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 			return err
 		}
 		if err := o.audit("user.create", email, id, map[string]any{"roles": row.Roles, "has_password": hash != ""}); err != nil {
+			return err
+		}
+		if err := o.nameSystemOrg(p.Org, p.OrgName); err != nil {
 			return err
 		}
 		res.Changed = true
@@ -242,8 +253,19 @@ func (s *service) SetSetting(ctx context.Context, key, value string) (roster.Set
 		if set[key] == value {
 			return nil
 		}
-		if err := o.tx.SetSetting(ctx, key, value); err != nil {
+		// Host settings are the host's, kept with the system organisation
+		// whichever organisation sets them (locally, R16).
+		tx := o.tx
+		if spec.Host {
+			tx = tx.In(store.SystemOrg)
+		}
+		if err := tx.SetSetting(ctx, key, value); err != nil {
 			return err
+		}
+		if key == "org.name" {
+			if err := o.renameOrg(value); err != nil {
+				return err
+			}
 		}
 		res.Changed = true
 		return o.audit("settings.set", key, 0, map[string]any{"from": set[key], "to": value})

@@ -12,11 +12,18 @@ import (
 // the catalog only when it moved, so a role changed by another process or
 // replica is seen at the very next request while the common case reads
 // one row instead of four tables.
+//
+// Each organisation has its catalog; the version counts changes in any,
+// so a change in one reloads the others' at their next use, which is
+// rare and cheap.
 type catalogCache struct {
-	mu      sync.Mutex
+	mu   sync.Mutex
+	orgs map[int64]cachedCatalog
+}
+
+type cachedCatalog struct {
 	version int64
 	cat     store.Catalog
-	loaded  bool
 }
 
 // get returns the catalog current in tx. A Catalog is never changed once
@@ -30,11 +37,11 @@ func (c *catalogCache) get(ctx context.Context, tx store.Tx) (store.Catalog, err
 	if err != nil {
 		return store.Catalog{}, err
 	}
+	org := tx.Org()
 	c.mu.Lock()
-	if c.loaded && c.version == v {
-		cat := c.cat
+	if cached, ok := c.orgs[org]; ok && cached.version == v {
 		c.mu.Unlock()
-		return cat, nil
+		return cached.cat, nil
 	}
 	c.mu.Unlock()
 	cat, err := tx.LoadCatalog(ctx)
@@ -44,8 +51,11 @@ func (c *catalogCache) get(ctx context.Context, tx store.Tx) (store.Catalog, err
 	c.mu.Lock()
 	// Another operation may have cached a newer one meanwhile; versions
 	// only grow, so keep the newest.
-	if !c.loaded || v >= c.version {
-		c.version, c.cat, c.loaded = v, cat, true
+	if cached, ok := c.orgs[org]; !ok || v >= cached.version {
+		if c.orgs == nil {
+			c.orgs = map[int64]cachedCatalog{}
+		}
+		c.orgs[org] = cachedCatalog{version: v, cat: cat}
 	}
 	c.mu.Unlock()
 	return cat, nil

@@ -95,6 +95,11 @@ type Actor struct {
 	User string // a USER reference
 	Name string // audit name of the local superuser
 	Via  string // "local" or "token:<id>"
+	// Org is the slug of the organisation to act in: "" for the
+	// principal's own (a token's user's; locally, the system
+	// organisation). Acting in another is for system administrators
+	// (R21).
+	Org string
 }
 
 // As returns a Service acting as a.
@@ -108,6 +113,10 @@ func (c *Core) As(a Actor) roster.Service {
 type service struct {
 	core  *Core
 	actor Actor
+	// home is the organisation the principal belongs to, when it is known
+	// before the operation (a token's or a session's user); 0 means the
+	// organisation acted in, as for every local actor.
+	home int64
 	// signedIn is the user Authenticate found for this request, roles
 	// loaded: reads act on it rather than look the user up again. Writes
 	// still resolve the actor inside their transaction, where the rules
@@ -144,6 +153,9 @@ type actor struct {
 	via   string
 	perms map[string]bool
 	owner bool
+	// sys is the system administrator acting in another organisation as
+	// its owner would (R21): user is nil there, sys is who they are.
+	sys *store.UserRow
 }
 
 func (a *actor) has(perm string) bool { return a.super || a.perms[perm] }
@@ -179,6 +191,7 @@ type op struct {
 
 	myProjects map[string]bool // the actor's projects, once loaded
 	core       *Core
+	org        store.OrgRow // the organisation acted in
 }
 
 func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Microsecond) }
@@ -195,12 +208,20 @@ func (s *service) read(ctx context.Context, fn func(*op) error) error {
 }
 
 func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op) error) error {
+	tx, org, err := s.enter(ctx, tx)
+	if err != nil {
+		return err
+	}
 	o, err := s.newOp(ctx, tx)
 	if err != nil {
 		return err
 	}
+	o.org = org
 	if o.act, err = s.resolve(o, write); err != nil {
 		return err
+	}
+	if org.Status == roster.OrgSuspended && !o.act.super && o.act.sys == nil {
+		return suspended(org)
 	}
 	if u := o.act.user; u != nil && u.MustChangePassword && !s.self {
 		return roster.Errorf(roster.ErrForbidden, "%s must change their password before doing anything else (R17)", u.Email).
@@ -214,7 +235,7 @@ func (s *service) newOp(ctx context.Context, tx store.Tx) (*op, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &op{ctx: ctx, tx: tx, cat: cat, now: s.now(), core: s.core}, nil
+	return &op{ctx: ctx, tx: tx, cat: cat, now: s.now(), core: s.core, org: store.OrgRow{ID: tx.Org()}}, nil
 }
 
 // anonymous runs fn for a caller whose only credential is a link token:
@@ -238,22 +259,34 @@ func (s *service) resolve(o *op, write bool) (*actor, error) {
 	if s.actor.User == "" {
 		return &actor{super: true, name: s.actor.Name, via: s.actor.Via, owner: true}, nil
 	}
+	if s.home != 0 && s.home != o.tx.Org() {
+		return s.sysActor(o, write)
+	}
 	if s.signedIn != nil && !write {
 		return s.actorOf(o, *s.signedIn), nil
 	}
-	u, err := o.tx.UserByRef(o.ctx, s.actor.User)
+	u, err := s.principalUser(o.ctx, o.tx)
+	if err != nil {
+		return nil, err
+	}
+	return s.actorOf(o, u), nil
+}
+
+// principalUser finds the acting user, active, in tx's organisation.
+func (s *service) principalUser(ctx context.Context, tx store.Tx) (store.UserRow, error) {
+	u, err := tx.UserByRef(ctx, s.actor.User)
 	if errors.Is(err, roster.ErrNotFound) || errors.Is(err, roster.ErrInvalid) {
-		return nil, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: no such user", s.actor.User)
+		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: no such user", s.actor.User)
 	}
 	if err != nil {
 		// The store failing (a lost connection, a timeout) is not the user
 		// missing: 503, not 401.
-		return nil, err
+		return u, err
 	}
 	if u.Status != roster.StatusActive {
-		return nil, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, u.Status)
+		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, u.Status)
 	}
-	return s.actorOf(o, u), nil
+	return u, nil
 }
 
 // actorOf is the principal u, with the permissions of u's roles in o's
@@ -384,11 +417,37 @@ func (o *op) checkSeats(more int) error {
 }
 
 func (o *op) settings() (roster.Settings, error) {
-	stored, err := o.tx.Settings(o.ctx)
+	stored, err := orgSettings(o.ctx, o.tx)
 	if err != nil {
 		return nil, err
 	}
 	return o.core.settings(stored), nil
+}
+
+// orgSettings reads tx's organisation's stored settings, with the host
+// settings stored (locally, R16) with the system organisation, which are
+// every organisation's.
+func orgSettings(ctx context.Context, tx store.Tx) (map[string]string, error) {
+	stored, err := tx.Settings(ctx)
+	if err != nil || tx.Org() == store.SystemOrg {
+		return stored, err
+	}
+	host, err := tx.In(store.SystemOrg).Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if stored == nil {
+		stored = map[string]string{}
+	}
+	for _, spec := range roster.SettingSpecs {
+		if spec.Host {
+			delete(stored, spec.Key)
+			if v, ok := host[spec.Key]; ok {
+				stored[spec.Key] = v
+			}
+		}
+	}
+	return stored, nil
 }
 
 // settings completes the stored settings with defaults and this
@@ -409,6 +468,10 @@ func (c *Core) settings(stored map[string]string) roster.Settings {
 
 // audit records an event in the operation's transaction, with the
 // client's address when the request came with one (WithClient).
+//
+// A system administrator's act in another organisation is recorded in
+// both logs (R21): the organisation's names them sys:<email>, the system
+// organisation's by their own name and with the organisation acted in.
 func (o *op) audit(action, target string, targetID int64, details map[string]any) error {
 	if addr, ok := o.ctx.Value(clientKey{}).(string); ok && addr != "" {
 		details = maps.Clone(details)
@@ -417,11 +480,29 @@ func (o *op) audit(action, target string, targetID int64, details map[string]any
 		}
 		details["client"] = addr
 	}
-	return o.tx.InsertAudit(o.ctx, store.AuditEntry{
+	err := o.tx.InsertAudit(o.ctx, store.AuditEntry{
 		AuditEvent: roster.AuditEvent{At: o.now, Actor: o.act.name, Via: o.act.via, Action: action, Target: target, Details: details},
 		ActorID:    o.act.id(),
 		TargetID:   targetID,
 	})
+	if err != nil || o.act.sys == nil {
+		return err
+	}
+	return o.tx.In(store.SystemOrg).InsertAudit(o.ctx, store.AuditEntry{
+		AuditEvent: roster.AuditEvent{At: o.now, Actor: o.act.sys.Email, Via: o.act.via, Action: action, Target: target,
+			Details: withOrg(details, o.org.Slug)},
+		ActorID: o.act.sys.ID,
+	})
+}
+
+// withOrg is details with the organisation acted in added.
+func withOrg(details map[string]any, slug string) map[string]any {
+	d := maps.Clone(details)
+	if d == nil {
+		d = map[string]any{}
+	}
+	d["org"] = slug
+	return d
 }
 
 func (o *op) role(name string) (store.RoleRow, error) {

@@ -472,6 +472,10 @@ func repanic(err error) error {
 // a rollback would leave the cache ahead of the store.
 type uncommitted struct{ store.Tx }
 
+// In keeps the mark on the same transaction acting in another
+// organisation.
+func (u uncommitted) In(org int64) store.Tx { return uncommitted{u.Tx.In(org)} }
+
 // sessionStore is the Store a Core writes through: a request run by
 // Idempotent has its writes and reads held in one transaction (see
 // session); any other passes through.

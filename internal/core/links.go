@@ -27,12 +27,25 @@ func ttl(set roster.Settings, key string, override time.Duration) (time.Duration
 
 // linkURL is the address of a link page under base_url, or "" when no
 // base_url is set (the token is then redeemed with the command line).
-func linkURL(set roster.Settings, path, tok string) string {
+// With more than one organisation in the store, the address carries the
+// organisation's: /o/<slug>/invite/<token>.
+func (o *op) linkURL(set roster.Settings, path, tok string) (string, error) {
 	base := strings.TrimRight(set["base_url"], "/")
 	if base == "" {
-		return ""
+		return "", nil
 	}
-	return base + "/" + path + "/" + tok
+	many, err := manyOrgs(o.ctx, o.tx)
+	if err != nil {
+		return "", err
+	}
+	if many {
+		org, err := o.orgRow()
+		if err != nil {
+			return "", err
+		}
+		base += "/o/" + org.Slug
+	}
+	return base + "/" + path + "/" + tok, nil
 }
 
 // mailConfig reads mail delivery from the settings; send means the caller
@@ -171,7 +184,10 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 		}
 		sent, from = l, o.act.person()
 		inv = invitationView(l, o.now)
-		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
+		inv.Token = tok
+		if inv.URL, err = o.linkURL(set, "invite", tok); err != nil {
+			return err
+		}
 		return o.audit("invite.create", email, row.ID, map[string]any{"roles": roles, "expires_at": l.ExpiresAt})
 	})
 	if err != nil {
@@ -289,7 +305,10 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		}
 		sent, from = l, o.act.person()
 		inv = invitationView(l, o.now)
-		inv.Token, inv.URL = tok, linkURL(set, "invite", tok)
+		inv.Token = tok
+		if inv.URL, err = o.linkURL(set, "invite", tok); err != nil {
+			return err
+		}
 		return o.audit("invite.resend", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil {
@@ -397,8 +416,12 @@ func (s *service) redeem(ctx context.Context, kind store.LinkKind, tok, pw strin
 func (s *service) minLength(ctx context.Context) (int, error) {
 	var n int
 	err := s.core.db.Read(ctx, func(tx store.Tx) error {
-		stored, err := tx.Settings(ctx)
-		n = roster.Settings(stored).Int("password.min_length")
+		tx, _, err := s.enter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		stored, err := orgSettings(ctx, tx)
+		n = s.core.settings(stored).Int("password.min_length")
 		return err
 	})
 	return n, err
@@ -448,6 +471,9 @@ func (o *op) checkCreator(l store.Link, u store.UserRow, perm string, grant []st
 	if l.CreatedBy == 0 && strings.HasPrefix(l.Creator, "local:") {
 		return nil // the local administrator may do anything an owner may
 	}
+	if email, ok := strings.CutPrefix(l.Creator, "sys:"); ok && l.CreatedBy == 0 {
+		return o.checkSysCreator(email, denied)
+	}
 	if l.CreatedBy == 0 {
 		return denied // the creator was deleted
 	}
@@ -460,6 +486,27 @@ func (o *op) checkCreator(l store.Link, u store.UserRow, perm string, grant []st
 		return denied
 	}
 	return nil
+}
+
+// checkSysCreator re-checks a link made by a system administrator, who
+// acted as the organisation's owner: they still may while they are
+// active and hold orgs.manage in the system organisation.
+func (o *op) checkSysCreator(email string, denied *roster.Error) error {
+	home := o.tx.In(store.SystemOrg)
+	creator, err := home.UserByRef(o.ctx, email)
+	if err != nil || creator.Status != roster.StatusActive {
+		return denied
+	}
+	cat, err := o.core.catalog.get(o.ctx, home)
+	if err != nil {
+		return err
+	}
+	for _, p := range effectiveIn(cat, creator.Roles) {
+		if p == roster.PermOrgsManage {
+			return nil
+		}
+	}
+	return denied
 }
 
 func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Duration, send bool) (roster.ResetLink, error) {
@@ -501,7 +548,10 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 			return err
 		}
 		sent = l
-		rl = roster.ResetLink{Email: u.Email, ExpiresAt: l.ExpiresAt, Token: tok, URL: linkURL(set, "reset", tok)}
+		rl = roster.ResetLink{Email: u.Email, ExpiresAt: l.ExpiresAt, Token: tok}
+		if rl.URL, err = o.linkURL(set, "reset", tok); err != nil {
+			return err
+		}
 		return o.audit("user.reset_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil {

@@ -27,9 +27,12 @@ func WithClient(ctx context.Context, addr string) context.Context {
 // Session is a signed-in browser session: who it is, and a Service acting
 // as them with their current permissions.
 type Session struct {
-	ID      int64
-	User    roster.User
-	Method  string // how it began: "password" or "link"
+	ID     int64
+	User   roster.User
+	Method string // how it began: "password" or "link"
+	// Org is the user's organisation (store.OrgOf's id), in which Service
+	// acts: the pages open a session only in its own.
+	Org     int64
 	Service roster.Service
 }
 
@@ -92,7 +95,15 @@ func endedSession() error {
 func (c *Core) verifyLogin(ctx context.Context, email, pw string) (u store.UserRow, fresh string, err error) {
 	err = c.db.Read(ctx, func(tx store.Tx) error {
 		var err error
-		u, err = tx.UserByRef(ctx, email)
+		if u, err = tx.UserByRef(ctx, email); err != nil {
+			return err
+		}
+		// A suspended organisation's people cannot sign in; they fail as
+		// any other refused sign-in does.
+		org, found, err := tx.OrgByID(ctx, tx.Org())
+		if err == nil && (!found || org.Status != roster.OrgActive) {
+			err = failedSignIn()
+		}
 		return err
 	})
 	if err != nil || !strings.Contains(email, "@") {
@@ -120,7 +131,7 @@ func (c *Core) verifyLogin(ctx context.Context, email, pw string) (u store.UserR
 // audit event. Signing in is allowed to a user who must change their
 // password (R17): what it makes then does no more than that.
 func (c *Core) signIn(ctx context.Context, u store.UserRow, method, fresh string, fn func(o *op) (map[string]any, error)) error {
-	s := (&service{core: c, actor: Actor{User: strconv.FormatInt(u.ID, 10), Via: method}}).account()
+	s := (&service{core: c, actor: Actor{User: strconv.FormatInt(u.ID, 10), Via: method}, home: u.OrgID}).account()
 	return s.write(ctx, func(o *op) error {
 		details, err := fn(o)
 		if err != nil {
@@ -213,19 +224,23 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 	var idle time.Duration
 	now := c.now().UTC()
 	err = c.db.Read(ctx, func(tx store.Tx) error {
-		stored, err := tx.Settings(ctx)
+		var found bool
+		row, user, found, err = tx.SessionUser(ctx, hash[:])
+		if err != nil {
+			return err
+		}
+		if !found {
+			return endedSession()
+		}
+		stored, err := orgSettings(ctx, tx.In(user.OrgID))
 		if err != nil {
 			return err
 		}
 		if _, idle, err = sessionLife(c.settings(stored)); err != nil {
 			return err
 		}
-		var found bool
-		row, user, found, err = tx.SessionUser(ctx, hash[:])
-		switch {
-		case err != nil:
-			return err
-		case !found, !now.Before(row.ExpiresAt), now.Sub(row.LastSeenAt) >= idle, user.Status != roster.StatusActive:
+		if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= idle || user.Status != roster.StatusActive ||
+			user.OrgStatus != roster.OrgActive {
 			return endedSession()
 		}
 		return nil
@@ -236,13 +251,13 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 	// Activity is recorded at most every tenth of the idle lifetime (and
 	// at least every minute), so that a session in use never reaches it.
 	if every := touchEvery(idle); now.Sub(row.LastSeenAt) >= every {
-		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, row.ID, now, now.Add(-every)) }); err != nil {
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.In(user.OrgID).TouchSession(ctx, row.ID, now, now.Add(-every)) }); err != nil {
 			return Session{}, err
 		}
 	}
 	actor := Actor{User: strconv.FormatInt(user.ID, 10), Via: "session:" + strconv.FormatInt(row.ID, 10)}
-	return Session{ID: row.ID, User: user.User, Method: row.Method,
-		Service: &service{core: c, actor: actor, signedIn: &user}}, nil
+	return Session{ID: row.ID, User: user.User, Method: row.Method, Org: user.OrgID,
+		Service: &service{core: c, actor: actor, signedIn: &user, home: user.OrgID}}, nil
 }
 
 // touchEvery is how often a session's activity is written, for an idle
@@ -268,6 +283,7 @@ func (c *Core) EndSession(ctx context.Context, secret string) error {
 	}
 	s := &service{core: c, actor: Actor{User: strconv.FormatInt(user.ID, 10), Via: "session:" + strconv.FormatInt(row.ID, 10)}}
 	return s.anonymous(ctx, true, func(o *op) error {
+		o.tx = o.tx.In(user.OrgID) // where the sign-out is recorded
 		n, err := o.tx.EndSessions(ctx, user.ID, row.ID)
 		if err != nil || n == 0 {
 			return err
@@ -320,6 +336,9 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 		if err != nil || !strings.Contains(email, "@") || u.Status != roster.StatusActive {
 			return nil
 		}
+		if org, err := o.orgRow(); err != nil || org.Status != roster.OrgActive {
+			return err
+		}
 		// R20: a few links per account per window, whoever asks and from
 		// wherever; past that, nothing is sent and the answer is the same.
 		made, err := o.tx.CountLinksSince(ctx, u.ID, store.LinkSignIn, o.now.Add(-SignInLinkWindow))
@@ -336,7 +355,11 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 			return err
 		}
 		sent = l
-		m = signInMessage(set, u.Email, linkURL(set, "signin", tok), l)
+		url, err := o.linkURL(set, "signin", tok)
+		if err != nil {
+			return err
+		}
+		m = signInMessage(set, u.Email, url, l)
 		return o.audit("account.signin_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil || sent.ID == 0 {
@@ -483,6 +506,9 @@ func (o *op) liveLink(kind store.LinkKind, what string, hash []byte, check func(
 	l, found, err := o.tx.LinkByHash(o.ctx, kind, hash)
 	if err != nil || !found {
 		return l, store.UserRow{}, errors.Join(err, unknownLink(what))
+	}
+	if err := o.moveTo(l.OrgID, what); err != nil {
+		return l, store.UserRow{}, err
 	}
 	if err := deadLink(what, l, o.now); err != nil {
 		return l, store.UserRow{}, err

@@ -215,6 +215,10 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 		if !found || tok.Revoked || (tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt)) || user.Status != roster.StatusActive {
 			return fail
 		}
+		if user.OrgStatus != roster.OrgActive {
+			return roster.Errorf(roster.ErrUnauthenticated, "this token's organisation is suspended").
+				WithHint("a system administrator can resume it")
+		}
 		return nil
 	})
 	if err != nil {
@@ -223,12 +227,12 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 	// last_used_at is kept to the minute, so a write is needed about once
 	// a minute per token, not once per request.
 	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) >= time.Minute {
-		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.TouchToken(ctx, tok.ID, now) }); err != nil {
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.In(user.OrgID).TouchToken(ctx, tok.ID, now) }); err != nil {
 			return nil, err
 		}
 	}
 	actor := Actor{User: strconv.FormatInt(user.ID, 10), Via: "token:" + strconv.FormatInt(tok.ID, 10)}
-	return &service{core: c, actor: actor, signedIn: &user}, nil
+	return &service{core: c, actor: actor, signedIn: &user, home: user.OrgID}, nil
 }
 
 // Public is all a caller without a token may do: redeem a link, whose

@@ -20,7 +20,11 @@ func (s *service) Whoami(ctx context.Context) (roster.Principal, error) {
 		if err != nil {
 			return err
 		}
-		p = roster.Principal{Name: o.act.name, Via: o.act.via,
+		org, err := o.orgRow()
+		if err != nil {
+			return err
+		}
+		p = roster.Principal{Name: o.act.name, Via: o.act.via, Org: org.Slug,
 			PasswordPolicy: roster.PasswordPolicy{MinLength: set.Int("password.min_length"), MaxLength: password.MaxLength}}
 		if o.act.user == nil {
 			p.Permissions = o.cat.PermissionNames()

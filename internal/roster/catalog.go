@@ -15,15 +15,21 @@ const (
 	PermTokensManage    = "tokens.manage"
 	PermAuditView       = "audit.view"
 	PermSettingsManage  = "settings.manage"
+
+	// The system organisation's own: its holders are system
+	// administrators, who manage organisations and act in any of them.
+	PermOrgsView   = "orgs.view"
+	PermOrgsManage = "orgs.manage"
 )
 
 // The built-in roles.
 const (
-	RoleOwner   = "owner"
-	RoleAdmin   = "admin"
-	RoleManager = "manager"
-	RoleMember  = "member"
-	RoleViewer  = "viewer"
+	RoleOwner     = "owner"
+	RoleAdmin     = "admin"
+	RoleManager   = "manager"
+	RoleMember    = "member"
+	RoleViewer    = "viewer"
+	RoleDeveloper = "developer"
 )
 
 // BuiltinPermissions is roster's own permission catalog, in display order.
@@ -43,6 +49,22 @@ var BuiltinPermissions = []Permission{
 	{Name: PermSettingsManage, Description: "change settings"},
 }
 
+// SystemPermissions exist only in the system organisation: every
+// organisation has BuiltinPermissions, the system organisation these too.
+var SystemPermissions = []Permission{
+	{Name: PermOrgsView, Description: "see every organisation, and read inside any of them"},
+	{Name: PermOrgsManage, Description: "create, rename, suspend, resume and delete organisations, and act in any of them as its owner"},
+}
+
+// OrgPermissions are the permissions roster itself defines in an
+// organisation: the system organisation's include SystemPermissions.
+func OrgPermissions(system bool) []Permission {
+	if !system {
+		return BuiltinPermissions
+	}
+	return append(append([]Permission(nil), BuiltinPermissions...), SystemPermissions...)
+}
+
 // BuiltinRole describes a locked role. AllPermissions means the role holds
 // every permission, including application permissions registered later.
 type BuiltinRole struct {
@@ -52,13 +74,15 @@ type BuiltinRole struct {
 	Permissions    []string
 }
 
-// BuiltinRoles are the five locked roles, from most to least powerful.
+// BuiltinRoles are the six locked roles, from most to least powerful;
+// developer, Nexus ERP's fifth, came after the other five.
 var BuiltinRoles = []BuiltinRole{
 	{Name: RoleOwner, Description: "everything; the only role that can grant or revoke owner or act on an owner", AllPermissions: true},
 	{Name: RoleAdmin, Description: "every permission, including application permissions", AllPermissions: true},
 	{Name: RoleManager, Description: "see users and roles; manage members of their own projects", Permissions: []string{PermUsersView, PermRolesView, PermProjectsMembers}},
 	{Name: RoleMember, Description: "see users", Permissions: []string{PermUsersView}},
 	{Name: RoleViewer, Description: "see users, roles and every project", Permissions: []string{PermUsersView, PermRolesView, PermProjectsViewAll}},
+	{Name: RoleDeveloper, Description: "see roles and permissions and read the audit log", Permissions: []string{PermRolesView, PermAuditView}},
 }
 
 // IsBuiltinRole reports whether name is one of the locked roles.

@@ -91,6 +91,54 @@ type Service interface {
 
 	GetSettings(ctx context.Context) (Settings, error)
 	SetSetting(ctx context.Context, key, value string) (SettingResult, error)
+
+	// Organisations (DESIGN.md, "Organisations"): system administrators
+	// (orgs.view, orgs.manage) see and manage all of them; an
+	// organisation's own owner may see and delete it.
+	ListOrgs(ctx context.Context) ([]Org, error)
+	GetOrg(ctx context.Context, slug string) (Org, error)
+	// CreateOrg makes an organisation with the locked roles, default
+	// settings and its first owner, in one transaction.
+	CreateOrg(ctx context.Context, p CreateOrg) (OrgResult, error)
+	// UpdateOrg renames, suspends or resumes an organisation.
+	UpdateOrg(ctx context.Context, slug string, p UpdateOrg) (OrgResult, error)
+	// DeleteOrg removes an organisation and everything of it; confirm
+	// must repeat its slug. The system organisation cannot be deleted.
+	DeleteOrg(ctx context.Context, slug, confirm string) (OrgResult, error)
+}
+
+// CreateOrg asks for a new organisation and its first owner, who gets a
+// password (given or random), an invitation, or neither.
+type CreateOrg struct {
+	Slug           string
+	Name           string
+	OwnerEmail     string
+	OwnerName      string
+	Password       string
+	RandomPassword bool
+	Invite         bool
+	Send           bool // mail the invitation
+	IfNotExists    bool
+}
+
+// UpdateOrg changes an organisation; nil fields stay as they are.
+type UpdateOrg struct {
+	Name      *string
+	Suspended *bool
+}
+
+// OrgResult says what an organisation command did. Owner, Password and
+// Invitation are set by CreateOrg: the password or the invitation's link
+// shown once.
+type OrgResult struct {
+	Org        Org         `json:"org"`
+	Changed    bool        `json:"changed"`
+	Owner      *User       `json:"owner,omitempty"`
+	Password   string      `json:"password,omitempty"`
+	Invitation *Invitation `json:"invitation,omitempty"`
+	// Deleted counts what DeleteOrg removed, by kind: users, projects,
+	// roles, audit events.
+	Deleted map[string]int `json:"deleted,omitempty"`
 }
 
 // Notice tells a user of a change someone else made to their roles or
@@ -111,6 +159,8 @@ type Principal struct {
 	User *User `json:"user"`
 	// Name is how the audit log names the actor: an email or "local:<os user>".
 	Name string `json:"name"`
+	// Org is the slug of the organisation the actor acts in.
+	Org string `json:"org"`
 	// Via is how the actor reached roster: "local" or "token:<id>".
 	Via string `json:"via"`
 	// Permissions are the effective permissions, implications applied.
@@ -128,6 +178,10 @@ type PasswordPolicy struct {
 
 // InitParams bootstraps a store.
 type InitParams struct {
+	// Org and OrgName name the system organisation init makes (slug
+	// "default" and name "default" when empty).
+	Org        string
+	OrgName    string
 	OwnerEmail string
 	OwnerName  string
 	// Password is the owner's password; empty with RandomPassword false

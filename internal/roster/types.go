@@ -92,3 +92,29 @@ type Page[T any] struct {
 	Items []T
 	Next  string
 }
+
+// OrgStatus is an organisation's state: a suspended one refuses every
+// sign-in, token and link, and keeps its data.
+type OrgStatus string
+
+// The organisation statuses.
+const (
+	OrgActive    OrgStatus = "active"
+	OrgSuspended OrgStatus = "suspended"
+)
+
+// Org is an organisation (DESIGN.md, "Organisations"): everything else in
+// a store belongs to one.
+type Org struct {
+	Slug      string    `json:"slug"`
+	Name      string    `json:"name"`
+	Status    OrgStatus `json:"status"`
+	System    bool      `json:"system"` // the system organisation, made by init
+	CreatedAt time.Time `json:"created_at"`
+	// Counts, as org list and org show give them: every user, the active
+	// ones, the seat limit (0: none) and the projects.
+	Users       int `json:"users"`
+	ActiveUsers int `json:"active_users"`
+	Seats       int `json:"seats"`
+	Projects    int `json:"projects"`
+}

@@ -60,8 +60,74 @@ func IsURL(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
+// Organisations (DESIGN.md, "Organisations"; R21). Everything in a store
+// belongs to one organisation. A transaction acts in the one its context
+// names (WithOrg), and every query of Tx reads and writes only that
+// organisation's rows, except the Org* methods, which manage
+// organisations themselves, and the look-ups by secret (TokenUser,
+// SessionUser, LinkByHash), whose rows say which organisation they are of
+// so that the core can check it.
+
+// SystemOrg is the id of the system organisation: the first one, made by
+// init, and the one a store made before organisations migrates into.
+const SystemOrg int64 = 1
+
+type orgKey struct{}
+
+// WithOrg makes ctx name the organisation its transactions act in.
+func WithOrg(ctx context.Context, org int64) context.Context {
+	return context.WithValue(ctx, orgKey{}, org)
+}
+
+// OrgOf is the organisation ctx names: SystemOrg when it names none.
+func OrgOf(ctx context.Context) int64 {
+	if id, ok := OrgNamed(ctx); ok {
+		return id
+	}
+	return SystemOrg
+}
+
+// OrgNamed is the organisation ctx names, if it names one.
+func OrgNamed(ctx context.Context) (int64, bool) {
+	id, ok := ctx.Value(orgKey{}).(int64)
+	return id, ok && id > 0
+}
+
+// OrgRow is a stored organisation.
+type OrgRow struct {
+	ID int64
+	roster.Org
+}
+
 // Tx is one transaction; its methods are the store's queries.
 type Tx interface {
+	// Organisations.
+	// Org is the id of the organisation this transaction acts in.
+	Org() int64
+	// In is this same transaction acting in another organisation: what
+	// one writes, the other sees, and both commit or neither.
+	In(org int64) Tx
+	// Orgs lists the organisations by slug (without counts).
+	Orgs(ctx context.Context) ([]OrgRow, error)
+	// OrgBySlug finds an organisation; found is false when there is none.
+	OrgBySlug(ctx context.Context, slug string) (OrgRow, bool, error)
+	// OrgByID finds an organisation by id.
+	OrgByID(ctx context.Context, id int64) (OrgRow, bool, error)
+	// InsertOrg stores a new organisation with roster's permissions
+	// (roster.OrgPermissions(false)) and the locked roles, and returns its
+	// id. A slug taken is ErrConflict.
+	InsertOrg(ctx context.Context, o roster.Org, now time.Time) (int64, error)
+	// UpdateOrg writes an organisation's slug, name and status (a slug
+	// taken is ErrConflict).
+	UpdateOrg(ctx context.Context, o OrgRow) error
+	// DeleteOrg removes an organisation and everything of it: users and
+	// all that hangs on them, roles, permissions, projects, settings, the
+	// audit log. The system organisation cannot be deleted
+	// (roster.ErrInvalid); an unknown id is roster.ErrNotFound.
+	DeleteOrg(ctx context.Context, id int64) error
+	// CountProjects counts this organisation's projects.
+	CountProjects(ctx context.Context) (int, error)
+
 	// Invitations and reset links.
 	// InsertLink stores a link.
 	InsertLink(ctx context.Context, l Link) (int64, error)
@@ -284,6 +350,10 @@ type Outcome struct {
 // UserRow is a user as stored: the domain user plus its secrets.
 type UserRow struct {
 	roster.User
+	// OrgID is the user's organisation and OrgStatus its status, set when
+	// read back (InsertUser and InsertUsers write into the transaction's).
+	OrgID        int64
+	OrgStatus    roster.OrgStatus
 	PasswordHash string
 	Reason       string
 	// StatusBefore is the status a deactivated user had, and gets back.
@@ -317,6 +387,7 @@ type Link struct {
 	RevokedAt *time.Time
 	SentAt    *time.Time // when it was mailed
 	Reason    string
+	OrgID     int64 // the user's organisation, when read back
 }
 
 // SessionRow is a signed-in browser session. Only the SHA-256 of its

@@ -115,7 +115,13 @@ func newEnv(t *testing.T, cfg config) *env {
 }
 
 // admin acts on the store directly, as the local administrator.
-func (e *env) admin() roster.Service { return e.core.As(core.Actor{Name: "local:test"}) }
+func (e *env) admin() roster.Service { return e.adminIn("") }
+
+// adminIn acts as the local administrator in the organisation slug names
+// ("" the system organisation).
+func (e *env) adminIn(slug string) roster.Service {
+	return e.core.As(core.Actor{Name: "local:test", Org: slug})
+}
 
 // set changes a setting as the local administrator: host settings (R16)
 // in local mode, on the store's host, as only there they may be set.
@@ -181,7 +187,13 @@ func (e *env) user(ref string) roster.User {
 // events are the audit events of action, oldest first.
 func (e *env) events(action string) []roster.AuditEvent {
 	e.t.Helper()
-	all, err := e.admin().ListAudit(ctx, roster.AuditFilter{Limit: 100000})
+	return e.eventsIn("", action)
+}
+
+// eventsIn are the audit events of action in the organisation slug names.
+func (e *env) eventsIn(slug, action string) []roster.AuditEvent {
+	e.t.Helper()
+	all, err := e.adminIn(slug).ListAudit(ctx, roster.AuditFilter{Limit: 100000})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -342,9 +354,16 @@ func (b *browser) raw(method, path, contentType, body string) result {
 // signIn signs in with a password and returns the session's secret.
 func (b *browser) signIn(email, pw string) string {
 	b.t.Helper()
-	r := b.post("/signin", url.Values{"email": {email}, "password": {pw}})
-	if r.status != http.StatusSeeOther || r.location() != "/account" {
-		b.t.Fatalf("sign in as %s: %d to %q: %s", email, r.status, r.location(), r.body)
+	return b.signInAt("", email, pw)
+}
+
+// signInAt signs in with a password on the pages under base ("" or
+// "/o/<slug>") and returns the session's secret.
+func (b *browser) signInAt(base, email, pw string) string {
+	b.t.Helper()
+	r := b.post(base+"/signin", url.Values{"email": {email}, "password": {pw}})
+	if r.status != http.StatusSeeOther || r.location() != base+"/account" {
+		b.t.Fatalf("sign in as %s at %s/signin: %d to %q: %s", email, base, r.status, r.location(), r.body)
 	}
 	c := r.cookie(sessionCookie)
 	if c == nil || !strings.HasPrefix(c.Value, "roster_ses_") {
@@ -370,14 +389,20 @@ func expect(t *testing.T, what string, r result, status int, location ...string)
 // no other cookie.
 func (e *env) signedIn(secret string) bool {
 	e.t.Helper()
+	return e.signedInAt("", secret)
+}
+
+// signedInAt is signedIn on the pages under base ("" or "/o/<slug>").
+func (e *env) signedInAt(base, secret string) bool {
+	e.t.Helper()
 	b := e.browser()
-	r := b.do(http.MethodGet, "/account", nil, http.Header{"Cookie": {sessionCookie + "=" + secret}})
+	r := b.do(http.MethodGet, base+"/account", nil, http.Header{"Cookie": {sessionCookie + "=" + secret}})
 	switch {
-	case r.status == http.StatusOK && (strings.Contains(r.body, `id="tokens"`) || strings.Contains(r.body, `action="/account/password"`)):
+	case r.status == http.StatusOK && (strings.Contains(r.body, `id="tokens"`) || strings.Contains(r.body, `action="`+base+`/account/password"`)):
 		return true
-	case r.status == http.StatusSeeOther && r.location() == "/signin":
+	case r.status == http.StatusSeeOther && r.location() == base+"/signin":
 		return false
 	}
-	e.t.Fatalf("GET /account: status %d to %q:\n%s", r.status, r.location(), r.body)
+	e.t.Fatalf("GET %s/account: status %d to %q:\n%s", base, r.status, r.location(), r.body)
 	return false
 }

@@ -17,25 +17,27 @@ import (
 )
 
 func (p *pages) routes() {
-	m := p.mux
-	m.HandleFunc("GET /invite/{token}", p.linkEntry(store.LinkInvite, "/invite"))
-	m.HandleFunc("GET /invite", p.inviteForm)
-	m.HandleFunc("POST /invite", p.inviteAccept)
-	m.HandleFunc("GET /reset/{token}", p.linkEntry(store.LinkReset, "/reset"))
-	m.HandleFunc("GET /reset", p.resetForm)
-	m.HandleFunc("POST /reset", p.resetSet)
-	m.HandleFunc("GET /signin/{token}", p.linkEntry(store.LinkSignIn, "/signin/link"))
-	m.HandleFunc("GET /signin/link", p.signInLinkForm)
-	m.HandleFunc("POST /signin/link", p.signInLinkUse)
-	m.HandleFunc("GET /signin", p.signInForm)
-	m.HandleFunc("POST /signin", p.signInPassword)
-	m.HandleFunc("POST /signin/email", p.signInEmail)
-	m.HandleFunc("GET /account", p.account)
-	m.HandleFunc("POST /account/profile", p.profile)
-	m.HandleFunc("POST /account/password", p.password)
-	m.HandleFunc("POST /account/notices/seen", p.noticesSeen)
-	m.HandleFunc("POST /account/tokens/{id}/revoke", p.revokeToken)
-	m.HandleFunc("POST /signout", p.signOut)
+	p.handle("GET /{$}", p.home)
+	// An organisation's address as people type it, without the last slash.
+	p.mux.HandleFunc("GET /o/{org}", p.inPathOrg(p.home))
+	p.handle("GET /invite/{token}", p.linkEntry(store.LinkInvite, "/invite"))
+	p.handle("GET /invite", p.inviteForm)
+	p.handle("POST /invite", p.inviteAccept)
+	p.handle("GET /reset/{token}", p.linkEntry(store.LinkReset, "/reset"))
+	p.handle("GET /reset", p.resetForm)
+	p.handle("POST /reset", p.resetSet)
+	p.handle("GET /signin/{token}", p.linkEntry(store.LinkSignIn, "/signin/link"))
+	p.handle("GET /signin/link", p.signInLinkForm)
+	p.handle("POST /signin/link", p.signInLinkUse)
+	p.handle("GET /signin", p.signInForm)
+	p.handle("POST /signin", p.signInPassword)
+	p.handle("POST /signin/email", p.signInEmail)
+	p.handle("GET /account", p.account)
+	p.handle("POST /account/profile", p.profile)
+	p.handle("POST /account/password", p.password)
+	p.handle("POST /account/notices/seen", p.noticesSeen)
+	p.handle("POST /account/tokens/{id}/revoke", p.revokeToken)
+	p.handle("POST /signout", p.signOut)
 }
 
 // flashes are the confirmations a redirect may ask a page to show, by key:
@@ -196,16 +198,44 @@ func (p *pages) redeemed(w http.ResponseWriter, r *http.Request, kind store.Link
 }
 
 func (p *pages) signInForm(w http.ResponseWriter, r *http.Request) {
-	if _, err := p.session(r); err == nil {
+	if _, _, err := p.session(r); err == nil {
 		redirect(w, r, "/account")
 		return
 	}
-	p.render(w, r, http.StatusOK, "signin", &page{Title: "Sign in", Flash: flashes[r.URL.Query().Get("m")]})
+	pg := &page{Title: "Sign in", Flash: flashes[r.URL.Query().Get("m")]}
+	if p.askOrg(w, r, pg) {
+		p.render(w, r, http.StatusOK, "signin", pg)
+	}
+}
+
+// askOrg sets whether the sign-in forms ask for the organisation: when
+// the store holds more than one and r's address names none. On failure
+// it has answered.
+func (p *pages) askOrg(w http.ResponseWriter, r *http.Request, pg *page) bool {
+	if base(r) != "" {
+		return true
+	}
+	many, err := p.b.ManyOrgs(r.Context())
+	if err != nil {
+		p.failure(w, r, err)
+		return false
+	}
+	pg.AskOrg = many
+	return true
 }
 
 func (p *pages) signInPassword(w http.ResponseWriter, r *http.Request) {
-	email, pw := r.PostFormValue("email"), r.PostFormValue("password")
+	email, pw, slug := r.PostFormValue("email"), r.PostFormValue("password"), r.PostFormValue("org")
 	pg := &page{Title: "Sign in", Values: map[string]string{"email": email}}
+	if !p.askOrg(w, r, pg) {
+		return
+	}
+	if pg.AskOrg {
+		pg.Values["org"] = slug
+		if slug == "" {
+			pg.field("org", "Enter your organisation.")
+		}
+	}
 	if email == "" {
 		pg.field("email", "Enter your email address.")
 	}
@@ -217,27 +247,55 @@ func (p *pages) signInPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var secret string
+	in := r // the request acting in the organisation signed in to
 	wait, err := p.guard.Guess(r, email, func() (err error) {
-		secret, err = p.b.StartSession(p.ctx(r), email, pw)
+		if pg.AskOrg {
+			if in, err = p.inOrg(r, slug); errors.Is(err, roster.ErrNotFound) {
+				// An organisation that does not exist fails as a wrong
+				// password does, with the core's words and after the
+				// same work: a sign-in without an email, which cannot
+				// succeed and runs the one hash of an unknown account.
+				// Nothing tells which organisations an address belongs
+				// to, or which exist.
+				_, err = p.b.StartSession(p.ctx(r), "", pw)
+				return err
+			} else if err != nil {
+				return err
+			}
+		}
+		secret, err = p.b.StartSession(p.ctx(in), email, pw)
 		return err
 	})
 	switch {
 	case wait > 0:
 		p.tooMany(w, r, wait)
 	case err != nil:
+		// Answered at the address asked, not the organisation's: its
+		// name would tell that it exists.
 		pg.Problem = problem(err)
 		p.render(w, r, statusOf(err), "signin", pg)
 	default:
-		p.setCookie(w, r, sessionCookie, secret, "/", 0)
-		redirect(w, r, "/account")
+		p.setCookie(w, in, sessionCookie, secret, "/", 0)
+		redirect(w, in, "/account")
 	}
 }
 
 func (p *pages) signInEmail(w http.ResponseWriter, r *http.Request) {
-	email := r.PostFormValue("link-email")
+	email, slug := r.PostFormValue("link-email"), r.PostFormValue("link-org")
 	pg := &page{Title: "Sign in", Values: map[string]string{"link-email": email}}
+	if !p.askOrg(w, r, pg) {
+		return
+	}
+	if pg.AskOrg {
+		pg.Values["link-org"] = slug
+		if slug == "" {
+			pg.field("link-org", "Enter your organisation.")
+		}
+	}
 	if email == "" {
 		pg.field("link-email", "Enter your email address.")
+	}
+	if pg.Fields != nil {
 		p.render(w, r, http.StatusUnprocessableEntity, "signin", pg)
 		return
 	}
@@ -254,19 +312,39 @@ func (p *pages) signInEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The link is made and mailed after the answer, which is therefore
-	// the same, and as quick, whether or not the address has an account:
-	// neither its words nor its timing tell.
+	// the same, and as quick, whether or not the address has an account,
+	// or the organisation asked for exists: neither its words nor its
+	// timing tell.
 	ctx := context.WithoutCancel(p.ctx(r))
 	p.sending.Go(func() {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		if err := p.b.SendSignInLink(ctx, email); err != nil {
+		if err := p.sendSignInLink(ctx, pg.AskOrg, slug, email); err != nil {
 			p.log.Error("send a sign-in link", "error", err)
 		}
 	})
-	p.message(w, r, http.StatusOK, "Check your mail", &next{"/signin", "Back to sign-in"},
-		"If "+email+" has an account here, a sign-in link is on its way to it.",
-		"The link works once, within "+core.Lifetime(life)+". You can close this page.")
+	lines := []string{"If " + email + " has an account here, a sign-in link is on its way to it.",
+		"The link works once, within " + core.Lifetime(life) + ". You can close this page."}
+	if pg.AskOrg {
+		// The lifetime is the organisation's, which only the mail tells.
+		lines = []string{"If " + email + " has an account in that organisation, a sign-in link is on its way to it.",
+			"The link works once, for as long as the mail says. You can close this page."}
+	}
+	p.message(w, r, http.StatusOK, "Check your mail", &next{"/signin", "Back to sign-in"}, lines...)
+}
+
+// sendSignInLink mails email a sign-in link in the organisation of ctx,
+// or, inOrg, in the one slug names: none when it does not exist.
+func (p *pages) sendSignInLink(ctx context.Context, inOrg bool, slug, email string) error {
+	if inOrg {
+		var err error
+		if ctx, err = p.b.OrgContext(ctx, slug); errors.Is(err, roster.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+	return p.b.SendSignInLink(ctx, email)
 }
 
 func (p *pages) signInLinkForm(w http.ResponseWriter, r *http.Request) {
@@ -289,19 +367,34 @@ func (p *pages) signInLinkUse(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, "/account")
 }
 
-// session is the request's signed-in session.
-func (p *pages) session(r *http.Request) (core.Session, error) {
-	secret := cookie(r, sessionCookie)
-	if secret == "" {
-		return core.Session{}, roster.ErrUnauthenticated
+// session is the request's signed-in session in the organisation of its
+// pages. A browser may hold one session cookie per organisation, each on
+// its pages' path, and sends the system organisation's, on "/", to every
+// page: a session of another organisation is not signed in here (R21).
+// It returns the session's secret too, from its cookie.
+func (p *pages) session(r *http.Request) (core.Session, string, error) {
+	for i, c := range r.CookiesNamed(sessionCookie) {
+		if i == maxSessionCookies {
+			break
+		}
+		s, err := p.b.Session(r.Context(), c.Value)
+		if errors.Is(err, roster.ErrUnauthenticated) || err == nil && s.Org != store.OrgOf(r.Context()) {
+			continue
+		}
+		return s, c.Value, err
 	}
-	return p.b.Session(r.Context(), secret)
+	return core.Session{}, "", roster.ErrUnauthenticated
 }
+
+// maxSessionCookies is how many session cookies of one request are tried:
+// the organisation's own and the system organisation's, and a few
+// mistaken ones.
+const maxSessionCookies = 4
 
 // signedIn is the request's session; without one it has redirected to
 // the sign-in page.
 func (p *pages) signedIn(w http.ResponseWriter, r *http.Request) (core.Session, bool) {
-	s, err := p.session(r)
+	s, _, err := p.session(r)
 	if err != nil {
 		if cookie(r, sessionCookie) != "" {
 			p.setCookie(w, r, sessionCookie, "", "/", -1)
@@ -338,6 +431,10 @@ func (p *pages) accountPage(w http.ResponseWriter, r *http.Request, s core.Sessi
 		return
 	}
 	pg.Title = "Your account"
+	if pg.ManyOrgs, err = p.b.ManyOrgs(ctx); err != nil {
+		p.failure(w, r, err)
+		return
+	}
 	if pg.Values == nil {
 		pg.Values = map[string]string{"name": me.User.Name, "username": me.User.Username}
 	}
@@ -456,11 +553,15 @@ func (p *pages) revokeToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *pages) signOut(w http.ResponseWriter, r *http.Request) {
-	if secret := cookie(r, sessionCookie); secret != "" {
-		if err := p.b.EndSession(p.ctx(r), secret); err != nil {
-			p.failure(w, r, err)
-			return
-		}
+	// Only this organisation's session: the system organisation's cookie
+	// reaches every organisation's pages.
+	_, secret, err := p.session(r)
+	if err == nil {
+		err = p.b.EndSession(p.ctx(r), secret)
+	}
+	if err != nil && !errors.Is(err, roster.ErrUnauthenticated) {
+		p.failure(w, r, err)
+		return
 	}
 	p.setCookie(w, r, sessionCookie, "", "/", -1)
 	redirect(w, r, "/signin?m=signedout")

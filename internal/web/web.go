@@ -10,6 +10,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -40,6 +41,11 @@ type Backend interface {
 	Session(ctx context.Context, secret string) (core.Session, error)
 	EndSession(ctx context.Context, secret string) error
 	OrgName(ctx context.Context) string
+	// OrgContext is ctx acting in the organisation slug names ("" the
+	// system organisation); an unknown slug is roster.ErrNotFound.
+	OrgContext(ctx context.Context, slug string) (context.Context, error)
+	// ManyOrgs reports whether the store holds more than one organisation.
+	ManyOrgs(ctx context.Context) (bool, error)
 	Now() time.Time
 }
 
@@ -63,12 +69,14 @@ type Guard interface {
 	Secure(r *http.Request) bool
 }
 
-// Patterns are the paths the pages take on the server's mux.
+// Patterns are the paths the pages take on the server's mux: each page
+// is also served under /o/<slug>/, in that organisation.
 var Patterns = []string{"GET /{$}", "/invite/", "/invite", "/reset/", "/reset", "/signin", "/signin/",
-	"/account", "/account/", "/signout", "GET /static/"}
+	"/account", "/account/", "/signout", "GET /static/", "/o/"}
 
-// Cookie names. The session's lives on every path; a link's only on its
-// page, and briefly.
+// Cookie names. The session's lives on its organisation's pages (every
+// path, for the system organisation's own); a link's only on its page,
+// and briefly.
 const (
 	sessionCookie = "roster_session"
 	linkCookie    = "roster_link"
@@ -107,11 +115,66 @@ func New(b Backend, guard Guard, log *slog.Logger) *Handler {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		_, _ = w.Write(stylesheet) // a failed write means the client left
 	})
-	p.mux.HandleFunc("GET /{$}", p.home)
 	p.routes()
 	csrf := http.NewCrossOriginProtection()
 	csrf.SetDenyHandler(http.HandlerFunc(p.crossOrigin))
 	return &Handler{Handler: headers(csrf.Handler(p.mux)), p: p}
+}
+
+// handle serves h at pattern ("METHOD /path") in the system organisation,
+// and at /o/{org}/path in the organisation {org} names. Either names its
+// organisation to the core, so that a link of another one is unknown
+// there (R21): each is used at its own organisation's address.
+func (p *pages) handle(pattern string, h http.HandlerFunc) {
+	method, path, _ := strings.Cut(pattern, " ")
+	p.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		h(w, r.WithContext(store.WithOrg(r.Context(), store.SystemOrg)))
+	})
+	p.mux.HandleFunc(method+" /o/{org}"+path, p.inPathOrg(h))
+}
+
+// inPathOrg serves h in the organisation the path's {org} names.
+func (p *pages) inPathOrg(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r, ok := p.enter(w, r, r.PathValue("org")); ok {
+			h(w, r)
+		}
+	}
+}
+
+// enter is r acting in the organisation slug names. An unknown
+// organisation is answered as an unknown path is, and then ok is false:
+// it exists nowhere.
+func (p *pages) enter(w http.ResponseWriter, r *http.Request, slug string) (_ *http.Request, ok bool) {
+	in, err := p.inOrg(r, slug)
+	switch {
+	case errors.Is(err, roster.ErrNotFound):
+		http.NotFound(w, r)
+	case err != nil:
+		p.failure(w, r, err)
+	}
+	return in, err == nil
+}
+
+// baseKey carries the path an organisation's pages live under.
+type baseKey struct{}
+
+// inOrg is r acting in the organisation slug names, with its pages under
+// /o/<slug>.
+func (p *pages) inOrg(r *http.Request, slug string) (*http.Request, error) {
+	ctx, err := p.b.OrgContext(r.Context(), slug)
+	if err != nil {
+		return r, fmt.Errorf("organisation %q: %w", slug, err)
+	}
+	return r.WithContext(context.WithValue(ctx, baseKey{}, "/o/"+slug)), nil
+}
+
+// base is the path r's pages live under: "" for the system
+// organisation's own, "/o/<slug>" for an organisation's. Every form,
+// link, redirect and cookie of a page keeps to it.
+func base(r *http.Request) string {
+	b, _ := r.Context().Value(baseKey{}).(string)
+	return b
 }
 
 // headers sets what every page response carries: a CSP that allows only
@@ -133,16 +196,25 @@ func headers(h http.Handler) http.Handler {
 // page is everything a template may show.
 type page struct {
 	Title, Org, Flash string
-	Problem           *roster.Error
-	Fields            map[string]string // errors next to fields
-	Values            map[string]string // what to refill (never a password)
-	Link              core.LinkInfo
-	Me                *roster.User
-	MinLength         int
-	Notices           []roster.Notice
-	Tokens            []roster.APIToken
-	Lines             []string
-	Next              *next
+	// Base is the path the pages live under (see base); Slug names the
+	// organisation when it is in the path.
+	Base, Slug string
+	// AskOrg asks for the organisation on the sign-in forms: a store with
+	// many, at an address that names none.
+	AskOrg bool
+	// ManyOrgs says that the store holds more than one organisation, so
+	// the account page names its own.
+	ManyOrgs  bool
+	Problem   *roster.Error
+	Fields    map[string]string // errors next to fields
+	Values    map[string]string // what to refill (never a password)
+	Link      core.LinkInfo
+	Me        *roster.User
+	MinLength int
+	Notices   []roster.Notice
+	Tokens    []roster.APIToken
+	Lines     []string
+	Next      *next
 }
 
 // next is the one thing a message page suggests doing.
@@ -192,6 +264,8 @@ func (p *pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	if pg.Org == "" {
 		pg.Org = p.b.OrgName(r.Context())
 	}
+	pg.Base = base(r)
+	pg.Slug = strings.TrimPrefix(pg.Base, "/o/")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := p.tmpl.ExecuteTemplate(w, name, pg); err != nil {
@@ -204,8 +278,16 @@ func (p *pages) message(w http.ResponseWriter, r *http.Request, status int, titl
 	p.render(w, r, status, "message", &page{Title: title, Lines: lines, Next: nx})
 }
 
-// crossOrigin answers a POST from another site: nothing is done.
+// crossOrigin answers a POST from another site: nothing is done. It is
+// refused before the pages' routes are, so an organisation's address is
+// read here, for the answer to keep to its pages.
 func (p *pages) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/o/"); ok {
+		slug, _, _ := strings.Cut(rest, "/")
+		if r, ok = p.enter(w, r, slug); !ok {
+			return
+		}
+	}
 	p.message(w, r, http.StatusForbidden, "Request refused", &next{"/account", "Go to your account"},
 		"This form was sent from another site, so nothing was done.",
 		"If you meant to do this, open the page here and send the form again.")
@@ -268,9 +350,10 @@ func (p *pages) ctx(r *http.Request) context.Context {
 }
 
 // setCookie sets an HttpOnly, SameSite=Lax cookie, Secure under TLS
-// (also when a trusted proxy ends it); maxAge < 0 deletes it.
+// (also when a trusted proxy ends it), on path under r's base; maxAge < 0
+// deletes it.
 func (p *pages) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
-	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	c := &http.Cookie{Name: name, Value: value, Path: base(r) + path, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: p.guard.Secure(r)}
 	switch {
 	case maxAge < 0:
@@ -289,7 +372,7 @@ func cookie(r *http.Request, name string) string {
 	return c.Value
 }
 
-// redirect answers with a 303 to a path of the pages.
+// redirect answers with a 303 to a path of r's pages.
 func redirect(w http.ResponseWriter, r *http.Request, path string) {
-	http.Redirect(w, r, path, http.StatusSeeOther)
+	http.Redirect(w, r, base(r)+path, http.StatusSeeOther)
 }

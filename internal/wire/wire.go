@@ -267,7 +267,39 @@ type SignIn struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	Name     string `json:"name,omitempty"`
+	// Org is the slug of the organisation to sign in to: the same email
+	// may hold an account in several. Empty is the system organisation.
+	Org string `json:"org,omitempty"`
 }
+
+// CreateOrg is POST /orgs: an organisation and its first owner.
+type CreateOrg struct {
+	Slug           string `json:"slug"`
+	Name           string `json:"name,omitempty"`
+	OwnerEmail     string `json:"owner_email"`
+	OwnerName      string `json:"owner_name,omitempty"`
+	Password       string `json:"password,omitempty"`
+	RandomPassword bool   `json:"random_password,omitempty"`
+	Invite         bool   `json:"invite,omitempty"`
+	Send           bool   `json:"send,omitempty"`
+	IfNotExists    bool   `json:"if_not_exists,omitempty"`
+}
+
+// UpdateOrg is PATCH /orgs/{org}; absent fields stay.
+type UpdateOrg struct {
+	Name      *string `json:"name,omitempty"`
+	Suspended *bool   `json:"suspended,omitempty"`
+}
+
+// DeleteOrg is the optional body of DELETE /orgs/{org}, which may give
+// confirm as a query parameter instead.
+type DeleteOrg struct {
+	Confirm string `json:"confirm"`
+}
+
+// OrgsPrefix is the prefix under which every organisation-scoped route
+// is also served, acting in the organisation {org} names.
+const OrgsPrefix = Prefix + "/orgs/{org}"
 
 // SetProjects is PUT /users/{ref}/projects.
 type SetProjects struct {

@@ -78,3 +78,58 @@ func BenchmarkSearch(b *testing.B) {
 	url := pgtest.URL(b)
 	storetest.BenchSearch(b, open(b, url), func() { psql(b, url, "VACUUM ANALYZE users") })
 }
+
+// A request's reads in one organisation of a store holding one, and of
+// one holding 1,000 of 100 users each with the same emails: the
+// organisations' neighbours should cost nothing (issue 18's figure).
+//
+//	ROSTER_TEST_POSTGRES=postgres://… go test -run '^$' -bench Neighbours ./internal/store/postgres/
+
+func BenchmarkNeighbours(b *testing.B) {
+	for _, orgs := range []int{1, 1000} {
+		b.Run(fmt.Sprintf("orgs=%d", orgs), func(b *testing.B) {
+			dbURL := pgtest.URL(b)
+			db := open(b, dbURL)
+			ctx := context.Background()
+			const users = 100
+			var last int64
+			for o := range orgs {
+				err := db.Write(ctx, func(tx store.Tx) error {
+					var err error
+					if last, err = tx.InsertOrg(ctx, roster.Org{Slug: fmt.Sprintf("org-%04d", o), Name: "Org"}, now); err != nil {
+						return err
+					}
+					rows := make([]store.UserRow, users)
+					for i := range rows {
+						rows[i] = newUser(fmt.Sprintf("user%03d@example.com", i))
+					}
+					_, err = tx.In(last).InsertUsers(ctx, rows)
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			psql(b, dbURL, "ANALYZE orgs, users, user_roles, user_links, memberships")
+			octx := store.WithOrg(ctx, last)
+			for _, c := range []struct {
+				name string
+				fn   func(store.Tx) error
+			}{
+				{"user", func(tx store.Tx) error { _, err := tx.UserByRef(octx, "user042@example.com"); return err }},
+				{"page50", func(tx store.Tx) error {
+					_, err := tx.ListUsers(octx, roster.UserFilter{Limit: 50})
+					return err
+				}},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					for b.Loop() {
+						if err := db.Lookup(octx, c.fn); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}

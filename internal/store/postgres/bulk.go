@@ -16,25 +16,26 @@ import (
 func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error {
 	rows := make([][]any, len(entries))
 	for i, e := range entries {
-		rows[i] = auditRow(e)
+		rows[i] = t.auditRow(e)
 	}
 	ctx, cancel := within(ctx, t.wait)
 	defer cancel()
 	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"audit"},
-		[]string{"at", "actor", "actor_id", "via", "action", "target", "target_id", "details"}, pgx.CopyFromRows(rows))
+		[]string{"org_id", "at", "actor", "actor_id", "via", "action", "target", "target_id", "details"}, pgx.CopyFromRows(rows))
 	if err = t.note(err); err != nil {
 		return fmt.Errorf("write audit events: %w", err)
 	}
 	return nil
 }
 
-// auditRow is an event's values in the order of the audit table's columns.
-func auditRow(e store.AuditEntry) []any {
+// auditRow is an event's values in the order of the audit table's
+// columns, in this transaction's organisation.
+func (t *Tx) auditRow(e store.AuditEntry) []any {
 	details := e.Details
 	if details == nil {
 		details = map[string]any{} // '{}', as on SQLite
 	}
-	return []any{e.At, e.Actor, nullID(e.ActorID), e.Via, e.Action, e.Target, nullID(e.TargetID), details}
+	return []any{t.org, e.At, e.Actor, nullID(e.ActorID), e.Via, e.Action, e.Target, nullID(e.TargetID), details}
 }
 
 // UserIDs returns the ids of the users holding emails, by email key, in
@@ -45,7 +46,7 @@ func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, er
 		keys[i] = roster.EmailKey(e)
 	}
 	out := make(map[string]int64, len(emails))
-	rows, err := t.tx.Query(ctx, `SELECT email_key, id FROM users WHERE email_key = ANY($1)`, keys)
+	rows, err := t.tx.Query(ctx, `SELECT email_key, id FROM users WHERE org_id = $1 AND email_key = ANY($2)`, t.org, keys)
 	if err = t.note(err); err != nil {
 		return nil, fmt.Errorf("find users by email: %w", err)
 	}
@@ -90,14 +91,14 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	userRows := make([][]any, len(users))
 	var roles, links [][]any
 	for i, u := range users {
-		userRows[i] = []any{ids[i], u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
+		userRows[i] = []any{t.org, ids[i], u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
 			u.Name, store.FoldKey(u.Name), string(u.Status), nullString(u.PasswordHash), u.MustChangePassword,
 			u.CreatedAt, u.UpdatedAt, u.DeactivatedAt, u.Reason, string(store.StatusBefore(u)), u.LastLoginMethod}
 		for _, r := range u.Roles {
-			roles = append(roles, []any{ids[i], r})
+			roles = append(roles, []any{t.org, ids[i], r})
 		}
 		for k, v := range u.Links {
-			links = append(links, []any{ids[i], k, v})
+			links = append(links, []any{t.org, ids[i], k, v})
 		}
 	}
 	copies := []struct {
@@ -105,11 +106,11 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 		cols  []string
 		rows  [][]any
 	}{
-		{"users", []string{"id", "email", "email_key", "username", "username_key", "name", "name_key", "status",
+		{"users", []string{"org_id", "id", "email", "email_key", "username", "username_key", "name", "name_key", "status",
 			"password_hash", "must_change_password", "created_at", "updated_at", "deactivated_at", "deactivated_reason",
 			"status_before_deactivation", "last_login_method"}, userRows},
-		{"user_roles", []string{"user_id", "role"}, roles},
-		{"user_links", []string{"user_id", "kind", "value"}, links},
+		{"user_roles", []string{"org_id", "user_id", "role"}, roles},
+		{"user_links", []string{"org_id", "user_id", "kind", "value"}, links},
 	}
 	for _, c := range copies {
 		if len(c.rows) == 0 {
@@ -132,8 +133,12 @@ func (t *Tx) InsertMembers(ctx context.Context, members []store.Membership, now 
 	for i, m := range members {
 		projects[i], users[i] = m.ProjectID, m.UserID
 	}
+	// Only a project and a user of this organisation make a membership.
 	_, err := t.exec(ctx, `INSERT INTO memberships (project_id, user_id, created_at)
-		SELECT p, u, $3 FROM unnest($1::bigint[], $2::bigint[]) AS m (p, u) ON CONFLICT DO NOTHING`, projects, users, now)
+		SELECT m.p, m.u, $3 FROM unnest($1::bigint[], $2::bigint[]) AS m (p, u)
+		JOIN projects ON projects.id = m.p AND projects.org_id = $4
+		JOIN users ON users.id = m.u AND users.org_id = $4
+		ON CONFLICT DO NOTHING`, projects, users, now, t.org)
 	if err != nil {
 		return fmt.Errorf("add members: %w", err)
 	}

@@ -383,7 +383,7 @@ func (db *DB) runOnce(ctx context.Context, readOnly bool, fn func(store.Tx) erro
 		defer cancel()
 		ptx.Rollback(rctx)
 	}()
-	tx := &Tx{tx: ptx, wait: db.wait}
+	tx := &Tx{txConn: &txConn{tx: ptx, wait: db.wait}, org: store.OrgOf(ctx)}
 	if !readOnly && db.mode == advisory {
 		// READ COMMITTED: every statement after the lock sees every write
 		// committed before it was granted.

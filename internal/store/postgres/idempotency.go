@@ -26,7 +26,9 @@ CREATE TABLE idempotency (
 CREATE INDEX idempotency_created ON idempotency (created_at);
 `
 
-// Outcome finds the outcome recorded for a user's key.
+// Outcome finds the outcome recorded for a user's key. Outcomes are a
+// user's, whose id is of one organisation, and of requests without a
+// token (user 0): they are found by user and key, in no organisation.
 func (t *Tx) Outcome(ctx context.Context, userID int64, keyHash []byte) (store.Outcome, bool, error) {
 	o := store.Outcome{UserID: userID, KeyHash: keyHash}
 	err := t.queryRow(ctx, `SELECT request_hash, status, body, created_at FROM idempotency
@@ -71,7 +73,7 @@ func (t *Tx) Savepoint(ctx context.Context, fn func(store.Tx) error) (err error)
 	if err != nil {
 		return fmt.Errorf("savepoint: %w", t.note(err))
 	}
-	inner := &Tx{tx: sp, wait: t.wait}
+	inner := &Tx{txConn: &txConn{tx: sp, wait: t.wait}, org: t.org}
 	defer func() {
 		if inner.conflict != nil && t.conflict == nil {
 			t.conflict = inner.conflict

@@ -106,16 +106,33 @@ func TestMigrateFreshAndAgain(t *testing.T) {
 	if err != nil || v != db.SchemaVersion() || len(problems) > 0 {
 		t.Fatalf("check: version %d, problems %q, %v", v, problems, err)
 	}
-	// The seed is SQLite's: every built-in role and permission, once.
+	// One organisation, the system one, made by the migration.
+	err = db.Read(ctx, func(tx store.Tx) error {
+		orgs, err := tx.Orgs(ctx)
+		if err == nil && (len(orgs) != 1 || orgs[0].ID != store.SystemOrg || orgs[0].Slug != "default" ||
+			orgs[0].Name != "default" || orgs[0].Status != roster.OrgActive || !orgs[0].System) {
+			t.Errorf("organisations of a new store: %+v", orgs)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The seed is SQLite's: every built-in role and permission, once, in
+	// the system organisation, with the system organisation's own.
 	err = db.Read(ctx, func(tx store.Tx) error {
 		c, err := tx.LoadCatalog(ctx)
 		if err != nil {
 			return err
 		}
-		if len(c.Permissions) != len(roster.BuiltinPermissions) || len(c.Roles) != len(roster.BuiltinRoles) {
+		perms := roster.OrgPermissions(true)
+		if len(c.Permissions) != len(perms) || len(c.Roles) != len(roster.BuiltinRoles) {
 			t.Errorf("catalog: %d permissions, %d roles", len(c.Permissions), len(c.Roles))
 		}
-		if got := c.Roles[roster.RoleOwner].Permissions; len(got) != len(roster.BuiltinPermissions) {
+		if got := c.Roles[roster.RoleDeveloper].Permissions; !c.Roles[roster.RoleDeveloper].Builtin || strings.Join(got, ",") != "audit.view,roles.view" {
+			t.Errorf("developer: %+v", c.Roles[roster.RoleDeveloper])
+		}
+		if got := c.Roles[roster.RoleOwner].Permissions; len(got) != len(perms) {
 			t.Errorf("owner holds %v", got)
 		}
 		if got := c.Roles[roster.RoleManager].Permissions; strings.Join(got, ",") != "projects.members,roles.view,users.view" {
@@ -304,18 +321,44 @@ func TestCheckFindsDamage(t *testing.T) {
 	dbURL := pgtest.URL(t)
 	db := open(t, dbURL)
 	id := insertUser(t, db, newUser("ann@example.com"))
+	// A second organisation, whose catalog is checked too, with a user
+	// made a member of the first's project.
+	ctx := context.Background()
+	var beta, betaUser, project int64
+	err := db.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if project, err = tx.InsertProject(ctx, roster.Project{Slug: "apollo"}, now); err != nil {
+			return err
+		}
+		if beta, err = tx.InsertOrg(ctx, roster.Org{Slug: "beta", Name: "Beta"}, now); err != nil {
+			return err
+		}
+		betaUser, err = tx.In(beta).InsertUser(ctx, newUser("bob@example.com"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, problems, err := db.Check(ctx); err != nil || len(problems) > 0 {
+		t.Fatalf("Check before the damage: %q, %v", problems, err)
+	}
 	psql(t, dbURL,
-		`DELETE FROM roles WHERE name = 'viewer'`,
+		`DELETE FROM roles WHERE name = 'viewer' AND org_id = 1`,
+		fmt.Sprintf(`DELETE FROM roles WHERE name = 'developer' AND org_id = %d`, beta),
+		fmt.Sprintf(`INSERT INTO permissions (org_id, name, builtin) VALUES (%d, 'orgs.manage', true)`, beta),
+		fmt.Sprintf(`INSERT INTO memberships (project_id, user_id, created_at) VALUES (%d, %d, now())`, project, betaUser),
 		`ALTER TABLE user_roles DISABLE TRIGGER ALL`,
-		fmt.Sprintf(`INSERT INTO user_roles (user_id, role) VALUES (%d, 'ghost')`, id+100),
+		fmt.Sprintf(`INSERT INTO user_roles (org_id, user_id, role) VALUES (1, %d, 'ghost')`, id+100),
 	)
-	_, problems, err := db.Check(context.Background())
+	_, problems, err := db.Check(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := strings.Join(problems, "\n")
-	for _, want := range []string{"built-in role viewer is missing", "of user_roles is not enforced",
-		"1 rows of user_roles refer to missing rows of users", "1 rows of user_roles refer to missing rows of roles"} {
+	for _, want := range []string{"organisation default lacks built-in role viewer", "of user_roles is not enforced",
+		"1 rows of user_roles refer to missing rows of users", "1 rows of user_roles refer to missing rows of roles",
+		"organisation beta lacks built-in role developer", "organisation beta holds orgs.manage",
+		"1 memberships join a project and a user of different organisations"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("problems lack %q:\n%s", want, got)
 		}

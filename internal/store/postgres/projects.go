@@ -25,7 +25,7 @@ func scanProject(s pgx.Row) (store.ProjectRow, error) {
 
 // ProjectBySlug finds a project; found is false when there is none.
 func (t *Tx) ProjectBySlug(ctx context.Context, slug string) (store.ProjectRow, bool, error) {
-	p, err := scanProject(t.queryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE slug = $1`, slug))
+	p, err := scanProject(t.queryRow(ctx, `SELECT `+projectColumns+` FROM projects WHERE org_id = $1 AND slug = $2`, t.org, slug))
 	ok, err := found(err)
 	return p, ok, err
 }
@@ -33,10 +33,10 @@ func (t *Tx) ProjectBySlug(ctx context.Context, slug string) (store.ProjectRow, 
 // ListProjects lists projects by slug: all of them, or with memberOf set
 // only those that user belongs to.
 func (t *Tx) ListProjects(ctx context.Context, memberOf int64) ([]roster.Project, error) {
-	q := `SELECT ` + projectColumns + ` FROM projects`
-	var args []any
+	q := `SELECT ` + projectColumns + ` FROM projects WHERE projects.org_id = $1`
+	args := []any{t.org}
 	if memberOf != 0 {
-		q += ` WHERE projects.id IN (SELECT project_id FROM memberships WHERE user_id = $1)`
+		q += ` AND projects.id IN (SELECT project_id FROM memberships WHERE user_id = $2)`
 		args = append(args, memberOf)
 	}
 	out, err := collect(ctx, t, q+` ORDER BY projects.slug`, args, func(r pgx.Row) (roster.Project, error) {
@@ -52,8 +52,8 @@ func (t *Tx) ListProjects(ctx context.Context, memberOf int64) ([]roster.Project
 // InsertProject stores a new project.
 func (t *Tx) InsertProject(ctx context.Context, p roster.Project, now time.Time) (int64, error) {
 	var id int64
-	err := t.queryRow(ctx, `INSERT INTO projects (slug, name, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id`,
-		p.Slug, p.Name, now).Scan(&id)
+	err := t.queryRow(ctx, `INSERT INTO projects (org_id, slug, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id`,
+		t.org, p.Slug, p.Name, now).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert project %s: %w", p.Slug, err)
 	}
@@ -64,27 +64,30 @@ func (t *Tx) InsertProject(ctx context.Context, p roster.Project, now time.Time)
 // archived project keeps the time it was first archived.
 func (t *Tx) UpdateProject(ctx context.Context, p store.ProjectRow, now time.Time) error {
 	_, err := t.exec(ctx, `UPDATE projects SET slug = $1, name = $2, updated_at = $3,
-		archived_at = CASE WHEN $4::boolean THEN COALESCE(archived_at, $3) END WHERE id = $5`,
-		p.Slug, p.Name, now, p.Archived, p.ID)
+		archived_at = CASE WHEN $4::boolean THEN COALESCE(archived_at, $3) END WHERE id = $5 AND org_id = $6`,
+		p.Slug, p.Name, now, p.Archived, p.ID, t.org)
 	return err
 }
 
 // DeleteProject removes a project and its memberships.
 func (t *Tx) DeleteProject(ctx context.Context, id int64) error {
-	_, err := t.exec(ctx, `DELETE FROM projects WHERE id = $1`, id)
+	_, err := t.exec(ctx, `DELETE FROM projects WHERE id = $1 AND org_id = $2`, id, t.org)
 	return err
 }
 
 // IsMember reports whether a user belongs to a project.
 func (t *Tx) IsMember(ctx context.Context, projectID, userID int64) (bool, error) {
 	var one int
-	return found(t.queryRow(ctx, `SELECT 1 FROM memberships WHERE project_id = $1 AND user_id = $2`, projectID, userID).Scan(&one))
+	return found(t.queryRow(ctx, `SELECT 1 FROM memberships WHERE project_id = $1 AND user_id = $2
+		AND project_id IN (SELECT id FROM projects WHERE org_id = $3)`, projectID, userID, t.org).Scan(&one))
 }
 
 // AddMember adds a membership; added is false when it already existed.
 func (t *Tx) AddMember(ctx context.Context, projectID, userID int64, now time.Time) (bool, error) {
-	tag, err := t.exec(ctx, `INSERT INTO memberships (project_id, user_id, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT DO NOTHING`, projectID, userID, now)
+	tag, err := t.exec(ctx, `INSERT INTO memberships (project_id, user_id, created_at)
+		SELECT projects.id, users.id, $3 FROM projects, users
+		WHERE projects.id = $1 AND projects.org_id = $4 AND users.id = $2 AND users.org_id = $4
+		ON CONFLICT DO NOTHING`, projectID, userID, now, t.org)
 	if err != nil {
 		return false, fmt.Errorf("add member: %w", err)
 	}
@@ -93,7 +96,8 @@ func (t *Tx) AddMember(ctx context.Context, projectID, userID int64, now time.Ti
 
 // RemoveMember removes a membership; removed is false when there was none.
 func (t *Tx) RemoveMember(ctx context.Context, projectID, userID int64) (bool, error) {
-	tag, err := t.exec(ctx, `DELETE FROM memberships WHERE project_id = $1 AND user_id = $2`, projectID, userID)
+	tag, err := t.exec(ctx, `DELETE FROM memberships WHERE project_id = $1 AND user_id = $2
+		AND project_id IN (SELECT id FROM projects WHERE org_id = $3)`, projectID, userID, t.org)
 	if err != nil {
 		return false, fmt.Errorf("remove member: %w", err)
 	}
@@ -103,7 +107,7 @@ func (t *Tx) RemoveMember(ctx context.Context, projectID, userID int64) (bool, e
 // Members lists a project's members by email.
 func (t *Tx) Members(ctx context.Context, projectID int64) ([]store.Member, error) {
 	return collect(ctx, t, `SELECT users.id, users.email FROM memberships JOIN users ON users.id = memberships.user_id
-		WHERE memberships.project_id = $1 ORDER BY users.email_key`, []any{projectID}, func(r pgx.Row) (store.Member, error) {
+		WHERE memberships.project_id = $1 AND users.org_id = $2 ORDER BY users.email_key`, []any{projectID, t.org}, func(r pgx.Row) (store.Member, error) {
 		var m store.Member
 		err := r.Scan(&m.ID, &m.Email)
 		return m, err

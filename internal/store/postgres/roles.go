@@ -21,7 +21,7 @@ func (t *Tx) CatalogVersion(ctx context.Context) (int64, error) {
 // LoadCatalog reads all permissions and roles (without holder counts).
 func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 	c := store.Catalog{Roles: map[string]store.RoleRow{}}
-	perms, err := collect(ctx, t, `SELECT name, description, builtin FROM permissions ORDER BY name`, nil,
+	perms, err := collect(ctx, t, `SELECT name, description, builtin FROM permissions WHERE org_id = $1 ORDER BY name`, []any{t.org},
 		func(r pgx.Row) (roster.Permission, error) {
 			p := roster.Permission{Implies: []string{}}
 			err := r.Scan(&p.Name, &p.Description, &p.Builtin)
@@ -37,14 +37,14 @@ func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 	for i, p := range perms {
 		idx[p.Name] = i
 	}
-	if err := t.eachPair(ctx, `SELECT permission, implies FROM permission_implies ORDER BY permission, implies`, func(a, b string) {
+	if err := t.eachPair(ctx, `SELECT permission, implies FROM permission_implies WHERE org_id = $1 ORDER BY permission, implies`, func(a, b string) {
 		if i, ok := idx[a]; ok {
 			c.Permissions[i].Implies = append(c.Permissions[i].Implies, b)
 		}
 	}); err != nil {
 		return c, fmt.Errorf("load implications: %w", err)
 	}
-	roles, err := collect(ctx, t, `SELECT name, description, builtin, all_permissions FROM roles`, nil,
+	roles, err := collect(ctx, t, `SELECT name, description, builtin, all_permissions FROM roles WHERE org_id = $1`, []any{t.org},
 		func(r pgx.Row) (store.RoleRow, error) {
 			var role store.RoleRow
 			err := r.Scan(&role.Name, &role.Description, &role.Builtin, &role.AllPermissions)
@@ -57,7 +57,7 @@ func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 	for _, r := range roles {
 		c.Roles[r.Name] = r
 	}
-	err = t.eachPair(ctx, `SELECT role, permission FROM role_permissions ORDER BY role, permission`, func(role, perm string) {
+	err = t.eachPair(ctx, `SELECT role, permission FROM role_permissions WHERE org_id = $1 ORDER BY role, permission`, func(role, perm string) {
 		r := c.Roles[role]
 		r.Permissions = append(r.Permissions, perm)
 		c.Roles[role] = r
@@ -74,8 +74,10 @@ func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 	return c, nil
 }
 
+// eachPair runs a query of two text columns in this organisation, whose
+// id is its one argument, $1.
 func (t *Tx) eachPair(ctx context.Context, q string, fn func(a, b string)) error {
-	pairs, err := collect(ctx, t, q, nil, func(r pgx.Row) ([2]string, error) {
+	pairs, err := collect(ctx, t, q, []any{t.org}, func(r pgx.Row) ([2]string, error) {
 		var p [2]string
 		err := r.Scan(&p[0], &p[1])
 		return p, err
@@ -89,7 +91,7 @@ func (t *Tx) eachPair(ctx context.Context, q string, fn func(a, b string)) error
 // Holders counts users per role.
 func (t *Tx) Holders(ctx context.Context) (map[string]int, error) {
 	m := map[string]int{}
-	_, err := collect(ctx, t, `SELECT role, count(*) FROM user_roles GROUP BY role`, nil, func(r pgx.Row) (struct{}, error) {
+	_, err := collect(ctx, t, `SELECT role, count(*) FROM user_roles WHERE org_id = $1 GROUP BY role`, []any{t.org}, func(r pgx.Row) (struct{}, error) {
 		var role string
 		var n int
 		err := r.Scan(&role, &n)
@@ -104,7 +106,7 @@ func (t *Tx) Holders(ctx context.Context) (map[string]int, error) {
 
 // InsertRole stores a custom role with its permissions.
 func (t *Tx) InsertRole(ctx context.Context, r roster.Role) error {
-	if _, err := t.exec(ctx, `INSERT INTO roles (name, description) VALUES ($1, $2)`, r.Name, r.Description); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO roles (org_id, name, description) VALUES ($1, $2, $3)`, t.org, r.Name, r.Description); err != nil {
 		return fmt.Errorf("insert role %s: %w", r.Name, err)
 	}
 	return t.SetRolePermissions(ctx, r.Name, r.Permissions)
@@ -112,17 +114,17 @@ func (t *Tx) InsertRole(ctx context.Context, r roster.Role) error {
 
 // UpdateRoleDescription sets a role's description.
 func (t *Tx) UpdateRoleDescription(ctx context.Context, name, desc string) error {
-	_, err := t.exec(ctx, `UPDATE roles SET description = $1 WHERE name = $2`, desc, name)
+	_, err := t.exec(ctx, `UPDATE roles SET description = $1 WHERE org_id = $2 AND name = $3`, desc, t.org, name)
 	return err
 }
 
 // SetRolePermissions replaces a role's permissions.
 func (t *Tx) SetRolePermissions(ctx context.Context, role string, perms []string) error {
-	if _, err := t.exec(ctx, `DELETE FROM role_permissions WHERE role = $1`, role); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM role_permissions WHERE org_id = $1 AND role = $2`, t.org, role); err != nil {
 		return err
 	}
 	for _, p := range perms {
-		if _, err := t.exec(ctx, `INSERT INTO role_permissions (role, permission) VALUES ($1, $2)`, role, p); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO role_permissions (org_id, role, permission) VALUES ($1, $2, $3)`, t.org, role, p); err != nil {
 			return fmt.Errorf("add %s to role %s: %w", p, role, err)
 		}
 	}
@@ -131,13 +133,13 @@ func (t *Tx) SetRolePermissions(ctx context.Context, role string, perms []string
 
 // DeleteRole removes a role and its permission grants.
 func (t *Tx) DeleteRole(ctx context.Context, name string) error {
-	_, err := t.exec(ctx, `DELETE FROM roles WHERE name = $1`, name)
+	_, err := t.exec(ctx, `DELETE FROM roles WHERE org_id = $1 AND name = $2`, t.org, name)
 	return err
 }
 
 // RoleHolderIDs lists the ids of users holding a role.
 func (t *Tx) RoleHolderIDs(ctx context.Context, role string) ([]int64, error) {
-	return collect(ctx, t, `SELECT user_id FROM user_roles WHERE role = $1 ORDER BY user_id`, []any{role}, func(r pgx.Row) (int64, error) {
+	return collect(ctx, t, `SELECT user_id FROM user_roles WHERE org_id = $1 AND role = $2 ORDER BY user_id`, []any{t.org, role}, func(r pgx.Row) (int64, error) {
 		var id int64
 		err := r.Scan(&id)
 		return id, err
@@ -147,21 +149,21 @@ func (t *Tx) RoleHolderIDs(ctx context.Context, role string) ([]int64, error) {
 // MoveRoleHolders gives every holder of from the role to (once) and takes
 // from away.
 func (t *Tx) MoveRoleHolders(ctx context.Context, from, to string) error {
-	if _, err := t.exec(ctx, `INSERT INTO user_roles (user_id, role)
-		SELECT user_id, $1 FROM user_roles WHERE role = $2 ON CONFLICT DO NOTHING`, to, from); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO user_roles (org_id, user_id, role)
+		SELECT org_id, user_id, $1 FROM user_roles WHERE org_id = $2 AND role = $3 ON CONFLICT DO NOTHING`, to, t.org, from); err != nil {
 		return err
 	}
-	_, err := t.exec(ctx, `DELETE FROM user_roles WHERE role = $1`, from)
+	_, err := t.exec(ctx, `DELETE FROM user_roles WHERE org_id = $1 AND role = $2`, t.org, from)
 	return err
 }
 
 // InsertPermission registers an application permission.
 func (t *Tx) InsertPermission(ctx context.Context, p roster.Permission) error {
-	if _, err := t.exec(ctx, `INSERT INTO permissions (name, description) VALUES ($1, $2)`, p.Name, p.Description); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO permissions (org_id, name, description) VALUES ($1, $2, $3)`, t.org, p.Name, p.Description); err != nil {
 		return fmt.Errorf("insert permission %s: %w", p.Name, err)
 	}
 	for _, imp := range p.Implies {
-		if _, err := t.exec(ctx, `INSERT INTO permission_implies (permission, implies) VALUES ($1, $2)`, p.Name, imp); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO permission_implies (org_id, permission, implies) VALUES ($1, $2, $3)`, t.org, p.Name, imp); err != nil {
 			return fmt.Errorf("%s implies %s: %w", p.Name, imp, err)
 		}
 	}
@@ -171,11 +173,11 @@ func (t *Tx) InsertPermission(ctx context.Context, p roster.Permission) error {
 // PermissionUsers lists the roles granting a permission and the
 // permissions implying it: what stops its deletion.
 func (t *Tx) PermissionUsers(ctx context.Context, name string) (roles, impliedBy []string, err error) {
-	roles, err = t.strings(ctx, `SELECT role FROM role_permissions WHERE permission = $1 ORDER BY role`, name)
+	roles, err = t.strings(ctx, `SELECT role FROM role_permissions WHERE org_id = $1 AND permission = $2 ORDER BY role`, t.org, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	impliedBy, err = t.strings(ctx, `SELECT permission FROM permission_implies WHERE implies = $1 ORDER BY permission`, name)
+	impliedBy, err = t.strings(ctx, `SELECT permission FROM permission_implies WHERE org_id = $1 AND implies = $2 ORDER BY permission`, t.org, name)
 	return roles, impliedBy, err
 }
 
@@ -189,14 +191,14 @@ func (t *Tx) strings(ctx context.Context, q string, args ...any) ([]string, erro
 
 // DeletePermission removes an application permission.
 func (t *Tx) DeletePermission(ctx context.Context, name string) error {
-	_, err := t.exec(ctx, `DELETE FROM permissions WHERE name = $1 AND NOT builtin`, name)
+	_, err := t.exec(ctx, `DELETE FROM permissions WHERE org_id = $1 AND name = $2 AND NOT builtin`, t.org, name)
 	return err
 }
 
 // InsertAudit records an event.
 func (t *Tx) InsertAudit(ctx context.Context, e store.AuditEntry) error {
-	_, err := t.exec(ctx, `INSERT INTO audit (at, actor, actor_id, via, action, target, target_id, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, auditRow(e)...)
+	_, err := t.exec(ctx, `INSERT INTO audit (org_id, at, actor, actor_id, via, action, target, target_id, details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, t.auditRow(e)...)
 	if err != nil {
 		return fmt.Errorf("write audit event: %w", err)
 	}
@@ -209,6 +211,7 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 	var args params
 	// add adds a condition; %s in it is the value's placeholder.
 	add := func(cond string, v any) { where = append(where, fmt.Sprintf(cond, args.add(v))) }
+	add("org_id = %s", t.org)
 	if !q.Since.IsZero() {
 		add("at >= %s", q.Since)
 	}
@@ -236,11 +239,8 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 			add("action = %s", q.Action)
 		}
 	}
-	sqlq := `SELECT id, at, actor, via, action, target, details FROM audit`
-	if len(where) > 0 {
-		sqlq += " WHERE " + strings.Join(where, " AND ")
-	}
-	sqlq += " ORDER BY id DESC LIMIT " + args.add(q.Limit)
+	sqlq := `SELECT id, at, actor, via, action, target, details FROM audit WHERE ` + strings.Join(where, " AND ") +
+		" ORDER BY id DESC LIMIT " + args.add(q.Limit)
 	out, err := collect(ctx, t, sqlq, args, func(r pgx.Row) (roster.AuditEvent, error) {
 		var e roster.AuditEvent
 		if err := r.Scan(&e.ID, &e.At, &e.Actor, &e.Via, &e.Action, &e.Target, &e.Details); err != nil {
@@ -261,7 +261,7 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 // Settings reads the stored settings (without defaults).
 func (t *Tx) Settings(ctx context.Context) (map[string]string, error) {
 	m := map[string]string{}
-	err := t.eachPair(ctx, `SELECT key, value FROM settings`, func(k, v string) { m[k] = v })
+	err := t.eachPair(ctx, `SELECT key, value FROM settings WHERE org_id = $1`, func(k, v string) { m[k] = v })
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func (t *Tx) Settings(ctx context.Context) (map[string]string, error) {
 
 // SetSetting stores one setting.
 func (t *Tx) SetSetting(ctx context.Context, key, value string) error {
-	_, err := t.exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := t.exec(ctx, `INSERT INTO settings (org_id, key, value) VALUES ($1, $2, $3)
+		ON CONFLICT (org_id, key) DO UPDATE SET value = excluded.value`, t.org, key, value)
 	return err
 }

@@ -31,9 +31,10 @@ func migrateSearch(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 	// A search the trigram indexes cannot serve (under three
-	// characters) or finds everywhere scans users in email order until
-	// its page is full: this index holds all that scan reads.
-	if _, err := tx.Exec(ctx, `CREATE INDEX users_search_keys ON users (email_key) INCLUDE (id, username_key, name_key, status)`); err != nil {
+	// characters) or finds everywhere scans its organisation's users in
+	// email order until its page is full: this index holds all that scan
+	// reads.
+	if _, err := tx.Exec(ctx, `CREATE INDEX users_search_keys ON users (org_id, email_key) INCLUDE (id, username_key, name_key, status)`); err != nil {
 		return fmt.Errorf("index keys for search: %w", err)
 	}
 	opclass := pgx.Identifier{ext, "gin_trgm_ops"}.Sanitize()

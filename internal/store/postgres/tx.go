@@ -8,13 +8,26 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/roster-dev/roster/internal/store"
 )
 
-// Tx is one transaction; its methods are the store's queries. Every
-// statement goes through exec, queryRow or collect, which note a
-// serialization failure however fn later reports it, and give up on an
-// answer that does not come within wait.
+// Tx is one transaction acting in one organisation; its methods are the
+// store's queries, and every one of them but the Org* methods and the
+// look-ups by secret reads and writes only rows of org. Every statement
+// goes through exec, queryRow or collect, which note a serialization
+// failure however fn later reports it, and give up on an answer that
+// does not come within wait.
 type Tx struct {
+	*txConn
+	// org is the organisation the queries act in (store.OrgOf of the
+	// context the transaction began with, or In's).
+	org int64
+}
+
+// txConn is what the Tx of one transaction in several organisations
+// (Tx.In) share.
+type txConn struct {
 	tx pgx.Tx
 	// conflict is the first serialization failure or deadlock a statement
 	// met: after it PostgreSQL refuses every statement of the transaction,
@@ -23,6 +36,12 @@ type Tx struct {
 	// wait bounds each statement (DB.wait); 0 is no bound.
 	wait time.Duration
 }
+
+// Org is the organisation this transaction acts in.
+func (t *Tx) Org() int64 { return t.org }
+
+// In is this transaction acting in org.
+func (t *Tx) In(org int64) store.Tx { return &Tx{txConn: t.txConn, org: org} }
 
 func (t *Tx) note(err error) error {
 	if err != nil && t.conflict == nil && retryable(err) {
@@ -109,4 +128,17 @@ func nullID(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// userOf is the condition that the user whose id is in column col belongs
+// to the organisation of placeholder org: how the tables reached through a
+// user (links, tokens, sessions, notices) are held to one organisation.
+func userOf(col, org string) string {
+	return col + " IN (SELECT id FROM users WHERE org_id = " + org + ")"
+}
+
+// userIDNotFound is the error of a write for a user id that is no user of
+// the transaction's organisation.
+func userIDNotFound(id int64) error {
+	return store.UserNotFound(strconv.FormatInt(id, 10))
 }

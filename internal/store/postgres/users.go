@@ -16,7 +16,7 @@ import (
 const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.name, users.status,
 	COALESCE(users.password_hash, ''), users.must_change_password, users.created_at, users.updated_at,
 	users.last_login_at, users.last_login_method, users.deactivated_at, users.deactivated_reason,
-	users.status_before_deactivation,
+	users.status_before_deactivation, users.org_id, (SELECT status FROM orgs WHERE orgs.id = users.org_id),
 	ARRAY(SELECT role FROM user_roles WHERE user_id = users.id ORDER BY role),
 	COALESCE((SELECT jsonb_object_agg(kind, value) FROM user_links WHERE user_id = users.id), '{}'::jsonb),
 	ARRAY(SELECT projects.slug FROM memberships JOIN projects ON projects.id = memberships.project_id
@@ -28,7 +28,7 @@ func scanUser(s pgx.Row) (store.UserRow, error) {
 	var u store.UserRow
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
 		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.LastLoginMethod, &u.DeactivatedAt, &u.Reason, &u.StatusBefore,
-		&u.Roles, &u.Links, &u.Projects)
+		&u.OrgID, &u.OrgStatus, &u.Roles, &u.Links, &u.Projects)
 	if err != nil {
 		return u, err
 	}
@@ -57,14 +57,15 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
 	var row pgx.Row
 	switch r.By {
 	case store.ByLink:
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id =
-			(SELECT user_id FROM user_links WHERE kind = $1 AND value = $2)`, r.LinkKind, r.Key)
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE org_id = $1 AND id =
+			(SELECT user_id FROM user_links WHERE org_id = $1 AND kind = $2 AND value = $3)`, t.org, r.LinkKind, r.Key)
 	case store.ByEmail:
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = $1`, r.Key)
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE org_id = $1 AND email_key = $2`, t.org, r.Key)
 	case store.ByID:
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, r.ID)
+		// Another organisation's user is not found, as no user would be.
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE org_id = $1 AND id = $2`, t.org, r.ID)
 	default:
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = $1`, r.Key)
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE org_id = $1 AND username_key = $2`, t.org, r.Key)
 	}
 	u, err := scanUser(row)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -78,17 +79,17 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
 
 // EmailTaken reports the id of the user holding email in any letter case.
 func (t *Tx) EmailTaken(ctx context.Context, email string) (int64, error) {
-	return t.idWhere(ctx, `SELECT id FROM users WHERE email_key = $1`, roster.EmailKey(email))
+	return t.idWhere(ctx, `SELECT id FROM users WHERE org_id = $1 AND email_key = $2`, t.org, roster.EmailKey(email))
 }
 
 // UsernameTaken reports the id of the user holding username, or 0.
 func (t *Tx) UsernameTaken(ctx context.Context, username string) (int64, error) {
-	return t.idWhere(ctx, `SELECT id FROM users WHERE username_key = $1`, store.FoldKey(username))
+	return t.idWhere(ctx, `SELECT id FROM users WHERE org_id = $1 AND username_key = $2`, t.org, store.FoldKey(username))
 }
 
 // LinkTaken reports the id of the user linked to kind=value, or 0.
 func (t *Tx) LinkTaken(ctx context.Context, kind, value string) (int64, error) {
-	return t.idWhere(ctx, `SELECT user_id FROM user_links WHERE kind = $1 AND value = $2`, kind, value)
+	return t.idWhere(ctx, `SELECT user_id FROM user_links WHERE org_id = $1 AND kind = $2 AND value = $3`, t.org, kind, value)
 }
 
 func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) {
@@ -107,11 +108,11 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	// inherit that history.
 	var id int64
 	err := t.queryRow(ctx, `INSERT INTO users (email, email_key, username, username_key, name, name_key, status,
-		password_hash, must_change_password, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		password_hash, must_change_password, created_at, updated_at, org_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status,
-		nullString(u.PasswordHash), u.MustChangePassword, u.CreatedAt, u.UpdatedAt).Scan(&id)
+		nullString(u.PasswordHash), u.MustChangePassword, u.CreatedAt, u.UpdatedAt, t.org).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert user: %w", err)
 	}
@@ -130,10 +131,11 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 	_, err := t.exec(ctx, `UPDATE users SET email = $1, email_key = $2, username = $3, username_key = $4, name = $5,
 		name_key = $6, status = $7, password_hash = $8, must_change_password = $9, updated_at = $10, last_login_at = $11,
-		last_login_method = $12, deactivated_at = $13, deactivated_reason = $14, status_before_deactivation = $15 WHERE id = $16`,
+		last_login_method = $12, deactivated_at = $13, deactivated_reason = $14, status_before_deactivation = $15
+		WHERE id = $16 AND org_id = $17`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, u.UpdatedAt, u.LastLoginAt,
-		u.LastLoginMethod, u.DeactivatedAt, u.Reason, store.StatusBefore(u), u.ID)
+		u.LastLoginMethod, u.DeactivatedAt, u.Reason, store.StatusBefore(u), u.ID, t.org)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.Email, err)
 	}
@@ -142,33 +144,37 @@ func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 
 // DeleteUser removes a user; roles and links go with it.
 func (t *Tx) DeleteUser(ctx context.Context, id int64) error {
-	_, err := t.exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+	_, err := t.exec(ctx, `DELETE FROM users WHERE id = $1 AND org_id = $2`, id, t.org)
 	return err
 }
 
 // SetUserRoles replaces a user's roles.
 func (t *Tx) SetUserRoles(ctx context.Context, id int64, roles []string) error {
-	if _, err := t.exec(ctx, `DELETE FROM user_roles WHERE user_id = $1`, id); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM user_roles WHERE user_id = $1 AND org_id = $2`, id, t.org); err != nil {
 		return err
 	}
+	// The foreign keys hold the user and the role to this organisation.
 	for _, r := range roles {
-		if _, err := t.exec(ctx, `INSERT INTO user_roles (user_id, role) VALUES ($1, $2)`, id, r); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO user_roles (user_id, role, org_id) VALUES ($1, $2, $3)`, id, r, t.org); err != nil {
 			return fmt.Errorf("give role %s: %w", r, err)
 		}
 	}
 	return nil
 }
 
-// SetLink links a user to kind=value, replacing the user's link of that kind.
+// SetLink links a user to kind=value, replacing the user's link of that
+// kind. Another organisation's user is left alone: the foreign key refuses
+// a new link, and the WHERE an update.
 func (t *Tx) SetLink(ctx context.Context, id int64, kind, value string) error {
-	_, err := t.exec(ctx, `INSERT INTO user_links (user_id, kind, value) VALUES ($1, $2, $3)
-		ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value`, id, kind, value)
+	_, err := t.exec(ctx, `INSERT INTO user_links (user_id, kind, value, org_id) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value WHERE user_links.org_id = excluded.org_id`,
+		id, kind, value, t.org)
 	return err
 }
 
 // DeleteLink removes a user's link of a kind.
 func (t *Tx) DeleteLink(ctx context.Context, id int64, kind string) error {
-	_, err := t.exec(ctx, `DELETE FROM user_links WHERE user_id = $1 AND kind = $2`, id, kind)
+	_, err := t.exec(ctx, `DELETE FROM user_links WHERE user_id = $1 AND kind = $2 AND org_id = $3`, id, kind, t.org)
 	return err
 }
 
@@ -180,15 +186,17 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		return roster.Page[roster.User]{}, roster.Errorf(roster.ErrInvalid, "invalid page size %d", f.Limit)
 	}
 	var page roster.Page[roster.User]
-	var where []string
 	var args params
+	org := args.add(t.org)
+	where := []string{"users.org_id = " + org}
 	from := "users"
 	if f.Role != "" {
-		from += " JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = " + args.add(f.Role)
+		from += " JOIN user_roles ON user_roles.user_id = users.id AND user_roles.org_id = " + org +
+			" AND user_roles.role = " + args.add(f.Role)
 	}
 	if f.Project != "" {
 		from += ` JOIN memberships ON memberships.user_id = users.id
-			AND memberships.project_id = (SELECT id FROM projects WHERE slug = ` + args.add(f.Project) + `)`
+			AND memberships.project_id = (SELECT id FROM projects WHERE org_id = ` + org + ` AND slug = ` + args.add(f.Project) + `)`
 	}
 	if f.Status != "" {
 		where = append(where, "users.status = "+args.add(f.Status))
@@ -205,10 +213,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		}
 		where = append(where, "users.email_key > "+args.add(key))
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	cond := " WHERE " + strings.Join(where, " AND ")
 	q := `SELECT ` + userColumns + ` FROM ` + from + cond
 	// One row more than asked tells whether another page follows.
 	limit := args.add(f.Limit + 1)
@@ -240,7 +245,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 // CountActive counts active users, for the seat limit.
 func (t *Tx) CountActive(ctx context.Context) (int, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE status = 'active'`).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = $1 AND status = 'active'`, t.org).Scan(&n)
 	return n, err
 }
 
@@ -248,26 +253,26 @@ func (t *Tx) CountActive(ctx context.Context) (int, error) {
 func (t *Tx) CountActiveOwners(ctx context.Context) (int, error) {
 	var n int
 	err := t.queryRow(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
-		WHERE user_roles.role = 'owner' AND users.status = 'active'`).Scan(&n)
+		WHERE user_roles.org_id = $1 AND user_roles.role = 'owner' AND users.status = 'active'`, t.org).Scan(&n)
 	return n, err
 }
 
 // HasActed reports whether the user appears as an actor in the audit log.
 func (t *Tx) HasActed(ctx context.Context, id int64) (bool, error) {
 	var one int
-	return found(t.queryRow(ctx, `SELECT 1 FROM audit WHERE actor_id = $1 LIMIT 1`, id).Scan(&one))
+	return found(t.queryRow(ctx, `SELECT 1 FROM audit WHERE actor_id = $1 AND org_id = $2 LIMIT 1`, id, t.org).Scan(&one))
 }
 
 // UserCount returns the number of users, for init.
 func (t *Tx) UserCount(ctx context.Context) (int, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = $1`, t.org).Scan(&n)
 	return n, err
 }
 
 // FirstOwner returns the oldest user holding owner, if any.
 func (t *Tx) FirstOwner(ctx context.Context) (store.UserRow, bool, error) {
-	id, err := t.idWhere(ctx, `SELECT user_id FROM user_roles WHERE role = 'owner' ORDER BY user_id LIMIT 1`)
+	id, err := t.idWhere(ctx, `SELECT user_id FROM user_roles WHERE org_id = $1 AND role = 'owner' ORDER BY user_id LIMIT 1`, t.org)
 	if err != nil || id == 0 {
 		return store.UserRow{}, false, err
 	}

@@ -123,7 +123,7 @@ func TestBackupKilled(t *testing.T) {
 	if err := db.Write(ctx, func(stx store.Tx) error {
 		tx := stx.(*Tx)
 		_, err := tx.tx.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-			INSERT INTO audit (at, actor, via, action, details) SELECT i, 'test', 'local', 'test.fill', hex(randomblob(500)) FROM n`, rows)
+			INSERT INTO audit (org_id, at, actor, via, action, details) SELECT 1, i, 'test', 'local', 'test.fill', hex(randomblob(500)) FROM n`, rows)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,7 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-// maxAuditChunk is the most events one INSERT carries: 8 values each,
+// maxAuditChunk is the most events one INSERT carries: 9 values each,
 // well under SQLite's 32,766 variables per statement.
 const maxAuditChunk = 512
 
@@ -26,18 +26,18 @@ func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error
 			n /= 2
 		}
 		var q strings.Builder
-		q.WriteString(`INSERT INTO audit (at, actor, actor_id, via, action, target, target_id, details) VALUES `)
-		args := make([]any, 0, 8*n)
+		q.WriteString(`INSERT INTO audit (org_id, at, actor, actor_id, via, action, target, target_id, details) VALUES `)
+		args := make([]any, 0, 9*n)
 		for i, e := range entries[:n] {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			row, err := auditRow(e)
 			if err != nil {
 				return err
 			}
-			args = append(args, row...)
+			args = append(append(args, t.org), row...)
 		}
 		if _, err := t.exec(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("write audit events: %w", err)
@@ -66,7 +66,7 @@ func auditRow(e store.AuditEntry) ([]any, error) {
 	return []any{micros(e.At), e.Actor, actorID, e.Via, e.Action, e.Target, targetID, string(details)}, nil
 }
 
-// bulkChunk is the most rows one bulk statement carries: users take 16
+// bulkChunk is the most rows one bulk statement carries: users take 17
 // values a row, under SQLite's 32,766 variables per statement. Chunks
 // are powers of two, as in InsertAudits, so that the statement cache
 // holds a few texts of each.
@@ -97,11 +97,12 @@ func values(rows, width int) string {
 func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, error) {
 	out := make(map[string]int64, len(emails))
 	err := chunks(len(emails), func(i, n int) error {
-		args := make([]any, n)
+		args := make([]any, 1+n)
+		args[0] = t.org
 		for j, e := range emails[i : i+n] {
-			args[j] = roster.EmailKey(e)
+			args[1+j] = roster.EmailKey(e)
 		}
-		rows, err := t.query(ctx, `SELECT email_key, id FROM users WHERE email_key IN (`+
+		rows, err := t.query(ctx, `SELECT email_key, id FROM users WHERE org_id = ? AND email_key IN (`+
 			strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`, args...)
 		if err != nil {
 			return err
@@ -139,15 +140,15 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	for i := range ids {
 		ids[i] = last + 1 + int64(i)
 	}
-	const width = 16
+	const width = 17
 	err := chunks(len(users), func(i, n int) error {
 		args := make([]any, 0, width*n)
 		for j, u := range users[i : i+n] {
-			args = append(args, ids[i+j], u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
+			args = append(args, ids[i+j], t.org, u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
 				u.Name, store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword,
 				micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.LastLoginMethod)
 		}
-		_, err := t.exec(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, name_key, status,
+		_, err := t.exec(ctx, `INSERT INTO users (id, org_id, email, email_key, username, username_key, name, name_key, status,
 			password_hash, must_change_password, created_at, updated_at, deactivated_at, deactivated_reason,
 			status_before_deactivation, last_login_method) VALUES `+values(n, width), args...)
 		return err
@@ -169,22 +170,22 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 		}
 	}
 	err = chunks(len(roles), func(i, n int) error {
-		args := make([]any, 0, 2*n)
+		args := make([]any, 0, 3*n)
 		for _, r := range roles[i : i+n] {
-			args = append(args, r.id, r.a)
+			args = append(args, r.id, t.org, r.a)
 		}
-		_, err := t.exec(ctx, `INSERT INTO user_roles (user_id, role) VALUES `+values(n, 2), args...)
+		_, err := t.exec(ctx, `INSERT INTO user_roles (user_id, org_id, role) VALUES `+values(n, 3), args...)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("give roles: %w", err)
 	}
 	err = chunks(len(links), func(i, n int) error {
-		args := make([]any, 0, 3*n)
+		args := make([]any, 0, 4*n)
 		for _, l := range links[i : i+n] {
-			args = append(args, l.id, l.a, l.b)
+			args = append(args, l.id, t.org, l.a, l.b)
 		}
-		_, err := t.exec(ctx, `INSERT INTO user_links (user_id, kind, value) VALUES `+values(n, 3), args...)
+		_, err := t.exec(ctx, `INSERT INTO user_links (user_id, org_id, kind, value) VALUES `+values(n, 4), args...)
 		return err
 	})
 	if err != nil {
@@ -196,11 +197,12 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 // InsertMembers adds memberships, many rows to a statement.
 func (t *Tx) InsertMembers(ctx context.Context, members []store.Membership, now time.Time) error {
 	err := chunks(len(members), func(i, n int) error {
-		args := make([]any, 0, 3*n)
+		args := make([]any, 0, 5*n)
 		for _, m := range members[i : i+n] {
-			args = append(args, m.ProjectID, m.UserID, micros(now))
+			args = append(args, m.ProjectID, t.org, m.UserID, t.org, micros(now))
 		}
-		_, err := t.exec(ctx, `INSERT OR IGNORE INTO memberships (project_id, user_id, created_at) VALUES `+values(n, 3), args...)
+		_, err := t.exec(ctx, `INSERT INTO memberships (project_id, user_id, created_at) VALUES `+
+			strings.TrimSuffix(strings.Repeat(orgMembership+", ", n), ", ")+` ON CONFLICT (project_id, user_id) DO NOTHING`, args...)
 		return err
 	})
 	if err != nil {

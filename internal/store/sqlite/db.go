@@ -192,7 +192,7 @@ func (db *DB) Read(ctx context.Context, fn func(store.Tx) error) error {
 // single statement its own consistent read, and BEGIN and ROLLBACK, which
 // the driver prepares anew each time, cost as much as the look-up.
 func (db *DB) Lookup(ctx context.Context, fn func(store.Tx) error) error {
-	return db.mapErr(fn(&Tx{q: db.sql, stmts: db.stmts}))
+	return db.mapErr(fn(&Tx{txShared: &txShared{q: db.sql, stmts: db.stmts}, org: store.OrgOf(ctx)}))
 }
 
 func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) error {
@@ -207,7 +207,7 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) e
 	if err != nil {
 		return db.mapErr(fmt.Errorf("begin: %w", err))
 	}
-	if err := fn(&Tx{tx: tx, q: tx, stmts: db.stmts}); err != nil {
+	if err := fn(&Tx{txShared: &txShared{tx: tx, q: tx, stmts: db.stmts}, org: store.OrgOf(ctx)}); err != nil {
 		tx.Rollback()
 		return db.mapErr(err)
 	}
@@ -252,20 +252,33 @@ func (db *DB) Check(ctx context.Context) (version int, problems []string, err er
 	if err := rows.Err(); err != nil {
 		return version, nil, err
 	}
-	fkRows, err := db.sql.QueryContext(ctx, "PRAGMA foreign_key_check")
+	fk, err := foreignKeyProblems(ctx, db.sql)
 	if err != nil {
 		return version, problems, db.mapErr(err)
 	}
-	defer fkRows.Close()
-	for fkRows.Next() {
+	problems = append(problems, fk...)
+	orgs, err := db.orgProblems(ctx)
+	return version, append(problems, orgs...), db.mapErr(err)
+}
+
+// foreignKeyProblems lists the rows PRAGMA foreign_key_check finds
+// referring to rows that are not there.
+func foreignKeyProblems(ctx context.Context, q querier) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
 		var table, parent string
 		var rowid, fkid sql.NullInt64
-		if err := fkRows.Scan(&table, &rowid, &parent, &fkid); err != nil {
-			return version, problems, err
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return nil, err
 		}
 		problems = append(problems, fmt.Sprintf("row %d of %s refers to a missing row of %s", rowid.Int64, table, parent))
 	}
-	return version, problems, fkRows.Err()
+	return problems, rows.Err()
 }
 
 // collect runs a query and turns each row into a T with scan; an empty

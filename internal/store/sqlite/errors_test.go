@@ -50,7 +50,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	err := db.Write(ctx, func(stx store.Tx) error {
 		tx := stx.(*Tx)
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('big', hex(randomblob(100000)))`)
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (org_id, key, value) VALUES (1, 'big', hex(randomblob(100000)))`)
 		return err
 	})
 	wantUnavailable(t, err, path, "the disk is full")
@@ -109,7 +109,7 @@ func TestWritesOfOneProcessTakeTurns(t *testing.T) {
 	go func() {
 		done <- db.Write(ctx, func(stx store.Tx) error {
 			tx := stx.(*Tx)
-			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('first', '1')`); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (org_id, key, value) VALUES (1, 'first', '1')`); err != nil {
 				return err
 			}
 			close(started)
@@ -120,7 +120,7 @@ func TestWritesOfOneProcessTakeTurns(t *testing.T) {
 	<-started
 	if err := db.Write(ctx, func(stx store.Tx) error {
 		tx := stx.(*Tx)
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('second', '2')`)
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (org_id, key, value) VALUES (1, 'second', '2')`)
 		return err
 	}); err != nil {
 		t.Errorf("second write: %v", err)
@@ -150,7 +150,7 @@ func TestConstraintStaysConflict(t *testing.T) {
 	db, _ := openTemp(t)
 	err := db.Write(ctx, func(stx store.Tx) error {
 		tx := stx.(*Tx)
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO roles (name) VALUES ('owner')`)
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO roles (org_id, name) VALUES (1, 'owner')`)
 		return err
 	})
 	if !errors.Is(err, roster.ErrConflict) || !strings.Contains(err.Error(), "conflict") {

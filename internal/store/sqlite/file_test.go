@@ -192,17 +192,13 @@ func TestNewStoreMarked(t *testing.T) {
 func TestOldStoreMarked(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "roster.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
 	// Version 9 is the last without the mark.
-	rawExec(t, DSN(path), `PRAGMA application_id = 0`, `PRAGMA user_version = 9`)
+	storeAtVersion(t, path, 9, "").Close()
+	rawExec(t, DSN(path), `PRAGMA application_id = 0`)
 	if id := headerAppID(t, path); id != 0 {
 		t.Fatalf("application_id %#x, want 0 for an old store", id)
 	}
-	db, err = Open(ctx, path)
+	db, err := Open(ctx, path)
 	if err != nil {
 		t.Fatalf("an old store: %v", err)
 	}
@@ -231,7 +227,7 @@ func TestReadOnlyStore(t *testing.T) {
 	}
 	if err := db.Write(ctx, func(stx store.Tx) error {
 		tx := stx.(*Tx)
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('org.name', 'Acme')`)
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (org_id, key, value) VALUES (1, 'org.name', 'Acme')`)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -334,7 +330,7 @@ func TestReadOnlyFileModes(t *testing.T) {
 			defer db.Close()
 			if err := db.Write(ctx, func(stx store.Tx) error {
 				tx := stx.(*Tx)
-				_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('seats', '5')`)
+				_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (org_id, key, value) VALUES (1, 'seats', '5')`)
 				return err
 			}); err != nil {
 				t.Errorf("writing once writable again: %v", err)
@@ -369,7 +365,7 @@ func TestRepairsReadOnlySideFiles(t *testing.T) {
 	defer db.Close()
 	if err := db.Write(ctx, func(stx store.Tx) error {
 		tx := stx.(*Tx)
-		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('seats', '5')`)
+		_, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (org_id, key, value) VALUES (1, 'seats', '5')`)
 		return err
 	}); err != nil {
 		t.Fatalf("write: %v", err)

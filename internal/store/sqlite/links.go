@@ -22,7 +22,7 @@ func (t *Tx) InsertLink(ctx context.Context, l store.Link) (int64, error) {
 		createdBy = l.CreatedBy
 	}
 	res, err := t.exec(ctx, `INSERT INTO links (kind, user_id, token_hash, created_by, creator, roles, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, l.Kind, l.UserID, l.TokenHash, createdBy, l.Creator, string(roles), micros(l.CreatedAt), micros(l.ExpiresAt))
+		VALUES (?, `+orgUser+`, ?, ?, ?, ?, ?, ?)`, l.Kind, l.UserID, t.org, l.TokenHash, createdBy, l.Creator, string(roles), micros(l.CreatedAt), micros(l.ExpiresAt))
 	if err != nil {
 		return 0, fmt.Errorf("insert %s link: %w", l.Kind, err)
 	}
@@ -34,7 +34,7 @@ func (t *Tx) InsertLink(ctx context.Context, l store.Link) (int64, error) {
 const linkColumns = `links.id, links.kind, links.user_id, users.email, users.name, links.token_hash, COALESCE(links.created_by, 0),
 	links.creator, (SELECT json_group_array(role) FROM (SELECT role FROM user_roles WHERE user_id = links.user_id ORDER BY role)),
 	links.created_at, links.expires_at, links.used_at, links.revoked_at, links.revoke_reason,
-	links.sent_at`
+	links.sent_at, users.org_id`
 
 func scanLink(s scanner) (store.Link, error) {
 	var l store.Link
@@ -42,7 +42,7 @@ func scanLink(s scanner) (store.Link, error) {
 	var created, expires int64
 	var used, revoked, sent sql.NullInt64
 	err := s.Scan(&l.ID, &l.Kind, &l.UserID, &l.Email, &l.Name, &l.TokenHash, &l.CreatedBy, &l.Creator, &roles,
-		&created, &expires, &used, &revoked, &l.Reason, &sent)
+		&created, &expires, &used, &revoked, &l.Reason, &sent, &l.OrgID)
 	if err != nil {
 		return l, err
 	}
@@ -67,8 +67,8 @@ func (t *Tx) LinkByHash(ctx context.Context, kind store.LinkKind, hash []byte) (
 // CountLinksSince counts a user's links of a kind made at or after since.
 func (t *Tx) CountLinksSince(ctx context.Context, userID int64, kind store.LinkKind, since time.Time) (int, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM links WHERE user_id = ? AND kind = ? AND created_at >= ?`,
-		userID, kind, micros(since)).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM links WHERE user_id = ? AND kind = ? AND created_at >= ? AND `+inOrg("links.user_id"),
+		userID, kind, micros(since), t.org).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count links: %w", err)
 	}
@@ -78,7 +78,7 @@ func (t *Tx) CountLinksSince(ctx context.Context, userID int64, kind store.LinkK
 // LatestLink returns a user's newest link of a kind.
 func (t *Tx) LatestLink(ctx context.Context, userID int64, kind store.LinkKind) (store.Link, bool, error) {
 	l, err := scanLink(t.queryRow(ctx, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
-		WHERE links.user_id = ? AND links.kind = ? ORDER BY links.id DESC LIMIT 1`, userID, kind))
+		WHERE links.user_id = ? AND users.org_id = ? AND links.kind = ? ORDER BY links.id DESC LIMIT 1`, userID, t.org, kind))
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, false, nil
 	}
@@ -90,7 +90,8 @@ func (t *Tx) LatestLink(ctx context.Context, userID int64, kind store.LinkKind) 
 // concurrency. It reports whether this call consumed it.
 func (t *Tx) ConsumeLink(ctx context.Context, id int64, now time.Time) (bool, error) {
 	res, err := t.exec(ctx, `UPDATE links SET used_at = ?
-		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`, micros(now), id, micros(now))
+		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ? AND `+inOrg("links.user_id"),
+		micros(now), id, micros(now), t.org)
 	if err != nil {
 		return false, err
 	}
@@ -102,8 +103,8 @@ func (t *Tx) ConsumeLink(ctx context.Context, id int64, now time.Time) (bool, er
 // and returns how many it revoked.
 func (t *Tx) RevokeLinks(ctx context.Context, userID int64, kind store.LinkKind, now time.Time, reason string) (int, error) {
 	q := `UPDATE links SET revoked_at = ?, revoke_reason = ?
-		WHERE user_id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?`
-	args := []any{micros(now), reason, userID, micros(now)}
+		WHERE user_id = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ? AND ` + inOrg("links.user_id")
+	args := []any{micros(now), reason, userID, micros(now), t.org}
 	if kind != "" {
 		q += " AND kind = ?"
 		args = append(args, kind)
@@ -119,7 +120,7 @@ func (t *Tx) RevokeLinks(ctx context.Context, userID int64, kind store.LinkKind,
 // ListInvitations returns invitations, newest first.
 func (t *Tx) ListInvitations(ctx context.Context) ([]store.Link, error) {
 	out, err := collect(ctx, t, `SELECT `+linkColumns+` FROM links JOIN users ON users.id = links.user_id
-		WHERE links.kind = 'invite' ORDER BY links.created_at DESC, links.id DESC`, nil, scanLink)
+		WHERE users.org_id = ? AND links.kind = 'invite' ORDER BY links.created_at DESC, links.id DESC`, []any{t.org}, scanLink)
 	if err != nil {
 		return nil, fmt.Errorf("list invitations: %w", err)
 	}
@@ -128,6 +129,6 @@ func (t *Tx) ListInvitations(ctx context.Context) ([]store.Link, error) {
 
 // MarkSent records that a link was mailed.
 func (t *Tx) MarkSent(ctx context.Context, id int64, now time.Time) error {
-	_, err := t.exec(ctx, `UPDATE links SET sent_at = ? WHERE id = ?`, micros(now), id)
+	_, err := t.exec(ctx, `UPDATE links SET sent_at = ? WHERE id = ? AND `+inOrg("links.user_id"), micros(now), id, t.org)
 	return err
 }

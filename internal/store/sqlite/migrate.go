@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 
@@ -32,7 +33,9 @@ var migrations = []migration{
 	execSQL(schemaCatalogVersion),
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
-	// user list --search by trigram index (search.go).
+	addOrgs,
+	// user list --search by trigram index (search.go), after addOrgs,
+	// which makes users anew and would drop its triggers and index.
 	execSQL(schemaSearch),
 }
 
@@ -298,6 +301,11 @@ func seedCatalog(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	for _, r := range roster.BuiltinRoles {
+		// developer came with organisations: migration 14 adds it, to
+		// new stores as to old ones.
+		if r.Name == roster.RoleDeveloper {
+			continue
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO roles (name, description, builtin, all_permissions) VALUES (?, ?, 1, ?)`, r.Name, r.Description, r.AllPermissions); err != nil {
 			return err
 		}
@@ -335,7 +343,12 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		return 0, err
 	}
 	defer release()
-	tx, err := db.sql.BeginTx(ctx, nil)
+	conn, err := db.foreignKeysOff(ctx)
+	if err != nil {
+		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
+	}
+	defer conn.close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 	}
@@ -354,6 +367,9 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 			return 0, db.mapErr(fmt.Errorf("migrate to version %d: %w", i+1, err))
 		}
 	}
+	if err := foreignKeyCheck(ctx, tx); err != nil {
+		return 0, db.mapErr(fmt.Errorf("migrate to version %d: %w", SchemaVersion, err))
+	}
 	// PRAGMA takes no bound parameters; the value is our own integer.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", SchemaVersion)); err != nil {
 		return 0, db.mapErr(err)
@@ -362,6 +378,47 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 	}
 	return SchemaVersion - v, nil
+}
+
+// fkOffConn is a connection of its own with foreign keys off, for
+// migrations that make tables anew: PRAGMA foreign_keys cannot change
+// inside a transaction, and dropping a table with foreign keys on would
+// delete, through ON DELETE CASCADE, the rows that refer to it.
+type fkOffConn struct{ *sql.Conn }
+
+func (db *DB) foreignKeysOff(ctx context.Context) (fkOffConn, error) {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return fkOffConn{}, err
+	}
+	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+		conn.Close()
+		return fkOffConn{}, err
+	}
+	return fkOffConn{conn}, nil
+}
+
+// close turns foreign keys back on and returns the connection to the
+// pool, or, if they cannot be turned on, discards it: no transaction may
+// ever run on it without them.
+func (c fkOffConn) close() {
+	if _, err := c.ExecContext(context.Background(), "PRAGMA foreign_keys = ON"); err != nil {
+		c.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	c.Close()
+}
+
+// foreignKeyCheck fails when a row refers to one that is not there, as
+// PRAGMA foreign_key_check finds them.
+func foreignKeyCheck(ctx context.Context, q querier) error {
+	problems, err := foreignKeyProblems(ctx, q)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("foreign keys broken: %s", strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 func newerSchema(v int) error {

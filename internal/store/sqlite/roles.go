@@ -20,7 +20,7 @@ func (t *Tx) CatalogVersion(ctx context.Context) (int64, error) {
 // LoadCatalog reads all permissions and roles (without holder counts).
 func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 	c := store.Catalog{Roles: map[string]store.RoleRow{}}
-	rows, err := t.query(ctx, `SELECT name, description, builtin FROM permissions ORDER BY name`)
+	rows, err := t.query(ctx, `SELECT name, description, builtin FROM permissions WHERE org_id = ? ORDER BY name`, t.org)
 	if err != nil {
 		return c, fmt.Errorf("load permissions: %w", err)
 	}
@@ -36,14 +36,14 @@ func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 		c.Permissions = append(c.Permissions, p)
 	}
 	rows.Close()
-	if err := t.eachPair(ctx, `SELECT permission, implies FROM permission_implies ORDER BY permission, implies`, func(a, b string) {
+	if err := t.eachPair(ctx, `SELECT permission, implies FROM permission_implies WHERE org_id = ? ORDER BY permission, implies`, func(a, b string) {
 		if i, ok := idx[a]; ok {
 			c.Permissions[i].Implies = append(c.Permissions[i].Implies, b)
 		}
-	}); err != nil {
+	}, t.org); err != nil {
 		return c, err
 	}
-	rows, err = t.query(ctx, `SELECT name, description, builtin, all_permissions FROM roles`)
+	rows, err = t.query(ctx, `SELECT name, description, builtin, all_permissions FROM roles WHERE org_id = ?`, t.org)
 	if err != nil {
 		return c, fmt.Errorf("load roles: %w", err)
 	}
@@ -57,11 +57,11 @@ func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 		c.Roles[r.Name] = r
 	}
 	rows.Close()
-	err = t.eachPair(ctx, `SELECT role, permission FROM role_permissions ORDER BY role, permission`, func(role, perm string) {
+	err = t.eachPair(ctx, `SELECT role, permission FROM role_permissions WHERE org_id = ? ORDER BY role, permission`, func(role, perm string) {
 		r := c.Roles[role]
 		r.Permissions = append(r.Permissions, perm)
 		c.Roles[role] = r
-	})
+	}, t.org)
 	if err != nil {
 		return c, err
 	}
@@ -74,8 +74,8 @@ func (t *Tx) LoadCatalog(ctx context.Context) (store.Catalog, error) {
 	return c, nil
 }
 
-func (t *Tx) eachPair(ctx context.Context, q string, fn func(a, b string)) error {
-	rows, err := t.query(ctx, q)
+func (t *Tx) eachPair(ctx context.Context, q string, fn func(a, b string), args ...any) error {
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (t *Tx) eachPair(ctx context.Context, q string, fn func(a, b string)) error
 
 // Holders counts users per role.
 func (t *Tx) Holders(ctx context.Context) (map[string]int, error) {
-	rows, err := t.query(ctx, `SELECT role, count(*) FROM user_roles GROUP BY role`)
+	rows, err := t.query(ctx, `SELECT role, count(*) FROM user_roles WHERE org_id = ? GROUP BY role`, t.org)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (t *Tx) Holders(ctx context.Context) (map[string]int, error) {
 
 // InsertRole stores a custom role with its permissions.
 func (t *Tx) InsertRole(ctx context.Context, r roster.Role) error {
-	if _, err := t.exec(ctx, `INSERT INTO roles (name, description) VALUES (?, ?)`, r.Name, r.Description); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO roles (org_id, name, description) VALUES (?, ?, ?)`, t.org, r.Name, r.Description); err != nil {
 		return fmt.Errorf("insert role %s: %w", r.Name, err)
 	}
 	return t.SetRolePermissions(ctx, r.Name, r.Permissions)
@@ -119,17 +119,17 @@ func (t *Tx) InsertRole(ctx context.Context, r roster.Role) error {
 
 // UpdateRoleDescription sets a role's description.
 func (t *Tx) UpdateRoleDescription(ctx context.Context, name, desc string) error {
-	_, err := t.exec(ctx, `UPDATE roles SET description = ? WHERE name = ?`, desc, name)
+	_, err := t.exec(ctx, `UPDATE roles SET description = ? WHERE org_id = ? AND name = ?`, desc, t.org, name)
 	return err
 }
 
 // SetRolePermissions replaces a role's permissions.
 func (t *Tx) SetRolePermissions(ctx context.Context, role string, perms []string) error {
-	if _, err := t.exec(ctx, `DELETE FROM role_permissions WHERE role = ?`, role); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM role_permissions WHERE org_id = ? AND role = ?`, t.org, role); err != nil {
 		return err
 	}
 	for _, p := range perms {
-		if _, err := t.exec(ctx, `INSERT INTO role_permissions (role, permission) VALUES (?, ?)`, role, p); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO role_permissions (org_id, role, permission) VALUES (?, ?, ?)`, t.org, role, p); err != nil {
 			return fmt.Errorf("add %s to role %s: %w", p, role, err)
 		}
 	}
@@ -138,13 +138,13 @@ func (t *Tx) SetRolePermissions(ctx context.Context, role string, perms []string
 
 // DeleteRole removes a role and its permission grants.
 func (t *Tx) DeleteRole(ctx context.Context, name string) error {
-	_, err := t.exec(ctx, `DELETE FROM roles WHERE name = ?`, name)
+	_, err := t.exec(ctx, `DELETE FROM roles WHERE org_id = ? AND name = ?`, t.org, name)
 	return err
 }
 
 // RoleHolderIDs lists the ids of users holding a role.
 func (t *Tx) RoleHolderIDs(ctx context.Context, role string) ([]int64, error) {
-	return collect(ctx, t, `SELECT user_id FROM user_roles WHERE role = ? ORDER BY user_id`, []any{role}, func(s scanner) (int64, error) {
+	return collect(ctx, t, `SELECT user_id FROM user_roles WHERE org_id = ? AND role = ? ORDER BY user_id`, []any{t.org, role}, func(s scanner) (int64, error) {
 		var id int64
 		err := s.Scan(&id)
 		return id, err
@@ -154,21 +154,21 @@ func (t *Tx) RoleHolderIDs(ctx context.Context, role string) ([]int64, error) {
 // MoveRoleHolders gives every holder of from the role to (once) and takes
 // from away.
 func (t *Tx) MoveRoleHolders(ctx context.Context, from, to string) error {
-	if _, err := t.exec(ctx, `INSERT OR IGNORE INTO user_roles (user_id, role)
-		SELECT user_id, ? FROM user_roles WHERE role = ?`, to, from); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO user_roles (user_id, org_id, role)
+		SELECT user_id, org_id, ? FROM user_roles WHERE org_id = ? AND role = ? ON CONFLICT DO NOTHING`, to, t.org, from); err != nil {
 		return err
 	}
-	_, err := t.exec(ctx, `DELETE FROM user_roles WHERE role = ?`, from)
+	_, err := t.exec(ctx, `DELETE FROM user_roles WHERE org_id = ? AND role = ?`, t.org, from)
 	return err
 }
 
 // InsertPermission registers an application permission.
 func (t *Tx) InsertPermission(ctx context.Context, p roster.Permission) error {
-	if _, err := t.exec(ctx, `INSERT INTO permissions (name, description) VALUES (?, ?)`, p.Name, p.Description); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO permissions (org_id, name, description) VALUES (?, ?, ?)`, t.org, p.Name, p.Description); err != nil {
 		return fmt.Errorf("insert permission %s: %w", p.Name, err)
 	}
 	for _, imp := range p.Implies {
-		if _, err := t.exec(ctx, `INSERT INTO permission_implies (permission, implies) VALUES (?, ?)`, p.Name, imp); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO permission_implies (org_id, permission, implies) VALUES (?, ?, ?)`, t.org, p.Name, imp); err != nil {
 			return fmt.Errorf("%s implies %s: %w", p.Name, imp, err)
 		}
 	}
@@ -178,11 +178,11 @@ func (t *Tx) InsertPermission(ctx context.Context, p roster.Permission) error {
 // PermissionUsers lists the roles granting a permission and the
 // permissions implying it: what stops its deletion.
 func (t *Tx) PermissionUsers(ctx context.Context, name string) (roles, impliedBy []string, err error) {
-	roles, err = t.strings(ctx, `SELECT role FROM role_permissions WHERE permission = ? ORDER BY role`, name)
+	roles, err = t.strings(ctx, `SELECT role FROM role_permissions WHERE org_id = ? AND permission = ? ORDER BY role`, t.org, name)
 	if err != nil {
 		return nil, nil, err
 	}
-	impliedBy, err = t.strings(ctx, `SELECT permission FROM permission_implies WHERE implies = ? ORDER BY permission`, name)
+	impliedBy, err = t.strings(ctx, `SELECT permission FROM permission_implies WHERE org_id = ? AND implies = ? ORDER BY permission`, t.org, name)
 	return roles, impliedBy, err
 }
 
@@ -196,7 +196,7 @@ func (t *Tx) strings(ctx context.Context, q string, args ...any) ([]string, erro
 
 // DeletePermission removes an application permission.
 func (t *Tx) DeletePermission(ctx context.Context, name string) error {
-	_, err := t.exec(ctx, `DELETE FROM permissions WHERE name = ? AND builtin = 0`, name)
+	_, err := t.exec(ctx, `DELETE FROM permissions WHERE org_id = ? AND name = ? AND builtin = 0`, t.org, name)
 	return err
 }
 
@@ -207,8 +207,7 @@ func (t *Tx) InsertAudit(ctx context.Context, e store.AuditEntry) error {
 
 // ListAudit returns events newest first.
 func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditEvent, error) {
-	var where []string
-	var args []any
+	where, args := []string{"org_id = ?"}, []any{t.org}
 	add := func(cond string, v ...any) { where = append(where, cond); args = append(args, v...) }
 	if !q.Since.IsZero() {
 		add("at >= ?", micros(q.Since))
@@ -239,10 +238,7 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 			add("action = ?", q.Action)
 		}
 	}
-	sqlq := `SELECT id, at, actor, via, action, target, details FROM audit`
-	if len(where) > 0 {
-		sqlq += " WHERE " + strings.Join(where, " AND ")
-	}
+	sqlq := `SELECT id, at, actor, via, action, target, details FROM audit WHERE ` + strings.Join(where, " AND ")
 	sqlq += " ORDER BY id DESC LIMIT ?"
 	args = append(args, q.Limit)
 	rows, err := t.query(ctx, sqlq, args...)
@@ -270,7 +266,7 @@ func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditE
 
 // Settings reads the stored settings (without defaults).
 func (t *Tx) Settings(ctx context.Context) (map[string]string, error) {
-	rows, err := t.query(ctx, `SELECT key, value FROM settings`)
+	rows, err := t.query(ctx, `SELECT key, value FROM settings WHERE org_id = ?`, t.org)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +284,7 @@ func (t *Tx) Settings(ctx context.Context) (map[string]string, error) {
 
 // SetSetting stores one setting.
 func (t *Tx) SetSetting(ctx context.Context, key, value string) error {
-	_, err := t.exec(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := t.exec(ctx, `INSERT INTO settings (org_id, key, value) VALUES (?, ?, ?)
+		ON CONFLICT (org_id, key) DO UPDATE SET value = excluded.value`, t.org, key, value)
 	return err
 }

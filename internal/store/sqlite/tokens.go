@@ -28,7 +28,7 @@ func scanToken(s scanner) (store.TokenRow, error) {
 // InsertToken stores a token and returns its id.
 func (t *Tx) InsertToken(ctx context.Context, userID int64, name string, hash []byte, creator string, now time.Time, expires *time.Time) (int64, error) {
 	res, err := t.exec(ctx, `INSERT INTO api_tokens (user_id, name, token_hash, creator, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, userID, name, hash, creator, micros(now), nullMicros(expires))
+		VALUES (`+orgUser+`, ?, ?, ?, ?, ?)`, userID, t.org, name, hash, creator, micros(now), nullMicros(expires))
 	if err != nil {
 		return 0, fmt.Errorf("insert token: %w", err)
 	}
@@ -64,7 +64,7 @@ func scanWithUser[T any](row scanner, scan func(scanner) (T, error)) (T, store.U
 
 func (t *Tx) tokenWhere(ctx context.Context, cond string, arg any) (store.TokenRow, bool, error) {
 	row, err := scanToken(t.queryRow(ctx, `SELECT `+tokenColumns+` FROM api_tokens
-		JOIN users ON users.id = api_tokens.user_id WHERE `+cond, arg))
+		JOIN users ON users.id = api_tokens.user_id WHERE `+cond+` AND users.org_id = ?`, arg, t.org))
 	if errors.Is(err, sql.ErrNoRows) {
 		return row, false, nil
 	}
@@ -73,10 +73,10 @@ func (t *Tx) tokenWhere(ctx context.Context, cond string, arg any) (store.TokenR
 
 // ListTokens lists tokens, of one user or (userID 0) of everyone.
 func (t *Tx) ListTokens(ctx context.Context, userID int64) ([]roster.APIToken, error) {
-	q := `SELECT ` + tokenColumns + ` FROM api_tokens JOIN users ON users.id = api_tokens.user_id`
-	var args []any
+	q := `SELECT ` + tokenColumns + ` FROM api_tokens JOIN users ON users.id = api_tokens.user_id WHERE users.org_id = ?`
+	args := []any{t.org}
 	if userID != 0 {
-		q += ` WHERE api_tokens.user_id = ?`
+		q += ` AND api_tokens.user_id = ?`
 		args = append(args, userID)
 	}
 	out, err := collect(ctx, t, q+` ORDER BY api_tokens.id`, args, func(s scanner) (roster.APIToken, error) {
@@ -92,8 +92,8 @@ func (t *Tx) ListTokens(ctx context.Context, userID int64) ([]roster.APIToken, e
 // RevokeTokens revokes a user's live tokens, or one token when id != 0,
 // and returns how many it revoked.
 func (t *Tx) RevokeTokens(ctx context.Context, userID, id int64, now time.Time) (int, error) {
-	q := `UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND `
-	args := []any{micros(now)}
+	q := `UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND ` + inOrg("api_tokens.user_id") + ` AND `
+	args := []any{micros(now), t.org}
 	if id != 0 {
 		q += `id = ?`
 		args = append(args, id)
@@ -112,13 +112,14 @@ func (t *Tx) RevokeTokens(ctx context.Context, userID, id int64, now time.Time) 
 // TouchToken records a use, at most once a minute, to spare writes.
 func (t *Tx) TouchToken(ctx context.Context, id int64, now time.Time) error {
 	_, err := t.exec(ctx, `UPDATE api_tokens SET last_used_at = ?
-		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`, micros(now), id, micros(now.Add(-time.Minute)))
+		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?) AND `+inOrg("api_tokens.user_id"),
+		micros(now), id, micros(now.Add(-time.Minute)), t.org)
 	return err
 }
 
 // ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
 func (t *Tx) ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error {
 	_, err := t.exec(ctx, `UPDATE api_tokens SET token_hash = ?, created_at = ?, expires_at = ?, last_used_at = NULL
-		WHERE id = ?`, hash, micros(now), nullMicros(expires), id)
+		WHERE id = ? AND `+inOrg("api_tokens.user_id"), hash, micros(now), nullMicros(expires), id, t.org)
 	return err
 }

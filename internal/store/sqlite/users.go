@@ -14,8 +14,16 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-// Tx is one transaction; its methods are the store's queries.
+// Tx is one transaction acting in one organisation; its methods are the
+// store's queries, each of which reads and writes only that
+// organisation's rows (R21).
 type Tx struct {
+	*txShared
+	org int64
+}
+
+// txShared is what the copies of one transaction that In makes share.
+type txShared struct {
 	tx    *sql.Tx // nil for a Lookup, outside any transaction
 	q     querier // tx, or for a Lookup the database
 	stmts *stmts
@@ -57,7 +65,8 @@ const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.
 	(SELECT group_concat(role, char(31)) FROM user_roles WHERE user_id = users.id),
 	(SELECT group_concat(kind || char(31) || value, char(30)) FROM user_links WHERE user_id = users.id),
 	(SELECT group_concat(slug, char(31)) FROM memberships
-		JOIN projects ON projects.id = memberships.project_id WHERE memberships.user_id = users.id)`
+		JOIN projects ON projects.id = memberships.project_id WHERE memberships.user_id = users.id),
+	users.org_id, (SELECT status FROM orgs WHERE orgs.id = users.org_id)`
 
 // A user's roles, links and projects come in the user's own row, so that
 // finding a user or a page of them is one statement: roles and slugs are
@@ -90,7 +99,7 @@ func scanUser(s scanner) (store.UserRow, error) {
 	var roles, links, projects sql.NullString
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
 		&created, &updated, &login, &u.LastLoginMethod, &deact, &u.Reason, &u.StatusBefore,
-		&roles, &links, &projects)
+		&roles, &links, &projects, &u.OrgID, &u.OrgStatus)
 	if err != nil {
 		return u, err
 	}
@@ -121,13 +130,13 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
 	switch r.By {
 	case store.ByLink:
 		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id =
-			(SELECT user_id FROM user_links WHERE kind = ? AND value = ?)`, r.LinkKind, r.Key)
+			(SELECT user_id FROM user_links WHERE org_id = ? AND kind = ? AND value = ?)`, t.org, r.LinkKind, r.Key)
 	case store.ByEmail:
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, r.Key)
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE org_id = ? AND email_key = ?`, t.org, r.Key)
 	case store.ByID:
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, r.ID)
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ? AND org_id = ?`, r.ID, t.org)
 	default:
-		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, r.Key)
+		row = t.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE org_id = ? AND username_key = ?`, t.org, r.Key)
 	}
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -141,17 +150,17 @@ func (t *Tx) UserByRef(ctx context.Context, ref string) (store.UserRow, error) {
 
 // EmailTaken reports the id of the user holding email in any letter case.
 func (t *Tx) EmailTaken(ctx context.Context, email string) (int64, error) {
-	return t.idWhere(ctx, `SELECT id FROM users WHERE email_key = ?`, roster.EmailKey(email))
+	return t.idWhere(ctx, `SELECT id FROM users WHERE org_id = ? AND email_key = ?`, t.org, roster.EmailKey(email))
 }
 
 // UsernameTaken reports the id of the user holding username, or 0.
 func (t *Tx) UsernameTaken(ctx context.Context, username string) (int64, error) {
-	return t.idWhere(ctx, `SELECT id FROM users WHERE username_key = ?`, store.FoldKey(username))
+	return t.idWhere(ctx, `SELECT id FROM users WHERE org_id = ? AND username_key = ?`, t.org, store.FoldKey(username))
 }
 
 // LinkTaken reports the id of the user linked to kind=value, or 0.
 func (t *Tx) LinkTaken(ctx context.Context, kind, value string) (int64, error) {
-	return t.idWhere(ctx, `SELECT user_id FROM user_links WHERE kind = ? AND value = ?`, kind, value)
+	return t.idWhere(ctx, `SELECT user_id FROM user_links WHERE org_id = ? AND kind = ? AND value = ?`, t.org, kind, value)
 }
 
 func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) {
@@ -167,11 +176,11 @@ func (t *Tx) idWhere(ctx context.Context, q string, args ...any) (int64, error) 
 func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	// Ids are never reused: the audit log keeps a deleted user's id, and a
 	// new user taking it would inherit that history.
-	res, err := t.exec(ctx, `INSERT INTO users (id, email, email_key, username, username_key, name, name_key, status,
+	res, err := t.exec(ctx, `INSERT INTO users (id, org_id, email, email_key, username, username_key, name, name_key, status,
 		password_hash, must_change_password, created_at, updated_at)
 		VALUES (max(COALESCE((SELECT max(id) FROM users), 0), COALESCE((SELECT max(target_id) FROM audit WHERE target_id IS NOT NULL), 0)) + 1,
-		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.org, u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status,
 		nullString(u.PasswordHash), u.MustChangePassword, micros(u.CreatedAt), micros(u.UpdatedAt))
 	if err != nil {
@@ -198,10 +207,10 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 	_, err := t.exec(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
 		name_key = ?, status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
-		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ? WHERE id = ?`,
+		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ? WHERE id = ? AND org_id = ?`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
-		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.ID)
+		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.ID, t.org)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.Email, err)
 	}
@@ -210,13 +219,13 @@ func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 
 // DeleteUser removes a user; roles and links go with it.
 func (t *Tx) DeleteUser(ctx context.Context, id int64) error {
-	_, err := t.exec(ctx, `DELETE FROM users WHERE id = ?`, id)
+	_, err := t.exec(ctx, `DELETE FROM users WHERE id = ? AND org_id = ?`, id, t.org)
 	return err
 }
 
 // SetUserRoles replaces a user's roles.
 func (t *Tx) SetUserRoles(ctx context.Context, id int64, roles []string) error {
-	if _, err := t.exec(ctx, `DELETE FROM user_roles WHERE user_id = ?`, id); err != nil {
+	if _, err := t.exec(ctx, `DELETE FROM user_roles WHERE user_id = ? AND org_id = ?`, id, t.org); err != nil {
 		return err
 	}
 	return t.addRoles(ctx, id, roles)
@@ -224,23 +233,26 @@ func (t *Tx) SetUserRoles(ctx context.Context, id int64, roles []string) error {
 
 func (t *Tx) addRoles(ctx context.Context, id int64, roles []string) error {
 	for _, r := range roles {
-		if _, err := t.exec(ctx, `INSERT INTO user_roles (user_id, role) VALUES (?, ?)`, id, r); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO user_roles (user_id, org_id, role) VALUES (?, ?, ?)`, id, t.org, r); err != nil {
 			return fmt.Errorf("give role %s: %w", r, err)
 		}
 	}
 	return nil
 }
 
-// SetLink links a user to kind=value, replacing the user's link of that kind.
+// SetLink links a user to kind=value, replacing the user's link of that
+// kind. The foreign key refuses a new link to another organisation's
+// user; the WHERE keeps an update from reaching one.
 func (t *Tx) SetLink(ctx context.Context, id int64, kind, value string) error {
-	_, err := t.exec(ctx, `INSERT INTO user_links (user_id, kind, value) VALUES (?, ?, ?)
-		ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value`, id, kind, value)
+	_, err := t.exec(ctx, `INSERT INTO user_links (user_id, org_id, kind, value) VALUES (?, ?, ?, ?)
+		ON CONFLICT (user_id, kind) DO UPDATE SET value = excluded.value WHERE user_links.org_id = excluded.org_id`,
+		id, t.org, kind, value)
 	return err
 }
 
 // DeleteLink removes a user's link of a kind.
 func (t *Tx) DeleteLink(ctx context.Context, id int64, kind string) error {
-	_, err := t.exec(ctx, `DELETE FROM user_links WHERE user_id = ? AND kind = ?`, id, kind)
+	_, err := t.exec(ctx, `DELETE FROM user_links WHERE user_id = ? AND org_id = ? AND kind = ?`, id, t.org, kind)
 	return err
 }
 
@@ -257,11 +269,13 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	}
 	if f.Project != "" {
 		joins += ` JOIN memberships ON memberships.user_id = users.id
-			AND memberships.project_id = (SELECT id FROM projects WHERE slug = ?)`
-		joinArgs = append(joinArgs, f.Project)
+			AND memberships.project_id = (SELECT id FROM projects WHERE org_id = ? AND slug = ?)`
+		joinArgs = append(joinArgs, t.org, f.Project)
 	}
-	var where []string
-	var args []any
+	// Every path below, search or not, reads the organisation's users
+	// only: this condition is the first of each.
+	where := []string{"users.org_id = ?"}
+	args := []any{t.org}
 	if f.Status != "" {
 		where = append(where, "users.status = ?")
 		args = append(args, f.Status)
@@ -291,13 +305,16 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	// A search many users match fills its page from the first users in
 	// email order: look there first (searchWindow), before asking the
 	// index. The page is right if it is full, as the window is the start
-	// of the users in email order.
-	window := `(SELECT id, email_key, username_key, name_key, status FROM users WHERE email_key > ?
-		ORDER BY email_key LIMIT ?) AS users`
-	page, err := t.listPage(ctx, f.Limit, window+joins, append([]any{after, searchWindow}, joinArgs...), where, args, true)
+	// of the organisation's users in email order.
+	window := `(SELECT id, org_id, email_key, username_key, name_key, status FROM users
+		WHERE org_id = ? AND email_key > ? ORDER BY email_key LIMIT ?) AS users`
+	page, err := t.listPage(ctx, f.Limit, window+joins, append([]any{t.org, after, searchWindow}, joinArgs...), where, args, true)
 	if err != nil || page.Next != "" {
 		return page, err
 	}
+	// The index holds every organisation's users: it counts candidates
+	// of all of them, and the organisation's condition, in where, keeps
+	// the others off the page.
 	ok, err = t.searchIndexed(ctx, match)
 	if err != nil || !ok {
 		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, true)
@@ -313,10 +330,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 // follow it. search says the page is a search's.
 func (t *Tx) listPage(ctx context.Context, limit int, from string, fromArgs []any, where []string, whereArgs []any, search bool) (roster.Page[roster.User], error) {
 	var page roster.Page[roster.User]
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
+	cond := " WHERE " + strings.Join(where, " AND ")
 	// The page's ids first, then their users: only the page's users have
 	// their roles, links and projects read (a search's candidates are
 	// many more than its page), and a scan walks users_search_keys in
@@ -353,7 +367,7 @@ func (t *Tx) listPage(ctx context.Context, limit int, from string, fromArgs []an
 // CountActive counts active users, for the seat limit.
 func (t *Tx) CountActive(ctx context.Context) (int, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE status = 'active'`).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = ? AND status = 'active'`, t.org).Scan(&n)
 	return n, err
 }
 
@@ -361,14 +375,14 @@ func (t *Tx) CountActive(ctx context.Context) (int, error) {
 func (t *Tx) CountActiveOwners(ctx context.Context) (int, error) {
 	var n int
 	err := t.queryRow(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
-		WHERE user_roles.role = 'owner' AND users.status = 'active'`).Scan(&n)
+		WHERE user_roles.org_id = ? AND user_roles.role = 'owner' AND users.status = 'active'`, t.org).Scan(&n)
 	return n, err
 }
 
 // HasActed reports whether the user appears as an actor in the audit log.
 func (t *Tx) HasActed(ctx context.Context, id int64) (bool, error) {
 	var one int
-	err := t.queryRow(ctx, `SELECT 1 FROM audit WHERE actor_id = ? LIMIT 1`, id).Scan(&one)
+	err := t.queryRow(ctx, `SELECT 1 FROM audit WHERE actor_id = ? AND org_id = ? LIMIT 1`, id, t.org).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -378,13 +392,13 @@ func (t *Tx) HasActed(ctx context.Context, id int64) (bool, error) {
 // UserCount returns the number of users, for init.
 func (t *Tx) UserCount(ctx context.Context) (int, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = ?`, t.org).Scan(&n)
 	return n, err
 }
 
 // FirstOwner returns the oldest user holding owner, if any.
 func (t *Tx) FirstOwner(ctx context.Context) (store.UserRow, bool, error) {
-	id, err := t.idWhere(ctx, `SELECT user_id FROM user_roles WHERE role = 'owner' ORDER BY user_id LIMIT 1`)
+	id, err := t.idWhere(ctx, `SELECT user_id FROM user_roles WHERE org_id = ? AND role = 'owner' ORDER BY user_id LIMIT 1`, t.org)
 	if err != nil || id == 0 {
 		return store.UserRow{}, false, err
 	}

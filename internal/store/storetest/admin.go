@@ -35,7 +35,7 @@ func testMigrateIdempotent(t *testing.T, s store.Admin) {
 		t.Fatal(err)
 	}
 	equal(t, "ann", getUser(t, s, "ann@example.com").Email, "ann@example.com")
-	equal(t, "permissions", len(catalog(t, s).Permissions), len(roster.BuiltinPermissions))
+	equal(t, "permissions", len(catalog(t, s).Permissions), len(roster.OrgPermissions(true)))
 }
 
 func testVersion(t *testing.T, s store.Admin) {

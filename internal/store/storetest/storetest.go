@@ -52,6 +52,7 @@ func groups() []group {
 		{"concurrency", concurrencyTests},
 		{"admin", adminTests},
 		{"idempotency", idempotencyTests},
+		{"orgs", orgTests},
 	}
 }
 

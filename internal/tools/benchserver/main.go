@@ -506,11 +506,11 @@ func pgExec(ctx context.Context, dbURL string, stmts ...string) error {
 func seedPostgres(ctx context.Context, dbURL string, n int) error {
 	return pgExec(ctx, dbURL,
 		fmt.Sprintf(`WITH u AS (
-			INSERT INTO users (email, email_key, name, name_key, status, created_at, updated_at)
-			SELECT e, e, 'User ' || i, 'user ' || i, 'active', now(), now()
+			INSERT INTO users (org_id, email, email_key, name, name_key, status, created_at, updated_at)
+			SELECT 1, e, e, 'User ' || i, 'user ' || i, 'active', now(), now()
 			FROM generate_series(0, %d) AS i, format('u%%s@example.com', lpad(i::text, 7, '0')) AS e
 			RETURNING id)
-		INSERT INTO user_roles (user_id, role) SELECT id, 'member' FROM u`, n-1),
+		INSERT INTO user_roles (org_id, user_id, role) SELECT 1, id, 'member' FROM u`, n-1),
 		"ANALYZE")
 }
 

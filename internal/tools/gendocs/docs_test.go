@@ -58,3 +58,20 @@ func TestManLint(t *testing.T) {
 		t.Errorf("mandoc -T lint: %v\n%s", err, out)
 	}
 }
+
+// TestOpenAPIUpToDate fails when the organisation-scoped copies in
+// docs/openapi.yaml differ from what the routes they copy make: run make
+// generate.
+func TestOpenAPIUpToDate(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := withOrgCopies(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(doc, want) {
+		t.Errorf("docs/openapi.yaml: the organisation-scoped copies are out of date; run make generate")
+	}
+}

@@ -1,5 +1,8 @@
 // Command gendocs writes roster's man pages and shell completion scripts
-// from its command tree: go run ./internal/tools/gendocs man completions
+// from its command tree, and the organisation-scoped copies of the API's
+// routes in its OpenAPI document:
+//
+//	go run ./internal/tools/gendocs man completions docs/openapi.yaml
 package main
 
 import (
@@ -8,11 +11,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: gendocs MANDIR COMPLETIONSDIR")
+	if len(os.Args) != 4 {
+		fmt.Fprintln(os.Stderr, "usage: gendocs MANDIR COMPLETIONSDIR OPENAPI")
 		os.Exit(2)
 	}
-	if err := GenerateDocs(os.Args[1], os.Args[2]); err != nil {
+	err := GenerateDocs(os.Args[1], os.Args[2])
+	if err == nil {
+		err = GenerateOpenAPI(os.Args[3])
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gendocs:", err)
 		os.Exit(1)
 	}
