@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -16,7 +17,8 @@ import (
 // username or name, folded by store.FoldKey, holds the folded search.
 func init() {
 	pagingTests = append(pagingTests,
-		test{"ListUsers search finds what a scan in Go finds, on random users and searches", []string{"ListUsers"}, testListUsersSearchRandom})
+		test{"ListUsers search finds what a scan in Go finds, on random users and searches, and nothing of another organisation",
+			[]string{"ListUsers", "InsertOrg"}, testListUsersSearchRandom})
 }
 
 // RunSearch runs the conformance tests of search alone: for an adapter
@@ -150,6 +152,30 @@ func testListUsersSearchRandom(t *testing.T, s store.Admin) {
 			delete(users, id)
 		}
 		return nil
+	})
+
+	// A neighbour organisation holds a copy of every user, with the same
+	// keys, roles and status: each would match wherever its original does,
+	// and must never be found (R21). The index holds both organisations'
+	// users, so a search's candidates, its window and its scan all pass
+	// over the neighbour's. A copy found shows as an email listed twice.
+	neighbour := addOrg(t, s, "search-neighbour")
+	writeIn(t, s, neighbour, func(tx store.Tx) error {
+		var rows []store.UserRow
+		for _, id := range slices.Sorted(maps.Keys(users)) {
+			x := users[id]
+			u := member(x.email)
+			u.Username, u.Name = x.username, x.name
+			if x.admin {
+				u.Roles = []string{roster.RoleAdmin}
+			}
+			if x.deactivated {
+				u.Status = roster.StatusDeactivated
+			}
+			rows = append(rows, u)
+		}
+		_, err := tx.InsertUsers(inOrg(t, neighbour), rows)
+		return err
 	})
 
 	// Searches of every length, most of them cut from a user's key so
