@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -233,8 +232,7 @@ func (e *env) answer(method, path, token, body, ref string) (int, string) {
 	resp, raw := e.request(method, path, token, b)
 	if resp.StatusCode == http.StatusOK {
 		// Outcomes of several targets name each, as it was given.
-		word := regexp.MustCompile(`\b` + regexp.QuoteMeta(ref) + `\b`)
-		return resp.StatusCode, word.ReplaceAllString(string(raw), "REF")
+		return resp.StatusCode, contract.Masked(string(raw), ref)
 	}
 	var eb wire.ErrorBody
 	if err := json.Unmarshal(raw, &eb); err != nil {

@@ -2,7 +2,7 @@ package contract
 
 import (
 	"encoding/json"
-	"slices"
+	"regexp"
 	"strconv"
 	"testing"
 
@@ -162,12 +162,8 @@ func Snapshot(t *testing.T, svc roster.Service) []byte {
 	return b
 }
 
-// Aims lists the kinds of reference, in a fixed order.
-func Aims(refs map[Aim][]WallRef) []Aim {
-	var out []Aim
-	for a := range refs {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
+// Masked is s with ref written REF wherever it stands alone, so that the
+// answers to two references may be compared.
+func Masked(s, ref string) string {
+	return regexp.MustCompile(`\b`+regexp.QuoteMeta(ref)+`\b`).ReplaceAllString(s, "REF")
 }
