@@ -2,6 +2,7 @@ package contract
 
 import (
 	"encoding/json"
+	"maps"
 	"regexp"
 	"strconv"
 	"testing"
@@ -138,28 +139,45 @@ func BuildWall(t *testing.T, sys roster.Service, in func(org string) roster.Serv
 // svc sees it, in bytes: the wall's "unchanged" is byte for byte.
 func Snapshot(t *testing.T, svc roster.Service) []byte {
 	t.Helper()
-	n := neighbourOf(t, svc)
+	b, err := State(svc)
+	mustDo(t, err)
+	return b
+}
+
+// State is Snapshot for callers without a *testing.T.
+func State(svc roster.Service) ([]byte, error) {
+	n, err := neighbourState(svc)
+	if err != nil {
+		return nil, err
+	}
+	// Host settings are the host's, one for every organisation (R16):
+	// the local administrator sets them from any.
+	maps.DeleteFunc(n.Settings, func(k, _ string) bool { return roster.IsHostSetting(k) })
 	var records []roster.UserRecord
-	mustDo(t, svc.Export(ctx, func(r roster.UserRecord) error {
+	if err := svc.Export(ctx, func(r roster.UserRecord) error {
 		records = append(records, r)
 		return nil
-	}))
+	}); err != nil {
+		return nil, err
+	}
 	members := map[string][]roster.User{}
 	for _, p := range n.Projects {
 		page, err := svc.ListUsers(ctx, roster.UserFilter{Project: p.Slug, Limit: roster.MaxPageSize})
-		mustDo(t, err)
+		if err != nil {
+			return nil, err
+		}
 		members[p.Slug] = page.Items
 	}
 	events, err := svc.ListAudit(ctx, roster.AuditFilter{Limit: 100000})
-	mustDo(t, err)
-	b, err := json.Marshal(struct {
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(struct {
 		Neighbour neighbour
 		Export    []roster.UserRecord
 		Members   map[string][]roster.User
 		Audit     []roster.AuditEvent
-	}{n, records, members, events})
-	mustDo(t, err)
-	return b
+	}{n, records, members, events}, "", "  ")
 }
 
 // Masked is s with ref written REF wherever it stands alone, so that the
