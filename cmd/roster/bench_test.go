@@ -181,7 +181,11 @@ func BenchmarkUserDeactivate10k(b *testing.B) {
 }
 
 // BenchmarkUserList1M lists a store of a million users: the first page,
-// and every page as JSON, streamed (its peak memory is the point).
+// every page as JSON, streamed (its peak memory is the point), and the
+// first page of searches: for one user's email (the index finds it), for
+// text every email holds (the scan in email order fills the page at once)
+// and for two characters nobody holds (too short for the index: a scan
+// of every user).
 func BenchmarkUserList1M(b *testing.B) {
 	if testing.Short() {
 		b.Skip("seeding a million users takes a while")
@@ -193,6 +197,11 @@ func BenchmarkUserList1M(b *testing.B) {
 	b.Run("all-json", func(b *testing.B) {
 		runRoster(b, db, func(int) []string { return []string{"user", "list", "--all", "-o", "json"} })
 	})
+	for name, search := range map[string]string{"one": "u0666666@", "everyone": "example.com", "short-none": "zq"} {
+		b.Run("search-"+name, func(b *testing.B) {
+			runRoster(b, db, func(int) []string { return []string{"user", "list", "--search", search} })
+		})
+	}
 }
 
 // seedProjects adds projects p0…p(n-1) to a seeded store, and makes the

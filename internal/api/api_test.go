@@ -42,7 +42,7 @@ var ctx = context.Background()
 type env struct {
 	t     testing.TB
 	core  *core.Core
-	db    *sqlite.DB
+	db    *sqlite.DB // nil on PostgreSQL
 	clock *testkit.Clock
 	log   *testkit.Buffer
 	h     http.Handler
@@ -65,6 +65,14 @@ func newEnvWith(t testing.TB, o api.Options, wrap func(api.Backend) api.Backend,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	e := newEnvOn(t, db, o, wrap, opts...)
+	e.db = db
+	return e
+}
+
+// newEnvOn is newEnvWith on a store of the caller's, of either kind.
+func newEnvOn(t testing.TB, db store.Store, o api.Options, wrap func(api.Backend) api.Backend, opts ...core.Option) *env {
+	t.Helper()
 	clk := testkit.NewClock(time.Now())
 	var st store.Store = db
 	if o.Metrics != nil { // the server's metrics measure the store, as roster serve's do
@@ -78,7 +86,7 @@ func newEnvWith(t testing.TB, o api.Options, wrap func(api.Backend) api.Backend,
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, core: c, db: db, clock: clk, log: &testkit.Buffer{}, owner: tok.Token}
+	e := &env{t: t, core: c, clock: clk, log: &testkit.Buffer{}, owner: tok.Token}
 	switch {
 	case o.FailureRate == 0: // not a test of the limiter: keep out of its way
 		o.FailureRate = 1e6

@@ -81,7 +81,7 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 	// one has. The file is made now, empty, and removed again on failure.
 	var tokenFile *os.File
 	if opts.tokenFile != "" && cfg.Server == "" {
-		done, err := f.initialised(ctx, cfg.DB)
+		done, err := f.initialised(ctx, cfg.DB, cfg.Org)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,8 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 	case res.Changed:
 		f.infof("initialised %s", cfg.DB)
 		if tokenFile != nil {
-			t, err := svc.CreateToken(ctx, roster.CreateToken{User: res.Owner.Email, Name: "init"})
+			// The owner is of the organisation init made, which --org names.
+			t, err := core.InOrg(svc, cfg.Org).CreateToken(ctx, roster.CreateToken{User: res.Owner.Email, Name: "init"})
 			if err != nil {
 				return err
 			}
@@ -144,7 +145,7 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 
 // initialised reports whether the store at path already has an owner,
 // without creating it: then init changes nothing and writes no token.
-func (f *Factory) initialised(ctx context.Context, path string) (bool, error) {
+func (f *Factory) initialised(ctx context.Context, path, org string) (bool, error) {
 	if _, err := os.Stat(path); !store.IsURL(path) && errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -152,8 +153,11 @@ func (f *Factory) initialised(ctx context.Context, path string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	admin := core.New(db, core.WithClock(f.now)).As(core.Actor{Name: "local:" + osUser()})
+	admin := core.New(db, core.WithClock(f.now)).As(core.Actor{Name: "local:" + osUser(), Org: org})
 	owners, err := admin.ListUsers(ctx, roster.UserFilter{Role: roster.RoleOwner, Limit: 1})
+	if org != "" && errors.Is(err, roster.ErrNotFound) {
+		return false, nil // the organisation init is to make
+	}
 	if err != nil {
 		return false, err
 	}

@@ -69,6 +69,12 @@ type neighbour struct {
 
 func neighbourOf(t *testing.T, svc roster.Service) neighbour {
 	t.Helper()
+	n, err := neighbourState(svc)
+	mustDo(t, err)
+	return n
+}
+
+func neighbourState(svc roster.Service) (neighbour, error) {
 	var n neighbour
 	page, err1 := svc.ListUsers(ctx, roster.UserFilter{Limit: roster.MaxPageSize})
 	n.Users = page.Items
@@ -87,8 +93,7 @@ func neighbourOf(t *testing.T, svc roster.Service) neighbour {
 	n.Settings, err7 = svc.GetSettings(ctx)
 	events, err8 := svc.ListAudit(ctx, roster.AuditFilter{Limit: 10000})
 	n.Events = len(events)
-	mustDo(t, errors.Join(err1, err2, err3, err4, err5, err6, err7, err8))
-	return n
+	return n, errors.Join(err1, err2, err3, err4, err5, err6, err7, err8)
 }
 
 func mustDo(t *testing.T, err error) {

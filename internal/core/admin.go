@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,13 +18,20 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 	var res roster.InitResult
 	var owner store.UserRow
 	var found bool
+	var sys store.OrgRow
 	err := s.read(ctx, func(o *op) error {
 		var err error
 		owner, found, err = o.tx.FirstOwner(ctx)
+		if err == nil {
+			sys, _, err = o.tx.OrgByID(ctx, store.SystemOrg)
+		}
 		return err
 	})
 	if err != nil {
 		return res, err
+	}
+	if found && p.Org != "" && p.Org != sys.Slug {
+		return s.initOrg(ctx, p)
 	}
 	if found {
 		return s.initialised(ctx, owner, p.OwnerEmail)
@@ -99,6 +107,36 @@ func (s *service) Init(ctx context.Context, p roster.InitParams) (roster.InitRes
 	}
 	res.Password = generated
 	return res, nil
+}
+
+// initOrg is init naming, in an initialised store, an organisation
+// other than the system one: it makes the organisation with its owner, as
+// org create does for the local administrator, or, when it exists,
+// answers as init on an initialised store does, from inside it.
+func (s *service) initOrg(ctx context.Context, p roster.InitParams) (roster.InitResult, error) {
+	var owner store.UserRow
+	var found bool
+	in := InOrg(s, p.Org).(*service)
+	err := in.read(ctx, func(o *op) error {
+		var err error
+		owner, found, err = o.tx.FirstOwner(ctx)
+		return err
+	})
+	if err == nil && found {
+		return in.initialised(ctx, owner, p.OwnerEmail)
+	}
+	if err != nil && !errors.Is(err, roster.ErrNotFound) {
+		return roster.InitResult{}, err
+	}
+	if p.Password == "" && !p.RandomPassword {
+		return roster.InitResult{}, roster.ErrPasswordRequired
+	}
+	res, err := s.CreateOrg(ctx, roster.CreateOrg{Slug: p.Org, Name: p.OrgName, OwnerEmail: p.OwnerEmail,
+		OwnerName: p.OwnerName, Password: p.Password, RandomPassword: p.RandomPassword})
+	if err != nil {
+		return roster.InitResult{}, fmt.Errorf("init: %w", err)
+	}
+	return roster.InitResult{Owner: *res.Owner, Changed: true, Password: res.Password}, nil
 }
 
 // initialised answers init on a store that has an owner: unchanged when

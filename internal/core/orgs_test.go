@@ -356,3 +356,38 @@ func mustOrgCtx(t *testing.T, c *core.Core, slug string) context.Context {
 	}
 	return octx
 }
+
+// TestInitInOrg: init naming another organisation of an initialised store
+// makes it with its owner, as org create does for the local
+// administrator; repeated, it is unchanged, and it names the owner that
+// organisation has, not the system organisation's.
+func TestInitInOrg(t *testing.T) {
+	c := core.New(storetest.SQLite(t))
+	sys := c.As(core.Actor{Name: "local:test"})
+	if _, err := sys.Init(ctx, roster.InitParams{OwnerEmail: "root@example.com", RandomPassword: true}); err != nil {
+		t.Fatal(err)
+	}
+	p := roster.InitParams{Org: "acme", OwnerEmail: "owner@example.com"}
+	if _, err := sys.Init(ctx, p); !errors.Is(err, roster.ErrPasswordRequired) {
+		t.Fatalf("no password: %v", err)
+	}
+	p.RandomPassword = true
+	res, err := sys.Init(ctx, p)
+	if err != nil || !res.Changed || res.Owner.Email != "owner@example.com" || res.Password == "" {
+		t.Fatalf("init acme: %+v %v", res, err)
+	}
+	if again, err := sys.Init(ctx, p); err != nil || again.Changed || again.Owner.ID != res.Owner.ID {
+		t.Fatalf("again: %+v %v", again, err)
+	}
+	p.OwnerEmail = "root@example.com"
+	if _, err := sys.Init(ctx, p); !errors.Is(err, roster.ErrConflict) || !strings.Contains(err.Error(), "owner@example.com") {
+		t.Fatalf("another owner: %v", err)
+	}
+	acme := c.As(core.Actor{Name: "local:test", Org: "acme"})
+	if u, err := acme.GetUser(ctx, "owner@example.com"); err != nil || !slices.Contains(u.Roles, roster.RoleOwner) {
+		t.Fatalf("acme's owner: %+v %v", u, err)
+	}
+	if _, err := sys.GetUser(ctx, "owner@example.com"); !errors.Is(err, roster.ErrNotFound) {
+		t.Fatalf("the system organisation has acme's owner: %v", err)
+	}
+}

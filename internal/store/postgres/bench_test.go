@@ -10,6 +10,7 @@ import (
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
+	"github.com/roster-dev/roster/internal/store/storetest"
 )
 
 // The two ways of keeping the rules across servers, measured on the write
@@ -63,6 +64,19 @@ func benchmarkWrite(b *testing.B, mode string) {
 	// how often that happens is part of the comparison.
 	b.ReportMetric(float64(db.Retries())/float64(b.N), "retries/op")
 	b.ReportMetric(float64(failed.Load())/float64(b.N), "failed/op")
+}
+
+// BenchmarkSearch measures user list --search, the first page, over
+// 100,000 users (ROSTER_BENCH_USERS=1000000 for the target's million):
+//
+//	ROSTER_TEST_POSTGRES=postgres://… go test -run '^$' -bench Search -benchtime 20x ./internal/store/postgres/
+//
+// The store is vacuumed and analysed once filled, as autovacuum soon
+// would: until then the GIN indexes' pending lists hold the new rows, and
+// the planner, misled, scans.
+func BenchmarkSearch(b *testing.B) {
+	url := pgtest.URL(b)
+	storetest.BenchSearch(b, open(b, url), func() { psql(b, url, "VACUUM ANALYZE users") })
 }
 
 // A request's reads in one organisation of a store holding one, and of

@@ -23,6 +23,9 @@ var migrations = []migration{
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
 	migrateOrgs,
+	// user list --search by trigram index (search.go), after
+	// migrateOrgs: its email-order index leads with org_id.
+	migrateSearch,
 }
 
 // schemaOrgs makes organisations (DESIGN.md, "Organisations"): the table

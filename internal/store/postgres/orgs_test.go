@@ -242,6 +242,19 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			_, err := tx.ListUsers(ctx, roster.UserFilter{Limit: 20, Status: roster.StatusActive})
 			return err
 		}, true},
+		// A search, by the trigram indexes or in email order: either way
+		// through an index, never all users of every organisation.
+		{"ListUsers search", func(tx store.Tx) error {
+			p, err := tx.ListUsers(ctx, roster.UserFilter{Limit: 20, Search: "user04"})
+			if err == nil && len(p.Items) == 0 {
+				err = errors.New("a search found nobody")
+			}
+			return err
+		}, false},
+		{"ListUsers short search", func(tx store.Tx) error {
+			_, err := tx.ListUsers(ctx, roster.UserFilter{Limit: 20, Search: "r0", Status: roster.StatusActive})
+			return err
+		}, false},
 		{"CountActive", func(tx store.Tx) error {
 			n, err := tx.CountActive(ctx)
 			if err == nil && n != users*4/5 {

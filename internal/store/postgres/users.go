@@ -213,9 +213,18 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		}
 		where = append(where, "users.email_key > "+args.add(key))
 	}
-	q := `SELECT ` + userColumns + ` FROM ` + from + " WHERE " + strings.Join(where, " AND ")
+	cond := " WHERE " + strings.Join(where, " AND ")
+	q := `SELECT ` + userColumns + ` FROM ` + from + cond
 	// One row more than asked tells whether another page follows.
-	q += " ORDER BY users.email_key LIMIT " + args.add(f.Limit+1)
+	limit := args.add(f.Limit + 1)
+	q += " ORDER BY users.email_key LIMIT " + limit
+	if f.Search != "" {
+		// The page's ids first, then their users, so that a scan in email
+		// order reads only users_search_keys (an index-only scan) and
+		// only the page's users have their roles, links and projects read.
+		q = `SELECT ` + userColumns + ` FROM users WHERE users.id IN (SELECT users.id FROM ` + from + cond +
+			` ORDER BY users.email_key LIMIT ` + limit + `) ORDER BY users.email_key`
+	}
 	items, err := collect(ctx, t, q, args, func(r pgx.Row) (roster.User, error) {
 		u, err := scanUser(r)
 		return u.User, err

@@ -34,6 +34,9 @@ var migrations = []migration{
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
 	addOrgs,
+	// user list --search by trigram index (search.go), after addOrgs,
+	// which makes users anew and would drop its triggers and index.
+	execSQL(schemaSearch),
 }
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the

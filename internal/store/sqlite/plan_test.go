@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ import (
 var fullScan = regexp.MustCompile(`\bSCAN (users|api_tokens|sessions|audit|user_roles|user_links|projects|memberships)\b`)
 
 // TestHotQueriesUseIndexes: the queries of a request's hot path (its
-// token, a user by email, a page of users, the seat count) and the
+// token, a user by email, a page of users, a search, the seat count) and the
 // lists and counts of an organisation search an index by organisation,
 // never scan a table. The statements run are
 // taken from the statement cache and each is explained.
@@ -36,7 +37,13 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			return err
 		}
 		for _, f := range []roster.UserFilter{{Limit: 50}, {Limit: 50, After: store.EncodeCursor("ann@example.com")},
-			{Limit: 50, Status: roster.StatusActive}} {
+			{Limit: 50, Status: roster.StatusActive},
+			// A search's three paths: the scan (text too short for the
+			// index), and, for longer text, the first window in email
+			// order then the index's candidates (the store is empty: the
+			// window is not full, and the candidates are few).
+			{Limit: 50, Search: "an"}, {Limit: 50, Search: "ann", Status: roster.StatusActive},
+			{Limit: 50, Search: "ann", After: store.EncodeCursor("ann@example.com")}} {
 			if _, err := tx.ListUsers(ctx, f); err != nil {
 				return err
 			}
@@ -68,6 +75,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	if len(queries) < 10 {
 		t.Fatalf("%d statements cached, want the 10 run", len(queries))
 	}
+	searches := 0
 	for _, q := range queries {
 		// The plan does not depend on the values: NULL for each.
 		rows, err := db.sql.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
@@ -84,10 +92,48 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			plan = append(plan, detail)
 		}
 		rows.Close()
+		// A search's window is a subquery named users, a co-routine: the
+		// one SCAN of it reads the window, at most searchWindow rows.
+		coroutines := map[string]int{}
 		for _, step := range plan {
+			if name, ok := strings.CutPrefix(step, "CO-ROUTINE "); ok {
+				coroutines[name]++
+			}
+		}
+		for _, step := range plan {
+			if name, ok := strings.CutPrefix(step, "SCAN "); ok && coroutines[name] > 0 {
+				coroutines[name]--
+				continue
+			}
 			if fullScan.MatchString(step) {
 				t.Errorf("%s: plan step %q scans a table\n%s", q, step, strings.Join(plan, "\n"))
 			}
 		}
+		if strings.Contains(q, " LIKE ") {
+			searches++
+			if !searchPlan(plan) {
+				t.Errorf("%s: a search reads neither its organisation's users in users_search_keys nor the trigram index\n%s",
+					q, strings.Join(plan, "\n"))
+			}
+		}
 	}
+	// The scan, the window, and the candidates, each with and without a
+	// status and a cursor: five statements of the six.
+	if searches < 5 {
+		t.Errorf("%d search statements explained, want at least 5", searches)
+	}
+}
+
+// searchPlan reports whether plan, a search's, reads users through
+// users_search_keys from its organisation's first key (the scan in email
+// order, or the window), or takes the trigram index's candidates and
+// reads each by id.
+func searchPlan(plan []string) bool {
+	for _, step := range plan {
+		if strings.HasPrefix(step, "SEARCH users USING COVERING INDEX users_search_keys (org_id=?") {
+			return true
+		}
+	}
+	return slices.ContainsFunc(plan, func(s string) bool { return strings.HasPrefix(s, "SCAN users_search VIRTUAL TABLE") }) &&
+		slices.Contains(plan, "SEARCH users USING INTEGER PRIMARY KEY (rowid=?)")
 }

@@ -261,43 +261,87 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	if f.Limit < 1 {
 		return roster.Page[roster.User]{}, roster.Errorf(roster.ErrInvalid, "invalid page size %d", f.Limit)
 	}
-	var page roster.Page[roster.User]
-	where := []string{"users.org_id = ?"}
-	var args []any
-	from := "users"
+	var joins string
+	var joinArgs []any
 	if f.Role != "" {
-		from += " JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = ?"
-		args = append(args, f.Role)
+		joins += " JOIN user_roles ON user_roles.user_id = users.id AND user_roles.role = ?"
+		joinArgs = append(joinArgs, f.Role)
 	}
 	if f.Project != "" {
-		from += ` JOIN memberships ON memberships.user_id = users.id
+		joins += ` JOIN memberships ON memberships.user_id = users.id
 			AND memberships.project_id = (SELECT id FROM projects WHERE org_id = ? AND slug = ?)`
-		args = append(args, t.org, f.Project)
+		joinArgs = append(joinArgs, t.org, f.Project)
 	}
-	// The join's arguments come first, then the WHERE's: the
-	// organisation's first.
-	args = append(args, t.org)
+	// Every path below, search or not, reads the organisation's users
+	// only: this condition is the first of each.
+	where := []string{"users.org_id = ?"}
+	args := []any{t.org}
 	if f.Status != "" {
 		where = append(where, "users.status = ?")
 		args = append(args, f.Status)
 	}
 	if f.Search != "" {
 		like := store.SearchPattern(f.Search)
-		where = append(where, `(email_key LIKE ? ESCAPE '\' OR username_key LIKE ? ESCAPE '\' OR name_key LIKE ? ESCAPE '\')`)
+		where = append(where, `(users.email_key LIKE ? ESCAPE '\' OR users.username_key LIKE ? ESCAPE '\' OR users.name_key LIKE ? ESCAPE '\')`)
 		args = append(args, like, like, like)
 	}
+	after := ""
 	if f.After != "" {
 		key, err := store.DecodeCursor(f.After)
 		if err != nil {
-			return page, err
+			return roster.Page[roster.User]{}, err
 		}
+		after = key
 		where = append(where, "users.email_key > ?")
 		args = append(args, key)
 	}
-	q := `SELECT ` + userColumns + ` FROM ` + from + " WHERE " + strings.Join(where, " AND ")
+	if f.Search == "" {
+		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, false)
+	}
+	match, ok := searchMatch(f.Search)
+	if !ok {
+		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, true)
+	}
+	// A search many users match fills its page from the first users in
+	// email order: look there first (searchWindow), before asking the
+	// index. The page is right if it is full, as the window is the start
+	// of the organisation's users in email order.
+	window := `(SELECT id, org_id, email_key, username_key, name_key, status FROM users
+		WHERE org_id = ? AND email_key > ? ORDER BY email_key LIMIT ?) AS users`
+	page, err := t.listPage(ctx, f.Limit, window+joins, append([]any{t.org, after, searchWindow}, joinArgs...), where, args, true)
+	if err != nil || page.Next != "" {
+		return page, err
+	}
+	// The index holds every organisation's users: it counts candidates
+	// of all of them, and the organisation's condition, in where, keeps
+	// the others off the page.
+	ok, err = t.searchIndexed(ctx, match)
+	if err != nil || !ok {
+		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, true)
+	}
+	// The index's candidates, in this order: SQLite then reads each by
+	// id, rather than scanning users to probe the index.
+	return t.listPage(ctx, f.Limit, "users_search CROSS JOIN users ON users.id = users_search.rowid"+joins, joinArgs,
+		append([]string{"users_search MATCH ?"}, where...), append([]any{match}, args...), true)
+}
+
+// listPage reads a page of users: from is the FROM clause, users
+// (possibly joined), and where its conditions; the arguments of each
+// follow it. search says the page is a search's.
+func (t *Tx) listPage(ctx context.Context, limit int, from string, fromArgs []any, where []string, whereArgs []any, search bool) (roster.Page[roster.User], error) {
+	var page roster.Page[roster.User]
+	cond := " WHERE " + strings.Join(where, " AND ")
+	// The page's ids first, then their users: only the page's users have
+	// their roles, links and projects read (a search's candidates are
+	// many more than its page), and a scan walks users_search_keys in
+	// email order, which holds every column it looks at.
 	// One row more than asked tells whether another page follows.
-	q += " ORDER BY users.email_key LIMIT ?"
-	args = append(args, f.Limit+1)
+	q := `SELECT ` + userColumns + ` FROM users WHERE users.id IN (SELECT users.id FROM ` + from + cond +
+		` ORDER BY users.email_key LIMIT ?) ORDER BY users.email_key`
+	if !search {
+		q = `SELECT ` + userColumns + ` FROM ` + from + cond + ` ORDER BY users.email_key LIMIT ?`
+	}
+	args := append(append(slices.Clip(fromArgs), whereArgs...), limit+1)
 	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return page, fmt.Errorf("list users: %w", err)
@@ -313,9 +357,9 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	if err := rows.Err(); err != nil {
 		return page, err
 	}
-	if len(page.Items) > f.Limit {
-		page.Items = page.Items[:f.Limit]
-		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[f.Limit-1].Email))
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[limit-1].Email))
 	}
 	return page, nil
 }

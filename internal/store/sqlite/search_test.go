@@ -1,0 +1,40 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/store/storetest"
+)
+
+// TestSearchLimits runs the search tests again with a cap of a few
+// candidates and windows of a few users, so that every way a search may
+// go (the window, the index, the scan) is held to the same results.
+func TestSearchLimits(t *testing.T) {
+	for _, c := range []struct{ candidates, window int }{{3, 0}, {3, 5}, {1000, 5}, {1000, 40}} {
+		t.Run(fmt.Sprintf("candidates=%d,window=%d", c.candidates, c.window), func(t *testing.T) {
+			defer sqlite.SetSearchLimits(c.candidates, c.window)()
+			storetest.RunSearch(t, storetest.SQLite)
+		})
+	}
+}
+
+func TestSearchMatch(t *testing.T) {
+	for _, c := range []struct{ search, match string }{
+		{"ab", ""},
+		{"AB", ""},
+		{"中😀", ""},
+		{"abc", `"abc"`},
+		{"ABCD", `"abc" AND "bcd"`},
+		{"aaaa", `"aaa"`},
+		{`a"b"`, `"a""b" AND """b"""`},
+		{"émile", `"émi" AND "mil" AND "ile"`},
+		{"x\x00yz", ""},
+	} {
+		match, ok := sqlite.SearchMatch(c.search)
+		if match != c.match || ok != (c.match != "") {
+			t.Errorf("searchMatch(%q) = %q, %v; want %q", c.search, match, ok, c.match)
+		}
+	}
+}
