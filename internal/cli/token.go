@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,15 +23,51 @@ func newCmdToken(f *Factory) *cobra.Command {
   roster token revoke 7`)
 }
 
-var tokenHeader = []string{"ID", "USER", "NAME", "CREATED", "EXPIRES", "LAST_USED", "REVOKED"}
+var tokenHeader = []string{"ID", "USER", "NAME", "CREATED", "EXPIRES", "LAST_USED", "REVOKED", "LAST_USED_FROM", "SCOPE"}
 
 func tokenRows(ts []roster.APIToken) output.Rows {
 	r := output.Rows{Header: tokenHeader}
 	for _, t := range ts {
 		id := strconv.FormatInt(t.ID, 10)
-		r.Add(id, id, t.User, t.Name, formatTime(&t.CreatedAt), formatTime(t.ExpiresAt), formatTime(t.LastUsedAt), strconv.FormatBool(t.Revoked))
+		r.Add(id, id, t.User, t.Name, formatTime(&t.CreatedAt), formatTime(t.ExpiresAt), formatTime(t.LastUsedAt), strconv.FormatBool(t.Revoked),
+			t.LastUsedFrom, strings.Join(t.Scope, ","))
 	}
 	return r
+}
+
+// expiry reads --expires: a duration from now (30d, 12h), or a date
+// (2027-01-31, midnight UTC) or an RFC 3339 time when it ends.
+func expiry(v string) (time.Duration, *time.Time, error) {
+	if d, err := roster.ParseDuration(v); err == nil {
+		if d <= 0 {
+			return 0, nil, usagef("invalid --expires %q", v).withHint("give a duration such as 30d, or a date such as 2030-01-31")
+		}
+		return d, nil, nil
+	}
+	for _, layout := range []string{time.RFC3339, time.DateOnly} {
+		if t, err := time.Parse(layout, v); err == nil {
+			t = t.UTC()
+			return 0, &t, nil
+		}
+	}
+	return 0, nil, usagef("invalid --expires %q", v).withHint("give a duration such as 30d, or a date such as 2030-01-31")
+}
+
+// scopeFlag reads --scope PERM,...: nil when not given, never empty.
+func scopeFlag(cmd *cobra.Command, v []string) ([]string, error) {
+	if !cmd.Flags().Changed("scope") {
+		return nil, nil
+	}
+	out := []string{}
+	for _, p := range v {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usagef("--scope names no permission").withHint("give --scope users.view,users.create, or leave it out")
+	}
+	return out, nil
 }
 
 // printSecretToken prints a new token: in text formats the secret alone
@@ -58,22 +96,35 @@ func parseTokenID(s string) (int64, error) {
 func newCmdTokenCreate(f *Factory) *cobra.Command {
 	var p roster.CreateToken
 	var expires string
+	var scope []string
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API token, shown once",
 		Long: `Create an API token for yourself, or with --user for someone else (needs
 tokens.manage, and every permission that user holds). A token acts with its
-user's current permissions until it expires (default 90 days), is revoked,
-or its user is deactivated. The token is printed once.`,
-		Example: `  roster --as ci@example.com token create --name deploy --expires 30d > token.txt`,
-		Args:    exactArgs(0),
+user's current permissions until it expires (default 90 days, or the
+organisation's tokens.max_ttl when that is shorter), is revoked, or its
+user is deactivated. The token is printed once.
+
+--scope limits the token to some permissions: at every request it may use
+only those of its user's current permissions the scope names, so a role the
+user loses later narrows the token too. You can scope a token only with
+permissions you hold, and only permissions that exist.
+
+--expires takes a duration (30d, 12h) or a date (2030-01-31, or an RFC 3339
+time); more than tokens.max_ttl is refused.`,
+		Example: `  roster --as ci@example.com token create --name deploy --expires 30d > token.txt
+  roster token create --user ci@example.com --scope users.view,users.create --expires 1h`,
+		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			var err error
 			if expires != "" {
-				d, err := roster.ParseDuration(expires)
-				if err != nil || d <= 0 {
-					return usagef("invalid --expires %q", expires).withHint("give a duration such as 30d or 12h")
+				if p.TTL, p.ExpiresAt, err = expiry(expires); err != nil {
+					return err
 				}
-				p.TTL = d
+			}
+			if p.Scope, err = scopeFlag(cmd, scope); err != nil {
+				return err
 			}
 			t, err := svc.CreateToken(cmd.Context(), p)
 			if err != nil {
@@ -84,28 +135,42 @@ or its user is deactivated. The token is printed once.`,
 	}
 	cmd.Flags().StringVar(&p.User, "user", "", "make the token for `USER` (default: yourself)")
 	cmd.Flags().StringVar(&p.Name, "name", "", "what the token is for")
-	cmd.Flags().StringVar(&expires, "expires", "", "lifetime, such as 90d (default 90d, at most 3650d)")
+	cmd.Flags().StringVar(&expires, "expires", "", "lifetime such as 30d, or a `DATE` (default 90d, at most tokens.max_ttl)")
+	cmd.Flags().StringSliceVar(&scope, "scope", nil, "limit the token to these `PERMISSION`s (comma-separated)")
 	_ = cmd.RegisterFlagCompletionFunc("user", positional(f, false, activeUser))
 	return cmd
 }
 
 func newCmdTokenList(f *Factory) *cobra.Command {
-	var user string
+	var filter roster.TokenFilter
+	var expiring string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List API tokens (never their secrets)",
+		Long: `List API tokens, with when and from which address each was last used
+(recorded at most once a minute; local use records no address).
+--expiring 7d lists only live tokens that end within 7 days.`,
 		Example: `  roster token list
-  roster token list --user ci@example.com -o json`,
+  roster token list --user ci@example.com -o json
+  roster token list --expiring 7d`,
 		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
-			ts, err := svc.ListTokens(cmd.Context(), user)
+			if expiring != "" {
+				d, err := roster.ParseDuration(expiring)
+				if err != nil || d <= 0 {
+					return usagef("invalid --expiring %q", expiring).withHint("give a duration such as 7d")
+				}
+				filter.Expiring = d
+			}
+			ts, err := svc.ListTokens(cmd.Context(), filter)
 			if err != nil {
 				return err
 			}
 			return f.printList(ts, tokenRows(ts))
 		}),
 	}
-	cmd.Flags().StringVar(&user, "user", "", "the tokens of `USER` (default: yours; all for the local administrator)")
+	cmd.Flags().StringVar(&filter.User, "user", "", "the tokens of `USER` (default: yours; all for the local administrator)")
+	cmd.Flags().StringVar(&expiring, "expiring", "", "only live tokens that end within `DURATION`, such as 7d")
 	_ = cmd.RegisterFlagCompletionFunc("user", completeUsers(f))
 	return cmd
 }
@@ -137,22 +202,34 @@ func newCmdTokenRevoke(f *Factory) *cobra.Command {
 }
 
 func newCmdTokenRotate(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:               "rotate ID",
-		Short:             "Give an API token a new secret, shown once; the old one stops working",
-		Example:           `  roster token rotate 7 > deploy.token`,
+	var expires string
+	cmd := &cobra.Command{
+		Use:   "rotate ID",
+		Short: "Give an API token a new secret, shown once; the old one stops working",
+		Long: `Give an API token a new secret. It keeps its name and scope, and the
+lifetime it had (cut to tokens.max_ttl), unless --expires gives another.`,
+		Example: `  roster token rotate 7 > deploy.token
+  roster token rotate 7 --expires 30d > deploy.token`,
 		Args:              exactArgs(1, "ID"),
 		ValidArgsFunction: positional(f, false, liveToken),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
-			id, err := parseTokenID(args[0])
-			if err != nil {
+			p := roster.RotateToken{}
+			var err error
+			if p.ID, err = parseTokenID(args[0]); err != nil {
 				return err
 			}
-			t, err := svc.RotateToken(cmd.Context(), id)
+			if expires != "" {
+				if p.TTL, p.ExpiresAt, err = expiry(expires); err != nil {
+					return err
+				}
+			}
+			t, err := svc.RotateToken(cmd.Context(), p)
 			if err != nil {
 				return err
 			}
 			return f.printSecretToken(t)
 		}),
 	}
+	cmd.Flags().StringVar(&expires, "expires", "", "a new lifetime such as 30d, or a `DATE` (default: the one it had)")
+	return cmd
 }

@@ -150,11 +150,12 @@ func (e *remoteEnv) Advance(d time.Duration) {
 // As is a client with a fresh token of user, minted on the store's host
 // by the local administrator, as roster token create --user would (the
 // user's own token create is refused while they must change their
-// password, R17). The longest lifetime keeps it alive across Advance.
+// password, R17). The longest lifetime tokens.max_ttl allows by default keeps it alive
+// across Advance.
 func (e *remoteEnv) As(user string) roster.Service {
 	e.t.Helper()
 	tok, err := e.core.As(core.Actor{Name: "local:test", Org: e.org}).CreateToken(context.Background(),
-		roster.CreateToken{User: user, Name: "contract", TTL: roster.MaxTokenTTL})
+		roster.CreateToken{User: user, Name: "contract", TTL: roster.DefaultTokenMaxTTL})
 	switch {
 	case errors.Is(err, roster.ErrNotFound), errors.Is(err, roster.ErrConflict):
 		// No such user, or not active: no token can act as them, so the

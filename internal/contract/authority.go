@@ -83,7 +83,7 @@ var personActions = []personAction{
 		return err
 	}},
 	{"rotate a token", adminToken, func(s roster.Service, _ string, id int64) error {
-		_, err := s.RotateToken(ctx, id)
+		_, err := s.RotateToken(ctx, roster.RotateToken{ID: id})
 		return err
 	}},
 	{"revoke a token", adminToken, func(s roster.Service, _ string, id int64) error {

@@ -121,7 +121,7 @@ func snapshot(t *testing.T, svc roster.Service) neighbour {
 	errs = append(errs, err)
 	n.Invitations, err = svc.ListInvitations(ctx, "")
 	errs = append(errs, err)
-	n.Tokens, err = svc.ListTokens(ctx, "")
+	n.Tokens, err = svc.ListTokens(ctx, roster.TokenFilter{})
 	errs = append(errs, err)
 	n.Settings, err = svc.GetSettings(ctx)
 	errs = append(errs, err)

@@ -163,7 +163,11 @@ func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APITo
 	var t roster.APIToken
 	err = c.signIn(ctx, u, "password", fresh, func(o *op) (map[string]any, error) {
 		var err error
-		t, err = o.mintToken(*o.act.user, name, roster.DefaultTokenTTL)
+		end, err := o.tokenEnd(0, nil, roster.DefaultTokenTTL)
+		if err != nil {
+			return nil, err
+		}
+		t, err = o.mintToken(*o.act.user, name, end, nil)
 		return map[string]any{"token_id": t.ID}, err
 	})
 	return t, err
