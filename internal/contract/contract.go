@@ -29,6 +29,9 @@ type Env interface {
 	Owner() string
 	// Advance moves the store's clock forward, for expiry.
 	Advance(d time.Duration)
+	// Freeze stops the store's clock where it stands, for a case that
+	// checks an instant exactly; Advance still moves it.
+	Freeze()
 	// WithToken returns a Service authenticated by an API token, or the
 	// authentication's error.
 	WithToken(token string) (roster.Service, error)

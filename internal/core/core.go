@@ -509,7 +509,7 @@ func (c *Core) settings(stored map[string]string) roster.Settings {
 // both logs (R21): the organisation's names them sys:<email>, the system
 // organisation's by their own name and with the organisation acted in.
 func (o *op) audit(action, target string, targetID int64, details map[string]any) error {
-	if addr, ok := o.ctx.Value(clientKey{}).(string); ok && addr != "" {
+	if addr := roster.ClientOf(o.ctx); addr != "" {
 		details = maps.Clone(details)
 		if details == nil {
 			details = map[string]any{}

@@ -15,13 +15,10 @@ import (
 	"github.com/roster-dev/roster/internal/token"
 )
 
-// clientKey carries the address of the client a request came from.
-type clientKey struct{}
-
 // WithClient returns ctx carrying the address of the client a request
 // came from: every audit event written for the request records it.
 func WithClient(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, clientKey{}, addr)
+	return roster.WithClient(ctx, addr)
 }
 
 // Session is a signed-in browser session: who it is, and a Service acting
@@ -194,7 +191,7 @@ func (o *op) startSession(method string) (string, map[string]any, error) {
 		return "", nil, err
 	}
 	secret, hash := token.New(token.Session)
-	addr, _ := o.ctx.Value(clientKey{}).(string)
+	addr := roster.ClientOf(o.ctx)
 	id, err := o.tx.InsertSession(o.ctx, store.SessionRow{UserID: o.act.id(), TokenHash: hash[:], Method: method,
 		Address: addr, CreatedAt: o.now, LastSeenAt: o.now, ExpiresAt: o.now.Add(life)})
 	return secret, map[string]any{"session_id": id}, err

@@ -321,7 +321,7 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 	// last_used_at is kept to the minute, so a write is needed about once
 	// a minute per token, not once per request; the address goes with it.
 	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) >= time.Minute {
-		from, _ := ctx.Value(clientKey{}).(string)
+		from := roster.ClientOf(ctx)
 		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.In(user.OrgID).TouchToken(ctx, tok.ID, now, from) }); err != nil {
 			return nil, err
 		}
