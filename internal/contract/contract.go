@@ -64,6 +64,7 @@ func Run(t *testing.T, h Harness) {
 	cases = append(cases, linkCases...)
 	cases = append(cases, projectCases...)
 	cases = append(cases, tokenCases...)
+	cases = append(cases, scopedCases...)
 	cases = append(cases, authorityCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h.New(t)) })
