@@ -310,8 +310,14 @@ func (s *server) routes() []route {
 			if err != nil {
 				return roster.APIToken{}, err
 			}
-			return c.svc.CreateToken(c.ctx(), roster.CreateToken{User: in.User, Name: in.Name, TTL: ttl,
-				ExpiresAt: in.ExpiresAt, Scope: in.Scope})
+			p := roster.CreateToken{User: in.User, Name: in.Name, TTL: ttl, ExpiresAt: in.ExpiresAt}
+			if in.Scope != nil {
+				p.Scope = *in.Scope
+				if p.Scope == nil {
+					p.Scope = []string{} // [] is a scope of nothing, refused; never none
+				}
+			}
+			return c.svc.CreateToken(c.ctx(), p)
 		})},
 		{"DELETE " + v1 + "/tokens/{id}", bearer, noBody(func(c call) (roster.TokenResult, error) {
 			id, err := c.pathID("id")

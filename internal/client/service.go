@@ -305,8 +305,11 @@ func (c *Client) members(ctx context.Context, path string, refs []string) ([]ros
 // API tokens.
 
 func (c *Client) CreateToken(ctx context.Context, p roster.CreateToken) (roster.APIToken, error) {
-	return do[roster.APIToken](ctx, c, http.MethodPost, "/tokens",
-		wire.CreateToken{User: p.User, Name: p.Name, TTLSeconds: seconds(p.TTL), ExpiresAt: p.ExpiresAt, Scope: p.Scope})
+	in := wire.CreateToken{User: p.User, Name: p.Name, TTLSeconds: seconds(p.TTL), ExpiresAt: p.ExpiresAt}
+	if p.Scope != nil {
+		in.Scope = &p.Scope
+	}
+	return do[roster.APIToken](ctx, c, http.MethodPost, "/tokens", in)
 }
 
 func (c *Client) ListTokens(ctx context.Context, f roster.TokenFilter) ([]roster.APIToken, error) {
