@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,35 @@ func (f *Factory) printSecretToken(t roster.APIToken) error {
 	return err
 }
 
+// createTokenToFile makes the token file first, so that a file that
+// cannot be made leaves no token behind that no one has, then the token;
+// the file goes again if the token is not made.
+func (f *Factory) createTokenToFile(cmd *cobra.Command, svc roster.Service, p roster.CreateToken, path string) error {
+	fh, err := createTokenFile(path, "--file")
+	if err != nil {
+		return err
+	}
+	t, err := svc.CreateToken(cmd.Context(), p)
+	if err == nil {
+		err = writeToken(fh, t.Token)
+		if err != nil {
+			err = roster.Errorf(roster.ErrUnavailable, "write token file %s: %v", path, err).
+				WithHint("revoke token %d with roster token revoke %d and make another", t.ID, t.ID)
+		}
+	}
+	if err != nil {
+		fh.Close()
+		os.Remove(path)
+		return err
+	}
+	f.infof("wrote token %d for %s to %s", t.ID, t.User, path)
+	t.Token = ""
+	if pr, err := f.Printer(); err == nil && (pr.Format == output.JSON || pr.Format == output.YAML) {
+		return pr.One(t, tokenRows([]roster.APIToken{t}))
+	}
+	return nil
+}
+
 func parseTokenID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
@@ -95,7 +125,7 @@ func parseTokenID(s string) (int64, error) {
 
 func newCmdTokenCreate(f *Factory) *cobra.Command {
 	var p roster.CreateToken
-	var expires string
+	var expires, file string
 	var scope []string
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -112,9 +142,12 @@ user loses later narrows the token too. You can scope a token only with
 permissions you hold, and only permissions that exist.
 
 --expires takes a duration (30d, 12h) or a date (2030-01-31, or an RFC 3339
-time); more than tokens.max_ttl is refused.`,
+time); more than tokens.max_ttl is refused.
+
+--file writes the token to a new file (mode 0600, never over an existing
+one) instead of standard output, for a CI step to read with --token-file.`,
 		Example: `  roster --as ci@example.com token create --name deploy --expires 30d > token.txt
-  roster token create --user ci@example.com --scope users.view,users.create --expires 1h`,
+  roster token create --user ci@example.com --scope users.view,users.create --expires 1h --file ci.token`,
 		Args: exactArgs(0),
 		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
 			var err error
@@ -126,17 +159,21 @@ time); more than tokens.max_ttl is refused.`,
 			if p.Scope, err = scopeFlag(cmd, scope); err != nil {
 				return err
 			}
-			t, err := svc.CreateToken(cmd.Context(), p)
-			if err != nil {
-				return err
+			if file == "" {
+				t, err := svc.CreateToken(cmd.Context(), p)
+				if err != nil {
+					return err
+				}
+				return f.printSecretToken(t)
 			}
-			return f.printSecretToken(t)
+			return f.createTokenToFile(cmd, svc, p, file)
 		}),
 	}
 	cmd.Flags().StringVar(&p.User, "user", "", "make the token for `USER` (default: yourself)")
 	cmd.Flags().StringVar(&p.Name, "name", "", "what the token is for")
 	cmd.Flags().StringVar(&expires, "expires", "", "lifetime such as 30d, or a `DATE` (default 90d, at most tokens.max_ttl)")
 	cmd.Flags().StringSliceVar(&scope, "scope", nil, "limit the token to these `PERMISSION`s (comma-separated)")
+	cmd.Flags().StringVar(&file, "file", "", "write the token to `FILE` (created 0600, never over an existing file)")
 	_ = cmd.RegisterFlagCompletionFunc("user", positional(f, false, activeUser))
 	return cmd
 }
