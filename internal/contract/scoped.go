@@ -161,6 +161,10 @@ func testTokenScopeIntersect(t *testing.T, e Env) {
 	if !slices.Equal(narrow.Scope, []string{roster.PermUsersView}) {
 		t.Fatalf("a narrower token's scope = %q", narrow.Scope)
 	}
+	// Nor get the secret of one that is not: rotating hands it over.
+	wide := must(e.As("ann@example.com").CreateToken(ctx, roster.CreateToken{Name: "wide"}))(t)
+	_, err = s.RotateToken(ctx, roster.RotateToken{ID: wide.ID})
+	wantErr(t, err, roster.ErrForbidden, "a scoped token rotating an unscoped one")
 	rotated := must(s.RotateToken(ctx, roster.RotateToken{ID: tok.ID}))(t)
 	if !slices.Equal(rotated.Scope, scope) {
 		t.Fatalf("a rotated token's scope = %q, want %q", rotated.Scope, scope)

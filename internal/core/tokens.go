@@ -250,6 +250,17 @@ func (s *service) RotateToken(ctx context.Context, p roster.RotateToken) (roster
 		if t.Revoked {
 			return roster.Errorf(roster.ErrConflict, "token %d is revoked", id).WithHint("create a new one with roster token create")
 		}
+		// Rotating hands over a token's secret: through a scoped token,
+		// only of a token scoped within it, or the scope would be escaped.
+		if o.act.scoped {
+			if t.Scope == nil {
+				return roster.Errorf(roster.ErrForbidden, "a scoped token cannot rotate token %d, which has no scope", id).
+					WithHint("rotate it with an unscoped token")
+			}
+			if err := o.checkHolds(fmt.Sprintf("token %d's scope", id), t.Scope); err != nil {
+				return err
+			}
+		}
 		life := roster.DefaultTokenTTL
 		if t.ExpiresAt != nil {
 			life = t.ExpiresAt.Sub(t.CreatedAt)
