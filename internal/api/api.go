@@ -119,8 +119,10 @@ func mountedPattern(r *http.Request) string {
 
 // Client is the address of r's client, as the failure budgets count it
 // and the audit log records it (see clientAddr).
-func (s *Server) Client(r *http.Request) string {
-	if a := s.s.clientAddr(r); a.IsValid() {
+func (s *Server) Client(r *http.Request) string { return s.s.clientString(r) }
+
+func (s *server) clientString(r *http.Request) string {
+	if a := s.clientAddr(r); a.IsValid() {
 		return a.String()
 	}
 	return r.RemoteAddr
@@ -392,7 +394,8 @@ func (s *server) guard(rt route, w http.ResponseWriter, r *http.Request) error {
 	c := call{r: r}
 	switch rt.access {
 	case bearer:
-		svc, err := s.b.Authenticate(r.Context(), bearerToken(r))
+		// The token's last use records where it came from.
+		svc, err := s.b.Authenticate(roster.WithClient(r.Context(), s.clientString(r)), bearerToken(r))
 		if err != nil {
 			return s.tokenFailure(r, err)
 		}

@@ -298,14 +298,26 @@ func (s *server) routes() []route {
 
 		// API tokens.
 		{"GET " + v1 + "/tokens", bearer, noBody(func(c call) ([]roster.APIToken, error) {
-			return c.svc.ListTokens(c.ctx(), c.query("user"))
+			p := c.queryParser()
+			f := roster.TokenFilter{User: p.str("user"), Expiring: time.Duration(p.int("expiring_seconds")) * time.Second}
+			if p.err != nil {
+				return nil, p.err
+			}
+			return c.svc.ListTokens(c.ctx(), f)
 		})},
 		{"POST " + v1 + "/tokens", bearer, withBody(func(c call, in wire.CreateToken) (roster.APIToken, error) {
 			ttl, err := seconds(in.TTLSeconds)
 			if err != nil {
 				return roster.APIToken{}, err
 			}
-			return c.svc.CreateToken(c.ctx(), roster.CreateToken{User: in.User, Name: in.Name, TTL: ttl})
+			p := roster.CreateToken{User: in.User, Name: in.Name, TTL: ttl, ExpiresAt: in.ExpiresAt}
+			if in.Scope != nil {
+				p.Scope = *in.Scope
+				if p.Scope == nil {
+					p.Scope = []string{} // [] is a scope of nothing, refused; never none
+				}
+			}
+			return c.svc.CreateToken(c.ctx(), p)
 		})},
 		{"DELETE " + v1 + "/tokens/{id}", bearer, noBody(func(c call) (roster.TokenResult, error) {
 			id, err := c.pathID("id")
@@ -314,12 +326,16 @@ func (s *server) routes() []route {
 			}
 			return c.svc.RevokeToken(c.ctx(), id)
 		})},
-		{"POST " + v1 + "/tokens/{id}/rotate", bearer, noBody(func(c call) (roster.APIToken, error) {
+		{"POST " + v1 + "/tokens/{id}/rotate", bearer, optionalBody(func(c call, in wire.RotateToken) (roster.APIToken, error) {
 			id, err := c.pathID("id")
 			if err != nil {
 				return roster.APIToken{}, err
 			}
-			return c.svc.RotateToken(c.ctx(), id)
+			ttl, err := seconds(in.TTLSeconds)
+			if err != nil {
+				return roster.APIToken{}, err
+			}
+			return c.svc.RotateToken(c.ctx(), roster.RotateToken{ID: id, TTL: ttl, ExpiresAt: in.ExpiresAt})
 		})},
 
 		// Organisations: system administrators manage them all, an

@@ -274,7 +274,7 @@ func liveToken(f *Factory, cmd *cobra.Command, _ []string, _ string) []string {
 	if err != nil {
 		return nil
 	}
-	ts, err := svc.ListTokens(cmd.Context(), "")
+	ts, err := svc.ListTokens(cmd.Context(), roster.TokenFilter{})
 	if err != nil {
 		return nil
 	}

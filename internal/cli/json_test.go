@@ -39,7 +39,7 @@ func TestJSONShapes(t *testing.T) {
 		{[]string{"org", "create", "acme", "--owner-email", "ann@acme.example", "--random-password"},
 			"active_users changed created_at name owner password projects seats slug status system users"},
 		{[]string{"org", "suspend", "acme"}, "active_users changed created_at name projects seats slug status system users"},
-		{[]string{"--as", "a@example.com", "token", "create"}, "created_at expires_at id last_used_at name revoked token user"},
+		{[]string{"--as", "a@example.com", "token", "create"}, "created_at expires_at id last_used_at last_used_from name revoked scope token user"},
 	}
 	for _, tt := range tests {
 		out := mustRun(t, db, append(tt.args, "-o", "json")...)

@@ -305,20 +305,31 @@ func (c *Client) members(ctx context.Context, path string, refs []string) ([]ros
 // API tokens.
 
 func (c *Client) CreateToken(ctx context.Context, p roster.CreateToken) (roster.APIToken, error) {
-	return do[roster.APIToken](ctx, c, http.MethodPost, "/tokens",
-		wire.CreateToken{User: p.User, Name: p.Name, TTLSeconds: seconds(p.TTL)})
+	in := wire.CreateToken{User: p.User, Name: p.Name, TTLSeconds: seconds(p.TTL), ExpiresAt: p.ExpiresAt}
+	if p.Scope != nil {
+		in.Scope = &p.Scope
+	}
+	return do[roster.APIToken](ctx, c, http.MethodPost, "/tokens", in)
 }
 
-func (c *Client) ListTokens(ctx context.Context, user string) ([]roster.APIToken, error) {
-	return do[[]roster.APIToken](ctx, c, http.MethodGet, query("/tokens", "user", user), nil)
+func (c *Client) ListTokens(ctx context.Context, f roster.TokenFilter) ([]roster.APIToken, error) {
+	var expiring string
+	if f.Expiring != 0 {
+		expiring = strconv.FormatInt(seconds(f.Expiring), 10)
+	}
+	return do[[]roster.APIToken](ctx, c, http.MethodGet, query("/tokens", "user", f.User, "expiring_seconds", expiring), nil)
 }
 
 func (c *Client) RevokeToken(ctx context.Context, id int64) (roster.TokenResult, error) {
 	return do[roster.TokenResult](ctx, c, http.MethodDelete, segments("tokens", strconv.FormatInt(id, 10)), nil)
 }
 
-func (c *Client) RotateToken(ctx context.Context, id int64) (roster.APIToken, error) {
-	return do[roster.APIToken](ctx, c, http.MethodPost, segments("tokens", strconv.FormatInt(id, 10), "rotate"), nil)
+func (c *Client) RotateToken(ctx context.Context, p roster.RotateToken) (roster.APIToken, error) {
+	var body any
+	if p.TTL != 0 || p.ExpiresAt != nil {
+		body = wire.RotateToken{TTLSeconds: seconds(p.TTL), ExpiresAt: p.ExpiresAt}
+	}
+	return do[roster.APIToken](ctx, c, http.MethodPost, segments("tokens", strconv.FormatInt(p.ID, 10), "rotate"), body)
 }
 
 func (c *Client) SetProjects(ctx context.Context, ref string, slugs []string) (roster.UserResult, error) {

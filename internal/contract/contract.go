@@ -29,6 +29,9 @@ type Env interface {
 	Owner() string
 	// Advance moves the store's clock forward, for expiry.
 	Advance(d time.Duration)
+	// Freeze stops the store's clock where it stands, for a case that
+	// checks an instant exactly; Advance still moves it.
+	Freeze()
 	// WithToken returns a Service authenticated by an API token, or the
 	// authentication's error.
 	WithToken(token string) (roster.Service, error)
@@ -61,6 +64,7 @@ func Run(t *testing.T, h Harness) {
 	cases = append(cases, linkCases...)
 	cases = append(cases, projectCases...)
 	cases = append(cases, tokenCases...)
+	cases = append(cases, scopedCases...)
 	cases = append(cases, authorityCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h.New(t)) })

@@ -195,6 +195,12 @@ func (s *service) Can(ctx context.Context, ref, perm, project string) (roster.De
 			d.Allowed = false
 			d.Reason = "the account is " + string(u.Status)
 		}
+		// Asked of oneself through a scoped token, the answer is what the
+		// token may do.
+		if d.Allowed && o.act.is(u) && slices.Contains(o.act.removed, perm) {
+			d.Allowed = false
+			d.Reason = "this token's scope leaves it out"
+		}
 		return nil
 	})
 	return d, err

@@ -125,6 +125,10 @@ type service struct {
 	// self marks the operations R17 leaves to a user who must change their
 	// password: showing their account and changing the password.
 	self bool
+	// scope is the scope of the token acting (nil: none): the actor holds
+	// only the permissions of theirs it names, checked at every operation,
+	// so a role lost later narrows the token too.
+	scope []string
 }
 
 // resolving returns s without the user authentication found, for an
@@ -156,6 +160,23 @@ type actor struct {
 	// sys is the system administrator acting in another organisation as
 	// its owner would (R21): user is nil there, sys is who they are.
 	sys *store.UserRow
+	// scoped marks an actor acting through a scoped token; removed are
+	// the permissions they hold that the scope leaves out.
+	scoped  bool
+	removed []string
+}
+
+// narrow limits the actor to a token's scope (implications applied). An
+// owner's rank is no permission a scope can name: a scoped token has none.
+func (a *actor) narrow(scope []string) {
+	a.scoped, a.owner = true, false
+	for p := range a.perms {
+		if !slices.Contains(scope, p) {
+			delete(a.perms, p)
+			a.removed = append(a.removed, p)
+		}
+	}
+	slices.Sort(a.removed)
 }
 
 func (a *actor) has(perm string) bool { return a.super || a.perms[perm] }
@@ -219,6 +240,9 @@ func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op)
 	o.org = org
 	if o.act, err = s.resolve(o, write); err != nil {
 		return err
+	}
+	if s.scope != nil {
+		o.act.narrow(o.cat.Closure(s.scope))
 	}
 	if org.Status == roster.OrgSuspended && !o.act.super && o.act.sys == nil {
 		return suspended(org)
@@ -316,6 +340,10 @@ func (o *op) effective(roles []string) []string {
 func (o *op) require(perm string) error {
 	if o.act.has(perm) {
 		return nil
+	}
+	if slices.Contains(o.act.removed, perm) {
+		return roster.Errorf(roster.ErrForbidden, "%s holds %s, but this token's scope leaves it out", o.act.name, perm).
+			WithHint("use a token whose --scope includes %s", perm)
 	}
 	return roster.Errorf(roster.ErrForbidden, "%s lacks the %s permission", o.act.name, perm).
 		WithHint("ask someone who holds %s", perm)
@@ -473,7 +501,7 @@ func (c *Core) settings(stored map[string]string) roster.Settings {
 // both logs (R21): the organisation's names them sys:<email>, the system
 // organisation's by their own name and with the organisation acted in.
 func (o *op) audit(action, target string, targetID int64, details map[string]any) error {
-	if addr, ok := o.ctx.Value(clientKey{}).(string); ok && addr != "" {
+	if addr := roster.ClientOf(o.ctx); addr != "" {
 		details = maps.Clone(details)
 		if details == nil {
 			details = map[string]any{}

@@ -3,7 +3,6 @@ package core_test
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
 	"github.com/roster-dev/roster/internal/store/storetest"
+	"github.com/roster-dev/roster/internal/testkit"
 )
 
 // localHarness runs the contract on the core in-process, over a store made
@@ -23,31 +23,19 @@ type localHarness struct {
 
 type localEnv struct {
 	c     *core.Core
-	clock *clock
-}
-
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
+	clock *testkit.WallClock
 }
 
 func (e localEnv) Advance(d time.Duration) {
-	e.clock.mu.Lock()
-	e.clock.offset += d
-	e.clock.mu.Unlock()
+	e.clock.Advance(d)
 }
+
+func (e localEnv) Freeze() { e.clock.Freeze() }
 
 func (h localHarness) New(t *testing.T) contract.Env {
 	db := h.open(t)
-	clk := &clock{}
-	e := localEnv{c: core.New(db, core.WithClock(clk.now)), clock: clk}
+	clk := &testkit.WallClock{}
+	e := localEnv{c: core.New(db, core.WithClock(clk.Now)), clock: clk}
 	if _, err := e.Admin().Init(context.Background(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
 		t.Fatal(err)
 	}

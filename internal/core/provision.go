@@ -146,7 +146,7 @@ type pendingEvent struct {
 // event records an event as o.audit would, later (see events).
 func (b *batch) event(action, target string, about *newUser, details map[string]any) {
 	o := b.o
-	if addr, ok := o.ctx.Value(clientKey{}).(string); ok && addr != "" {
+	if addr := roster.ClientOf(o.ctx); addr != "" {
 		details["client"] = addr
 	}
 	b.events = append(b.events, pendingEvent{AuditEntry: store.AuditEntry{

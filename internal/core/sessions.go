@@ -15,13 +15,10 @@ import (
 	"github.com/roster-dev/roster/internal/token"
 )
 
-// clientKey carries the address of the client a request came from.
-type clientKey struct{}
-
 // WithClient returns ctx carrying the address of the client a request
 // came from: every audit event written for the request records it.
 func WithClient(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, clientKey{}, addr)
+	return roster.WithClient(ctx, addr)
 }
 
 // Session is a signed-in browser session: who it is, and a Service acting
@@ -163,7 +160,11 @@ func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APITo
 	var t roster.APIToken
 	err = c.signIn(ctx, u, "password", fresh, func(o *op) (map[string]any, error) {
 		var err error
-		t, err = o.mintToken(*o.act.user, name, roster.DefaultTokenTTL)
+		end, err := o.tokenEnd(0, nil, roster.DefaultTokenTTL)
+		if err != nil {
+			return nil, err
+		}
+		t, err = o.mintToken(*o.act.user, name, end, nil)
 		return map[string]any{"token_id": t.ID}, err
 	})
 	return t, err
@@ -190,7 +191,7 @@ func (o *op) startSession(method string) (string, map[string]any, error) {
 		return "", nil, err
 	}
 	secret, hash := token.New(token.Session)
-	addr, _ := o.ctx.Value(clientKey{}).(string)
+	addr := roster.ClientOf(o.ctx)
 	id, err := o.tx.InsertSession(o.ctx, store.SessionRow{UserID: o.act.id(), TokenHash: hash[:], Method: method,
 		Address: addr, CreatedAt: o.now, LastSeenAt: o.now, ExpiresAt: o.now.Add(life)})
 	return secret, map[string]any{"session_id": id}, err

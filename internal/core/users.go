@@ -33,6 +33,10 @@ func (s *service) Whoami(ctx context.Context) (roster.Principal, error) {
 		u := o.act.user.User
 		p.User = &u
 		p.Permissions = o.effective(u.Roles)
+		if o.act.scoped {
+			p.Permissions = slices.DeleteFunc(p.Permissions, func(x string) bool { return slices.Contains(o.act.removed, x) })
+			p.Scope, p.ScopeRemoved = s.scope, o.act.removed
+		}
 		return nil
 	})
 	return p, err

@@ -81,9 +81,9 @@ type Service interface {
 	RemoveMembers(ctx context.Context, slug string, refs []string) ([]MemberOutcome, error)
 
 	CreateToken(ctx context.Context, p CreateToken) (APIToken, error)
-	ListTokens(ctx context.Context, user string) ([]APIToken, error)
+	ListTokens(ctx context.Context, f TokenFilter) ([]APIToken, error)
 	RevokeToken(ctx context.Context, id int64) (TokenResult, error)
-	RotateToken(ctx context.Context, id int64) (APIToken, error)
+	RotateToken(ctx context.Context, p RotateToken) (APIToken, error)
 
 	Can(ctx context.Context, ref, permission, project string) (Decision, error)
 
@@ -163,8 +163,13 @@ type Principal struct {
 	Org string `json:"org"`
 	// Via is how the actor reached roster: "local" or "token:<id>".
 	Via string `json:"via"`
-	// Permissions are the effective permissions, implications applied.
+	// Permissions are the effective permissions, implications applied:
+	// for a scoped token, only those its scope keeps.
 	Permissions []string `json:"permissions"`
+	// Scope is the scope of the token acting, nil when it has none;
+	// ScopeRemoved the permissions its user holds that the scope leaves out.
+	Scope        []string `json:"scope,omitempty"`
+	ScopeRemoved []string `json:"scope_removed,omitempty"`
 	// PasswordPolicy is what a new password must meet (R10), which
 	// everyone signed in may see (R16).
 	PasswordPolicy PasswordPolicy `json:"password_policy"`

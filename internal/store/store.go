@@ -227,8 +227,12 @@ type Tx interface {
 	// RevokeTokens revokes a user's live tokens, or one token when id != 0,
 	// and returns how many it revoked.
 	RevokeTokens(ctx context.Context, userID, id int64, now time.Time) (int, error)
-	// TouchToken records a use, at most once a minute, to spare writes.
-	TouchToken(ctx context.Context, id int64, now time.Time) error
+	// TouchToken records a use and the client address it came from, at
+	// most once a minute, to spare writes.
+	TouchToken(ctx context.Context, id int64, now time.Time, from string) error
+	// SetTokenScope limits a token to scope's permissions (nil: all of
+	// its user's).
+	SetTokenScope(ctx context.Context, id int64, scope []string) error
 	// ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
 	ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error
 

@@ -925,12 +925,22 @@ func TestAccountTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scoped, err := admin.CreateToken(ctx, roster.CreateToken{User: "ann@example.com", Name: "ci", Scope: []string{roster.PermUsersView}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.core.Authenticate(core.WithClient(ctx, "192.0.2.7"), scoped.Token); err != nil {
+		t.Fatal(err)
+	}
 	b := e.browser()
 	b.signIn("ann@example.com", userPassword)
 	r := b.get("/account")
 	expect(t, "GET /account", r, 200)
 	if !strings.Contains(r.body, "laptop") || strings.Contains(r.body, "owner-ci") {
 		t.Fatalf("the page does not list exactly ann's token:\n%s", r.body)
+	}
+	if !strings.Contains(r.body, "from 192.0.2.7, scoped to users.view") {
+		t.Errorf("the page does not say where the scoped token was used from and its scope:\n%s", r.body)
 	}
 	if strings.Contains(r.body, mine.Token) {
 		t.Error("the page shows a token's secret")

@@ -254,11 +254,22 @@ type MemberOutcome struct {
 	Error  *ErrorDetail        `json:"error,omitempty"`
 }
 
-// CreateToken is POST /tokens.
+// CreateToken is POST /tokens. Scope null (or absent) makes a token
+// with no scope; an empty array is refused, not taken for none, which is
+// why it is a pointer: omitempty would drop an empty one.
 type CreateToken struct {
-	User       string `json:"user,omitempty"`
-	Name       string `json:"name,omitempty"`
-	TTLSeconds int64  `json:"ttl_seconds,omitempty"`
+	User       string     `json:"user,omitempty"`
+	Name       string     `json:"name,omitempty"`
+	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	Scope      *[]string  `json:"scope,omitempty"`
+}
+
+// RotateToken is POST /tokens/{id}/rotate's body, which may be left out:
+// the token then keeps its lifetime.
+type RotateToken struct {
+	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 }
 
 // SignIn is POST /login, which needs no token: an email and password for

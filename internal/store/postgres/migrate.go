@@ -26,7 +26,16 @@ var migrations = []migration{
 	// user list --search by trigram index (search.go), after
 	// migrateOrgs: its email-order index leads with org_id.
 	migrateSearch,
+	execSQL(schemaTokenScope),
 }
+
+// schemaTokenScope lets a token carry a scope (the permissions it may use
+// of its user's, space-separated; NULL for all of them) and remember the
+// address it was last used from.
+const schemaTokenScope = `
+ALTER TABLE api_tokens ADD COLUMN scope text;
+ALTER TABLE api_tokens ADD COLUMN last_used_from text NOT NULL DEFAULT '';
+`
 
 // schemaOrgs makes organisations (DESIGN.md, "Organisations"): the table
 // orgs, whose first row, the system organisation, takes every row there

@@ -37,7 +37,16 @@ var migrations = []migration{
 	// user list --search by trigram index (search.go), after addOrgs,
 	// which makes users anew and would drop its triggers and index.
 	execSQL(schemaSearch),
+	execSQL(schemaTokenScope),
 }
+
+// schemaTokenScope lets a token carry a scope (the permissions it may use
+// of its user's, space-separated; NULL for all of them) and remember the
+// address it was last used from.
+const schemaTokenScope = `
+ALTER TABLE api_tokens ADD COLUMN scope TEXT;
+ALTER TABLE api_tokens ADD COLUMN last_used_from TEXT NOT NULL DEFAULT '';
+`
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the
 // token is stored, and the newest audit event each user has seen as a

@@ -81,6 +81,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			conn.close()
 			if n, err := db.Migrate(ctx); err != nil || n != SchemaVersion-from {
 				t.Fatalf("Migrate = %d, %v; want %d", n, err, SchemaVersion-from)
 			}

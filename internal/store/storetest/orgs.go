@@ -32,7 +32,7 @@ var orgTests = []test{
 	{"nothing of a neighbour is changed",
 		[]string{"UpdateUser", "DeleteUser", "SetUserRoles", "DeleteLink", "RevokeTokens", "RevokeLinks", "EndSessions",
 			"EndSessionsExcept", "UpdateProject", "DeleteProject", "RemoveMember", "DeleteRole", "DeletePermission",
-			"UpdateRoleDescription", "SetRolePermissions", "MoveRoleHolders", "ConsumeLink", "MarkSent", "TouchToken",
+			"UpdateRoleDescription", "SetRolePermissions", "MoveRoleHolders", "ConsumeLink", "MarkSent", "TouchToken", "SetTokenScope",
 			"ReplaceTokenSecret", "TouchSession", "SetNoticesSeen", "AddMember", "InsertMembers"}, testOrgWallWrites},
 	{"look-ups by secret name the user's organisation",
 		[]string{"TokenUser", "SessionUser", "LinkByHash", "UpdateOrg"}, testOrgSecrets},
@@ -591,7 +591,10 @@ func testOrgWallWrites(t *testing.T, s store.Admin) {
 			n, err := tx.RevokeTokens(ctx, na.ann, na.token, later)
 			return zero(t, "RevokeTokens", n, err)
 		},
-		"TouchToken": func(ctx context.Context, tx store.Tx) error { return tx.TouchToken(ctx, na.token, later) },
+		"TouchToken": func(ctx context.Context, tx store.Tx) error { return tx.TouchToken(ctx, na.token, later, "192.0.2.9") },
+		"SetTokenScope": func(ctx context.Context, tx store.Tx) error {
+			return tx.SetTokenScope(ctx, na.token, []string{roster.PermUsersView})
+		},
 		"ReplaceTokenSecret": func(ctx context.Context, tx store.Tx) error {
 			return tx.ReplaceTokenSecret(ctx, na.token, []byte("stolen"), later, nil)
 		},
