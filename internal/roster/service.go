@@ -199,12 +199,20 @@ type InitResult struct {
 
 // UserFilter selects and pages users. After is the cursor of the previous page.
 type UserFilter struct {
+	// Status keeps users of a status as read at Now: active and invited
+	// exclude the expired, StatusExpired keeps only them.
 	Status  Status
 	Role    string
 	Project string
 	Search  string
 	Limit   int
 	After   string
+	// Expiring, when positive, keeps the users whose account expires
+	// after Now and within Expiring of it (user list --expiring 30d).
+	Expiring time.Duration
+	// Now is the instant Status and Expiring are judged at. The core
+	// sets it from its clock; what a caller gives is ignored.
+	Now time.Time
 }
 
 // CreateUser creates one user.

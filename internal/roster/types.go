@@ -10,6 +10,9 @@ const (
 	StatusInvited     Status = "invited"
 	StatusActive      Status = "active"
 	StatusDeactivated Status = "deactivated"
+	// StatusExpired is never stored: it is how an invited or active user
+	// whose ExpiresAt has come reads (StatusAt), and a filter of user list.
+	StatusExpired Status = "expired"
 )
 
 // Valid reports whether s is a known status.
@@ -34,6 +37,23 @@ type User struct {
 	LastLoginAt        *time.Time        `json:"last_login_at"`
 	LastLoginMethod    string            `json:"last_login_method"`
 	DeactivatedAt      *time.Time        `json:"deactivated_at"`
+	// ExpiresAt is the instant the account stops working (nil: never).
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// Expired reports whether u's account has expired at now: from the instant
+// of ExpiresAt on, with no job needed to mark it. A deactivated user reads
+// as deactivated whatever their expiry.
+func (u User) Expired(now time.Time) bool {
+	return u.Status != StatusDeactivated && u.ExpiresAt != nil && !now.Before(*u.ExpiresAt)
+}
+
+// StatusAt is u's status as read at now: StatusExpired once expired.
+func (u User) StatusAt(now time.Time) Status {
+	if u.Expired(now) {
+		return StatusExpired
+	}
+	return u.Status
 }
 
 // Role is a named set of permissions.

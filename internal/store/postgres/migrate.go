@@ -23,7 +23,15 @@ var migrations = []migration{
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
 	migrateOrgs,
+	// Account expiry (DESIGN.md, "Service accounts, scoped and expiring
+	// access"): read against the clock, never by a job.
+	execSQL(schemaExpiry),
 }
+
+// schemaExpiry gives a user the instant their account expires (NULL:
+// never), and an index for user list --expiring and --status expired.
+const schemaExpiry = `ALTER TABLE users ADD COLUMN expires_at timestamptz;
+CREATE INDEX users_org_expires ON users (org_id, expires_at) WHERE expires_at IS NOT NULL;`
 
 // schemaOrgs makes organisations (DESIGN.md, "Organisations"): the table
 // orgs, whose first row, the system organisation, takes every row there

@@ -237,7 +237,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			return err
 		}, true},
 		{"CountActive", func(tx store.Tx) error {
-			n, err := tx.CountActive(ctx)
+			n, err := tx.CountActive(ctx, time.Now())
 			if err == nil && n != users*4/5 {
 				err = fmt.Errorf("%d active", n)
 			}

@@ -34,7 +34,15 @@ var migrations = []migration{
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
 	addOrgs,
+	// Account expiry (DESIGN.md, "Service accounts, scoped and expiring
+	// access"): read against the clock, never by a job.
+	execSQL(schemaExpiry),
 }
+
+// schemaExpiry gives a user the instant their account expires (NULL:
+// never), and an index for user list --expiring and --status expired.
+const schemaExpiry = `ALTER TABLE users ADD COLUMN expires_at INTEGER;
+CREATE INDEX users_org_expires ON users (org_id, expires_at) WHERE expires_at IS NOT NULL;`
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the
 // token is stored, and the newest audit event each user has seen as a

@@ -31,8 +31,15 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			tx, err := db.sql.BeginTx(ctx, nil)
+			// As Migrate does: migrations that make tables anew (addOrgs)
+			// run with foreign keys off.
+			conn, err := db.foreignKeysOff(ctx)
 			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := conn.BeginTx(ctx, nil)
+			if err != nil {
+				conn.close()
 				t.Fatal(err)
 			}
 			for i := range from {
@@ -43,9 +50,14 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", from)); err != nil {
 				t.Fatal(err)
 			}
+			// Users belong to an organisation from version 14 (addOrgs).
 			if from >= 1 {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO users (email, email_key, name, status, created_at, updated_at)
-					VALUES ('e@example.com', 'e@example.com', 'Émile', 'active', 1, 1)`); err != nil {
+				cols, vals := "", ""
+				if from >= 14 {
+					cols, vals = ", org_id", ", 1"
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO users (email, email_key, name, status, created_at, updated_at`+cols+`)
+					VALUES ('e@example.com', 'e@example.com', 'Émile', 'active', 1, 1`+vals+`)`); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -64,7 +76,9 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := tx.Commit(); err != nil {
+			err = tx.Commit()
+			conn.close()
+			if err != nil {
 				t.Fatal(err)
 			}
 			if n, err := db.Migrate(ctx); err != nil || n != SchemaVersion-from {

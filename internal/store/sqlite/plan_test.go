@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
@@ -53,7 +54,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		if _, err := tx.ListAudit(ctx, store.AuditQuery{Limit: 50}); err != nil {
 			return err
 		}
-		_, err := tx.CountActive(ctx)
+		_, err := tx.CountActive(ctx, time.Now())
 		return err
 	})
 	if err != nil {

@@ -218,7 +218,8 @@ func look(t *testing.T, s store.Store, n neighbour) view {
 		if v.Settings, err = tx.Settings(ctx); err != nil {
 			return err
 		}
-		for i, count := range []func(context.Context) (int, error){tx.CountActive, tx.CountActiveOwners, tx.UserCount, tx.CountProjects} {
+		active := func(ctx context.Context) (int, error) { return tx.CountActive(ctx, t0) }
+		for i, count := range []func(context.Context) (int, error){active, tx.CountActiveOwners, tx.UserCount, tx.CountProjects} {
 			if v.Counts[i], err = count(ctx); err != nil {
 				return err
 			}
