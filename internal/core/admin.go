@@ -153,9 +153,9 @@ func (s *service) Can(ctx context.Context, ref, perm, project string) (roster.De
 				return err
 			}
 		}
-		if d.Allowed && u.Status != roster.StatusActive {
+		if status := u.StatusAt(o.now); d.Allowed && status != roster.StatusActive {
 			d.Allowed = false
-			d.Reason = "the account is " + string(u.Status)
+			d.Reason = "the account is " + string(status)
 		}
 		return nil
 	})

@@ -291,8 +291,8 @@ func (s *service) principalUser(ctx context.Context, tx store.Tx) (store.UserRow
 		// missing: 503, not 401.
 		return u, err
 	}
-	if u.Status != roster.StatusActive {
-		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, u.Status)
+	if status := u.StatusAt(s.now()); status != roster.StatusActive {
+		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, status)
 	}
 	return u, nil
 }
@@ -413,7 +413,7 @@ func (o *op) checkSeats(more int) error {
 	if seats == 0 {
 		return nil
 	}
-	n, err := o.tx.CountActive(o.ctx)
+	n, err := o.tx.CountActive(o.ctx, o.now)
 	if err != nil {
 		return err
 	}

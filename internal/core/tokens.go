@@ -63,8 +63,8 @@ func (s *service) CreateToken(ctx context.Context, p roster.CreateToken) (roster
 		if err != nil {
 			return err
 		}
-		if u.Status != roster.StatusActive {
-			return roster.Errorf(roster.ErrConflict, "%s is %s and cannot hold tokens", u.Email, u.Status)
+		if status := u.StatusAt(o.now); status != roster.StatusActive {
+			return roster.Errorf(roster.ErrConflict, "%s is %s and cannot hold tokens", u.Email, status)
 		}
 		out, err = o.mintToken(u, p.Name, life)
 		return err
@@ -212,7 +212,7 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 		if err != nil {
 			return err
 		}
-		if !found || tok.Revoked || (tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt)) || user.Status != roster.StatusActive {
+		if !found || tok.Revoked || (tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt)) || user.StatusAt(now) != roster.StatusActive {
 			return fail
 		}
 		if user.OrgStatus != roster.OrgActive {

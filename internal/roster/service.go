@@ -30,6 +30,10 @@ type Service interface {
 	SetPassword(ctx context.Context, ref string, p SetPassword) (UserResult, error)
 	DeactivateUser(ctx context.Context, ref, reason string) (UserResult, error)
 	ReactivateUser(ctx context.Context, ref string) (UserResult, error)
+	// SetExpiry sets when a user's account expires: expires as
+	// ParseExpiry reads it, judged by the service's clock ("never"
+	// removes the expiry).
+	SetExpiry(ctx context.Context, ref, expires string) (UserResult, error)
 	DeleteUser(ctx context.Context, ref string) (User, error)
 	// SetProjects makes a user's projects exactly slugs, in one
 	// transaction; R12 applies to each project added or removed.
@@ -227,6 +231,9 @@ type CreateUser struct {
 	RandomPassword     bool
 	MustChangePassword bool
 	IfNotExists        bool
+	// Expires, when set, is when the account expires, as ParseExpiry
+	// reads it against the service's clock.
+	Expires string
 }
 
 // UpdateUser changes a user's profile; nil fields stay as they are.

@@ -138,3 +138,31 @@ type Org struct {
 	Seats       int `json:"seats"`
 	Projects    int `json:"projects"`
 }
+
+// ParseExpiry reads when an account expires, as user create --expires and
+// user set-expiry take it, against now: "never" (nil), a duration from now
+// ("30d", "12h"), a date (its start, UTC: 2026-07-01) or an RFC 3339
+// instant. The instant must be after now: to end access at once,
+// deactivate.
+func ParseExpiry(s string, now time.Time) (*time.Time, error) {
+	if s == "never" {
+		return nil, nil
+	}
+	var at time.Time
+	if d, err := ParseDuration(s); err == nil {
+		at = now.Add(d)
+	} else if t, err := time.Parse(time.DateOnly, s); err == nil {
+		at = t
+	} else if t, err := time.Parse(time.RFC3339, s); err == nil {
+		at = t.UTC()
+	} else {
+		return nil, Errorf(ErrInvalid, "invalid expiry %q", s).
+			WithHint("give a date (2026-07-01), an RFC 3339 time, a duration (30d, 12h) or never")
+	}
+	at = at.Truncate(time.Microsecond)
+	if !at.After(now) {
+		return nil, Errorf(ErrInvalid, "expiry %s is not in the future", at.Format(time.RFC3339)).
+			WithHint("to end an account's access now, deactivate it")
+	}
+	return &at, nil
+}
