@@ -164,6 +164,12 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		if err := o.require(roster.PermUsersCreate); err != nil {
 			return err
 		}
+		var expires *time.Time
+		if p.Expires != "" {
+			if expires, err = roster.ParseExpiry(p.Expires, o.now); err != nil {
+				return err
+			}
+		}
 		if id, err := o.tx.EmailTaken(ctx, email); err != nil {
 			return err
 		} else if id != 0 {
@@ -189,12 +195,6 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		}
 		if err := o.checkSeat(); err != nil {
 			return err
-		}
-		var expires *time.Time
-		if p.Expires != "" {
-			if expires, err = roster.ParseExpiry(p.Expires, o.now); err != nil {
-				return err
-			}
 		}
 		row := store.UserRow{User: roster.User{
 			Email: email, Name: p.Name, Username: p.Username, Roles: roles, Links: p.Links,
