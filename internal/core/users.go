@@ -751,6 +751,12 @@ func (o *op) setExpiry(ref, expires string) (roster.UserResult, error) {
 	if err != nil {
 		return roster.UserResult{}, err
 	}
+	return o.expire(ref, at)
+}
+
+// expire gives the user ref the expiry at (nil: never), with the rules
+// of SetExpiry; apply declares an instant that may be past.
+func (o *op) expire(ref string, at *time.Time) (roster.UserResult, error) {
 	u, err := o.target(ref, roster.PermUsersManage)
 	if err != nil {
 		return roster.UserResult{}, err
@@ -769,7 +775,9 @@ func (o *op) setExpiry(ref, expires string) (roster.UserResult, error) {
 			return roster.UserResult{}, err
 		}
 	}
-	if u.Status == roster.StatusActive && u.Expired(o.now) {
+	back := u
+	back.ExpiresAt = at
+	if u.Status == roster.StatusActive && u.Expired(o.now) && !back.Expired(o.now) {
 		if err := o.checkSeat(); err != nil {
 			return roster.UserResult{}, err
 		}

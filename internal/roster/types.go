@@ -145,6 +145,21 @@ type Org struct {
 // instant. The instant must be after now: to end access at once,
 // deactivate.
 func ParseExpiry(s string, now time.Time) (*time.Time, error) {
+	at, err := ExpiryAt(s, now)
+	if err != nil || at == nil {
+		return at, err
+	}
+	if !at.After(now) {
+		return nil, Errorf(ErrInvalid, "expiry %s is not in the future", at.Format(time.RFC3339)).
+			WithHint("to end an account's access now, deactivate it")
+	}
+	return at, nil
+}
+
+// ExpiryAt reads an expiry as ParseExpiry does, but takes an instant
+// already past: an import or apply file may declare one, as the export of
+// an expired account writes it.
+func ExpiryAt(s string, now time.Time) (*time.Time, error) {
 	if s == "never" {
 		return nil, nil
 	}
@@ -160,9 +175,5 @@ func ParseExpiry(s string, now time.Time) (*time.Time, error) {
 			WithHint("give a date (2026-07-01), an RFC 3339 time, a duration (30d, 12h) or never")
 	}
 	at = at.Truncate(time.Microsecond)
-	if !at.After(now) {
-		return nil, Errorf(ErrInvalid, "expiry %s is not in the future", at.Format(time.RFC3339)).
-			WithHint("to end an account's access now, deactivate it")
-	}
 	return &at, nil
 }
