@@ -16,7 +16,7 @@ var expiryCases = []struct {
 }{
 	{"an account stops at the instant it expires: sign-in, tokens and the seat", testExpiryInstant},
 	{"extending or reactivating an expired account takes a seat again (R9)", testExpiryComesBack},
-	{"set-expiry: what it accepts, R3 and R13", testSetExpiry},
+	{"set-expiry: what it accepts, R2, R3 and R13", testSetExpiry},
 }
 
 // statusOf is a user's status as the service reads it now.
@@ -159,4 +159,11 @@ func testSetExpiry(t *testing.T, e Env) {
 	if !found {
 		t.Fatal("no user.set_expiry event")
 	}
+
+	// An expired owner is no owner: the last one who is not stays (R2).
+	create(t, a, "boss@example.com", roster.RoleOwner)
+	must(a.SetExpiry(ctx, "boss@example.com", "1h"))(t)
+	e.Advance(time.Hour)
+	_, err = a.DeactivateUser(ctx, e.Owner(), "")
+	wantErr(t, err, roster.ErrForbidden, "deactivating the last owner who has not expired (R2)")
 }

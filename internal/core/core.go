@@ -377,10 +377,10 @@ func (o *op) checkNotSelf(u store.UserRow, verb string) error {
 
 // checkKeepsOwner applies R2 before u stops being an active owner.
 func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
-	if u.Status != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
+	if u.StatusAt(o.now) != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
 		return nil
 	}
-	n, err := o.tx.CountActiveOwners(o.ctx)
+	n, err := o.tx.CountActiveOwners(o.ctx, o.now)
 	if err != nil {
 		return err
 	}

@@ -285,8 +285,9 @@ type Tx interface {
 	// nor invited. now is the caller's clock, so that every server counts
 	// alike at the instant of an expiry, with no job to mark it.
 	CountActive(ctx context.Context, now time.Time) (int, error)
-	// CountActiveOwners counts active users holding the owner role.
-	CountActiveOwners(ctx context.Context) (int, error)
+	// CountActiveOwners counts the users holding the owner role who are
+	// active at now (R2): an expired owner is no owner anyone can act as.
+	CountActiveOwners(ctx context.Context, now time.Time) (int, error)
 	// HasActed reports whether the user appears as an actor in the audit log.
 	HasActed(ctx context.Context, id int64) (bool, error)
 	// UserCount returns the number of users, for init.

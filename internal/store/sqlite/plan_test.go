@@ -42,7 +42,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 				return err
 			}
 		}
-		if _, err := tx.CountActiveOwners(ctx); err != nil {
+		if _, err := tx.CountActiveOwners(ctx, time.Now()); err != nil {
 			return err
 		}
 		if _, err := tx.Holders(ctx); err != nil {

@@ -340,11 +340,12 @@ func (t *Tx) CountActive(ctx context.Context, now time.Time) (int, error) {
 	return n, err
 }
 
-// CountActiveOwners counts active users holding the owner role.
-func (t *Tx) CountActiveOwners(ctx context.Context) (int, error) {
+// CountActiveOwners counts the owners active at now.
+func (t *Tx) CountActiveOwners(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := t.queryRow(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
-		WHERE user_roles.org_id = ? AND user_roles.role = 'owner' AND users.status = 'active'`, t.org).Scan(&n)
+		WHERE user_roles.org_id = ? AND user_roles.role = 'owner' AND users.status = 'active'
+		AND (users.expires_at IS NULL OR users.expires_at > ?)`, t.org, micros(now)).Scan(&n)
 	return n, err
 }
 

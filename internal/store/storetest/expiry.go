@@ -13,7 +13,7 @@ import (
 // is judged at the instant the caller passes, never by a job.
 var expiryTests = []test{
 	{"ExpiresAt is written by InsertUser, UpdateUser and InsertUsers and read back", []string{"InsertUser", "UpdateUser", "InsertUsers"}, testExpiresAtStored},
-	{"CountActive leaves out a user from the instant their account expires", []string{"CountActive"}, testCountActiveExpiry},
+	{"CountActive and CountActiveOwners leave out a user from the instant their account expires", []string{"CountActive", "CountActiveOwners"}, testCountActiveExpiry},
 	{"ListUsers filters by status and expiry at the filter's Now", []string{"ListUsers"}, testListUsersExpiry},
 }
 
@@ -49,8 +49,12 @@ func testExpiresAtStored(t *testing.T, s store.Admin) {
 }
 
 func testCountActiveExpiry(t *testing.T, s store.Admin) {
-	addUser(t, s, member("always@example.com"))
-	addUser(t, s, expiring("contractor@example.com", t0))
+	always := member("always@example.com")
+	always.Roles = []string{roster.RoleOwner}
+	addUser(t, s, always)
+	contractor := expiring("contractor@example.com", t0)
+	contractor.Roles = []string{roster.RoleOwner}
+	addUser(t, s, contractor)
 	gone := expiring("gone@example.com", at(time.Hour))
 	gone.Status = roster.StatusDeactivated
 	addUser(t, s, gone)
@@ -66,6 +70,11 @@ func testCountActiveExpiry(t *testing.T, s store.Admin) {
 		read(t, s, func(tx store.Tx) error {
 			n, err := tx.CountActive(t.Context(), c.now)
 			equal(t, "CountActive at "+c.now.Sub(t0).String()+" from the expiry", n, c.want)
+			if err != nil {
+				return err
+			}
+			n, err = tx.CountActiveOwners(t.Context(), c.now)
+			equal(t, "CountActiveOwners at "+c.now.Sub(t0).String()+" from the expiry", n, c.want)
 			return err
 		})
 	}

@@ -219,7 +219,8 @@ func look(t *testing.T, s store.Store, n neighbour) view {
 			return err
 		}
 		active := func(ctx context.Context) (int, error) { return tx.CountActive(ctx, t0) }
-		for i, count := range []func(context.Context) (int, error){active, tx.CountActiveOwners, tx.UserCount, tx.CountProjects} {
+		owners := func(ctx context.Context) (int, error) { return tx.CountActiveOwners(ctx, t0) }
+		for i, count := range []func(context.Context) (int, error){active, owners, tx.UserCount, tx.CountProjects} {
 			if v.Counts[i], err = count(ctx); err != nil {
 				return err
 			}

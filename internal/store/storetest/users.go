@@ -361,7 +361,7 @@ func testCountActive(t *testing.T, s store.Admin) {
 			if active, err = tx.CountActive(t.Context(), t0); err != nil {
 				return err
 			}
-			owners, err = tx.CountActiveOwners(t.Context())
+			owners, err = tx.CountActiveOwners(t.Context(), t0)
 			return err
 		})
 		return active, owners
