@@ -96,7 +96,8 @@ func (s *server) routes() []route {
 		{"GET " + v1 + "/users", bearer, noBody(func(c call) (wire.Page[roster.User], error) {
 			p := c.queryParser()
 			f := roster.UserFilter{Status: roster.Status(p.str("status")), Role: p.str("role"),
-				Project: p.str("project"), Search: p.str("search"), Limit: p.int("limit"), After: p.str("after")}
+				Project: p.str("project"), Search: p.str("search"), Limit: p.int("limit"), After: p.str("after"),
+				Expiring: time.Duration(p.int("expiring_seconds")) * time.Second}
 			if p.err != nil {
 				return wire.Page[roster.User]{}, p.err
 			}
@@ -115,7 +116,8 @@ func (s *server) routes() []route {
 			}
 			return changed(c.svc.CreateUser(c.ctx(), roster.CreateUser{Email: in.Email, Name: in.Name, Username: in.Username,
 				Roles: in.Roles, Links: in.Links, Projects: in.Projects, Password: in.Password,
-				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, IfNotExists: in.IfNotExists}))
+				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, IfNotExists: in.IfNotExists,
+				Expires: in.Expires}))
 		}, "email")},
 		{"PATCH " + v1 + "/users/{user}", bearer, withBody(func(c call, in wire.UpdateUser) (userChange, error) {
 			return changed(c.svc.UpdateUser(c.ctx(), c.path("user"), roster.UpdateUser{Name: in.Name, Email: in.Email,
@@ -142,6 +144,9 @@ func (s *server) routes() []route {
 		{"POST " + v1 + "/users/{user}/reactivate", bearer, noBody(func(c call) (userChange, error) {
 			return changed(c.svc.ReactivateUser(c.ctx(), c.path("user")))
 		})},
+		{"POST " + v1 + "/users/{user}/expiry", bearer, withBody(func(c call, in wire.Expiry) (userChange, error) {
+			return changed(c.svc.SetExpiry(c.ctx(), c.path("user"), in.Expires))
+		}, "expires")},
 		{"DELETE " + v1 + "/users/{user}", bearer, noBody(func(c call) (roster.User, error) {
 			return c.svc.DeleteUser(c.ctx(), c.path("user"))
 		})},

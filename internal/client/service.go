@@ -43,7 +43,7 @@ func (c *Client) Notices(ctx context.Context, markSeen bool) ([]roster.Notice, e
 func (c *Client) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error) {
 	p, err := do[wire.Page[roster.User]](ctx, c, http.MethodGet, query("/users",
 		"status", string(f.Status), "role", f.Role, "project", f.Project, "search", f.Search,
-		"limit", itoa(f.Limit), "after", f.After), nil)
+		"limit", itoa(f.Limit), "after", f.After, "expiring_seconds", itoa(int(seconds(f.Expiring)))), nil)
 	return roster.Page[roster.User]{Items: p.Items, Next: p.Next}, err
 }
 
@@ -70,7 +70,7 @@ func (c *Client) CreateUser(ctx context.Context, p roster.CreateUser) (roster.Us
 	return changeUser(ctx, c, http.MethodPost, "/users", wire.CreateUser{
 		Email: p.Email, Name: p.Name, Username: p.Username, Roles: p.Roles, Projects: p.Projects,
 		Links: p.Links, Password: p.Password, RandomPassword: p.RandomPassword,
-		MustChangePassword: p.MustChangePassword, IfNotExists: p.IfNotExists,
+		MustChangePassword: p.MustChangePassword, IfNotExists: p.IfNotExists, Expires: p.Expires,
 	})
 }
 
@@ -100,6 +100,10 @@ func (c *Client) DeactivateUser(ctx context.Context, ref, reason string) (roster
 
 func (c *Client) ReactivateUser(ctx context.Context, ref string) (roster.UserResult, error) {
 	return changeUser(ctx, c, http.MethodPost, segments("users", ref, "reactivate"), nil)
+}
+
+func (c *Client) SetExpiry(ctx context.Context, ref, expires string) (roster.UserResult, error) {
+	return changeUser(ctx, c, http.MethodPost, segments("users", ref, "expiry"), wire.Expiry{Expires: expires})
 }
 
 func (c *Client) DeleteUser(ctx context.Context, ref string) (roster.User, error) {

@@ -37,7 +37,8 @@ type personAction struct {
 
 func ptr(s string) *string { return &s }
 
-// personActions are the ten actions of R14, tokens counted as three.
+// personActions are the ten actions of R14, tokens counted as three, and
+// setting an account's expiry, which ends access as deactivating does.
 var personActions = []personAction{
 	{"change roles", nil, func(s roster.Service, u string, _ int64) error {
 		_, err := s.UnassignRole(ctx, "tag", u)
@@ -72,6 +73,10 @@ var personActions = []personAction{
 		return 0
 	}, func(s roster.Service, u string, _ int64) error {
 		_, err := s.ReactivateUser(ctx, u)
+		return err
+	}},
+	{"set the expiry", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.SetExpiry(ctx, u, "30d")
 		return err
 	}},
 	{"delete", nil, func(s roster.Service, u string, _ int64) error {

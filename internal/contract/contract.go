@@ -66,6 +66,7 @@ func Run(t *testing.T, h Harness) {
 	cases = append(cases, tokenCases...)
 	cases = append(cases, scopedCases...)
 	cases = append(cases, authorityCases...)
+	cases = append(cases, expiryCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h.New(t)) })
 	}

@@ -307,8 +307,8 @@ func (s *service) principalUser(ctx context.Context, tx store.Tx) (store.UserRow
 		// missing: 503, not 401.
 		return u, err
 	}
-	if u.Status != roster.StatusActive {
-		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, u.Status)
+	if status := u.StatusAt(s.now()); status != roster.StatusActive {
+		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, status)
 	}
 	return u, nil
 }
@@ -405,10 +405,10 @@ func (o *op) checkNotSelf(u store.UserRow, verb string) error {
 
 // checkKeepsOwner applies R2 before u stops being an active owner.
 func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
-	if u.Status != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
+	if u.StatusAt(o.now) != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
 		return nil
 	}
-	n, err := o.tx.CountActiveOwners(o.ctx)
+	n, err := o.tx.CountActiveOwners(o.ctx, o.now)
 	if err != nil {
 		return err
 	}
@@ -433,7 +433,7 @@ func (o *op) checkSeats(more int) error {
 	if seats == 0 {
 		return nil
 	}
-	n, err := o.tx.CountActive(o.ctx)
+	n, err := o.tx.CountActive(o.ctx, o.now)
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func (c *Core) verifyLogin(ctx context.Context, email, pw string) (u store.UserR
 	if u.PasswordHash == "" {
 		password.VerifyNone(pw)
 	}
-	if !ok || u.Status != roster.StatusActive {
+	if !ok || u.StatusAt(c.now()) != roster.StatusActive {
 		return u, "", failedSignIn()
 	}
 	if rehash {
@@ -240,7 +240,7 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 		if _, idle, err = sessionLife(c.settings(stored)); err != nil {
 			return err
 		}
-		if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= idle || user.Status != roster.StatusActive ||
+		if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= idle || user.StatusAt(now) != roster.StatusActive ||
 			user.OrgStatus != roster.OrgActive {
 			return endedSession()
 		}
@@ -334,7 +334,7 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 			return err
 		}
 		u, err := o.tx.UserByRef(ctx, email)
-		if err != nil || !strings.Contains(email, "@") || u.Status != roster.StatusActive {
+		if err != nil || !strings.Contains(email, "@") || u.StatusAt(o.now) != roster.StatusActive {
 			return nil
 		}
 		if org, err := o.orgRow(); err != nil || org.Status != roster.OrgActive {
@@ -485,8 +485,8 @@ func linkRules(kind store.LinkKind) (string, token.Kind, func(o *op, l store.Lin
 
 // invitedAccount admits an invitation only for an account not yet active.
 func invitedAccount(o *op, l store.Link, u store.UserRow) error {
-	if u.Status != roster.StatusInvited {
-		return roster.Errorf(roster.ErrConflict, "this invitation is for an account that is %s", u.Status)
+	if status := u.StatusAt(o.now); status != roster.StatusInvited {
+		return roster.Errorf(roster.ErrConflict, "this invitation is for an account that is %s", status)
 	}
 	return nil
 }
@@ -494,8 +494,8 @@ func invitedAccount(o *op, l store.Link, u store.UserRow) error {
 // activeAccount admits a link only for an active account (R8).
 func activeAccount(what string) func(o *op, l store.Link, u store.UserRow) error {
 	return func(o *op, l store.Link, u store.UserRow) error {
-		if u.Status != roster.StatusActive {
-			return roster.Errorf(roster.ErrConflict, "this %s is for an account that is %s", what, u.Status)
+		if status := u.StatusAt(o.now); status != roster.StatusActive {
+			return roster.Errorf(roster.ErrConflict, "this %s is for an account that is %s", what, status)
 		}
 		return nil
 	}

@@ -116,8 +116,8 @@ func (s *service) CreateToken(ctx context.Context, p roster.CreateToken) (roster
 		if err != nil {
 			return err
 		}
-		if u.Status != roster.StatusActive {
-			return roster.Errorf(roster.ErrConflict, "%s is %s and cannot hold tokens", u.Email, u.Status)
+		if status := u.StatusAt(o.now); status != roster.StatusActive {
+			return roster.Errorf(roster.ErrConflict, "%s is %s and cannot hold tokens", u.Email, status)
 		}
 		scope, err := o.tokenScope(p.Scope)
 		if err != nil {
@@ -313,7 +313,7 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 		if err != nil {
 			return err
 		}
-		if !found || tok.Revoked || user.Status != roster.StatusActive {
+		if !found || tok.Revoked || user.StatusAt(now) != roster.StatusActive {
 			return fail
 		}
 		if tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt) {

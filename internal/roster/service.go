@@ -30,6 +30,10 @@ type Service interface {
 	SetPassword(ctx context.Context, ref string, p SetPassword) (UserResult, error)
 	DeactivateUser(ctx context.Context, ref, reason string) (UserResult, error)
 	ReactivateUser(ctx context.Context, ref string) (UserResult, error)
+	// SetExpiry sets when a user's account expires: expires as
+	// ParseExpiry reads it, judged by the service's clock ("never"
+	// removes the expiry).
+	SetExpiry(ctx context.Context, ref, expires string) (UserResult, error)
 	DeleteUser(ctx context.Context, ref string) (User, error)
 	// SetProjects makes a user's projects exactly slugs, in one
 	// transaction; R12 applies to each project added or removed.
@@ -204,12 +208,20 @@ type InitResult struct {
 
 // UserFilter selects and pages users. After is the cursor of the previous page.
 type UserFilter struct {
+	// Status keeps users of a status as read at Now: active and invited
+	// exclude the expired, StatusExpired keeps only them.
 	Status  Status
 	Role    string
 	Project string
 	Search  string
 	Limit   int
 	After   string
+	// Expiring, when positive, keeps the users whose account expires
+	// after Now and within Expiring of it (user list --expiring 30d).
+	Expiring time.Duration
+	// Now is the instant Status and Expiring are judged at. The core
+	// sets it from its clock; what a caller gives is ignored.
+	Now time.Time
 }
 
 // CreateUser creates one user.
@@ -224,6 +236,9 @@ type CreateUser struct {
 	RandomPassword     bool
 	MustChangePassword bool
 	IfNotExists        bool
+	// Expires, when set, is when the account expires, as ParseExpiry
+	// reads it against the service's clock.
+	Expires string
 }
 
 // UpdateUser changes a user's profile; nil fields stay as they are.

@@ -281,11 +281,17 @@ type Tx interface {
 	// DeleteLink removes a user's link of a kind.
 	DeleteLink(ctx context.Context, id int64, kind string) error
 	// ListUsers returns one page of users ordered by email, paged by key.
+	// Status and Expiring are judged at f.Now (roster.User.StatusAt):
+	// active and invited leave out the expired.
 	ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error)
-	// CountActive counts active users, for the seat limit.
-	CountActive(ctx context.Context) (int, error)
-	// CountActiveOwners counts active users holding the owner role.
-	CountActiveOwners(ctx context.Context) (int, error)
+	// CountActive counts the users active at now, for the seat limit
+	// (R9): neither expired (ExpiresAt at or before now) nor deactivated
+	// nor invited. now is the caller's clock, so that every server counts
+	// alike at the instant of an expiry, with no job to mark it.
+	CountActive(ctx context.Context, now time.Time) (int, error)
+	// CountActiveOwners counts the users holding the owner role who are
+	// active at now (R2): an expired owner is no owner anyone can act as.
+	CountActiveOwners(ctx context.Context, now time.Time) (int, error)
 	// HasActed reports whether the user appears as an actor in the audit log.
 	HasActed(ctx context.Context, id int64) (bool, error)
 	// UserCount returns the number of users, for init.

@@ -126,6 +126,9 @@ type CreateUser struct {
 	RandomPassword     bool              `json:"random_password,omitempty"`
 	MustChangePassword bool              `json:"must_change_password,omitempty"`
 	IfNotExists        bool              `json:"if_not_exists,omitempty"`
+	// Expires is when the account expires, as roster.ParseExpiry reads
+	// it against the server's clock.
+	Expires string `json:"expires,omitempty"`
 }
 
 // UpdateUser is PATCH /users/{ref}; absent fields stay.
@@ -153,6 +156,12 @@ type SetPassword struct {
 // Deactivate is POST /users/{ref}/deactivate.
 type Deactivate struct {
 	Reason string `json:"reason,omitempty"`
+}
+
+// Expiry is POST /users/{ref}/expiry: a date, an RFC 3339 time, a
+// duration from the server's now, or "never".
+type Expiry struct {
+	Expires string `json:"expires"`
 }
 
 // Link is POST /users/{ref}/reset-link and POST /invitations/{email}/resend.

@@ -93,7 +93,8 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	for i, u := range users {
 		userRows[i] = []any{t.org, ids[i], u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
 			u.Name, store.FoldKey(u.Name), string(u.Status), nullString(u.PasswordHash), u.MustChangePassword,
-			u.CreatedAt, u.UpdatedAt, u.DeactivatedAt, u.Reason, string(store.StatusBefore(u)), u.LastLoginMethod}
+			u.CreatedAt, u.UpdatedAt, u.DeactivatedAt, u.Reason, string(store.StatusBefore(u)), u.LastLoginMethod,
+			u.ExpiresAt}
 		for _, r := range u.Roles {
 			roles = append(roles, []any{t.org, ids[i], r})
 		}
@@ -108,7 +109,7 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	}{
 		{"users", []string{"org_id", "id", "email", "email_key", "username", "username_key", "name", "name_key", "status",
 			"password_hash", "must_change_password", "created_at", "updated_at", "deactivated_at", "deactivated_reason",
-			"status_before_deactivation", "last_login_method"}, userRows},
+			"status_before_deactivation", "last_login_method", "expires_at"}, userRows},
 		{"user_roles", []string{"org_id", "user_id", "role"}, roles},
 		{"user_links", []string{"org_id", "user_id", "kind", "value"}, links},
 	}

@@ -27,6 +27,9 @@ var migrations = []migration{
 	// migrateOrgs: its email-order index leads with org_id.
 	migrateSearch,
 	execSQL(schemaTokenScope),
+	// Account expiry (DESIGN.md, "Service accounts, scoped and expiring
+	// access"): read against the clock, never by a job.
+	execSQL(schemaExpiry),
 }
 
 // schemaTokenScope lets a token carry a scope (the permissions it may use
@@ -36,6 +39,11 @@ const schemaTokenScope = `
 ALTER TABLE api_tokens ADD COLUMN scope text;
 ALTER TABLE api_tokens ADD COLUMN last_used_from text NOT NULL DEFAULT '';
 `
+
+// schemaExpiry gives a user the instant their account expires (NULL:
+// never), and an index for user list --expiring and --status expired.
+const schemaExpiry = `ALTER TABLE users ADD COLUMN expires_at timestamptz;
+CREATE INDEX users_org_expires ON users (org_id, expires_at) WHERE expires_at IS NOT NULL;`
 
 // schemaOrgs makes organisations (DESIGN.md, "Organisations"): the table
 // orgs, whose first row, the system organisation, takes every row there

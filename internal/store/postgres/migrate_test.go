@@ -248,7 +248,7 @@ func checkMigratedStore(t *testing.T, ctx context.Context, tx store.Tx, customDe
 	if err != nil || fmt.Sprint(settings) != "map[org.name:Acme Ltd password.min_length:12 seats:10]" {
 		t.Errorf("settings: %v, %v", settings, err)
 	}
-	if n, err := tx.CountActive(ctx); err != nil || n != 3 {
+	if n, err := tx.CountActive(ctx, time.Now()); err != nil || n != 3 {
 		t.Errorf("CountActive = %d, %v", n, err)
 	}
 }

@@ -66,7 +66,7 @@ func auditRow(e store.AuditEntry) ([]any, error) {
 	return []any{micros(e.At), e.Actor, actorID, e.Via, e.Action, e.Target, targetID, string(details)}, nil
 }
 
-// bulkChunk is the most rows one bulk statement carries: users take 17
+// bulkChunk is the most rows one bulk statement carries: users take 18
 // values a row, under SQLite's 32,766 variables per statement. Chunks
 // are powers of two, as in InsertAudits, so that the statement cache
 // holds a few texts of each.
@@ -140,17 +140,18 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	for i := range ids {
 		ids[i] = last + 1 + int64(i)
 	}
-	const width = 17
+	const width = 18
 	err := chunks(len(users), func(i, n int) error {
 		args := make([]any, 0, width*n)
 		for j, u := range users[i : i+n] {
 			args = append(args, ids[i+j], t.org, u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
 				u.Name, store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword,
-				micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.LastLoginMethod)
+				micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.LastLoginMethod,
+				nullMicros(u.ExpiresAt))
 		}
 		_, err := t.exec(ctx, `INSERT INTO users (id, org_id, email, email_key, username, username_key, name, name_key, status,
 			password_hash, must_change_password, created_at, updated_at, deactivated_at, deactivated_reason,
-			status_before_deactivation, last_login_method) VALUES `+values(n, width), args...)
+			status_before_deactivation, last_login_method, expires_at) VALUES `+values(n, width), args...)
 		return err
 	})
 	if err != nil {

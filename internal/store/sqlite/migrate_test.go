@@ -39,6 +39,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			}
 			tx, err := conn.BeginTx(ctx, nil)
 			if err != nil {
+				conn.close()
 				t.Fatal(err)
 			}
 			for i := range from {

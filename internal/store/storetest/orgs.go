@@ -218,7 +218,9 @@ func look(t *testing.T, s store.Store, n neighbour) view {
 		if v.Settings, err = tx.Settings(ctx); err != nil {
 			return err
 		}
-		for i, count := range []func(context.Context) (int, error){tx.CountActive, tx.CountActiveOwners, tx.UserCount, tx.CountProjects} {
+		active := func(ctx context.Context) (int, error) { return tx.CountActive(ctx, t0) }
+		owners := func(ctx context.Context) (int, error) { return tx.CountActiveOwners(ctx, t0) }
+		for i, count := range []func(context.Context) (int, error){active, owners, tx.UserCount, tx.CountProjects} {
 			if v.Counts[i], err = count(ctx); err != nil {
 				return err
 			}
