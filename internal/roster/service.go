@@ -304,6 +304,19 @@ type AuditFilter struct {
 	Limit  int
 }
 
+// AuditVerification is what audit verify found in the audit log's hash
+// chain: how many events it read, from which id to which, and whether the
+// chain is intact; if not, the first event where it breaks and how.
+type AuditVerification struct {
+	Events   int    `json:"events"`
+	FirstID  int64  `json:"first_id"`
+	LastID   int64  `json:"last_id"`
+	Intact   bool   `json:"intact"`
+	BrokenAt int64  `json:"broken_at,omitempty"`
+	Problem  string `json:"problem,omitempty"` // changed, removed or inserted
+	Message  string `json:"message,omitempty"`
+}
+
 // SettingResult is the value of a setting after a change.
 type SettingResult struct {
 	Key     string `json:"key"`

@@ -23,6 +23,8 @@ var migrations = []migration{
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
 	migrateOrgs,
+	// Tamper evidence: every audit event chained by hash to the one before.
+	chainAudit,
 }
 
 // schemaOrgs makes organisations (DESIGN.md, "Organisations"): the table

@@ -34,6 +34,8 @@ var migrations = []migration{
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
 	addOrgs,
+	// Tamper evidence: every audit event chained by hash to the one before.
+	chainAudit,
 }
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the
