@@ -33,6 +33,11 @@ type Core struct {
 	mailPassword string
 
 	catalog catalogCache
+
+	// bell rings at every write committed, waking audit tails; auditPoll
+	// is how often they look for other processes' writes.
+	bell      *bell
+	auditPoll time.Duration
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
@@ -81,7 +86,8 @@ func WithClock(now func() time.Time) Option { return func(c *Core) { c.now = now
 // New returns a Core over an open store.
 func New(db store.Store, opts ...Option) *Core {
 	// Requests run by Idempotent write through sessionStore.
-	c := &Core{db: sessionStore{db}, now: time.Now, send: mail.Send}
+	b := &bell{}
+	c := &Core{db: sessionStore{ringingStore{db, b}}, now: time.Now, send: mail.Send, bell: b}
 	for _, o := range opts {
 		o(c)
 	}

@@ -227,3 +227,13 @@ func VerifyAudit(ctx context.Context, tx Tx) (roster.AuditVerification, error) {
 	}
 	return v, nil
 }
+
+// Event is e as the audit log shows it.
+func (e ChainedEvent) Event() (roster.AuditEvent, error) {
+	ev := roster.AuditEvent{ID: e.ID, At: e.At, Actor: e.Actor, Via: e.Via, Action: e.Action, Target: e.Target,
+		Details: map[string]any{}}
+	if err := json.Unmarshal(e.Details, &ev.Details); err != nil {
+		return ev, fmt.Errorf("audit event %d: details: %w", e.ID, err)
+	}
+	return ev, nil
+}
