@@ -62,6 +62,7 @@ func Run(t *testing.T, h Harness) {
 	cases = append(cases, projectCases...)
 	cases = append(cases, tokenCases...)
 	cases = append(cases, authorityCases...)
+	cases = append(cases, auditCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h.New(t)) })
 	}
