@@ -38,6 +38,8 @@ type Core struct {
 	// is how often they look for other processes' writes.
 	bell      *bell
 	auditPoll time.Duration
+	// denials are the refusals waiting to be audited.
+	denials denials
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
@@ -198,6 +200,11 @@ type op struct {
 	myProjects map[string]bool // the actor's projects, once loaded
 	core       *Core
 	org        store.OrgRow // the organisation acted in
+
+	// deniedTarget and deniedTargetID are the user the rules were last
+	// checked against: who a refusal was about.
+	deniedTarget   string
+	deniedTargetID int64
 }
 
 func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Microsecond) }
@@ -233,7 +240,11 @@ func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op)
 		return roster.Errorf(roster.ErrForbidden, "%s must change their password before doing anything else (R17)", u.Email).
 			WithHint("change it with roster account password")
 	}
-	return fn(o)
+	err = fn(o)
+	if errors.Is(err, roster.ErrForbidden) {
+		s.core.refused(ctx, o, err)
+	}
+	return err
 }
 
 func (s *service) newOp(ctx context.Context, tx store.Tx) (*op, error) {
@@ -357,6 +368,7 @@ func (o *op) checkHolds(what string, perms []string) error {
 // lack, since whoever can set your password or mint your token can become
 // you. The error names the first permission missing.
 func (o *op) checkActOn(u store.UserRow, verb string) error {
+	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
 	if slices.Contains(u.Roles, roster.RoleOwner) && !o.act.owner {
 		return roster.Errorf(roster.ErrForbidden, "only owners can %s an owner (R5)", verb)
 	}
@@ -374,6 +386,7 @@ func (o *op) checkActOn(u store.UserRow, verb string) error {
 
 // checkNotSelf applies R3.
 func (o *op) checkNotSelf(u store.UserRow, verb string) error {
+	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
 	if o.act.is(u) {
 		return roster.Errorf(roster.ErrForbidden, "nobody can %s themselves (R3)", verb).
 			WithHint("ask another administrator")
@@ -383,6 +396,7 @@ func (o *op) checkNotSelf(u store.UserRow, verb string) error {
 
 // checkKeepsOwner applies R2 before u stops being an active owner.
 func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
+	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
 	if u.Status != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
 		return nil
 	}
