@@ -38,8 +38,10 @@ type Core struct {
 	// is how often they look for other processes' writes.
 	bell      *bell
 	auditPoll time.Duration
-	// denials are the refusals waiting to be audited.
-	denials denials
+	// denials are the refusals waiting to be audited; noDenials turns
+	// their auditing off.
+	denials   denials
+	noDenials bool
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.

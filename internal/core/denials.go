@@ -56,10 +56,14 @@ type budget struct {
 	at     time.Time
 }
 
+// WithoutDenials turns the auditing of refusals off: what a refusal costs
+// without it is the benchmark's baseline (BenchmarkWritesUnderRefusals).
+func WithoutDenials() Option { return func(c *Core) { c.noDenials = true } }
+
 // refused records, if its actor's budget allows, that o was refused err.
 func (c *Core) refused(ctx context.Context, o *op, err error) {
 	var re *roster.Error
-	if o == nil || o.act == nil || !errors.As(err, &re) || !errors.Is(err, roster.ErrForbidden) {
+	if c.noDenials || o == nil || o.act == nil || !errors.As(err, &re) || !errors.Is(err, roster.ErrForbidden) {
 		return
 	}
 	details := map[string]any{"reason": re.Error()}

@@ -19,14 +19,22 @@ import (
 //
 //	go test -run '^$' -bench WritesUnderRefusals -benchtime 2000x ./internal/core
 func BenchmarkWritesUnderRefusals(b *testing.B) {
-	for _, flooders := range []int{0, 4} {
-		b.Run(fmt.Sprintf("refusing=%d", flooders), func(b *testing.B) {
+	for _, c := range []struct {
+		flooders int
+		audited  bool
+	}{{0, true}, {4, false}, {4, true}} {
+		flooders := c.flooders
+		b.Run(fmt.Sprintf("refusing=%d/audited=%t", flooders, c.audited), func(b *testing.B) {
 			db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "roster.db"))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			c := core.New(db)
+			var opts []core.Option
+			if !c.audited {
+				opts = append(opts, core.WithoutDenials())
+			}
+			c := core.New(db, opts...)
 			admin := c.As(core.Actor{Name: "local:bench"})
 			if _, err := admin.Init(b.Context(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
 				b.Fatal(err)
