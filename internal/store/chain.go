@@ -49,7 +49,9 @@ func Chain(e AuditEntry, org, id int64, prev []byte) (ChainedEvent, error) {
 	}
 	c := ChainedEvent{ID: id, Org: org, At: e.At.Truncate(time.Microsecond), Actor: e.Actor, ActorID: e.ActorID,
 		Via: e.Via, Action: e.Action, Target: e.Target, TargetID: e.TargetID, Details: details, Prev: prev}
-	h, err := c.Sum()
+	// Go's encoding is already canonical (sorted keys, numbers as
+	// written): Sum's decoding again is for details read back.
+	h, err := c.sum(details)
 	c.Hash = h
 	return c, err
 }
@@ -65,6 +67,15 @@ func (e ChainedEvent) Sum() ([]byte, error) {
 	if err := dec.Decode(&details); err != nil {
 		return nil, fmt.Errorf("audit event %d: details: %w", e.ID, err)
 	}
+	canonical, err := json.Marshal(details)
+	if err != nil {
+		return nil, fmt.Errorf("audit event %d: details: %w", e.ID, err)
+	}
+	return e.sum(canonical)
+}
+
+// sum is Sum over details already in canonical form.
+func (e ChainedEvent) sum(details json.RawMessage) ([]byte, error) {
 	fields, err := json.Marshal([]any{e.ID, e.Org, e.At.UnixMicro(), e.Actor, e.ActorID, e.Via, e.Action,
 		e.Target, e.TargetID, details})
 	if err != nil {
