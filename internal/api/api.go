@@ -72,6 +72,9 @@ type Options struct {
 	// done by then is cancelled and answered 503 (see withDeadline).
 	// roster serve sets it below its WriteTimeout; 0 means none.
 	RequestTimeout time.Duration
+	// Heartbeat is how often an idle audit stream carries a comment line,
+	// so that proxies keep it open; 0 means 15 s.
+	Heartbeat time.Duration
 }
 
 // Defaults of Options, and the limiter's bursts.
@@ -170,6 +173,7 @@ type server struct {
 	metrics *Metrics
 	// requestTimeout is Options.RequestTimeout.
 	requestTimeout time.Duration
+	heartbeat      time.Duration
 
 	// The failure budgets: of token uses per client, of password checks
 	// per client and account, and of password checks per client.
@@ -179,7 +183,7 @@ type server struct {
 // New returns the API's handler over b.
 func New(b Backend, o Options) *Server {
 	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux(), trusted: o.TrustedProxies,
-		metrics: o.Metrics, requestTimeout: o.RequestTimeout}
+		metrics: o.Metrics, requestTimeout: o.RequestTimeout, heartbeat: o.Heartbeat}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -208,6 +208,13 @@ func (s *server) routes() []route {
 			}
 			return c.svc.ListAudit(c.ctx(), f)
 		})},
+		{"GET " + v1 + "/audit/stream", bearer, s.auditStream},
+		{"GET " + v1 + "/audit/verify", bearer, noBody(func(c call) (roster.AuditVerification, error) {
+			return c.svc.VerifyAudit(c.ctx())
+		})},
+		{"POST " + v1 + "/audit/prune", bearer, withBody(func(c call, in wire.PruneAudit) (roster.AuditPruneResult, error) {
+			return c.svc.PruneAudit(c.ctx(), in.Before)
+		})},
 		{"GET " + v1 + "/settings", bearer, noBody(func(c call) (roster.Settings, error) {
 			return c.svc.GetSettings(c.ctx())
 		})},

@@ -217,6 +217,8 @@ func TestCompletion(t *testing.T) {
 		{cmd: "logout", flag: "context", want: contexts},
 		{cmd: "import", flag: "format", want: []string{"csv", "jsonl"}},
 		{cmd: "export", flag: "output", want: []string{"csv", "jsonl", "yaml"}},
+		{cmd: "audit export", flag: "output", want: []string{"csv", "jsonl"}},
+		{cmd: "audit tail", flag: "output", want: []string{"jsonl", "text"}},
 	}
 	for _, flag := range fileFlags {
 		cases = append(cases, completionCase{flag: flag, files: true}) // wherever it is

@@ -251,7 +251,7 @@ var settingSamples = map[string]string{
 	"base_url": "https://people.example.com", "mail.from": "roster@example.com", "mail.host": "127.0.0.1",
 	"mail.password_file": "/etc/hostname", "mail.port": "2525", "mail.tls": "none", "mail.username": "roster",
 	"org.name": "Acme", "password.min_length": "12", "seats": "50", "invite.ttl": "3d", "invite.resend_ttl": "2d",
-	"reset.ttl": "2h", "signin.ttl": "20m", "session.idle": "2h", "session.ttl": "3d",
+	"reset.ttl": "2h", "signin.ttl": "20m", "session.idle": "2h", "session.ttl": "3d", "audit.retention": "400d",
 	// At least the harness's own tokens' lifetime (remote As), so they still mint.
 	"tokens.max_ttl": "400d",
 }

@@ -33,6 +33,15 @@ type Core struct {
 	mailPassword string
 
 	catalog catalogCache
+
+	// bell rings at every write committed, waking audit tails; auditPoll
+	// is how often they look for other processes' writes.
+	bell      *bell
+	auditPoll time.Duration
+	// denials are the refusals waiting to be audited; noDenials turns
+	// their auditing off.
+	denials   denials
+	noDenials bool
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
@@ -81,7 +90,8 @@ func WithClock(now func() time.Time) Option { return func(c *Core) { c.now = now
 // New returns a Core over an open store.
 func New(db store.Store, opts ...Option) *Core {
 	// Requests run by Idempotent write through sessionStore.
-	c := &Core{db: sessionStore{db}, now: time.Now, send: mail.Send}
+	b := &bell{}
+	c := &Core{db: sessionStore{ringingStore{db, b}}, now: time.Now, send: mail.Send, bell: b}
 	for _, o := range opts {
 		o(c)
 	}
@@ -213,6 +223,11 @@ type op struct {
 	myProjects map[string]bool // the actor's projects, once loaded
 	core       *Core
 	org        store.OrgRow // the organisation acted in
+
+	// deniedTarget and deniedTargetID are the user the rules were last
+	// checked against: who a refusal was about.
+	deniedTarget   string
+	deniedTargetID int64
 }
 
 func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Microsecond) }
@@ -251,7 +266,11 @@ func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op)
 		return roster.Errorf(roster.ErrForbidden, "%s must change their password before doing anything else (R17)", u.Email).
 			WithHint("change it with roster account password")
 	}
-	return fn(o)
+	err = fn(o)
+	if errors.Is(err, roster.ErrForbidden) {
+		s.core.refused(ctx, o, err)
+	}
+	return err
 }
 
 func (s *service) newOp(ctx context.Context, tx store.Tx) (*op, error) {
@@ -379,6 +398,7 @@ func (o *op) checkHolds(what string, perms []string) error {
 // lack, since whoever can set your password or mint your token can become
 // you. The error names the first permission missing.
 func (o *op) checkActOn(u store.UserRow, verb string) error {
+	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
 	if slices.Contains(u.Roles, roster.RoleOwner) && !o.act.owner {
 		return roster.Errorf(roster.ErrForbidden, "only owners can %s an owner (R5)", verb)
 	}
@@ -396,6 +416,7 @@ func (o *op) checkActOn(u store.UserRow, verb string) error {
 
 // checkNotSelf applies R3.
 func (o *op) checkNotSelf(u store.UserRow, verb string) error {
+	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
 	if o.act.is(u) {
 		return roster.Errorf(roster.ErrForbidden, "nobody can %s themselves (R3)", verb).
 			WithHint("ask another administrator")
@@ -405,6 +426,7 @@ func (o *op) checkNotSelf(u store.UserRow, verb string) error {
 
 // checkKeepsOwner applies R2 before u stops being an active owner.
 func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
+	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
 	if u.StatusAt(o.now) != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
 		return nil
 	}

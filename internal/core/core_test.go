@@ -3,6 +3,9 @@ package core_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,4 +73,60 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestDenialsAudited checks that a refusal is audited as <action>.denied,
+// naming who tried, on whom, and why, and that an actor refused again
+// and again is recorded a burst at a time, the rest counted.
+func TestDenialsAudited(t *testing.T) {
+	db := storetest.SQLite(t)
+	c := core.New(db)
+	admin := c.As(core.Actor{Name: "local:root"})
+	if _, err := admin.Init(t.Context(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"mgr@example.com", "ann@example.com"} {
+		role := roster.RoleMember
+		if email == "mgr@example.com" {
+			role = roster.RoleAdmin
+		}
+		if _, err := admin.CreateUser(t.Context(), roster.CreateUser{Email: email, Roles: []string{role}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mgr := c.As(core.Actor{User: "mgr@example.com", Name: "mgr@example.com"})
+	_, refusal := mgr.DeactivateUser(t.Context(), "owner@example.com", "")
+	if !errors.Is(refusal, roster.ErrForbidden) {
+		t.Fatalf("an admin deactivating the owner: %v", refusal)
+	}
+	c.FlushDenials()
+	events, err := admin.ListAudit(t.Context(), roster.AuditFilter{Action: "user.deactivate.denied", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("denials recorded: %+v, want one", events)
+	}
+	e := events[0]
+	if e.Actor != "mgr@example.com" || e.Target != "owner@example.com" || !strings.Contains(refusal.Error(), fmt.Sprint(e.Details["reason"])) || !strings.Contains(fmt.Sprint(e.Details["reason"]), "R5") {
+		t.Errorf("denial %+v: want mgr on the owner, with the reason", e)
+	}
+	// A flood: the burst is recorded, the rest suppressed.
+	const flood = 200
+	for range flood {
+		if _, err := mgr.SetRoles(t.Context(), "mgr@example.com", []string{roster.RoleOwner}); !errors.Is(err, roster.ErrForbidden) {
+			t.Fatalf("an admin making themselves owner: %v", err)
+		}
+	}
+	c.FlushDenials()
+	events, err = admin.ListAudit(t.Context(), roster.AuditFilter{Action: "user.set_role.denied", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) == 0 || len(events) >= flood {
+		t.Errorf("%d of %d refusals recorded, want a burst and no more", len(events), flood)
+	}
+	if v, err := admin.VerifyAudit(t.Context()); err != nil || !v.Intact {
+		t.Errorf("verify after denials: %+v, %v", v, err)
+	}
 }

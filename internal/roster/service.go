@@ -92,6 +92,16 @@ type Service interface {
 	Can(ctx context.Context, ref, permission, project string) (Decision, error)
 
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// StreamAudit calls fn for each event s selects, oldest first, a page
+	// at a time (flat memory: audit export and tail). With s.Follow it
+	// then waits for new events and calls fn for each until ctx ends.
+	StreamAudit(ctx context.Context, s AuditStream, fn func(AuditEvent) error) error
+	// VerifyAudit checks the audit log's hash chain (audit verify).
+	VerifyAudit(ctx context.Context) (AuditVerification, error)
+	// PruneAudit deletes the events recorded before a time, or before the
+	// organisation's audit.retention when before is zero, and records
+	// where the chain now starts (audit prune).
+	PruneAudit(ctx context.Context, before time.Time) (AuditPruneResult, error)
 
 	GetSettings(ctx context.Context) (Settings, error)
 	SetSetting(ctx context.Context, key, value string) (SettingResult, error)
@@ -322,6 +332,37 @@ type AuditFilter struct {
 	Action string
 	Target string
 	Limit  int
+}
+
+// AuditStream selects the events of StreamAudit, oldest first.
+type AuditStream struct {
+	After  int64 // only events with a larger id: where a reader stopped
+	Since  time.Time
+	Until  time.Time
+	Follow bool // once caught up, wait for new events
+}
+
+// AuditPruneResult says what audit prune deleted, before when, and the
+// hash the first event kept chains to (hex), which the audit.prune event
+// records.
+type AuditPruneResult struct {
+	Before  time.Time `json:"before"`
+	Deleted int       `json:"deleted"`
+	Anchor  string    `json:"anchor,omitempty"`
+	Changed bool      `json:"changed"`
+}
+
+// AuditVerification is what audit verify found in the audit log's hash
+// chain: how many events it read, from which id to which, and whether the
+// chain is intact; if not, the first event where it breaks and how.
+type AuditVerification struct {
+	Events   int    `json:"events"`
+	FirstID  int64  `json:"first_id"`
+	LastID   int64  `json:"last_id"`
+	Intact   bool   `json:"intact"`
+	BrokenAt int64  `json:"broken_at,omitempty"`
+	Problem  string `json:"problem,omitempty"` // changed, removed or inserted
+	Message  string `json:"message,omitempty"`
 }
 
 // SettingResult is the value of a setting after a change.

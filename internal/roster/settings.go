@@ -96,6 +96,17 @@ func baseURL(v string) error {
 	return nil
 }
 
+// retention is how long audit events are kept: forever, or a day at least.
+func retention(v string) error {
+	if v == "forever" {
+		return nil
+	}
+	if d, err := ParseDuration(v); err != nil || d < 24*time.Hour {
+		return checkErr("want forever or a duration of a day or more, such as 90d")
+	}
+	return nil
+}
+
 func oneLine(v string) error {
 	if strings.ContainsAny(v, "\r\n") || len(v) > 500 {
 		return checkErr("want one line of at most 500 characters")
@@ -115,6 +126,7 @@ func optionalEmail(v string) error {
 
 // SettingSpecs are all settings keys, sorted by key.
 var SettingSpecs = []SettingSpec{
+	{Key: "audit.retention", Default: "forever", Describe: "audit prune deletes events older than this; forever keeps them", check: retention},
 	{Key: "base_url", Default: "", Describe: "base URL used in links", Host: true, check: baseURL},
 	{Key: "invite.resend_ttl", Default: "24h", Describe: "lifetime of a resent invitation", check: duration},
 	{Key: "invite.ttl", Default: "7d", Describe: "lifetime of an invitation", check: duration},

@@ -207,6 +207,16 @@ type Tx interface {
 	InsertAudits(ctx context.Context, entries []AuditEntry) error
 	// ListAudit returns events newest first.
 	ListAudit(ctx context.Context, q AuditQuery) ([]roster.AuditEvent, error)
+	// AuditChain returns up to limit events with an id above afterID,
+	// oldest first, as stored, with their hashes (see ChainedEvent):
+	// what audit verify checks, and what export and tail page through.
+	// InsertAudit and InsertAudits chain each event to the one before it
+	// in the organisation (see Chain).
+	AuditChain(ctx context.Context, afterID int64, limit int) ([]ChainedEvent, error)
+	// PruneAudit deletes the events recorded before a time, keeping the
+	// newest event whatever its time, and returns how many it deleted and
+	// the hash the first kept event chains to (nil when none was deleted).
+	PruneAudit(ctx context.Context, before time.Time) (deleted int, anchor []byte, err error)
 	// Settings reads the stored settings (without defaults).
 	Settings(ctx context.Context) (map[string]string, error)
 	// SetSetting stores one setting.

@@ -329,6 +329,16 @@ type SetProjects struct {
 // ContentNDJSON is the media type of import's JSON lines and export's stream.
 const ContentNDJSON = "application/x-ndjson"
 
+// ContentEventStream is the media type of the audit stream (Server-Sent
+// Events).
+const ContentEventStream = "text/event-stream"
+
+// PruneAudit is the body of POST /audit/prune: events before Before go;
+// zero means before the organisation's audit.retention.
+type PruneAudit struct {
+	Before time.Time `json:"before,omitzero"`
+}
+
 // ExportLine is one line of GET /export: a user, or, when the export
 // fails after it began, the error that stopped it, so that a cut stream
 // is never taken for a whole one.

@@ -11,33 +11,6 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-// InsertAudits records events in order with one COPY: an import of
-// 100,000 users would otherwise make 100,000 round trips for its events.
-func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error {
-	rows := make([][]any, len(entries))
-	for i, e := range entries {
-		rows[i] = t.auditRow(e)
-	}
-	ctx, cancel := within(ctx, t.wait)
-	defer cancel()
-	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"audit"},
-		[]string{"org_id", "at", "actor", "actor_id", "via", "action", "target", "target_id", "details"}, pgx.CopyFromRows(rows))
-	if err = t.note(err); err != nil {
-		return fmt.Errorf("write audit events: %w", err)
-	}
-	return nil
-}
-
-// auditRow is an event's values in the order of the audit table's
-// columns, in this transaction's organisation.
-func (t *Tx) auditRow(e store.AuditEntry) []any {
-	details := e.Details
-	if details == nil {
-		details = map[string]any{} // '{}', as on SQLite
-	}
-	return []any{t.org, e.At, e.Actor, nullID(e.ActorID), e.Via, e.Action, e.Target, nullID(e.TargetID), details}
-}
-
 // UserIDs returns the ids of the users holding emails, by email key, in
 // one statement.
 func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, error) {

@@ -41,6 +41,8 @@ var migrations = []migration{
 	// Account expiry (DESIGN.md, "Service accounts, scoped and expiring
 	// access"): read against the clock, never by a job.
 	execSQL(schemaExpiry),
+	// Tamper evidence: every audit event chained by hash to the one before.
+	chainAudit,
 }
 
 // schemaTokenScope lets a token carry a scope (the permissions it may use
