@@ -211,7 +211,7 @@ func TestReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		list, err := r.as(0, tok).ListTokens(ctx, "")
+		list, err := r.as(0, tok).ListTokens(ctx, roster.TokenFilter{})
 		if err != nil || len(list) != 1 {
 			t.Fatalf("tokens of %s: %v %v", me.Name, list, err)
 		}

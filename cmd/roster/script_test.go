@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -133,9 +134,27 @@ func state(ts *testscript.TestScript) string {
 		if err := ts.Exec("roster", args...); err != nil {
 			ts.Fatalf("roster %s: %v", strings.Join(args, " "), err)
 		}
-		b.WriteString(ts.ReadFile("stdout"))
+		b.WriteString(withoutDenials(ts, ts.ReadFile("stdout")))
 	}
 	return b.String()
+}
+
+// withoutDenials is JSON output without the audit events of refusals
+// (*.denied): a refused command changed nothing, though it is audited.
+func withoutDenials(ts *testscript.TestScript, out string) string {
+	var events []map[string]any
+	if json.Unmarshal([]byte(out), &events) != nil || len(events) == 0 || events[0]["action"] == nil {
+		return out
+	}
+	kept := events[:0]
+	for _, e := range events {
+		if a, _ := e["action"].(string); !strings.HasSuffix(a, ".denied") {
+			kept = append(kept, e)
+		}
+	}
+	b, err := json.MarshalIndent(kept, "", "  ")
+	ts.Check(err)
+	return string(b)
 }
 
 // cmdSnapshot runs "snapshot FILE": save the store's state to FILE.

@@ -72,6 +72,9 @@ type Options struct {
 	// done by then is cancelled and answered 503 (see withDeadline).
 	// roster serve sets it below its WriteTimeout; 0 means none.
 	RequestTimeout time.Duration
+	// Heartbeat is how often an idle audit stream carries a comment line,
+	// so that proxies keep it open; 0 means 15 s.
+	Heartbeat time.Duration
 }
 
 // Defaults of Options, and the limiter's bursts.
@@ -119,8 +122,10 @@ func mountedPattern(r *http.Request) string {
 
 // Client is the address of r's client, as the failure budgets count it
 // and the audit log records it (see clientAddr).
-func (s *Server) Client(r *http.Request) string {
-	if a := s.s.clientAddr(r); a.IsValid() {
+func (s *Server) Client(r *http.Request) string { return s.s.clientString(r) }
+
+func (s *server) clientString(r *http.Request) string {
+	if a := s.clientAddr(r); a.IsValid() {
 		return a.String()
 	}
 	return r.RemoteAddr
@@ -168,6 +173,7 @@ type server struct {
 	metrics *Metrics
 	// requestTimeout is Options.RequestTimeout.
 	requestTimeout time.Duration
+	heartbeat      time.Duration
 
 	// The failure budgets: of token uses per client, of password checks
 	// per client and account, and of password checks per client.
@@ -177,7 +183,7 @@ type server struct {
 // New returns the API's handler over b.
 func New(b Backend, o Options) *Server {
 	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux(), trusted: o.TrustedProxies,
-		metrics: o.Metrics, requestTimeout: o.RequestTimeout}
+		metrics: o.Metrics, requestTimeout: o.RequestTimeout, heartbeat: o.Heartbeat}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -392,7 +398,8 @@ func (s *server) guard(rt route, w http.ResponseWriter, r *http.Request) error {
 	c := call{r: r}
 	switch rt.access {
 	case bearer:
-		svc, err := s.b.Authenticate(r.Context(), bearerToken(r))
+		// The token's last use records where it came from.
+		svc, err := s.b.Authenticate(roster.WithClient(r.Context(), s.clientString(r)), bearerToken(r))
 		if err != nil {
 			return s.tokenFailure(r, err)
 		}

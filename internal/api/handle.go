@@ -35,6 +35,24 @@ func withBody[In, Out any](fn func(c call, in In) (Out, error), required ...stri
 	}
 }
 
+// optionalBody is withBody for an endpoint whose body may be left out:
+// no body at all is In's zero value.
+func optionalBody[In, Out any](fn func(c call, in In) (Out, error)) serveFunc {
+	return func(w http.ResponseWriter, c call) error {
+		data, err := io.ReadAll(clientBody{c.r.Body})
+		if err != nil {
+			return bodyError(err)
+		}
+		var in In
+		if len(bytes.TrimSpace(data)) > 0 {
+			if in, err = decode[In](bytes.NewReader(data)); err != nil {
+				return err
+			}
+		}
+		return noBody(func(c call) (Out, error) { return fn(c, in) })(w, c)
+	}
+}
+
 // noBody adapts an endpoint that takes no body (any body sent is ignored)
 // and answers its result as JSON.
 func noBody[Out any](fn func(c call) (Out, error)) serveFunc {

@@ -160,7 +160,8 @@ func (r *recorder) statusOr200() int {
 
 // streaming are the routes whose answer is streamed for as long as it
 // takes, so they have no deadline.
-var streaming = map[string]bool{"GET " + wire.Prefix + "/export": true, "GET " + wire.OrgsPrefix + "/export": true}
+var streaming = map[string]bool{"GET " + wire.Prefix + "/export": true, "GET " + wire.OrgsPrefix + "/export": true,
+	"GET " + wire.Prefix + "/audit/stream": true, "GET " + wire.OrgsPrefix + "/audit/stream": true}
 
 // withDeadline bounds r by the server's request timeout.
 func (s *server) withDeadline(pattern string, r *http.Request) (*http.Request, context.CancelFunc) {

@@ -96,7 +96,8 @@ func (s *server) routes() []route {
 		{"GET " + v1 + "/users", bearer, noBody(func(c call) (wire.Page[roster.User], error) {
 			p := c.queryParser()
 			f := roster.UserFilter{Status: roster.Status(p.str("status")), Role: p.str("role"),
-				Project: p.str("project"), Search: p.str("search"), Limit: p.int("limit"), After: p.str("after")}
+				Project: p.str("project"), Search: p.str("search"), Limit: p.int("limit"), After: p.str("after"),
+				Expiring: time.Duration(p.int("expiring_seconds")) * time.Second}
 			if p.err != nil {
 				return wire.Page[roster.User]{}, p.err
 			}
@@ -115,7 +116,8 @@ func (s *server) routes() []route {
 			}
 			return changed(c.svc.CreateUser(c.ctx(), roster.CreateUser{Email: in.Email, Name: in.Name, Username: in.Username,
 				Roles: in.Roles, Links: in.Links, Projects: in.Projects, Password: in.Password,
-				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, IfNotExists: in.IfNotExists}))
+				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, IfNotExists: in.IfNotExists,
+				Expires: in.Expires}))
 		}, "email")},
 		{"PATCH " + v1 + "/users/{user}", bearer, withBody(func(c call, in wire.UpdateUser) (userChange, error) {
 			return changed(c.svc.UpdateUser(c.ctx(), c.path("user"), roster.UpdateUser{Name: in.Name, Email: in.Email,
@@ -142,6 +144,9 @@ func (s *server) routes() []route {
 		{"POST " + v1 + "/users/{user}/reactivate", bearer, noBody(func(c call) (userChange, error) {
 			return changed(c.svc.ReactivateUser(c.ctx(), c.path("user")))
 		})},
+		{"POST " + v1 + "/users/{user}/expiry", bearer, withBody(func(c call, in wire.Expiry) (userChange, error) {
+			return changed(c.svc.SetExpiry(c.ctx(), c.path("user"), in.Expires))
+		}, "expires")},
 		{"DELETE " + v1 + "/users/{user}", bearer, noBody(func(c call) (roster.User, error) {
 			return c.svc.DeleteUser(c.ctx(), c.path("user"))
 		})},
@@ -202,6 +207,13 @@ func (s *server) routes() []route {
 				return nil, p.err
 			}
 			return c.svc.ListAudit(c.ctx(), f)
+		})},
+		{"GET " + v1 + "/audit/stream", bearer, s.auditStream},
+		{"GET " + v1 + "/audit/verify", bearer, noBody(func(c call) (roster.AuditVerification, error) {
+			return c.svc.VerifyAudit(c.ctx())
+		})},
+		{"POST " + v1 + "/audit/prune", bearer, withBody(func(c call, in wire.PruneAudit) (roster.AuditPruneResult, error) {
+			return c.svc.PruneAudit(c.ctx(), in.Before)
 		})},
 		{"GET " + v1 + "/settings", bearer, noBody(func(c call) (roster.Settings, error) {
 			return c.svc.GetSettings(c.ctx())
@@ -298,14 +310,26 @@ func (s *server) routes() []route {
 
 		// API tokens.
 		{"GET " + v1 + "/tokens", bearer, noBody(func(c call) ([]roster.APIToken, error) {
-			return c.svc.ListTokens(c.ctx(), c.query("user"))
+			p := c.queryParser()
+			f := roster.TokenFilter{User: p.str("user"), Expiring: time.Duration(p.int("expiring_seconds")) * time.Second}
+			if p.err != nil {
+				return nil, p.err
+			}
+			return c.svc.ListTokens(c.ctx(), f)
 		})},
 		{"POST " + v1 + "/tokens", bearer, withBody(func(c call, in wire.CreateToken) (roster.APIToken, error) {
 			ttl, err := seconds(in.TTLSeconds)
 			if err != nil {
 				return roster.APIToken{}, err
 			}
-			return c.svc.CreateToken(c.ctx(), roster.CreateToken{User: in.User, Name: in.Name, TTL: ttl})
+			p := roster.CreateToken{User: in.User, Name: in.Name, TTL: ttl, ExpiresAt: in.ExpiresAt}
+			if in.Scope != nil {
+				p.Scope = *in.Scope
+				if p.Scope == nil {
+					p.Scope = []string{} // [] is a scope of nothing, refused; never none
+				}
+			}
+			return c.svc.CreateToken(c.ctx(), p)
 		})},
 		{"DELETE " + v1 + "/tokens/{id}", bearer, noBody(func(c call) (roster.TokenResult, error) {
 			id, err := c.pathID("id")
@@ -314,12 +338,16 @@ func (s *server) routes() []route {
 			}
 			return c.svc.RevokeToken(c.ctx(), id)
 		})},
-		{"POST " + v1 + "/tokens/{id}/rotate", bearer, noBody(func(c call) (roster.APIToken, error) {
+		{"POST " + v1 + "/tokens/{id}/rotate", bearer, optionalBody(func(c call, in wire.RotateToken) (roster.APIToken, error) {
 			id, err := c.pathID("id")
 			if err != nil {
 				return roster.APIToken{}, err
 			}
-			return c.svc.RotateToken(c.ctx(), id)
+			ttl, err := seconds(in.TTLSeconds)
+			if err != nil {
+				return roster.APIToken{}, err
+			}
+			return c.svc.RotateToken(c.ctx(), roster.RotateToken{ID: id, TTL: ttl, ExpiresAt: in.ExpiresAt})
 		})},
 
 		// Organisations: system administrators manage them all, an

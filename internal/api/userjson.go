@@ -82,6 +82,10 @@ func appendUser(b []byte, u roster.User) ([]byte, error) {
 	if b, err = appendTime(b, u.DeactivatedAt); err != nil {
 		return b, err
 	}
+	b = append(b, `,"expires_at":`...)
+	if b, err = appendTime(b, u.ExpiresAt); err != nil {
+		return b, err
+	}
 	return append(b, '}'), nil
 }
 

@@ -104,7 +104,8 @@ user.deactivate, or a family such as user.*.`,
 	_ = list.RegisterFlagCompletionFunc("actor", completeUsers(f))
 	_ = list.RegisterFlagCompletionFunc("target", completeUsers(f))
 	_ = list.RegisterFlagCompletionFunc("action", completeActions)
-	return withExample(group("audit", "audits", "Read the audit log", list),
+	return withExample(group("audit", "audits", "Read, stream, verify and prune the audit log", list,
+		newCmdAuditTail(f), newCmdAuditExport(f), newCmdAuditVerify(f), newCmdAuditPrune(f)),
 		`  roster audit list --since 24h
   roster audit list --action 'user.*' --limit 5`)
 }

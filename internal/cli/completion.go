@@ -80,7 +80,18 @@ var (
 	activeUser      = users(roster.StatusActive)
 	deactivatedUser = users(roster.StatusDeactivated)
 	invitedUser     = users(roster.StatusInvited)
+	expiredUser     = users(roster.StatusExpired)
 )
+
+// fixed offers the same values at one position, whatever came before.
+func fixed(values ...string) candidates {
+	return func(*Factory, *cobra.Command, []string, string) []string { return slices.Clone(values) }
+}
+
+// reactivatableUser: deactivated and expired users.
+func reactivatableUser(f *Factory, cmd *cobra.Command, args []string, prefix string) []string {
+	return append(deactivatedUser(f, cmd, args, prefix), expiredUser(f, cmd, args, prefix)...)
+}
 
 // deactivatableUser: active and invited users; a deactivated one is
 // already so.
@@ -274,7 +285,7 @@ func liveToken(f *Factory, cmd *cobra.Command, _ []string, _ string) []string {
 	if err != nil {
 		return nil
 	}
-	ts, err := svc.ListTokens(cmd.Context(), "")
+	ts, err := svc.ListTokens(cmd.Context(), roster.TokenFilter{})
 	if err != nil {
 		return nil
 	}
@@ -334,7 +345,8 @@ func fixedCompletion(values ...string) completeFunc {
 // their families, for audit list --action. TestAuditActions checks the
 // list against the actions the core writes.
 var auditActions = []string{
-	"account.password", "account.signin", "account.signin_link", "account.signin_link.send", "account.signout",
+	"account.password", "account.signin",
+	"audit.prune", "account.signin_link", "account.signin_link.send", "account.signout",
 	"invite.accept", "invite.create", "invite.resend", "invite.revoke", "invite.send",
 	"org.create", "org.delete", "org.resume", "org.suspend", "org.update",
 	"permission.create", "permission.delete",
@@ -343,7 +355,7 @@ var auditActions = []string{
 	"role.assign", "role.create", "role.delete", "role.reassign", "role.unassign", "role.update",
 	"settings.set", "store.init",
 	"token.create", "token.revoke", "token.rotate",
-	"user.create", "user.deactivate", "user.delete", "user.reactivate", "user.reset_link", "user.reset_link.send",
+	"user.create", "user.deactivate", "user.delete", "user.reactivate", "user.set_expiry", "user.reset_link", "user.reset_link.send",
 	"user.reset_password", "user.set_password", "user.set_role", "user.update",
 }
 

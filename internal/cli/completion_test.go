@@ -142,6 +142,8 @@ func TestCompletion(t *testing.T) {
 		{cmd: "user deactivate", want: without(everyone, "dave@example.com")},
 		{cmd: "user deactivate", args: []string{"alice@example.com"}, want: without(everyone, "dave@example.com", "alice@example.com")},
 		{cmd: "user reactivate", want: []string{"dave@example.com"}},
+		{cmd: "user set-expiry", want: everyone},
+		{cmd: "user set-expiry", args: []string{"alice@example.com"}, want: []string{"30d", "90d", "never"}},
 		{cmd: "user delete", want: everyone},
 		{cmd: "user delete", args: []string{"ivy@example.com"}, want: without(everyone, "ivy@example.com")},
 		{cmd: "invite resend", want: []string{"ivy@example.com", "rex@example.com"}},
@@ -193,7 +195,7 @@ func TestCompletion(t *testing.T) {
 		{cmd: "", flag: "context", want: contexts},
 		{cmd: "", flag: "server", want: servers},
 		{cmd: "", flag: "org", want: orgs},
-		{cmd: "user list", flag: "status", want: []string{"active", "deactivated", "invited"}},
+		{cmd: "user list", flag: "status", want: []string{"active", "deactivated", "expired", "invited"}},
 		{cmd: "user list", flag: "role", want: roles},
 		{cmd: "user list", flag: "project", want: projects},
 		{cmd: "user create", flag: "role", want: roles},
@@ -215,6 +217,8 @@ func TestCompletion(t *testing.T) {
 		{cmd: "logout", flag: "context", want: contexts},
 		{cmd: "import", flag: "format", want: []string{"csv", "jsonl"}},
 		{cmd: "export", flag: "output", want: []string{"csv", "jsonl", "yaml"}},
+		{cmd: "audit export", flag: "output", want: []string{"csv", "jsonl"}},
+		{cmd: "audit tail", flag: "output", want: []string{"jsonl", "text"}},
 	}
 	for _, flag := range fileFlags {
 		cases = append(cases, completionCase{flag: flag, files: true}) // wherever it is

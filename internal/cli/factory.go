@@ -77,6 +77,9 @@ type Factory struct {
 	cfgErr  error
 
 	db store.Admin
+	// cores are the local cores made over db, whose queued refusals Close
+	// records.
+	cores []*core.Core
 
 	now func() time.Time
 
@@ -422,7 +425,9 @@ func (f *Factory) newService(ctx context.Context, create bool, org string) (rost
 	if err != nil {
 		return nil, err
 	}
-	return core.New(db, core.WithClock(f.now)).As(core.Actor{User: cfg.As, Name: "local:" + osUser(), Org: org}), nil
+	c := core.New(db, core.WithClock(f.now))
+	f.cores = append(f.cores, c)
+	return c.As(core.Actor{User: cfg.As, Name: "local:" + osUser(), Org: org}), nil
 }
 
 func osUser() string {
@@ -437,6 +442,10 @@ func osUser() string {
 
 // Close releases what the factory opened.
 func (f *Factory) Close() {
+	// A refusal is audited after its transaction: before the store closes.
+	for _, c := range f.cores {
+		c.FlushDenials()
+	}
 	if f.db != nil {
 		f.db.Close()
 	}

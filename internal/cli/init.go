@@ -86,7 +86,7 @@ func initRun(cmd *cobra.Command, f *Factory, opts *initOptions) error {
 			return err
 		}
 		if !done {
-			if tokenFile, err = createTokenFile(opts.tokenFile); err != nil {
+			if tokenFile, err = createTokenFile(opts.tokenFile, "--token-file"); err != nil {
 				return err
 			}
 			defer func() {
@@ -164,9 +164,9 @@ func (f *Factory) initialised(ctx context.Context, path, org string) (bool, erro
 	return len(owners.Items) > 0, nil
 }
 
-// createTokenFile makes path for a new token: 0600, and never over an
-// existing file (O_EXCL, which also refuses a symbolic link).
-func createTokenFile(path string) (*os.File, error) {
+// createTokenFile makes path, given by flag, for a new token: 0600, and
+// never over an existing file (O_EXCL, which also refuses a symbolic link).
+func createTokenFile(path, flag string) (*os.File, error) {
 	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		return fh, nil
@@ -175,20 +175,20 @@ func createTokenFile(path string) (*os.File, error) {
 	switch {
 	case errors.Is(err, fs.ErrExist):
 		return nil, roster.Errorf(roster.ErrConflict, "token file %s already exists; nothing was done", path).
-			WithHint("remove it, or give another --token-file: roster never overwrites a token file")
+			WithHint("remove it, or give another %s: roster never overwrites a token file", flag)
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		return nil, usagef("cannot create token file %s: directory %s does not exist; nothing was done", path, dir).
-			withHint("create the directory, or give another --token-file")
+			withHint("create the directory, or give another %s", flag)
 	case errors.Is(err, fs.ErrPermission):
 		return nil, roster.Errorf(roster.ErrUnavailable, "cannot create token file %s: permission denied; nothing was done", path).
-			WithHint("give a --token-file in a directory you can write to")
+			WithHint("give a %s in a directory you can write to", flag)
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
 	return nil, roster.Errorf(roster.ErrUnavailable, "cannot create token file %s: %v; nothing was done", path, err).
-		WithHint("give a --token-file on a writable file system")
+		WithHint("give a %s on a writable file system", flag)
 }
 
 // writeToken fills the token file made by createTokenFile, and closes it.

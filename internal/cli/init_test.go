@@ -10,7 +10,7 @@ import (
 // getting one has its exit code (issue 8, item 6).
 func TestCreateTokenFile(t *testing.T) {
 	dir := t.TempDir()
-	fh, err := createTokenFile(filepath.Join(dir, "new.tok"))
+	fh, err := createTokenFile(filepath.Join(dir, "new.tok"), "--token-file")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestCreateTokenFile(t *testing.T) {
 			if tt.skip {
 				t.Skip("running as root")
 			}
-			fh, err := createTokenFile(tt.path)
+			fh, err := createTokenFile(tt.path, "--token-file")
 			if err == nil {
 				fh.Close()
 				t.Fatalf("created %s", tt.path)

@@ -436,6 +436,10 @@ roles and projects since it last looked (which are then marked seen).`,
 			if err != nil {
 				return err
 			}
+			if p.Scope != nil {
+				f.infof("this token is scoped to %s; of your permissions it leaves out %s",
+					strings.Join(p.Scope, ","), orNone(p.ScopeRemoved))
+			}
 			v := accountView{Principal: p, Notices: notices}
 			return f.printOne(v, accountRows(v))
 		}),
@@ -515,6 +519,14 @@ func accountRows(v accountView) output.Rows {
 	policy := fmt.Sprintf("%d-%d characters", p.PasswordPolicy.MinLength, p.PasswordPolicy.MaxLength)
 	rows.Add(p.Name, p.Name, p.Via, email, roles, strings.Join(p.Permissions, ","), policy, last, strings.Join(notices, "\n"))
 	return rows
+}
+
+// orNone lists names, or says there are none.
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ",")
 }
 
 func principalRows(p roster.Principal) output.Rows { return accountRows(accountView{Principal: p}) }

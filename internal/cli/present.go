@@ -26,7 +26,7 @@ func joinLinks(links map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-var userHeader = []string{"ID", "EMAIL", "USERNAME", "NAME", "ROLES", "STATUS", "PASSWORD", "LINKS", "CREATED"}
+var userHeader = []string{"ID", "EMAIL", "USERNAME", "NAME", "ROLES", "STATUS", "PASSWORD", "LINKS", "CREATED", "EXPIRES"}
 
 func userRow(r *output.Rows, u roster.User) {
 	pw := "no"
@@ -37,7 +37,7 @@ func userRow(r *output.Rows, u roster.User) {
 		pw += " (must change)"
 	}
 	r.Add(u.Email, strconv.FormatInt(u.ID, 10), u.Email, u.Username, u.Name, strings.Join(u.Roles, ","),
-		string(u.Status), pw, joinLinks(u.Links), formatTime(&u.CreatedAt))
+		string(u.Status), pw, joinLinks(u.Links), formatTime(&u.CreatedAt), formatTime(u.ExpiresAt))
 }
 
 func userRows(users []roster.User) output.Rows {

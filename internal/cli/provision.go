@@ -32,8 +32,10 @@ func newCmdImport(f *Factory) *cobra.Command {
 		Long: `Create and change users from a file: CSV with a header line, or JSON lines
 (one object per line). The format comes from the name (.csv, .jsonl) or
 --format. Columns (fields): email, name, username, roles, projects, links,
-status, password_hash; in CSV, lists are separated by ';' and links are
-kind=value (github=alice;employee=42).
+status, expires, password_hash; in CSV, lists are separated by ';' and links
+are kind=value (github=alice;employee=42). expires is when the account
+expires: an RFC 3339 time, a date (its start, UTC), a duration from the
+import (30d), or never; export writes the instant.
 
 Every line is checked, and the rules too, in one transaction: if any line is
 bad, each bad line is reported with its number and nothing is written.

@@ -239,7 +239,8 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 		f.IO.Infof("stopping at once on a second signal (%s): requests in flight are cut off", sig)
 		exitNow(ExitError)
 	}
-	pages.Wait() // the sign-in links still being mailed
+	pages.Wait()     // the sign-in links still being mailed
+	c.FlushDenials() // the refusals still to be audited
 	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}

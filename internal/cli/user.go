@@ -23,6 +23,7 @@ func newCmdUser(f *Factory) *cobra.Command {
 		newCmdUserResetLink(f),
 		newCmdUserDeactivate(f),
 		newCmdUserReactivate(f),
+		newCmdUserSetExpiry(f),
 		newCmdUserDelete(f),
 	), `  roster user create alice@example.com --name Alice --no-password
   roster user list --status active
@@ -32,6 +33,7 @@ func newCmdUser(f *Factory) *cobra.Command {
 type userListOptions struct {
 	filter   roster.UserFilter
 	status   string
+	expiring string
 	all      bool
 	pageInfo bool
 }
@@ -50,11 +52,19 @@ array of users; with --page-info it prints an object instead,
 the last page, so that a script can tell a list that was cut short (-o
 yaml likewise).`,
 		Example: `  roster user list --status active --role admin
+  roster user list --expiring 30d
   roster user list --status invited -o name | tr '\n' '\0' | xargs -0 roster user deactivate --
   roster user list --limit 100 -o json --page-info | jq -r .next_cursor`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.filter.Status = roster.Status(opts.status)
+			if opts.expiring != "" {
+				d, err := roster.ParseDuration(opts.expiring)
+				if err != nil || d <= 0 {
+					return usagef("invalid --expiring %q: give a duration such as 30d or 12h", opts.expiring)
+				}
+				opts.filter.Expiring = d
+			}
 			if opts.all && opts.filter.After != "" {
 				return usagef("--all and --after cannot be used together")
 			}
@@ -62,11 +72,12 @@ yaml likewise).`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&opts.status, "status", "", "only users with this `status`: invited, active or deactivated")
+	fs.StringVar(&opts.status, "status", "", "only users with this `status`: invited, active, expired or deactivated")
+	fs.StringVar(&opts.expiring, "expiring", "", "only users whose account expires within `DURATION` (30d), not yet expired")
 	fs.StringVar(&opts.filter.Role, "role", "", "only holders of `ROLE`")
 	fs.StringVar(&opts.filter.Project, "project", "", "only members of `PROJECT`")
 	addPagingFlags(cmd, opts)
-	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("invited", "active", "deactivated"))
+	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("invited", "active", "expired", "deactivated"))
 	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
 	_ = cmd.RegisterFlagCompletionFunc("project", completeProjects(f))
 	return cmd
@@ -242,6 +253,8 @@ func newCmdUserCreate(f *Factory) *cobra.Command {
 		Use:   "create EMAIL",
 		Short: "Create a user",
 		Long: `Create an active user. Without --role the user gets the member role.
+With --expires the account stops working at that instant: a date (its
+start, UTC), an RFC 3339 time, or a duration from now (30d, 12h).
 
 The password comes from --password-stdin, --password-file, --random-password
 (printed once), or a prompt on the terminal; --no-password makes an account
@@ -249,7 +262,8 @@ without one. With --if-not-exists an existing user of that email is left as
 it is, the command succeeds, and any difference from what was asked (roles,
 name, username, links, projects) is reported on stderr.`,
 		Example: `  roster user create alice@example.com --name Alice --role admin --random-password
-  printf '%s' "$PW" | roster user create bob@example.com --password-stdin --link github=bob`,
+  printf '%s' "$PW" | roster user create bob@example.com --password-stdin --link github=bob
+  roster user create carol@example.com --no-password --expires 2026-09-30`,
 		Args: exactArgs(1, "EMAIL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			links, err := parseLinks(opts.links)
@@ -271,6 +285,7 @@ name, username, links, projects) is reported on stderr.`,
 	fs.StringArrayVar(&opts.params.Projects, "project", nil, "add the user to `PROJECT` (repeatable)")
 	fs.BoolVar(&opts.params.MustChangePassword, "must-change-password", false, "make the user change the password at next sign-in")
 	fs.BoolVar(&opts.params.IfNotExists, "if-not-exists", false, "succeed without change when the email already exists")
+	fs.StringVar(&opts.params.Expires, "expires", "", "the account expires at `WHEN`: a date, an RFC 3339 time or a duration (30d)")
 	opts.password.addFlags(cmd, true, true)
 	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
 	_ = cmd.RegisterFlagCompletionFunc("project", completeProjects(f))
@@ -474,12 +489,37 @@ data is kept. Deactivating a deactivated user changes nothing.`,
 
 func newCmdUserReactivate(f *Factory) *cobra.Command {
 	return newUserBatch(f, "reactivate USER...", "Reactivate deactivated users",
-		"Reactivate deactivated users. The seat limit applies.",
+		`Reactivate deactivated or expired users. The seat limit applies. An
+expiry that has passed is removed.`,
 		`  roster user reactivate bob@example.com`,
-		"reactivated", "already active", deactivatedUser,
+		"reactivated", "already active", reactivatableUser,
 		func(cmd *cobra.Command, svc roster.Service, ref string) (roster.UserResult, error) {
 			return svc.ReactivateUser(cmd.Context(), ref)
 		})
+}
+
+func newCmdUserSetExpiry(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set-expiry USER WHEN",
+		Short: "Set when a user's account expires",
+		Long: `Set when a user's account expires: WHEN is a date (its start, UTC), an
+RFC 3339 time, a duration from now (30d, 12h), or never. From that instant
+the user can no longer sign in or use tokens, no longer takes a seat, and
+reads as expired; nothing needs to run for it. Giving an expired user a
+later expiry, or never, brings them back, and the seat limit applies.`,
+		Example: `  roster user set-expiry contractor@example.com 2026-09-30
+  roster user set-expiry contractor@example.com 30d
+  roster user set-expiry contractor@example.com never`,
+		Args:              exactArgs(2, "USER", "WHEN"),
+		ValidArgsFunction: positional(f, false, anyUser, fixed("never", "30d", "90d")),
+		RunE: f.withService(func(cmd *cobra.Command, svc roster.Service, args []string) error {
+			res, err := svc.SetExpiry(cmd.Context(), args[0], args[1])
+			if err != nil {
+				return err
+			}
+			return f.printUserResults([]roster.UserResult{res}, true, "set the expiry of", "already expires then")
+		}),
+	}
 }
 
 func newCmdUserDelete(f *Factory) *cobra.Command {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
 	"github.com/roster-dev/roster/internal/store/storetest"
+	"github.com/roster-dev/roster/internal/testkit"
 )
 
 // TestContract runs the behaviour every roster.Service must show against
@@ -76,25 +76,12 @@ type remoteEnv struct {
 	t     *testing.T
 	core  *core.Core
 	url   string
-	clock *clock
+	clock *testkit.WallClock
 	admin roster.Service
 	org   string // remoteHarness.org
 	// openapi checks every request the clients send, and every answer,
 	// against docs/openapi.yaml.
 	openapi *openapitest.Validator
-}
-
-// clock is a settable clock, safe for concurrent use: the server's
-// handlers read it while a test moves it.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
 }
 
 func (h remoteHarness) New(t *testing.T) contract.Env {
@@ -105,8 +92,8 @@ func (h remoteHarness) New(t *testing.T) contract.Env {
 	}
 	ctx := context.Background()
 	db := h.open(t)
-	clk := &clock{}
-	c := core.New(db, core.WithClock(clk.now), core.WithServer(""))
+	clk := &testkit.WallClock{}
+	c := core.New(db, core.WithClock(clk.Now), core.WithServer(""))
 	// Initialising is done on the store's host, as roster init does.
 	sys := c.As(core.Actor{Name: "local:test"})
 	first := owner
@@ -148,19 +135,20 @@ func (e *remoteEnv) Owner() string { return owner }
 func (e *remoteEnv) Server() bool { return true }
 
 func (e *remoteEnv) Advance(d time.Duration) {
-	e.clock.mu.Lock()
-	e.clock.offset += d
-	e.clock.mu.Unlock()
+	e.clock.Advance(d)
 }
+
+func (e *remoteEnv) Freeze() { e.clock.Freeze() }
 
 // As is a client with a fresh token of user, minted on the store's host
 // by the local administrator, as roster token create --user would (the
 // user's own token create is refused while they must change their
-// password, R17). The longest lifetime keeps it alive across Advance.
+// password, R17). The longest lifetime tokens.max_ttl allows by default keeps it alive
+// across Advance.
 func (e *remoteEnv) As(user string) roster.Service {
 	e.t.Helper()
 	tok, err := e.core.As(core.Actor{Name: "local:test", Org: e.org}).CreateToken(context.Background(),
-		roster.CreateToken{User: user, Name: "contract", TTL: roster.MaxTokenTTL})
+		roster.CreateToken{User: user, Name: "contract", TTL: roster.DefaultTokenMaxTTL})
 	switch {
 	case errors.Is(err, roster.ErrNotFound), errors.Is(err, roster.ErrConflict):
 		// No such user, or not active: no token can act as them, so the

@@ -43,7 +43,7 @@ func (c *Client) Notices(ctx context.Context, markSeen bool) ([]roster.Notice, e
 func (c *Client) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error) {
 	p, err := do[wire.Page[roster.User]](ctx, c, http.MethodGet, query("/users",
 		"status", string(f.Status), "role", f.Role, "project", f.Project, "search", f.Search,
-		"limit", itoa(f.Limit), "after", f.After), nil)
+		"limit", itoa(f.Limit), "after", f.After, "expiring_seconds", itoa(int(seconds(f.Expiring)))), nil)
 	return roster.Page[roster.User]{Items: p.Items, Next: p.Next}, err
 }
 
@@ -70,7 +70,7 @@ func (c *Client) CreateUser(ctx context.Context, p roster.CreateUser) (roster.Us
 	return changeUser(ctx, c, http.MethodPost, "/users", wire.CreateUser{
 		Email: p.Email, Name: p.Name, Username: p.Username, Roles: p.Roles, Projects: p.Projects,
 		Links: p.Links, Password: p.Password, RandomPassword: p.RandomPassword,
-		MustChangePassword: p.MustChangePassword, IfNotExists: p.IfNotExists,
+		MustChangePassword: p.MustChangePassword, IfNotExists: p.IfNotExists, Expires: p.Expires,
 	})
 }
 
@@ -100,6 +100,10 @@ func (c *Client) DeactivateUser(ctx context.Context, ref, reason string) (roster
 
 func (c *Client) ReactivateUser(ctx context.Context, ref string) (roster.UserResult, error) {
 	return changeUser(ctx, c, http.MethodPost, segments("users", ref, "reactivate"), nil)
+}
+
+func (c *Client) SetExpiry(ctx context.Context, ref, expires string) (roster.UserResult, error) {
+	return changeUser(ctx, c, http.MethodPost, segments("users", ref, "expiry"), wire.Expiry{Expires: expires})
 }
 
 func (c *Client) DeleteUser(ctx context.Context, ref string) (roster.User, error) {
@@ -305,20 +309,31 @@ func (c *Client) members(ctx context.Context, path string, refs []string) ([]ros
 // API tokens.
 
 func (c *Client) CreateToken(ctx context.Context, p roster.CreateToken) (roster.APIToken, error) {
-	return do[roster.APIToken](ctx, c, http.MethodPost, "/tokens",
-		wire.CreateToken{User: p.User, Name: p.Name, TTLSeconds: seconds(p.TTL)})
+	in := wire.CreateToken{User: p.User, Name: p.Name, TTLSeconds: seconds(p.TTL), ExpiresAt: p.ExpiresAt}
+	if p.Scope != nil {
+		in.Scope = &p.Scope
+	}
+	return do[roster.APIToken](ctx, c, http.MethodPost, "/tokens", in)
 }
 
-func (c *Client) ListTokens(ctx context.Context, user string) ([]roster.APIToken, error) {
-	return do[[]roster.APIToken](ctx, c, http.MethodGet, query("/tokens", "user", user), nil)
+func (c *Client) ListTokens(ctx context.Context, f roster.TokenFilter) ([]roster.APIToken, error) {
+	var expiring string
+	if f.Expiring != 0 {
+		expiring = strconv.FormatInt(seconds(f.Expiring), 10)
+	}
+	return do[[]roster.APIToken](ctx, c, http.MethodGet, query("/tokens", "user", f.User, "expiring_seconds", expiring), nil)
 }
 
 func (c *Client) RevokeToken(ctx context.Context, id int64) (roster.TokenResult, error) {
 	return do[roster.TokenResult](ctx, c, http.MethodDelete, segments("tokens", strconv.FormatInt(id, 10)), nil)
 }
 
-func (c *Client) RotateToken(ctx context.Context, id int64) (roster.APIToken, error) {
-	return do[roster.APIToken](ctx, c, http.MethodPost, segments("tokens", strconv.FormatInt(id, 10), "rotate"), nil)
+func (c *Client) RotateToken(ctx context.Context, p roster.RotateToken) (roster.APIToken, error) {
+	var body any
+	if p.TTL != 0 || p.ExpiresAt != nil {
+		body = wire.RotateToken{TTLSeconds: seconds(p.TTL), ExpiresAt: p.ExpiresAt}
+	}
+	return do[roster.APIToken](ctx, c, http.MethodPost, segments("tokens", strconv.FormatInt(p.ID, 10), "rotate"), body)
 }
 
 func (c *Client) SetProjects(ctx context.Context, ref string, slugs []string) (roster.UserResult, error) {

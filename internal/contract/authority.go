@@ -37,7 +37,8 @@ type personAction struct {
 
 func ptr(s string) *string { return &s }
 
-// personActions are the ten actions of R14, tokens counted as three.
+// personActions are the ten actions of R14, tokens counted as three, and
+// setting an account's expiry, which ends access as deactivating does.
 var personActions = []personAction{
 	{"change roles", nil, func(s roster.Service, u string, _ int64) error {
 		_, err := s.UnassignRole(ctx, "tag", u)
@@ -74,6 +75,10 @@ var personActions = []personAction{
 		_, err := s.ReactivateUser(ctx, u)
 		return err
 	}},
+	{"set the expiry", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.SetExpiry(ctx, u, "30d")
+		return err
+	}},
 	{"delete", nil, func(s roster.Service, u string, _ int64) error {
 		_, err := s.DeleteUser(ctx, u)
 		return err
@@ -83,7 +88,7 @@ var personActions = []personAction{
 		return err
 	}},
 	{"rotate a token", adminToken, func(s roster.Service, _ string, id int64) error {
-		_, err := s.RotateToken(ctx, id)
+		_, err := s.RotateToken(ctx, roster.RotateToken{ID: id})
 		return err
 	}},
 	{"revoke a token", adminToken, func(s roster.Service, _ string, id int64) error {
@@ -246,7 +251,9 @@ var settingSamples = map[string]string{
 	"base_url": "https://people.example.com", "mail.from": "roster@example.com", "mail.host": "127.0.0.1",
 	"mail.password_file": "/etc/hostname", "mail.port": "2525", "mail.tls": "none", "mail.username": "roster",
 	"org.name": "Acme", "password.min_length": "12", "seats": "50", "invite.ttl": "3d", "invite.resend_ttl": "2d",
-	"reset.ttl": "2h", "signin.ttl": "20m", "session.idle": "2h", "session.ttl": "3d",
+	"reset.ttl": "2h", "signin.ttl": "20m", "session.idle": "2h", "session.ttl": "3d", "audit.retention": "400d",
+	// At least the harness's own tokens' lifetime (remote As), so they still mint.
+	"tokens.max_ttl": "400d",
 }
 
 // testSettingsAuthority is R16's matrix: every settings key, for every

@@ -89,7 +89,7 @@ func neighbourState(svc roster.Service) (neighbour, error) {
 			n.Invitations[i].Status = ""
 		}
 	}
-	n.Tokens, err6 = svc.ListTokens(ctx, "")
+	n.Tokens, err6 = svc.ListTokens(ctx, roster.TokenFilter{})
 	n.Settings, err7 = svc.GetSettings(ctx)
 	events, err8 := svc.ListAudit(ctx, roster.AuditFilter{Limit: 10000})
 	n.Events = len(events)

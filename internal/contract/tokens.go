@@ -31,13 +31,13 @@ func testTokenAuth(t *testing.T, e Env) {
 	wantErr(t, err, roster.ErrForbidden, "a viewer's token deactivating")
 	must(a.SetRoles(ctx, "ann@example.com", []string{roster.RoleAdmin}))(t)
 	must(s.CreateUser(ctx, roster.CreateUser{Email: "new@example.com"}))(t)
-	for _, l := range must(a.ListTokens(ctx, "ann@example.com"))(t) {
+	for _, l := range must(a.ListTokens(ctx, roster.TokenFilter{User: "ann@example.com"}))(t) {
 		if l.Token != "" {
 			t.Fatal("a listed token shows its secret")
 		}
 	}
 
-	rotated := must(e.As("ann@example.com").RotateToken(ctx, tok.ID))(t)
+	rotated := must(e.As("ann@example.com").RotateToken(ctx, roster.RotateToken{ID: tok.ID}))(t)
 	if rotated.Token == tok.Token || rotated.ID != tok.ID {
 		t.Fatalf("rotated: %+v", rotated)
 	}
@@ -95,22 +95,22 @@ func testTokenRules(t *testing.T, e Env) {
 		t.Fatal(err)
 	}
 	mine := must(mem.CreateToken(ctx, roster.CreateToken{Name: "mine"}))(t)
-	_, err = e.As("adm@example.com").RotateToken(ctx, mine.ID)
+	_, err = e.As("adm@example.com").RotateToken(ctx, roster.RotateToken{ID: mine.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.As("nobody-perms@example.com").ListTokens(ctx, "")
+	_, err = e.As("nobody-perms@example.com").ListTokens(ctx, roster.TokenFilter{})
 	wantErr(t, err, roster.ErrUnauthenticated, "an unknown actor")
 	create(t, a, "x@example.com")
 	mineX := must(e.As("x@example.com").CreateToken(ctx, roster.CreateToken{Name: "x"}))(t)
 	_, err = mem.RevokeToken(ctx, mineX.ID)
 	wantErr(t, err, roster.ErrNotFound, "someone else's token, without tokens.manage")
-	if l := must(mem.ListTokens(ctx, ""))(t); len(l) != 2 {
+	if l := must(mem.ListTokens(ctx, roster.TokenFilter{}))(t); len(l) != 2 {
 		t.Fatalf("a member lists %d own tokens; want 2", len(l))
 	}
-	_, err = mem.ListTokens(ctx, "x@example.com")
+	_, err = mem.ListTokens(ctx, roster.TokenFilter{User: "x@example.com"})
 	wantErr(t, err, roster.ErrForbidden, "listing someone else's tokens")
-	if l := must(a.ListTokens(ctx, ""))(t); len(l) != 3 {
+	if l := must(a.ListTokens(ctx, roster.TokenFilter{}))(t); len(l) != 3 {
 		t.Fatalf("the local administrator lists %d tokens; want 3", len(l))
 	}
 	_, err = a.CreateToken(ctx, roster.CreateToken{Name: "x", TTL: 5000 * 24 * time.Hour})

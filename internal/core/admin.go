@@ -191,9 +191,15 @@ func (s *service) Can(ctx context.Context, ref, perm, project string) (roster.De
 				return err
 			}
 		}
-		if d.Allowed && u.Status != roster.StatusActive {
+		if status := u.StatusAt(o.now); d.Allowed && status != roster.StatusActive {
 			d.Allowed = false
-			d.Reason = "the account is " + string(u.Status)
+			d.Reason = "the account is " + string(status)
+		}
+		// Asked of oneself through a scoped token, the answer is what the
+		// token may do.
+		if d.Allowed && o.act.is(u) && slices.Contains(o.act.removed, perm) {
+			d.Allowed = false
+			d.Reason = "this token's scope leaves it out"
 		}
 		return nil
 	})

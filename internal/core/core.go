@@ -33,6 +33,15 @@ type Core struct {
 	mailPassword string
 
 	catalog catalogCache
+
+	// bell rings at every write committed, waking audit tails; auditPoll
+	// is how often they look for other processes' writes.
+	bell      *bell
+	auditPoll time.Duration
+	// denials are the refusals waiting to be audited; noDenials turns
+	// their auditing off.
+	denials   denials
+	noDenials bool
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
@@ -81,7 +90,8 @@ func WithClock(now func() time.Time) Option { return func(c *Core) { c.now = now
 // New returns a Core over an open store.
 func New(db store.Store, opts ...Option) *Core {
 	// Requests run by Idempotent write through sessionStore.
-	c := &Core{db: sessionStore{db}, now: time.Now, send: mail.Send}
+	b := &bell{}
+	c := &Core{db: sessionStore{ringingStore{db, b}}, now: time.Now, send: mail.Send, bell: b}
 	for _, o := range opts {
 		o(c)
 	}
@@ -125,6 +135,10 @@ type service struct {
 	// self marks the operations R17 leaves to a user who must change their
 	// password: showing their account and changing the password.
 	self bool
+	// scope is the scope of the token acting (nil: none): the actor holds
+	// only the permissions of theirs it names, checked at every operation,
+	// so a role lost later narrows the token too.
+	scope []string
 }
 
 // resolving returns s without the user authentication found, for an
@@ -156,6 +170,23 @@ type actor struct {
 	// sys is the system administrator acting in another organisation as
 	// its owner would (R21): user is nil there, sys is who they are.
 	sys *store.UserRow
+	// scoped marks an actor acting through a scoped token; removed are
+	// the permissions they hold that the scope leaves out.
+	scoped  bool
+	removed []string
+}
+
+// narrow limits the actor to a token's scope (implications applied). An
+// owner's rank is no permission a scope can name: a scoped token has none.
+func (a *actor) narrow(scope []string) {
+	a.scoped, a.owner = true, false
+	for p := range a.perms {
+		if !slices.Contains(scope, p) {
+			delete(a.perms, p)
+			a.removed = append(a.removed, p)
+		}
+	}
+	slices.Sort(a.removed)
 }
 
 func (a *actor) has(perm string) bool { return a.super || a.perms[perm] }
@@ -192,6 +223,11 @@ type op struct {
 	myProjects map[string]bool // the actor's projects, once loaded
 	core       *Core
 	org        store.OrgRow // the organisation acted in
+
+	// deniedTarget and deniedTargetID are the user the rules were last
+	// checked against: who a refusal was about.
+	deniedTarget   string
+	deniedTargetID int64
 }
 
 func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Microsecond) }
@@ -220,6 +256,9 @@ func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op)
 	if o.act, err = s.resolve(o, write); err != nil {
 		return err
 	}
+	if s.scope != nil {
+		o.act.narrow(o.cat.Closure(s.scope))
+	}
 	if org.Status == roster.OrgSuspended && !o.act.super && o.act.sys == nil {
 		return suspended(org)
 	}
@@ -227,7 +266,11 @@ func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op)
 		return roster.Errorf(roster.ErrForbidden, "%s must change their password before doing anything else (R17)", u.Email).
 			WithHint("change it with roster account password")
 	}
-	return fn(o)
+	err = fn(o)
+	if errors.Is(err, roster.ErrForbidden) {
+		s.core.refused(ctx, o, err)
+	}
+	return err
 }
 
 func (s *service) newOp(ctx context.Context, tx store.Tx) (*op, error) {
@@ -283,8 +326,8 @@ func (s *service) principalUser(ctx context.Context, tx store.Tx) (store.UserRow
 		// missing: 503, not 401.
 		return u, err
 	}
-	if u.Status != roster.StatusActive {
-		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, u.Status)
+	if status := u.StatusAt(s.now()); status != roster.StatusActive {
+		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, status)
 	}
 	return u, nil
 }
@@ -316,6 +359,10 @@ func (o *op) effective(roles []string) []string {
 func (o *op) require(perm string) error {
 	if o.act.has(perm) {
 		return nil
+	}
+	if slices.Contains(o.act.removed, perm) {
+		return roster.Errorf(roster.ErrForbidden, "%s holds %s, but this token's scope leaves it out", o.act.name, perm).
+			WithHint("use a token whose --scope includes %s", perm)
 	}
 	return roster.Errorf(roster.ErrForbidden, "%s lacks the %s permission", o.act.name, perm).
 		WithHint("ask someone who holds %s", perm)
@@ -351,6 +398,7 @@ func (o *op) checkHolds(what string, perms []string) error {
 // lack, since whoever can set your password or mint your token can become
 // you. The error names the first permission missing.
 func (o *op) checkActOn(u store.UserRow, verb string) error {
+	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
 	if slices.Contains(u.Roles, roster.RoleOwner) && !o.act.owner {
 		return roster.Errorf(roster.ErrForbidden, "only owners can %s an owner (R5)", verb)
 	}
@@ -368,6 +416,7 @@ func (o *op) checkActOn(u store.UserRow, verb string) error {
 
 // checkNotSelf applies R3.
 func (o *op) checkNotSelf(u store.UserRow, verb string) error {
+	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
 	if o.act.is(u) {
 		return roster.Errorf(roster.ErrForbidden, "nobody can %s themselves (R3)", verb).
 			WithHint("ask another administrator")
@@ -377,10 +426,11 @@ func (o *op) checkNotSelf(u store.UserRow, verb string) error {
 
 // checkKeepsOwner applies R2 before u stops being an active owner.
 func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
-	if u.Status != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
+	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
+	if u.StatusAt(o.now) != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
 		return nil
 	}
-	n, err := o.tx.CountActiveOwners(o.ctx)
+	n, err := o.tx.CountActiveOwners(o.ctx, o.now)
 	if err != nil {
 		return err
 	}
@@ -405,7 +455,7 @@ func (o *op) checkSeats(more int) error {
 	if seats == 0 {
 		return nil
 	}
-	n, err := o.tx.CountActive(o.ctx)
+	n, err := o.tx.CountActive(o.ctx, o.now)
 	if err != nil {
 		return err
 	}
@@ -473,7 +523,7 @@ func (c *Core) settings(stored map[string]string) roster.Settings {
 // both logs (R21): the organisation's names them sys:<email>, the system
 // organisation's by their own name and with the organisation acted in.
 func (o *op) audit(action, target string, targetID int64, details map[string]any) error {
-	if addr, ok := o.ctx.Value(clientKey{}).(string); ok && addr != "" {
+	if addr := roster.ClientOf(o.ctx); addr != "" {
 		details = maps.Clone(details)
 		if details == nil {
 			details = map[string]any{}

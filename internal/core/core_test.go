@@ -3,7 +3,9 @@ package core_test
 import (
 	"context"
 	"encoding/json"
-	"sync"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
 	"github.com/roster-dev/roster/internal/store/storetest"
+	"github.com/roster-dev/roster/internal/testkit"
 )
 
 // localHarness runs the contract on the core in-process, over a store made
@@ -23,31 +26,19 @@ type localHarness struct {
 
 type localEnv struct {
 	c     *core.Core
-	clock *clock
-}
-
-// clock is a settable clock, safe for concurrent use.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
+	clock *testkit.WallClock
 }
 
 func (e localEnv) Advance(d time.Duration) {
-	e.clock.mu.Lock()
-	e.clock.offset += d
-	e.clock.mu.Unlock()
+	e.clock.Advance(d)
 }
+
+func (e localEnv) Freeze() { e.clock.Freeze() }
 
 func (h localHarness) New(t *testing.T) contract.Env {
 	db := h.open(t)
-	clk := &clock{}
-	e := localEnv{c: core.New(db, core.WithClock(clk.now)), clock: clk}
+	clk := &testkit.WallClock{}
+	e := localEnv{c: core.New(db, core.WithClock(clk.Now)), clock: clk}
 	if _, err := e.Admin().Init(context.Background(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -82,4 +73,60 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestDenialsAudited checks that a refusal is audited as <action>.denied,
+// naming who tried, on whom, and why, and that an actor refused again
+// and again is recorded a burst at a time, the rest counted.
+func TestDenialsAudited(t *testing.T) {
+	db := storetest.SQLite(t)
+	c := core.New(db)
+	admin := c.As(core.Actor{Name: "local:root"})
+	if _, err := admin.Init(t.Context(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"mgr@example.com", "ann@example.com"} {
+		role := roster.RoleMember
+		if email == "mgr@example.com" {
+			role = roster.RoleAdmin
+		}
+		if _, err := admin.CreateUser(t.Context(), roster.CreateUser{Email: email, Roles: []string{role}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mgr := c.As(core.Actor{User: "mgr@example.com", Name: "mgr@example.com"})
+	_, refusal := mgr.DeactivateUser(t.Context(), "owner@example.com", "")
+	if !errors.Is(refusal, roster.ErrForbidden) {
+		t.Fatalf("an admin deactivating the owner: %v", refusal)
+	}
+	c.FlushDenials()
+	events, err := admin.ListAudit(t.Context(), roster.AuditFilter{Action: "user.deactivate.denied", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("denials recorded: %+v, want one", events)
+	}
+	e := events[0]
+	if e.Actor != "mgr@example.com" || e.Target != "owner@example.com" || !strings.Contains(refusal.Error(), fmt.Sprint(e.Details["reason"])) || !strings.Contains(fmt.Sprint(e.Details["reason"]), "R5") {
+		t.Errorf("denial %+v: want mgr on the owner, with the reason", e)
+	}
+	// A flood: the burst is recorded, the rest suppressed.
+	const flood = 200
+	for range flood {
+		if _, err := mgr.SetRoles(t.Context(), "mgr@example.com", []string{roster.RoleOwner}); !errors.Is(err, roster.ErrForbidden) {
+			t.Fatalf("an admin making themselves owner: %v", err)
+		}
+	}
+	c.FlushDenials()
+	events, err = admin.ListAudit(t.Context(), roster.AuditFilter{Action: "user.set_role.denied", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) == 0 || len(events) >= flood {
+		t.Errorf("%d of %d refusals recorded, want a burst and no more", len(events), flood)
+	}
+	if v, err := admin.VerifyAudit(t.Context()); err != nil || !v.Intact {
+		t.Errorf("verify after denials: %+v, %v", v, err)
+	}
 }

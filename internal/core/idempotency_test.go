@@ -20,18 +20,19 @@ import (
 	"github.com/roster-dev/roster/internal/store/postgres"
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
 	"github.com/roster-dev/roster/internal/store/storetest"
+	"github.com/roster-dev/roster/internal/testkit"
 )
 
 // idemEnv is a core whose owner acts through a token, as over HTTP.
 type idemEnv struct {
 	c     *core.Core
-	clock *clock
+	clock *testkit.WallClock
 	owner roster.Service
 }
 
 func newIdemEnv(t *testing.T, open func(t *testing.T) store.Admin) idemEnv {
-	clk := &clock{}
-	c := core.New(open(t), core.WithClock(clk.now))
+	clk := &testkit.WallClock{}
+	c := core.New(open(t), core.WithClock(clk.Now))
 	admin := c.As(core.Actor{Name: "local:test"})
 	if _, err := admin.Init(t.Context(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
 		t.Fatal(err)
@@ -104,9 +105,7 @@ func TestIdempotentCommitsWithAnswer(t *testing.T) {
 			t.Fatalf("another request: %v, %d runs; want ErrKeyReused", err, runs)
 		}
 		// A day later the key is forgotten.
-		e.clock.mu.Lock()
-		e.clock.offset += core.OutcomeTTL + time.Minute
-		e.clock.mu.Unlock()
+		e.clock.Advance(core.OutcomeTTL + time.Minute)
 		a, replayed, err = e.c.Idempotent(ctx, e.owner, idemKey, request("create apollo"), do)
 		if err != nil || replayed || a.Status != http.StatusConflict || runs != 2 {
 			t.Fatalf("a day later: %d %q, replayed %v, %v; want it run again, and conflict", a.Status, a.Body, replayed, err)

@@ -478,7 +478,7 @@ func (o *op) checkCreator(l store.Link, u store.UserRow, perm string, grant []st
 		return denied // the creator was deleted
 	}
 	creator, err := o.tx.UserByRef(o.ctx, strconv.FormatInt(l.CreatedBy, 10))
-	if err != nil || creator.Status != roster.StatusActive {
+	if err != nil || creator.StatusAt(o.now) != roster.StatusActive {
 		return denied
 	}
 	as := &op{ctx: o.ctx, tx: o.tx, cat: o.cat, now: o.now, core: o.core, act: o.principal(creator, "")}

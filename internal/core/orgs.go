@@ -218,7 +218,7 @@ func (o *op) orgView(org store.OrgRow) (roster.Org, error) {
 	if v.Users, err = in.UserCount(o.ctx); err != nil {
 		return v, err
 	}
-	if v.ActiveUsers, err = in.CountActive(o.ctx); err != nil {
+	if v.ActiveUsers, err = in.CountActive(o.ctx, o.now); err != nil {
 		return v, err
 	}
 	if v.Projects, err = in.CountProjects(o.ctx); err != nil {

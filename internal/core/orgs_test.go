@@ -14,6 +14,7 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
 	"github.com/roster-dev/roster/internal/store/storetest"
+	"github.com/roster-dev/roster/internal/testkit"
 )
 
 // orgHarness runs the contract inside an organisation that is not the
@@ -32,8 +33,8 @@ type orgEnv struct {
 
 func (h orgHarness) New(t *testing.T) contract.Env {
 	db := h.open(t)
-	clk := &clock{}
-	c := core.New(db, core.WithClock(clk.now))
+	clk := &testkit.WallClock{}
+	c := core.New(db, core.WithClock(clk.Now))
 	sys := c.As(core.Actor{Name: "local:test"})
 	if _, err := sys.Init(ctx, roster.InitParams{OwnerEmail: "root@example.com", RandomPassword: true}); err != nil {
 		t.Fatal(err)
@@ -121,7 +122,7 @@ func snapshot(t *testing.T, svc roster.Service) neighbour {
 	errs = append(errs, err)
 	n.Invitations, err = svc.ListInvitations(ctx, "")
 	errs = append(errs, err)
-	n.Tokens, err = svc.ListTokens(ctx, "")
+	n.Tokens, err = svc.ListTokens(ctx, roster.TokenFilter{})
 	errs = append(errs, err)
 	n.Settings, err = svc.GetSettings(ctx)
 	errs = append(errs, err)

@@ -83,8 +83,11 @@ func (o *op) checkMembers(p store.ProjectRow) error {
 	return o.require(roster.PermProjectsMembers)
 }
 
-// view hides from a user's project list the projects the actor may not see.
+// view is a user as the actor sees them: their status read at o.now
+// (expired from the instant of their expiry on), and without the projects
+// the actor may not see.
 func (o *op) view(u roster.User) (roster.User, error) {
+	u.Status = u.StatusAt(o.now)
 	if o.seesAll() || len(u.Projects) == 0 {
 		return u, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/roster/records"
@@ -146,7 +147,7 @@ type pendingEvent struct {
 // event records an event as o.audit would, later (see events).
 func (b *batch) event(action, target string, about *newUser, details map[string]any) {
 	o := b.o
-	if addr, ok := o.ctx.Value(clientKey{}).(string); ok && addr != "" {
+	if addr := roster.ClientOf(o.ctx); addr != "" {
 		details["client"] = addr
 	}
 	b.events = append(b.events, pendingEvent{AuditEntry: store.AuditEntry{
@@ -400,6 +401,13 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 	if status == "" {
 		status = roster.StatusActive
 	}
+	var expires *time.Time
+	if rec.Expires != "" {
+		var err error
+		if expires, err = roster.ExpiryAt(rec.Expires, o.now); err != nil {
+			return nil, err
+		}
+	}
 	// A deactivated user joins projects as if active, then is
 	// deactivated: R8 keeps deactivated users out of projects, but an
 	// exported deactivated user's memberships are kept data.
@@ -408,7 +416,7 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 		joining = roster.StatusActive
 	}
 	u := &newUser{row: store.UserRow{User: roster.User{Email: rec.Email, Name: rec.Name, Username: rec.Username, Roles: roles,
-		Links: rec.Links, Status: status, CreatedAt: o.now, UpdatedAt: o.now}, PasswordHash: rec.PasswordHash}}
+		Links: rec.Links, Status: status, CreatedAt: o.now, UpdatedAt: o.now, ExpiresAt: expires}, PasswordHash: rec.PasswordHash}}
 	if status == roster.StatusDeactivated {
 		u.row.StatusBefore, u.row.DeactivatedAt = roster.StatusActive, &o.now
 	}
@@ -430,11 +438,15 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 	if len(rec.Links) > 0 {
 		details["links"] = rec.Links
 	}
+	if expires != nil {
+		details["expires_at"] = expires
+	}
 	b.event("user.create", rec.Email, u, details)
 	for _, slug := range projects {
 		b.event("project.member.add", rec.Email, u, map[string]any{"project": slug})
 	}
-	if status == roster.StatusActive {
+	// An account already expired takes no seat (R9).
+	if status == roster.StatusActive && !u.row.Expired(o.now) {
 		b.active++
 	}
 	c := &roster.Change{Op: roster.OpCreate, Kind: "user", Name: rec.Email,
@@ -444,6 +456,9 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 	}
 	if status != roster.StatusActive {
 		c.Fields = append(c.Fields, roster.FieldChange{Field: "status", To: string(status)})
+	}
+	if expires != nil {
+		c.Fields = append(c.Fields, roster.FieldChange{Field: "expires", To: expiryText(expires)})
 	}
 	return c, nil
 }
@@ -537,6 +552,18 @@ func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
 			return nil, err
 		}
 		field("status", string(u.Status), string(rec.Status))
+	}
+	if rec.Expires != "" {
+		at, err := roster.ExpiryAt(rec.Expires, o.now)
+		if err != nil {
+			return nil, err
+		}
+		if !sameInstant(u.ExpiresAt, at) {
+			if _, err := o.expire(u.Email, at); err != nil {
+				return nil, err
+			}
+			field("expires", expiryText(u.ExpiresAt), expiryText(at))
+		}
 	}
 	if len(fields) == 0 {
 		return nil, nil
@@ -929,8 +956,7 @@ func (s *service) Export(ctx context.Context, fn func(roster.UserRecord) error) 
 			return fmt.Errorf("export: %w", err)
 		}
 		for _, u := range page.Items {
-			if err := fn(roster.UserRecord{Email: u.Email, Name: u.Name, Username: u.Username, Roles: u.Roles,
-				Projects: u.Projects, Links: u.Links, Status: u.Status}); err != nil {
+			if err := fn(exportRecord(u)); err != nil {
 				return err
 			}
 		}
@@ -956,4 +982,28 @@ func (s *service) exportTotal(ctx context.Context) int {
 		return err
 	})
 	return n
+}
+
+// exportRecord is u as export writes it, with its expiry. Expired is
+// read, never stored, nor declared in a file: an expired account is
+// written without a status, and its expiry, already past, makes it read
+// back expired (imported, it is active and expired).
+func exportRecord(u roster.User) roster.UserRecord {
+	rec := roster.UserRecord{Email: u.Email, Name: u.Name, Username: u.Username, Roles: u.Roles,
+		Projects: u.Projects, Links: u.Links, Status: u.Status}
+	if u.Status == roster.StatusExpired {
+		rec.Status = ""
+	}
+	if u.ExpiresAt != nil {
+		rec.Expires = u.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	return rec
+}
+
+// expiryText is an expiry as a plan shows it.
+func expiryText(at *time.Time) string {
+	if at == nil {
+		return "never"
+	}
+	return at.UTC().Format(time.RFC3339)
 }

@@ -15,13 +15,10 @@ import (
 	"github.com/roster-dev/roster/internal/token"
 )
 
-// clientKey carries the address of the client a request came from.
-type clientKey struct{}
-
 // WithClient returns ctx carrying the address of the client a request
 // came from: every audit event written for the request records it.
 func WithClient(ctx context.Context, addr string) context.Context {
-	return context.WithValue(ctx, clientKey{}, addr)
+	return roster.WithClient(ctx, addr)
 }
 
 // Session is a signed-in browser session: who it is, and a Service acting
@@ -114,7 +111,7 @@ func (c *Core) verifyLogin(ctx context.Context, email, pw string) (u store.UserR
 	if u.PasswordHash == "" {
 		password.VerifyNone(pw)
 	}
-	if !ok || u.Status != roster.StatusActive {
+	if !ok || u.StatusAt(c.now()) != roster.StatusActive {
 		return u, "", failedSignIn()
 	}
 	if rehash {
@@ -163,7 +160,11 @@ func (c *Core) SignIn(ctx context.Context, email, pw, name string) (roster.APITo
 	var t roster.APIToken
 	err = c.signIn(ctx, u, "password", fresh, func(o *op) (map[string]any, error) {
 		var err error
-		t, err = o.mintToken(*o.act.user, name, roster.DefaultTokenTTL)
+		end, err := o.tokenEnd(0, nil, roster.DefaultTokenTTL)
+		if err != nil {
+			return nil, err
+		}
+		t, err = o.mintToken(*o.act.user, name, end, nil)
 		return map[string]any{"token_id": t.ID}, err
 	})
 	return t, err
@@ -190,7 +191,7 @@ func (o *op) startSession(method string) (string, map[string]any, error) {
 		return "", nil, err
 	}
 	secret, hash := token.New(token.Session)
-	addr, _ := o.ctx.Value(clientKey{}).(string)
+	addr := roster.ClientOf(o.ctx)
 	id, err := o.tx.InsertSession(o.ctx, store.SessionRow{UserID: o.act.id(), TokenHash: hash[:], Method: method,
 		Address: addr, CreatedAt: o.now, LastSeenAt: o.now, ExpiresAt: o.now.Add(life)})
 	return secret, map[string]any{"session_id": id}, err
@@ -239,7 +240,7 @@ func (c *Core) Session(ctx context.Context, secret string) (Session, error) {
 		if _, idle, err = sessionLife(c.settings(stored)); err != nil {
 			return err
 		}
-		if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= idle || user.Status != roster.StatusActive ||
+		if !now.Before(row.ExpiresAt) || now.Sub(row.LastSeenAt) >= idle || user.StatusAt(now) != roster.StatusActive ||
 			user.OrgStatus != roster.OrgActive {
 			return endedSession()
 		}
@@ -333,7 +334,7 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 			return err
 		}
 		u, err := o.tx.UserByRef(ctx, email)
-		if err != nil || !strings.Contains(email, "@") || u.Status != roster.StatusActive {
+		if err != nil || !strings.Contains(email, "@") || u.StatusAt(o.now) != roster.StatusActive {
 			return nil
 		}
 		if org, err := o.orgRow(); err != nil || org.Status != roster.OrgActive {
@@ -484,8 +485,8 @@ func linkRules(kind store.LinkKind) (string, token.Kind, func(o *op, l store.Lin
 
 // invitedAccount admits an invitation only for an account not yet active.
 func invitedAccount(o *op, l store.Link, u store.UserRow) error {
-	if u.Status != roster.StatusInvited {
-		return roster.Errorf(roster.ErrConflict, "this invitation is for an account that is %s", u.Status)
+	if status := u.StatusAt(o.now); status != roster.StatusInvited {
+		return roster.Errorf(roster.ErrConflict, "this invitation is for an account that is %s", status)
 	}
 	return nil
 }
@@ -493,8 +494,8 @@ func invitedAccount(o *op, l store.Link, u store.UserRow) error {
 // activeAccount admits a link only for an active account (R8).
 func activeAccount(what string) func(o *op, l store.Link, u store.UserRow) error {
 	return func(o *op, l store.Link, u store.UserRow) error {
-		if u.Status != roster.StatusActive {
-			return roster.Errorf(roster.ErrConflict, "this %s is for an account that is %s", what, u.Status)
+		if status := u.StatusAt(o.now); status != roster.StatusActive {
+			return roster.Errorf(roster.ErrConflict, "this %s is for an account that is %s", what, status)
 		}
 		return nil
 	}

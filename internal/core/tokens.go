@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -39,14 +40,70 @@ func (o *op) tokenOwner(ref string, change bool) (store.UserRow, error) {
 	return u, nil
 }
 
-func tokenLife(ttl time.Duration) (time.Duration, error) {
-	switch {
-	case ttl == 0:
-		return roster.DefaultTokenTTL, nil
-	case ttl < time.Minute || ttl > roster.MaxTokenTTL:
-		return 0, roster.Errorf(roster.ErrInvalid, "invalid token lifetime %s", ttl).WithHint("use 1m to 3650d")
+// tokenEnd is when a new or rotated token ends: ttl from now, or at,
+// or with neither keep from now. Nothing is beyond the organisation's
+// tokens.max_ttl: asking for more is refused; keep (the default of a new
+// token, or a rotated token's lifetime) is cut to it.
+func (o *op) tokenEnd(ttl time.Duration, at *time.Time, keep time.Duration) (time.Time, error) {
+	set, err := o.settings()
+	if err != nil {
+		return time.Time{}, err
 	}
-	return ttl, nil
+	limit, err := roster.ParseDuration(set["tokens.max_ttl"])
+	if err != nil {
+		return time.Time{}, err
+	}
+	switch {
+	case ttl != 0 && at != nil:
+		return time.Time{}, roster.Errorf(roster.ErrInvalid, "give a token a lifetime or an end date, not both")
+	case at != nil:
+		ttl = at.Sub(o.now)
+		if ttl <= 0 {
+			return time.Time{}, roster.Errorf(roster.ErrInvalid, "expiry %s is not in the future", at.UTC().Format(time.RFC3339)).
+				WithHint("give a later date, or a duration such as 30d")
+		}
+	case ttl == 0:
+		return o.now.Add(min(keep, limit)), nil
+	}
+	if ttl < time.Minute && at == nil {
+		return time.Time{}, roster.Errorf(roster.ErrInvalid, "invalid token lifetime %s", ttl).WithHint("use 1m at least")
+	}
+	if ttl > limit {
+		return time.Time{}, roster.Errorf(roster.ErrInvalid, "a token may live at most %s in this organisation (tokens.max_ttl), not %s",
+			set["tokens.max_ttl"], roster.FormatDuration(ttl)).
+			WithHint("ask for less, or have someone with settings.manage raise tokens.max_ttl")
+	}
+	return o.now.Add(ttl), nil
+}
+
+// tokenScope checks a scope asked for a new token of u (R4 applied to a
+// scope): every permission named must exist and be held by the actor,
+// and an actor acting through a scoped token can only mint a scoped one,
+// or it would escape its own scope. It returns the scope sorted, without
+// repeats; nil for none.
+func (o *op) tokenScope(scope []string) ([]string, error) {
+	if scope == nil {
+		if o.act.scoped {
+			return nil, roster.Errorf(roster.ErrForbidden, "a scoped token can only make scoped tokens").
+				WithHint("give --scope with permissions within this token's scope")
+		}
+		return nil, nil
+	}
+	if len(scope) == 0 {
+		return nil, roster.Errorf(roster.ErrInvalid, "an empty scope allows nothing").WithHint("name at least one permission, or leave --scope out")
+	}
+	out := slices.Clone(scope)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	for _, p := range out {
+		if _, ok := o.cat.Permission(p); !ok {
+			return nil, roster.Errorf(roster.ErrInvalid, "unknown permission %q in the scope", p).WithHint("see roster permission list")
+		}
+	}
+	if err := o.checkHolds("the scope", out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (s *service) CreateToken(ctx context.Context, p roster.CreateToken) (roster.APIToken, error) {
@@ -54,19 +111,23 @@ func (s *service) CreateToken(ctx context.Context, p roster.CreateToken) (roster
 	if err := roster.ValidateName(p.Name); err != nil {
 		return out, err
 	}
-	life, err := tokenLife(p.TTL)
-	if err != nil {
-		return out, err
-	}
-	err = s.write(ctx, func(o *op) error {
+	err := s.write(ctx, func(o *op) error {
 		u, err := o.tokenOwner(p.User, true)
 		if err != nil {
 			return err
 		}
-		if u.Status != roster.StatusActive {
-			return roster.Errorf(roster.ErrConflict, "%s is %s and cannot hold tokens", u.Email, u.Status)
+		if status := u.StatusAt(o.now); status != roster.StatusActive {
+			return roster.Errorf(roster.ErrConflict, "%s is %s and cannot hold tokens", u.Email, status)
 		}
-		out, err = o.mintToken(u, p.Name, life)
+		scope, err := o.tokenScope(p.Scope)
+		if err != nil {
+			return err
+		}
+		end, err := o.tokenEnd(p.TTL, p.ExpiresAt, roster.DefaultTokenTTL)
+		if err != nil {
+			return err
+		}
+		out, err = o.mintToken(u, p.Name, end, scope)
 		return err
 	})
 	if err != nil {
@@ -75,13 +136,18 @@ func (s *service) CreateToken(ctx context.Context, p roster.CreateToken) (roster
 	return out, nil
 }
 
-// mintToken makes a new API token of u, shown this once.
-func (o *op) mintToken(u store.UserRow, name string, life time.Duration) (roster.APIToken, error) {
+// mintToken makes a new API token of u, ending at expires and limited to
+// scope (nil: none), shown this once.
+func (o *op) mintToken(u store.UserRow, name string, expires time.Time, scope []string) (roster.APIToken, error) {
 	secret, hash := token.New(token.API)
-	expires := o.now.Add(life)
 	id, err := o.tx.InsertToken(o.ctx, u.ID, name, hash[:], o.act.name, o.now, &expires)
 	if err != nil {
 		return roster.APIToken{}, err
+	}
+	if scope != nil {
+		if err := o.tx.SetTokenScope(o.ctx, id, scope); err != nil {
+			return roster.APIToken{}, err
+		}
 	}
 	row, _, err := o.tx.TokenByID(o.ctx, id)
 	if err != nil {
@@ -89,24 +155,43 @@ func (o *op) mintToken(u store.UserRow, name string, life time.Duration) (roster
 	}
 	out := row.APIToken
 	out.Token = secret
-	return out, o.audit("token.create", u.Email, u.ID, map[string]any{"token_id": id, "name": name, "expires_at": expires})
+	details := map[string]any{"token_id": id, "name": name, "expires_at": expires}
+	if scope != nil {
+		details["scope"] = scope
+	}
+	return out, o.audit("token.create", u.Email, u.ID, details)
 }
 
-func (s *service) ListTokens(ctx context.Context, user string) ([]roster.APIToken, error) {
+func (s *service) ListTokens(ctx context.Context, f roster.TokenFilter) ([]roster.APIToken, error) {
 	var out []roster.APIToken
+	if f.Expiring < 0 {
+		return nil, roster.Errorf(roster.ErrInvalid, "invalid expiring window %s", f.Expiring).WithHint("give a duration such as 7d")
+	}
 	err := s.read(ctx, func(o *op) error {
 		var uid int64
 		// The local administrator, asking for no one, sees every token.
-		if user != "" || !o.act.super {
-			u, err := o.tokenOwner(user, false)
+		if f.User != "" || !o.act.super {
+			u, err := o.tokenOwner(f.User, false)
 			if err != nil {
 				return err
 			}
 			uid = u.ID
 		}
-		var err error
-		out, err = o.tx.ListTokens(ctx, uid)
-		return err
+		all, err := o.tx.ListTokens(ctx, uid)
+		if f.Expiring == 0 || err != nil {
+			out = all
+			return err
+		}
+		// Live tokens that end within the window: an expired or revoked
+		// one is no longer about to lose anything.
+		out = []roster.APIToken{}
+		until := o.now.Add(f.Expiring)
+		for _, t := range all {
+			if !t.Revoked && t.ExpiresAt != nil && t.ExpiresAt.After(o.now) && !t.ExpiresAt.After(until) {
+				out = append(out, t)
+			}
+		}
+		return nil
 	})
 	return out, err
 }
@@ -154,8 +239,9 @@ func (s *service) RevokeToken(ctx context.Context, id int64) (roster.TokenResult
 	return res, nil
 }
 
-func (s *service) RotateToken(ctx context.Context, id int64) (roster.APIToken, error) {
+func (s *service) RotateToken(ctx context.Context, p roster.RotateToken) (roster.APIToken, error) {
 	var out roster.APIToken
+	id := p.ID
 	err := s.write(ctx, func(o *op) error {
 		t, err := o.ownToken(id)
 		if err != nil {
@@ -164,12 +250,26 @@ func (s *service) RotateToken(ctx context.Context, id int64) (roster.APIToken, e
 		if t.Revoked {
 			return roster.Errorf(roster.ErrConflict, "token %d is revoked", id).WithHint("create a new one with roster token create")
 		}
+		// Rotating hands over a token's secret: through a scoped token,
+		// only of a token scoped within it, or the scope would be escaped.
+		if o.act.scoped {
+			if t.Scope == nil {
+				return roster.Errorf(roster.ErrForbidden, "a scoped token cannot rotate token %d, which has no scope", id).
+					WithHint("rotate it with an unscoped token")
+			}
+			if err := o.checkHolds(fmt.Sprintf("token %d's scope", id), t.Scope); err != nil {
+				return err
+			}
+		}
 		life := roster.DefaultTokenTTL
 		if t.ExpiresAt != nil {
 			life = t.ExpiresAt.Sub(t.CreatedAt)
 		}
+		expires, err := o.tokenEnd(p.TTL, p.ExpiresAt, life)
+		if err != nil {
+			return err
+		}
 		secret, hash := token.New(token.API)
-		expires := o.now.Add(life)
 		if err := o.tx.ReplaceTokenSecret(ctx, id, hash[:], o.now, &expires); err != nil {
 			return err
 		}
@@ -188,11 +288,12 @@ func (s *service) RotateToken(ctx context.Context, id int64) (roster.APIToken, e
 }
 
 // Authenticate turns a bearer token into a Service acting as its user with
-// the user's current permissions. Unknown, malformed, revoked and expired
-// tokens, and tokens of users who are not active, all fail alike with
-// roster.ErrUnauthenticated.
+// the user's current permissions, within the token's scope if it has one.
+// Unknown, malformed and revoked tokens, and tokens of users who are not
+// active, all fail alike with roster.ErrUnauthenticated; an expired one
+// says it expired, which tells its holder nothing new but what to do.
 func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service, error) {
-	fail := roster.Errorf(roster.ErrUnauthenticated, "invalid or expired token").
+	fail := roster.Errorf(roster.ErrUnauthenticated, "invalid token").
 		WithHint("sign in again with roster login, or use a valid token")
 	hash, err := token.Parse(token.API, bearer)
 	if err != nil {
@@ -212,8 +313,12 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 		if err != nil {
 			return err
 		}
-		if !found || tok.Revoked || (tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt)) || user.Status != roster.StatusActive {
+		if !found || tok.Revoked || user.StatusAt(now) != roster.StatusActive {
 			return fail
+		}
+		if tok.ExpiresAt != nil && !now.Before(*tok.ExpiresAt) {
+			return roster.Errorf(roster.ErrUnauthenticated, "this token expired at %s", tok.ExpiresAt.UTC().Format(time.RFC3339)).
+				WithHint("sign in again with roster login, or have a new token made with roster token create")
 		}
 		if user.OrgStatus != roster.OrgActive {
 			return roster.Errorf(roster.ErrUnauthenticated, "this token's organisation is suspended").
@@ -225,14 +330,15 @@ func (c *Core) Authenticate(ctx context.Context, bearer string) (roster.Service,
 		return nil, err
 	}
 	// last_used_at is kept to the minute, so a write is needed about once
-	// a minute per token, not once per request.
+	// a minute per token, not once per request; the address goes with it.
 	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) >= time.Minute {
-		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.In(user.OrgID).TouchToken(ctx, tok.ID, now) }); err != nil {
+		from := roster.ClientOf(ctx)
+		if err := c.db.Write(ctx, func(tx store.Tx) error { return tx.In(user.OrgID).TouchToken(ctx, tok.ID, now, from) }); err != nil {
 			return nil, err
 		}
 	}
 	actor := Actor{User: strconv.FormatInt(user.ID, 10), Via: "token:" + strconv.FormatInt(tok.ID, 10)}
-	return &service{core: c, actor: actor, signedIn: &user, home: user.OrgID}, nil
+	return &service{core: c, actor: actor, signedIn: &user, home: user.OrgID, scope: tok.Scope}, nil
 }
 
 // Public is all a caller without a token may do: redeem a link, whose

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
@@ -33,6 +34,10 @@ func (s *service) Whoami(ctx context.Context) (roster.Principal, error) {
 		u := o.act.user.User
 		p.User = &u
 		p.Permissions = o.effective(u.Roles)
+		if o.act.scoped {
+			p.Permissions = slices.DeleteFunc(p.Permissions, func(x string) bool { return slices.Contains(o.act.removed, x) })
+			p.Scope, p.ScopeRemoved = s.scope, o.act.removed
+		}
 		return nil
 	})
 	return p, err
@@ -40,8 +45,11 @@ func (s *service) Whoami(ctx context.Context) (roster.Principal, error) {
 
 func (s *service) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error) {
 	var page roster.Page[roster.User]
-	if f.Status != "" && !f.Status.Valid() {
-		return page, roster.Errorf(roster.ErrInvalid, "invalid status %q", f.Status).WithHint("use invited, active or deactivated")
+	if f.Status != "" && !f.Status.Valid() && f.Status != roster.StatusExpired {
+		return page, roster.Errorf(roster.ErrInvalid, "invalid status %q", f.Status).WithHint("use invited, active, expired or deactivated")
+	}
+	if f.Expiring < 0 {
+		return page, roster.Errorf(roster.ErrInvalid, "invalid --expiring %s", f.Expiring).WithHint("give a duration such as 30d")
 	}
 	switch {
 	case f.Limit == 0:
@@ -64,6 +72,7 @@ func (s *service) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Pa
 			}
 		}
 		var err error
+		f.Now = o.now
 		if page, err = o.tx.ListUsers(ctx, f); err != nil {
 			return err
 		}
@@ -159,6 +168,12 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		if err := o.require(roster.PermUsersCreate); err != nil {
 			return err
 		}
+		var expires *time.Time
+		if p.Expires != "" {
+			if expires, err = roster.ParseExpiry(p.Expires, o.now); err != nil {
+				return err
+			}
+		}
 		if id, err := o.tx.EmailTaken(ctx, email); err != nil {
 			return err
 		} else if id != 0 {
@@ -188,7 +203,7 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		row := store.UserRow{User: roster.User{
 			Email: email, Name: p.Name, Username: p.Username, Roles: roles, Links: p.Links,
 			Status: roster.StatusActive, MustChangePassword: p.MustChangePassword,
-			CreatedAt: o.now, UpdatedAt: o.now,
+			CreatedAt: o.now, UpdatedAt: o.now, ExpiresAt: expires,
 		}, PasswordHash: hash}
 		row.ID, err = o.tx.InsertUser(ctx, row)
 		if err != nil {
@@ -197,6 +212,9 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		details := map[string]any{"roles": roles, "has_password": hash != ""}
 		if len(p.Links) > 0 {
 			details["links"] = p.Links
+		}
+		if expires != nil {
+			details["expires_at"] = expires
 		}
 		if err := o.audit("user.create", email, row.ID, details); err != nil {
 			return err
@@ -682,32 +700,110 @@ func (o *op) reactivate(ref string) (roster.UserResult, error) {
 	if err != nil {
 		return roster.UserResult{}, err
 	}
-	switch u.Status {
+	switch u.StatusAt(o.now) {
 	case roster.StatusActive:
-		return roster.UserResult{User: u.User}, nil
+		return o.reload(u.ID, false)
 	case roster.StatusInvited:
 		return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation yet", u.Email)
+	}
+	if u.Status == roster.StatusInvited {
+		// Expired before accepting: a new invitation, not reactivation.
+		return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s expired before accepting their invitation", u.Email).
+			WithHint("give them a new expiry with roster user set-expiry, or delete them and invite again")
 	}
 	if err := o.checkActOn(u, "reactivate"); err != nil {
 		return roster.UserResult{}, err
 	}
 	// Back to the status held before: an invited user who never
-	// accepted is invited again, and takes no seat (R9).
+	// accepted is invited again, and takes no seat (R9). An expiry that
+	// has passed goes: reactivating means access again.
 	back := u.StatusBefore
+	if u.Status == roster.StatusActive {
+		back = roster.StatusActive
+	}
 	if back != roster.StatusInvited {
 		back = roster.StatusActive
 		if err := o.checkSeat(); err != nil {
 			return roster.UserResult{}, err
 		}
 	}
+	details := map[string]any{"to": back}
+	if u.ExpiresAt != nil && !u.ExpiresAt.After(o.now) {
+		details["expiry_removed"] = u.ExpiresAt
+		u.ExpiresAt = nil
+	}
 	u.Status, u.DeactivatedAt, u.Reason, u.UpdatedAt = back, nil, "", o.now
 	if err := o.tx.UpdateUser(o.ctx, u); err != nil {
 		return roster.UserResult{}, err
 	}
-	if err := o.audit("user.reactivate", u.Email, u.ID, map[string]any{"to": back}); err != nil {
+	if err := o.audit("user.reactivate", u.Email, u.ID, details); err != nil {
 		return roster.UserResult{}, err
 	}
 	return o.reload(u.ID, true)
+}
+
+func (s *service) SetExpiry(ctx context.Context, ref, expires string) (roster.UserResult, error) {
+	return s.change(ctx, "set the expiry of", ref, func(o *op) (roster.UserResult, error) { return o.setExpiry(ref, expires) })
+}
+
+// setExpiry is SetExpiry inside a transaction. A user whom the new expiry
+// brings back from expired takes a seat again (R9); an expiry set on the
+// last active owner is refused as deactivating them would be (R2), since
+// at that instant nobody could sign in as an owner.
+func (o *op) setExpiry(ref, expires string) (roster.UserResult, error) {
+	at, err := roster.ParseExpiry(expires, o.now)
+	if err != nil {
+		return roster.UserResult{}, err
+	}
+	return o.expire(ref, at)
+}
+
+// expire gives the user ref the expiry at (nil: never), with the rules
+// of SetExpiry; apply declares an instant that may be past.
+func (o *op) expire(ref string, at *time.Time) (roster.UserResult, error) {
+	u, err := o.target(ref, roster.PermUsersManage)
+	if err != nil {
+		return roster.UserResult{}, err
+	}
+	if sameInstant(u.ExpiresAt, at) {
+		return o.reload(u.ID, false)
+	}
+	if err := o.checkNotSelf(u, "set the expiry of"); err != nil {
+		return roster.UserResult{}, err
+	}
+	if err := o.checkActOn(u, "set the expiry of"); err != nil {
+		return roster.UserResult{}, err
+	}
+	if at != nil {
+		if err := o.checkKeepsOwner(u, "set an expiry on"); err != nil {
+			return roster.UserResult{}, err
+		}
+	}
+	back := u
+	back.ExpiresAt = at
+	if u.Status == roster.StatusActive && u.Expired(o.now) && !back.Expired(o.now) {
+		if err := o.checkSeat(); err != nil {
+			return roster.UserResult{}, err
+		}
+	}
+	from := u.ExpiresAt
+	u.ExpiresAt, u.UpdatedAt = at, o.now
+	if err := o.tx.UpdateUser(o.ctx, u); err != nil {
+		return roster.UserResult{}, err
+	}
+	if err := o.audit("user.set_expiry", u.Email, u.ID, map[string]any{"from": from, "to": at}); err != nil {
+		return roster.UserResult{}, err
+	}
+	return o.reload(u.ID, true)
+}
+
+// sameInstant reports whether two optional instants are equal: both
+// absent, or the same instant.
+func sameInstant(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 func (s *service) DeleteUser(ctx context.Context, ref string) (roster.User, error) {

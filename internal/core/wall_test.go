@@ -194,9 +194,13 @@ var localWallCases = map[string][]localAttempt{
 	"CreateToken": {{contract.AimUser, func(s roster.Service, _ contract.Wall, ref string) (any, error) {
 		return s.CreateToken(ctx, roster.CreateToken{User: ref, Name: "t"})
 	}}},
-	"ListTokens":  {{contract.AimUser, func(s roster.Service, _ contract.Wall, ref string) (any, error) { return s.ListTokens(ctx, ref) }}},
+	"ListTokens": {{contract.AimUser, func(s roster.Service, _ contract.Wall, ref string) (any, error) {
+		return s.ListTokens(ctx, roster.TokenFilter{User: ref})
+	}}},
 	"RevokeToken": {{contract.AimToken, func(s roster.Service, _ contract.Wall, ref string) (any, error) { return s.RevokeToken(ctx, id(ref)) }}},
-	"RotateToken": {{contract.AimToken, func(s roster.Service, _ contract.Wall, ref string) (any, error) { return s.RotateToken(ctx, id(ref)) }}},
+	"RotateToken": {{contract.AimToken, func(s roster.Service, _ contract.Wall, ref string) (any, error) {
+		return s.RotateToken(ctx, roster.RotateToken{ID: id(ref)})
+	}}},
 	"Can": {
 		{contract.AimUser, func(s roster.Service, _ contract.Wall, ref string) (any, error) {
 			return s.Can(ctx, ref, roster.PermUsersView, "")

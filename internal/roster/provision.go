@@ -40,15 +40,19 @@ func ProgressOf(ctx context.Context) Progress {
 // no secret. PasswordHash is read by import and apply only; export never
 // fills it. Line is where the record starts in its file (0: unknown).
 type UserRecord struct {
-	Email        string            `json:"email" yaml:"email"`
-	Name         string            `json:"name,omitempty" yaml:"name,omitempty"`
-	Username     string            `json:"username,omitempty" yaml:"username,omitempty"`
-	Roles        []string          `json:"roles" yaml:"roles,flow"`
-	Projects     []string          `json:"projects" yaml:"projects,flow"`
-	Links        map[string]string `json:"links" yaml:"links,omitempty"`
-	Status       Status            `json:"status,omitempty" yaml:"status,omitempty"`
-	PasswordHash string            `json:"password_hash,omitempty" yaml:"password_hash,omitempty"`
-	Line         int               `json:"-" yaml:"-"`
+	Email    string            `json:"email" yaml:"email"`
+	Name     string            `json:"name,omitempty" yaml:"name,omitempty"`
+	Username string            `json:"username,omitempty" yaml:"username,omitempty"`
+	Roles    []string          `json:"roles" yaml:"roles,flow"`
+	Projects []string          `json:"projects" yaml:"projects,flow"`
+	Links    map[string]string `json:"links" yaml:"links,omitempty"`
+	Status   Status            `json:"status,omitempty" yaml:"status,omitempty"`
+	// Expires is when the account expires (roster.ExpiryAt): an RFC 3339
+	// time, a date, a duration from the import, or never. Export writes
+	// the instant; absent leaves an existing user's expiry as it is.
+	Expires      string `json:"expires,omitempty" yaml:"expires,omitempty"`
+	PasswordHash string `json:"password_hash,omitempty" yaml:"password_hash,omitempty"`
+	Line         int    `json:"-" yaml:"-"`
 }
 
 // RoleRecord declares a custom role in an apply file.

@@ -30,6 +30,10 @@ type Service interface {
 	SetPassword(ctx context.Context, ref string, p SetPassword) (UserResult, error)
 	DeactivateUser(ctx context.Context, ref, reason string) (UserResult, error)
 	ReactivateUser(ctx context.Context, ref string) (UserResult, error)
+	// SetExpiry sets when a user's account expires: expires as
+	// ParseExpiry reads it, judged by the service's clock ("never"
+	// removes the expiry).
+	SetExpiry(ctx context.Context, ref, expires string) (UserResult, error)
 	DeleteUser(ctx context.Context, ref string) (User, error)
 	// SetProjects makes a user's projects exactly slugs, in one
 	// transaction; R12 applies to each project added or removed.
@@ -81,13 +85,23 @@ type Service interface {
 	RemoveMembers(ctx context.Context, slug string, refs []string) ([]MemberOutcome, error)
 
 	CreateToken(ctx context.Context, p CreateToken) (APIToken, error)
-	ListTokens(ctx context.Context, user string) ([]APIToken, error)
+	ListTokens(ctx context.Context, f TokenFilter) ([]APIToken, error)
 	RevokeToken(ctx context.Context, id int64) (TokenResult, error)
-	RotateToken(ctx context.Context, id int64) (APIToken, error)
+	RotateToken(ctx context.Context, p RotateToken) (APIToken, error)
 
 	Can(ctx context.Context, ref, permission, project string) (Decision, error)
 
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// StreamAudit calls fn for each event s selects, oldest first, a page
+	// at a time (flat memory: audit export and tail). With s.Follow it
+	// then waits for new events and calls fn for each until ctx ends.
+	StreamAudit(ctx context.Context, s AuditStream, fn func(AuditEvent) error) error
+	// VerifyAudit checks the audit log's hash chain (audit verify).
+	VerifyAudit(ctx context.Context) (AuditVerification, error)
+	// PruneAudit deletes the events recorded before a time, or before the
+	// organisation's audit.retention when before is zero, and records
+	// where the chain now starts (audit prune).
+	PruneAudit(ctx context.Context, before time.Time) (AuditPruneResult, error)
 
 	GetSettings(ctx context.Context) (Settings, error)
 	SetSetting(ctx context.Context, key, value string) (SettingResult, error)
@@ -163,8 +177,13 @@ type Principal struct {
 	Org string `json:"org"`
 	// Via is how the actor reached roster: "local" or "token:<id>".
 	Via string `json:"via"`
-	// Permissions are the effective permissions, implications applied.
+	// Permissions are the effective permissions, implications applied:
+	// for a scoped token, only those its scope keeps.
 	Permissions []string `json:"permissions"`
+	// Scope is the scope of the token acting, nil when it has none;
+	// ScopeRemoved the permissions its user holds that the scope leaves out.
+	Scope        []string `json:"scope,omitempty"`
+	ScopeRemoved []string `json:"scope_removed,omitempty"`
 	// PasswordPolicy is what a new password must meet (R10), which
 	// everyone signed in may see (R16).
 	PasswordPolicy PasswordPolicy `json:"password_policy"`
@@ -199,12 +218,20 @@ type InitResult struct {
 
 // UserFilter selects and pages users. After is the cursor of the previous page.
 type UserFilter struct {
+	// Status keeps users of a status as read at Now: active and invited
+	// exclude the expired, StatusExpired keeps only them.
 	Status  Status
 	Role    string
 	Project string
 	Search  string
 	Limit   int
 	After   string
+	// Expiring, when positive, keeps the users whose account expires
+	// after Now and within Expiring of it (user list --expiring 30d).
+	Expiring time.Duration
+	// Now is the instant Status and Expiring are judged at. The core
+	// sets it from its clock; what a caller gives is ignored.
+	Now time.Time
 }
 
 // CreateUser creates one user.
@@ -219,6 +246,9 @@ type CreateUser struct {
 	RandomPassword     bool
 	MustChangePassword bool
 	IfNotExists        bool
+	// Expires, when set, is when the account expires, as ParseExpiry
+	// reads it against the service's clock.
+	Expires string
 }
 
 // UpdateUser changes a user's profile; nil fields stay as they are.
@@ -302,6 +332,37 @@ type AuditFilter struct {
 	Action string
 	Target string
 	Limit  int
+}
+
+// AuditStream selects the events of StreamAudit, oldest first.
+type AuditStream struct {
+	After  int64 // only events with a larger id: where a reader stopped
+	Since  time.Time
+	Until  time.Time
+	Follow bool // once caught up, wait for new events
+}
+
+// AuditPruneResult says what audit prune deleted, before when, and the
+// hash the first event kept chains to (hex), which the audit.prune event
+// records.
+type AuditPruneResult struct {
+	Before  time.Time `json:"before"`
+	Deleted int       `json:"deleted"`
+	Anchor  string    `json:"anchor,omitempty"`
+	Changed bool      `json:"changed"`
+}
+
+// AuditVerification is what audit verify found in the audit log's hash
+// chain: how many events it read, from which id to which, and whether the
+// chain is intact; if not, the first event where it breaks and how.
+type AuditVerification struct {
+	Events   int    `json:"events"`
+	FirstID  int64  `json:"first_id"`
+	LastID   int64  `json:"last_id"`
+	Intact   bool   `json:"intact"`
+	BrokenAt int64  `json:"broken_at,omitempty"`
+	Problem  string `json:"problem,omitempty"` // changed, removed or inserted
+	Message  string `json:"message,omitempty"`
 }
 
 // SettingResult is the value of a setting after a change.

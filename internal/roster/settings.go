@@ -66,6 +66,14 @@ func duration(v string) error {
 	return nil
 }
 
+func tokenTTL(v string) error {
+	d, err := ParseDuration(v)
+	if err != nil || d < time.Minute || d > MaxTokenTTL {
+		return checkErr("want a duration from 1m to 3650d, such as 24h or 90d")
+	}
+	return nil
+}
+
 func oneOf(vals ...string) func(string) error {
 	return func(v string) error {
 		for _, x := range vals {
@@ -84,6 +92,17 @@ func baseURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return checkErr("want an http or https URL")
+	}
+	return nil
+}
+
+// retention is how long audit events are kept: forever, or a day at least.
+func retention(v string) error {
+	if v == "forever" {
+		return nil
+	}
+	if d, err := ParseDuration(v); err != nil || d < 24*time.Hour {
+		return checkErr("want forever or a duration of a day or more, such as 90d")
 	}
 	return nil
 }
@@ -107,6 +126,7 @@ func optionalEmail(v string) error {
 
 // SettingSpecs are all settings keys, sorted by key.
 var SettingSpecs = []SettingSpec{
+	{Key: "audit.retention", Default: "forever", Describe: "audit prune deletes events older than this; forever keeps them", check: retention},
 	{Key: "base_url", Default: "", Describe: "base URL used in links", Host: true, check: baseURL},
 	{Key: "invite.resend_ttl", Default: "24h", Describe: "lifetime of a resent invitation", check: duration},
 	{Key: "invite.ttl", Default: "7d", Describe: "lifetime of an invitation", check: duration},
@@ -123,6 +143,7 @@ var SettingSpecs = []SettingSpec{
 	{Key: "session.idle", Default: "12h", Describe: "a browser session ends after this long unused", check: duration},
 	{Key: "session.ttl", Default: "7d", Describe: "a browser session ends this long after sign-in", check: duration},
 	{Key: "signin.ttl", Default: "30m", Describe: "lifetime of a self-requested sign-in link", check: duration},
+	{Key: "tokens.max_ttl", Default: "365d", Describe: "longest lifetime a new or rotated API token may have", check: tokenTTL},
 }
 
 // IsHostSetting reports whether key is a host setting (R16).
@@ -168,4 +189,14 @@ func ParseDuration(s string) (time.Duration, error) {
 		return d, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// FormatDuration writes d as ParseDuration reads it, in whole days when
+// it is some: "400d", "36h0m0s".
+func FormatDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= day && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
 }

@@ -10,6 +10,9 @@ const (
 	StatusInvited     Status = "invited"
 	StatusActive      Status = "active"
 	StatusDeactivated Status = "deactivated"
+	// StatusExpired is never stored: it is how an invited or active user
+	// whose ExpiresAt has come reads (StatusAt), and a filter of user list.
+	StatusExpired Status = "expired"
 )
 
 // Valid reports whether s is a known status.
@@ -34,6 +37,23 @@ type User struct {
 	LastLoginAt        *time.Time        `json:"last_login_at"`
 	LastLoginMethod    string            `json:"last_login_method"`
 	DeactivatedAt      *time.Time        `json:"deactivated_at"`
+	// ExpiresAt is the instant the account stops working (nil: never).
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// Expired reports whether u's account has expired at now: from the instant
+// of ExpiresAt on, with no job needed to mark it. A deactivated user reads
+// as deactivated whatever their expiry.
+func (u User) Expired(now time.Time) bool {
+	return u.Status != StatusDeactivated && u.ExpiresAt != nil && !now.Before(*u.ExpiresAt)
+}
+
+// StatusAt is u's status as read at now: StatusExpired once expired.
+func (u User) StatusAt(now time.Time) Status {
+	if u.Expired(now) {
+		return StatusExpired
+	}
+	return u.Status
 }
 
 // Role is a named set of permissions.
@@ -117,4 +137,43 @@ type Org struct {
 	ActiveUsers int `json:"active_users"`
 	Seats       int `json:"seats"`
 	Projects    int `json:"projects"`
+}
+
+// ParseExpiry reads when an account expires, as user create --expires and
+// user set-expiry take it, against now: "never" (nil), a duration from now
+// ("30d", "12h"), a date (its start, UTC: 2026-07-01) or an RFC 3339
+// instant. The instant must be after now: to end access at once,
+// deactivate.
+func ParseExpiry(s string, now time.Time) (*time.Time, error) {
+	at, err := ExpiryAt(s, now)
+	if err != nil || at == nil {
+		return at, err
+	}
+	if !at.After(now) {
+		return nil, Errorf(ErrInvalid, "expiry %s is not in the future", at.Format(time.RFC3339)).
+			WithHint("to end an account's access now, deactivate it")
+	}
+	return at, nil
+}
+
+// ExpiryAt reads an expiry as ParseExpiry does, but takes an instant
+// already past: an import or apply file may declare one, as the export of
+// an expired account writes it.
+func ExpiryAt(s string, now time.Time) (*time.Time, error) {
+	if s == "never" {
+		return nil, nil
+	}
+	var at time.Time
+	if d, err := ParseDuration(s); err == nil {
+		at = now.Add(d)
+	} else if t, err := time.Parse(time.DateOnly, s); err == nil {
+		at = t
+	} else if t, err := time.Parse(time.RFC3339, s); err == nil {
+		at = t.UTC()
+	} else {
+		return nil, Errorf(ErrInvalid, "invalid expiry %q", s).
+			WithHint("give a date (2026-07-01), an RFC 3339 time, a duration (30d, 12h) or never")
+	}
+	at = at.Truncate(time.Microsecond)
+	return &at, nil
 }

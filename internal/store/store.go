@@ -210,6 +210,16 @@ type Tx interface {
 	InsertAudits(ctx context.Context, entries []AuditEntry) error
 	// ListAudit returns events newest first.
 	ListAudit(ctx context.Context, q AuditQuery) ([]roster.AuditEvent, error)
+	// AuditChain returns up to limit events with an id above afterID,
+	// oldest first, as stored, with their hashes (see ChainedEvent):
+	// what audit verify checks, and what export and tail page through.
+	// InsertAudit and InsertAudits chain each event to the one before it
+	// in the organisation (see Chain).
+	AuditChain(ctx context.Context, afterID int64, limit int) ([]ChainedEvent, error)
+	// PruneAudit deletes the events recorded before a time, keeping the
+	// newest event whatever its time, and returns how many it deleted and
+	// the hash the first kept event chains to (nil when none was deleted).
+	PruneAudit(ctx context.Context, before time.Time) (deleted int, anchor []byte, err error)
 	// Settings reads the stored settings (without defaults).
 	Settings(ctx context.Context) (map[string]string, error)
 	// SetSetting stores one setting.
@@ -230,8 +240,12 @@ type Tx interface {
 	// RevokeTokens revokes a user's live tokens, or one token when id != 0,
 	// and returns how many it revoked.
 	RevokeTokens(ctx context.Context, userID, id int64, now time.Time) (int, error)
-	// TouchToken records a use, at most once a minute, to spare writes.
-	TouchToken(ctx context.Context, id int64, now time.Time) error
+	// TouchToken records a use and the client address it came from, at
+	// most once a minute, to spare writes.
+	TouchToken(ctx context.Context, id int64, now time.Time, from string) error
+	// SetTokenScope limits a token to scope's permissions (nil: all of
+	// its user's).
+	SetTokenScope(ctx context.Context, id int64, scope []string) error
 	// ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
 	ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error
 
@@ -280,11 +294,17 @@ type Tx interface {
 	// DeleteLink removes a user's link of a kind.
 	DeleteLink(ctx context.Context, id int64, kind string) error
 	// ListUsers returns one page of users ordered by email, paged by key.
+	// Status and Expiring are judged at f.Now (roster.User.StatusAt):
+	// active and invited leave out the expired.
 	ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error)
-	// CountActive counts active users, for the seat limit.
-	CountActive(ctx context.Context) (int, error)
-	// CountActiveOwners counts active users holding the owner role.
-	CountActiveOwners(ctx context.Context) (int, error)
+	// CountActive counts the users active at now, for the seat limit
+	// (R9): neither expired (ExpiresAt at or before now) nor deactivated
+	// nor invited. now is the caller's clock, so that every server counts
+	// alike at the instant of an expiry, with no job to mark it.
+	CountActive(ctx context.Context, now time.Time) (int, error)
+	// CountActiveOwners counts the users holding the owner role who are
+	// active at now (R2): an expired owner is no owner anyone can act as.
+	CountActiveOwners(ctx context.Context, now time.Time) (int, error)
 	// HasActed reports whether the user appears as an actor in the audit log.
 	HasActed(ctx context.Context, id int64) (bool, error)
 	// UserCount returns the number of users, for init.

@@ -50,3 +50,39 @@ func (b *Buffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// WallClock is the wall clock moved by an offset a test sets, safe for
+// concurrent use: a server's handlers read it while the test moves it. A
+// test that checks an instant exactly stops it with Freeze.
+type WallClock struct {
+	mu      sync.Mutex
+	offset  time.Duration
+	stopped *time.Time
+}
+
+// Now is the wall clock's time plus the offset, or where it was frozen.
+func (c *WallClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped != nil {
+		return c.stopped.Add(c.offset)
+	}
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *WallClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+// Freeze stops the clock where it stands; Advance still moves it.
+func (c *WallClock) Freeze() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped == nil {
+		now := time.Now()
+		c.stopped = &now
+	}
+}

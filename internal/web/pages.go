@@ -438,7 +438,7 @@ func (p *pages) accountPage(w http.ResponseWriter, r *http.Request, s core.Sessi
 	if pg.Values == nil {
 		pg.Values = map[string]string{"name": me.User.Name, "username": me.User.Username}
 	}
-	tokens, err := s.Service.ListTokens(ctx, "")
+	tokens, err := s.Service.ListTokens(ctx, roster.TokenFilter{})
 	if err != nil {
 		p.failure(w, r, err)
 		return

@@ -925,12 +925,22 @@ func TestAccountTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scoped, err := admin.CreateToken(ctx, roster.CreateToken{User: "ann@example.com", Name: "ci", Scope: []string{roster.PermUsersView}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.core.Authenticate(core.WithClient(ctx, "192.0.2.7"), scoped.Token); err != nil {
+		t.Fatal(err)
+	}
 	b := e.browser()
 	b.signIn("ann@example.com", userPassword)
 	r := b.get("/account")
 	expect(t, "GET /account", r, 200)
 	if !strings.Contains(r.body, "laptop") || strings.Contains(r.body, "owner-ci") {
 		t.Fatalf("the page does not list exactly ann's token:\n%s", r.body)
+	}
+	if !strings.Contains(r.body, "from 192.0.2.7, scoped to users.view") {
+		t.Errorf("the page does not say where the scoped token was used from and its scope:\n%s", r.body)
 	}
 	if strings.Contains(r.body, mine.Token) {
 		t.Error("the page shows a token's secret")
@@ -1003,5 +1013,42 @@ func TestStaticServesOnlyTheStylesheet(t *testing.T) {
 	}
 	if r := b.get("/static/"); r.status != 404 || strings.Contains(r.body, "roster.css") {
 		t.Errorf("GET /static/: %d, %q; want 404 and no listing", r.status, r.body)
+	}
+}
+
+// TestAccountExpiry: the account page shows when the account expires; at
+// that instant the session ends, and neither the password nor a sign-in
+// link mailed before signs in, with nothing run.
+func TestAccountExpiry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, config{})
+	smtp := e.startMail()
+	e.addUser("ann@example.com", userPassword)
+	res, err := e.admin().SetExpiry(ctx, "ann@example.com", "2h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	expect(t, "sign in", b.post("/signin", url.Values{"email": {"ann@example.com"}, "password": {userPassword}}), 303, "/account")
+	r := b.get("/account")
+	expect(t, "account", r, 200)
+	if want := res.User.ExpiresAt.UTC().Format("2 Jan 2006, 15:04 UTC"); !strings.Contains(r.body, "Account expires</dt><dd>"+want) {
+		t.Errorf("the account page does not show the expiry %s:\n%s", want, r.body)
+	}
+
+	e.clock.Advance(2*time.Hour - time.Second)
+	expect(t, "account a second before the expiry", b.get("/account"), 200)
+	expect(t, "ask for a sign-in link", e.browser().post("/signin/email", url.Values{"link-email": {"ann@example.com"}}), 200)
+	sgn := mailedSignInToken(t, e.sent(smtp), "ann@example.com")
+	e.clock.Advance(time.Second)
+	expect(t, "account at the expiry", b.get("/account"), 303, "/signin")
+	r = e.browser().post("/signin", url.Values{"email": {"ann@example.com"}, "password": {userPassword}})
+	if r.status == 303 && r.location() == "/account" {
+		t.Fatal("an expired account signed in with its password")
+	}
+	l := e.browser()
+	l.get("/signin/" + sgn)
+	if r := l.post("/signin/link", nil); r.status == 303 && r.location() == "/account" {
+		t.Fatal("an expired account signed in with a link mailed before its expiry")
 	}
 }

@@ -126,6 +126,9 @@ type CreateUser struct {
 	RandomPassword     bool              `json:"random_password,omitempty"`
 	MustChangePassword bool              `json:"must_change_password,omitempty"`
 	IfNotExists        bool              `json:"if_not_exists,omitempty"`
+	// Expires is when the account expires, as roster.ParseExpiry reads
+	// it against the server's clock.
+	Expires string `json:"expires,omitempty"`
 }
 
 // UpdateUser is PATCH /users/{ref}; absent fields stay.
@@ -153,6 +156,12 @@ type SetPassword struct {
 // Deactivate is POST /users/{ref}/deactivate.
 type Deactivate struct {
 	Reason string `json:"reason,omitempty"`
+}
+
+// Expiry is POST /users/{ref}/expiry: a date, an RFC 3339 time, a
+// duration from the server's now, or "never".
+type Expiry struct {
+	Expires string `json:"expires"`
 }
 
 // Link is POST /users/{ref}/reset-link and POST /invitations/{email}/resend.
@@ -254,11 +263,22 @@ type MemberOutcome struct {
 	Error  *ErrorDetail        `json:"error,omitempty"`
 }
 
-// CreateToken is POST /tokens.
+// CreateToken is POST /tokens. Scope null (or absent) makes a token
+// with no scope; an empty array is refused, not taken for none, which is
+// why it is a pointer: omitempty would drop an empty one.
 type CreateToken struct {
-	User       string `json:"user,omitempty"`
-	Name       string `json:"name,omitempty"`
-	TTLSeconds int64  `json:"ttl_seconds,omitempty"`
+	User       string     `json:"user,omitempty"`
+	Name       string     `json:"name,omitempty"`
+	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	Scope      *[]string  `json:"scope,omitempty"`
+}
+
+// RotateToken is POST /tokens/{id}/rotate's body, which may be left out:
+// the token then keeps its lifetime.
+type RotateToken struct {
+	TTLSeconds int64      `json:"ttl_seconds,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 }
 
 // SignIn is POST /login, which needs no token: an email and password for
@@ -308,6 +328,16 @@ type SetProjects struct {
 
 // ContentNDJSON is the media type of import's JSON lines and export's stream.
 const ContentNDJSON = "application/x-ndjson"
+
+// ContentEventStream is the media type of the audit stream (Server-Sent
+// Events).
+const ContentEventStream = "text/event-stream"
+
+// PruneAudit is the body of POST /audit/prune: events before Before go;
+// zero means before the organisation's audit.retention.
+type PruneAudit struct {
+	Before time.Time `json:"before,omitzero"`
+}
 
 // ExportLine is one line of GET /export: a user, or, when the export
 // fails after it began, the error that stopped it, so that a cut stream

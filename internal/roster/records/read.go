@@ -130,6 +130,8 @@ func userFromFields(cols, rec []string) (roster.UserRecord, error) {
 			u.Links = links
 		case "status":
 			u.Status = roster.Status(v)
+		case "expires":
+			u.Expires = v
 		case "password_hash":
 			u.PasswordHash = v
 		}

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/roster-dev/roster/internal/password"
 	"github.com/roster-dev/roster/internal/roster"
@@ -21,7 +22,7 @@ import (
 const MaxLineErrors = 1000
 
 // Columns are the fields of a user record, in the order export writes them.
-var Columns = []string{"email", "name", "username", "roles", "projects", "links", "status", "password_hash"}
+var Columns = []string{"email", "name", "username", "roles", "projects", "links", "status", "expires", "password_hash"}
 
 // ListSeparator joins roles, projects and links inside one CSV field.
 const ListSeparator = ";"
@@ -132,6 +133,12 @@ func CheckUser(u *roster.UserRecord) error {
 	}
 	if u.Status != "" && !u.Status.Valid() {
 		return roster.Errorf(roster.ErrInvalid, "invalid status %q", string(u.Status)).WithHint("use invited, active or deactivated")
+	}
+	if u.Expires != "" {
+		// Its instant depends on the clock of the import; its form does not.
+		if _, err := roster.ExpiryAt(u.Expires, time.Time{}); err != nil {
+			return err
+		}
 	}
 	if u.PasswordHash != "" {
 		if err := password.CheckHash(u.PasswordHash); err != nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
@@ -26,6 +27,7 @@ func BenchmarkWriteSerializable(b *testing.B) { benchmarkWrite(b, "serializable"
 func benchmarkWrite(b *testing.B, mode string) {
 	db := open(b, withParam(b, pgtest.URL(b), "roster_tx", mode))
 	ctx := context.Background()
+	now := time.Now()
 	const writers = 8
 	var next, failed atomic.Int64
 	b.ResetTimer()
@@ -42,7 +44,7 @@ func benchmarkWrite(b *testing.B, mode string) {
 					if id, err := tx.EmailTaken(ctx, email); err != nil || id != 0 {
 						return fmt.Errorf("email taken: %d, %w", id, err)
 					}
-					if _, err := tx.CountActive(ctx); err != nil {
+					if _, err := tx.CountActive(ctx, now); err != nil {
 						return err
 					}
 					id, err := tx.InsertUser(ctx, newUser(email))

@@ -11,33 +11,6 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-// InsertAudits records events in order with one COPY: an import of
-// 100,000 users would otherwise make 100,000 round trips for its events.
-func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error {
-	rows := make([][]any, len(entries))
-	for i, e := range entries {
-		rows[i] = t.auditRow(e)
-	}
-	ctx, cancel := within(ctx, t.wait)
-	defer cancel()
-	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{"audit"},
-		[]string{"org_id", "at", "actor", "actor_id", "via", "action", "target", "target_id", "details"}, pgx.CopyFromRows(rows))
-	if err = t.note(err); err != nil {
-		return fmt.Errorf("write audit events: %w", err)
-	}
-	return nil
-}
-
-// auditRow is an event's values in the order of the audit table's
-// columns, in this transaction's organisation.
-func (t *Tx) auditRow(e store.AuditEntry) []any {
-	details := e.Details
-	if details == nil {
-		details = map[string]any{} // '{}', as on SQLite
-	}
-	return []any{t.org, e.At, e.Actor, nullID(e.ActorID), e.Via, e.Action, e.Target, nullID(e.TargetID), details}
-}
-
 // UserIDs returns the ids of the users holding emails, by email key, in
 // one statement.
 func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, error) {
@@ -93,7 +66,8 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	for i, u := range users {
 		userRows[i] = []any{t.org, ids[i], u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
 			u.Name, store.FoldKey(u.Name), string(u.Status), nullString(u.PasswordHash), u.MustChangePassword,
-			u.CreatedAt, u.UpdatedAt, u.DeactivatedAt, u.Reason, string(store.StatusBefore(u)), u.LastLoginMethod}
+			u.CreatedAt, u.UpdatedAt, u.DeactivatedAt, u.Reason, string(store.StatusBefore(u)), u.LastLoginMethod,
+			u.ExpiresAt}
 		for _, r := range u.Roles {
 			roles = append(roles, []any{t.org, ids[i], r})
 		}
@@ -108,7 +82,7 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	}{
 		{"users", []string{"org_id", "id", "email", "email_key", "username", "username_key", "name", "name_key", "status",
 			"password_hash", "must_change_password", "created_at", "updated_at", "deactivated_at", "deactivated_reason",
-			"status_before_deactivation", "last_login_method"}, userRows},
+			"status_before_deactivation", "last_login_method", "expires_at"}, userRows},
 		{"user_roles", []string{"org_id", "user_id", "role"}, roles},
 		{"user_links", []string{"org_id", "user_id", "kind", "value"}, links},
 	}

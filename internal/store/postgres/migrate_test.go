@@ -91,6 +91,17 @@ func TestMigrateOrganisations(t *testing.T) {
 			if _, problems, err := db.Check(ctx); err != nil || len(problems) > 0 {
 				t.Fatalf("Check after migrating: %q, %v", problems, err)
 			}
+			// The events the fixture holds are chained by the migration.
+			err = db.Read(ctx, func(tx store.Tx) error {
+				v, err := store.VerifyAudit(ctx, tx)
+				if err == nil && (!v.Intact || v.Events == 0) {
+					t.Errorf("the audit log after migrating: %+v, want its events chained", v)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			customDeveloper := f.data == fixtureDeveloper
 			err = db.Read(ctx, func(tx store.Tx) error {
 				checkMigratedStore(t, ctx, tx, customDeveloper)
@@ -248,7 +259,7 @@ func checkMigratedStore(t *testing.T, ctx context.Context, tx store.Tx, customDe
 	if err != nil || fmt.Sprint(settings) != "map[org.name:Acme Ltd password.min_length:12 seats:10]" {
 		t.Errorf("settings: %v, %v", settings, err)
 	}
-	if n, err := tx.CountActive(ctx); err != nil || n != 3 {
+	if n, err := tx.CountActive(ctx, time.Now()); err != nil || n != 3 {
 		t.Errorf("CountActive = %d, %v", n, err)
 	}
 }

@@ -256,14 +256,14 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			return err
 		}, false},
 		{"CountActive", func(tx store.Tx) error {
-			n, err := tx.CountActive(ctx)
+			n, err := tx.CountActive(ctx, time.Now())
 			if err == nil && n != users*4/5 {
 				err = fmt.Errorf("%d active", n)
 			}
 			return err
 		}, false},
 		{"ListAudit page", func(tx store.Tx) error { _, err := tx.ListAudit(ctx, store.AuditQuery{Limit: 20}); return err }, true},
-		{"CountActiveOwners", func(tx store.Tx) error { _, err := tx.CountActiveOwners(ctx); return err }, false},
+		{"CountActiveOwners", func(tx store.Tx) error { _, err := tx.CountActiveOwners(ctx, time.Now()); return err }, false},
 		{"Holders", func(tx store.Tx) error { _, err := tx.Holders(ctx); return err }, false},
 		// A user's tokens; all of an organisation's are read through its
 		// users, which in a store this small costs more than reading

@@ -471,7 +471,7 @@ func TestSerializableRetries(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			errs <- db.Write(context.Background(), func(tx store.Tx) error {
-				if _, err := tx.CountActive(context.Background()); err != nil {
+				if _, err := tx.CountActive(context.Background(), time.Now()); err != nil {
 					return err
 				}
 				_, err := tx.InsertUser(context.Background(), newUser(fmt.Sprintf("u%d@example.com", i)))

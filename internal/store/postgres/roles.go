@@ -195,16 +195,6 @@ func (t *Tx) DeletePermission(ctx context.Context, name string) error {
 	return err
 }
 
-// InsertAudit records an event.
-func (t *Tx) InsertAudit(ctx context.Context, e store.AuditEntry) error {
-	_, err := t.exec(ctx, `INSERT INTO audit (org_id, at, actor, actor_id, via, action, target, target_id, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, t.auditRow(e)...)
-	if err != nil {
-		return fmt.Errorf("write audit event: %w", err)
-	}
-	return nil
-}
-
 // ListAudit returns events newest first.
 func (t *Tx) ListAudit(ctx context.Context, q store.AuditQuery) ([]roster.AuditEvent, error) {
 	var where []string

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -13,7 +14,8 @@ import (
 )
 
 const tokenColumns = `api_tokens.id, api_tokens.user_id, users.email, api_tokens.name, api_tokens.created_at,
-	api_tokens.expires_at, api_tokens.last_used_at, api_tokens.revoked_at IS NOT NULL`
+	api_tokens.expires_at, api_tokens.last_used_at, api_tokens.revoked_at IS NOT NULL,
+	api_tokens.scope, api_tokens.last_used_from`
 
 // tokenFrom is where tokens are read: with their users, whose organisation
 // they are of.
@@ -21,9 +23,11 @@ const tokenFrom = ` FROM api_tokens JOIN users ON users.id = api_tokens.user_id`
 
 func scanToken(s pgx.Row) (store.TokenRow, error) {
 	var t store.TokenRow
-	if err := s.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.Revoked); err != nil {
+	var scope sql.NullString
+	if err := s.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt, &t.Revoked, &scope, &t.LastUsedFrom); err != nil {
 		return t, err
 	}
+	t.Scope = store.ScopeOf(scope)
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = t.CreatedAt.UTC(), utcPtr(t.ExpiresAt), utcPtr(t.LastUsedAt)
 	return t, nil
 }
@@ -107,17 +111,28 @@ func (t *Tx) RevokeTokens(ctx context.Context, userID, id int64, now time.Time) 
 	return int(tag.RowsAffected()), nil
 }
 
-// TouchToken records a use, at most once a minute, to spare writes.
-func (t *Tx) TouchToken(ctx context.Context, id int64, now time.Time) error {
-	_, err := t.exec(ctx, `UPDATE api_tokens SET last_used_at = $1
+// TouchToken records a use and where it came from, at most once a
+// minute, to spare writes.
+func (t *Tx) TouchToken(ctx context.Context, id int64, now time.Time, from string) error {
+	_, err := t.exec(ctx, `UPDATE api_tokens SET last_used_at = $1, last_used_from = $5
 		WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $3) AND `+userOf("user_id", "$4"),
-		now, id, now.Add(-time.Minute), t.org)
+		now, id, now.Add(-time.Minute), t.org, from)
 	return err
+}
+
+// SetTokenScope limits a token to scope's permissions (nil: all).
+func (t *Tx) SetTokenScope(ctx context.Context, id int64, scope []string) error {
+	_, err := t.exec(ctx, `UPDATE api_tokens SET scope = $1 WHERE id = $2 AND `+userOf("user_id", "$3"),
+		store.ScopeText(scope), id, t.org)
+	if err != nil {
+		return fmt.Errorf("set token scope: %w", err)
+	}
+	return nil
 }
 
 // ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
 func (t *Tx) ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error {
-	_, err := t.exec(ctx, `UPDATE api_tokens SET token_hash = $1, created_at = $2, expires_at = $3, last_used_at = NULL
+	_, err := t.exec(ctx, `UPDATE api_tokens SET token_hash = $1, created_at = $2, expires_at = $3, last_used_at = NULL, last_used_from = ''
 		WHERE id = $4 AND `+userOf("user_id", "$5"), hash, now, expires, id, t.org)
 	return err
 }

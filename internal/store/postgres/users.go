@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,7 +21,7 @@ const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.
 	ARRAY(SELECT role FROM user_roles WHERE user_id = users.id ORDER BY role),
 	COALESCE((SELECT jsonb_object_agg(kind, value) FROM user_links WHERE user_id = users.id), '{}'::jsonb),
 	ARRAY(SELECT projects.slug FROM memberships JOIN projects ON projects.id = memberships.project_id
-		WHERE memberships.user_id = users.id ORDER BY projects.slug)`
+		WHERE memberships.user_id = users.id ORDER BY projects.slug), users.expires_at`
 
 // A user's roles, links and projects come in the user's own row, so that
 // finding a user or a page of them is one statement.
@@ -28,12 +29,12 @@ func scanUser(s pgx.Row) (store.UserRow, error) {
 	var u store.UserRow
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
 		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.LastLoginMethod, &u.DeactivatedAt, &u.Reason, &u.StatusBefore,
-		&u.OrgID, &u.OrgStatus, &u.Roles, &u.Links, &u.Projects)
+		&u.OrgID, &u.OrgStatus, &u.Roles, &u.Links, &u.Projects, &u.ExpiresAt)
 	if err != nil {
 		return u, err
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
-	u.LastLoginAt, u.DeactivatedAt = utcPtr(u.LastLoginAt), utcPtr(u.DeactivatedAt)
+	u.LastLoginAt, u.DeactivatedAt, u.ExpiresAt = utcPtr(u.LastLoginAt), utcPtr(u.DeactivatedAt), utcPtr(u.ExpiresAt)
 	u.HasPassword = u.PasswordHash != ""
 	if u.Roles == nil {
 		u.Roles = []string{}
@@ -108,11 +109,11 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	// inherit that history.
 	var id int64
 	err := t.queryRow(ctx, `INSERT INTO users (email, email_key, username, username_key, name, name_key, status,
-		password_hash, must_change_password, created_at, updated_at, org_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		password_hash, must_change_password, created_at, updated_at, org_id, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status,
-		nullString(u.PasswordHash), u.MustChangePassword, u.CreatedAt, u.UpdatedAt, t.org).Scan(&id)
+		nullString(u.PasswordHash), u.MustChangePassword, u.CreatedAt, u.UpdatedAt, t.org, u.ExpiresAt).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert user: %w", err)
 	}
@@ -131,11 +132,11 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 	_, err := t.exec(ctx, `UPDATE users SET email = $1, email_key = $2, username = $3, username_key = $4, name = $5,
 		name_key = $6, status = $7, password_hash = $8, must_change_password = $9, updated_at = $10, last_login_at = $11,
-		last_login_method = $12, deactivated_at = $13, deactivated_reason = $14, status_before_deactivation = $15
-		WHERE id = $16 AND org_id = $17`,
+		last_login_method = $12, deactivated_at = $13, deactivated_reason = $14, status_before_deactivation = $15,
+		expires_at = $18 WHERE id = $16 AND org_id = $17`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, u.UpdatedAt, u.LastLoginAt,
-		u.LastLoginMethod, u.DeactivatedAt, u.Reason, store.StatusBefore(u), u.ID, t.org)
+		u.LastLoginMethod, u.DeactivatedAt, u.Reason, store.StatusBefore(u), u.ID, t.org, u.ExpiresAt)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.Email, err)
 	}
@@ -198,8 +199,19 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		from += ` JOIN memberships ON memberships.user_id = users.id
 			AND memberships.project_id = (SELECT id FROM projects WHERE org_id = ` + org + ` AND slug = ` + args.add(f.Project) + `)`
 	}
-	if f.Status != "" {
+	switch f.Status {
+	case "":
+	case roster.StatusExpired:
+		where = append(where, "users.status <> 'deactivated' AND users.expires_at <= "+args.add(f.Now))
+	case roster.StatusDeactivated:
 		where = append(where, "users.status = "+args.add(f.Status))
+	default:
+		where = append(where, "users.status = "+args.add(f.Status)+
+			" AND (users.expires_at IS NULL OR users.expires_at > "+args.add(f.Now)+")")
+	}
+	if f.Expiring > 0 {
+		where = append(where, "users.status <> 'deactivated' AND users.expires_at > "+args.add(f.Now)+
+			" AND users.expires_at <= "+args.add(f.Now.Add(f.Expiring)))
 	}
 	if f.Search != "" {
 		// Backslash is LIKE's escape character by default.
@@ -242,18 +254,20 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	return page, nil
 }
 
-// CountActive counts active users, for the seat limit.
-func (t *Tx) CountActive(ctx context.Context) (int, error) {
+// CountActive counts the users active at now, for the seat limit.
+func (t *Tx) CountActive(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = $1 AND status = 'active'`, t.org).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = $1 AND status = 'active'
+		AND (expires_at IS NULL OR expires_at > $2)`, t.org, now).Scan(&n)
 	return n, err
 }
 
-// CountActiveOwners counts active users holding the owner role.
-func (t *Tx) CountActiveOwners(ctx context.Context) (int, error) {
+// CountActiveOwners counts the owners active at now.
+func (t *Tx) CountActiveOwners(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := t.queryRow(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
-		WHERE user_roles.org_id = $1 AND user_roles.role = 'owner' AND users.status = 'active'`, t.org).Scan(&n)
+		WHERE user_roles.org_id = $1 AND user_roles.role = 'owner' AND users.status = 'active'
+		AND (users.expires_at IS NULL OR users.expires_at > $2)`, t.org, now).Scan(&n)
 	return n, err
 }
 

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -11,62 +10,7 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-// maxAuditChunk is the most events one INSERT carries: 9 values each,
-// well under SQLite's 32,766 variables per statement.
-const maxAuditChunk = 512
-
-// InsertAudits records events in order, many to a statement: an import
-// of 100,000 users spent a sixth of its time inserting their events one
-// by one. Chunks are powers of two, so that whatever the count the
-// statement cache holds at most ten texts of it.
-func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error {
-	for len(entries) > 0 {
-		n := maxAuditChunk
-		for n > len(entries) {
-			n /= 2
-		}
-		var q strings.Builder
-		q.WriteString(`INSERT INTO audit (org_id, at, actor, actor_id, via, action, target, target_id, details) VALUES `)
-		args := make([]any, 0, 9*n)
-		for i, e := range entries[:n] {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			row, err := auditRow(e)
-			if err != nil {
-				return err
-			}
-			args = append(append(args, t.org), row...)
-		}
-		if _, err := t.exec(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("write audit events: %w", err)
-		}
-		entries = entries[n:]
-	}
-	return nil
-}
-
-// auditRow is an event's values in the order of the audit table's columns.
-func auditRow(e store.AuditEntry) ([]any, error) {
-	details := []byte("{}")
-	if len(e.Details) > 0 {
-		var err error
-		if details, err = json.Marshal(e.Details); err != nil {
-			return nil, fmt.Errorf("audit details: %w", err)
-		}
-	}
-	var actorID, targetID any
-	if e.ActorID != 0 {
-		actorID = e.ActorID
-	}
-	if e.TargetID != 0 {
-		targetID = e.TargetID
-	}
-	return []any{micros(e.At), e.Actor, actorID, e.Via, e.Action, e.Target, targetID, string(details)}, nil
-}
-
-// bulkChunk is the most rows one bulk statement carries: users take 17
+// bulkChunk is the most rows one bulk statement carries: users take 18
 // values a row, under SQLite's 32,766 variables per statement. Chunks
 // are powers of two, as in InsertAudits, so that the statement cache
 // holds a few texts of each.
@@ -140,17 +84,18 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	for i := range ids {
 		ids[i] = last + 1 + int64(i)
 	}
-	const width = 17
+	const width = 18
 	err := chunks(len(users), func(i, n int) error {
 		args := make([]any, 0, width*n)
 		for j, u := range users[i : i+n] {
 			args = append(args, ids[i+j], t.org, u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
 				u.Name, store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword,
-				micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.LastLoginMethod)
+				micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.LastLoginMethod,
+				nullMicros(u.ExpiresAt))
 		}
 		_, err := t.exec(ctx, `INSERT INTO users (id, org_id, email, email_key, username, username_key, name, name_key, status,
 			password_hash, must_change_password, created_at, updated_at, deactivated_at, deactivated_reason,
-			status_before_deactivation, last_login_method) VALUES `+values(n, width), args...)
+			status_before_deactivation, last_login_method, expires_at) VALUES `+values(n, width), args...)
 		return err
 	})
 	if err != nil {

@@ -37,7 +37,26 @@ var migrations = []migration{
 	// user list --search by trigram index (search.go), after addOrgs,
 	// which makes users anew and would drop its triggers and index.
 	execSQL(schemaSearch),
+	execSQL(schemaTokenScope),
+	// Account expiry (DESIGN.md, "Service accounts, scoped and expiring
+	// access"): read against the clock, never by a job.
+	execSQL(schemaExpiry),
+	// Tamper evidence: every audit event chained by hash to the one before.
+	chainAudit,
 }
+
+// schemaTokenScope lets a token carry a scope (the permissions it may use
+// of its user's, space-separated; NULL for all of them) and remember the
+// address it was last used from.
+const schemaTokenScope = `
+ALTER TABLE api_tokens ADD COLUMN scope TEXT;
+ALTER TABLE api_tokens ADD COLUMN last_used_from TEXT NOT NULL DEFAULT '';
+`
+
+// schemaExpiry gives a user the instant their account expires (NULL:
+// never), and an index for user list --expiring and --status expired.
+const schemaExpiry = `ALTER TABLE users ADD COLUMN expires_at INTEGER;
+CREATE INDEX users_org_expires ON users (org_id, expires_at) WHERE expires_at IS NOT NULL;`
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the
 // token is stored, and the newest audit event each user has seen as a

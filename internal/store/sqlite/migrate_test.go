@@ -39,6 +39,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			}
 			tx, err := conn.BeginTx(ctx, nil)
 			if err != nil {
+				conn.close()
 				t.Fatal(err)
 			}
 			for i := range from {
@@ -49,16 +50,22 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", from)); err != nil {
 				t.Fatal(err)
 			}
-			// Users belong to an organisation from version 14.
-			if from >= 14 {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO users (org_id, email, email_key, name, status, created_at, updated_at)
-					VALUES (1, 'e@example.com', 'e@example.com', 'Émile', 'active', 1, 1)`); err != nil {
+			if from >= 1 {
+				// From version 14 (organisations) a user is of one.
+				cols, vals := "", ""
+				if from >= 14 {
+					cols, vals = ", org_id", ", 1"
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO users (email, email_key, name, status, created_at, updated_at`+cols+`)
+					VALUES ('e@example.com', 'e@example.com', 'Émile', 'active', 1, 1`+vals+`)`); err != nil {
 					t.Fatal(err)
 				}
-			} else if from >= 1 {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO users (email, email_key, name, status, created_at, updated_at)
-					VALUES ('e@example.com', 'e@example.com', 'Émile', 'active', 1, 1)`); err != nil {
-					t.Fatal(err)
+				// Events written before the chain get chained by the migration.
+				for i := range 3 {
+					if _, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, via, action, target, details`+cols+`)
+						VALUES (?, 'local:root', 'local', 'user.update', 'e@example.com', '{"n":1}'`+vals+`)`, i+1); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			// Links exist from version 3 (index 2), with sent_at from 6.
@@ -81,8 +88,21 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			conn.close()
 			if n, err := db.Migrate(ctx); err != nil || n != SchemaVersion-from {
 				t.Fatalf("Migrate = %d, %v; want %d", n, err, SchemaVersion-from)
+			}
+			if from >= 1 {
+				err := db.Read(ctx, func(tx store.Tx) error {
+					v, err := store.VerifyAudit(ctx, tx)
+					if err == nil && (!v.Intact || v.Events < 3) {
+						t.Errorf("the audit log after migrating from %d: %+v, want its events chained", from, v)
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
 			if got := schemaOf(t, db); got != want {
 				t.Fatalf("schema after migrating from %d differs from a fresh store's:\n%s\nwant:\n%s", from, got, want)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
@@ -48,7 +49,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 				return err
 			}
 		}
-		if _, err := tx.CountActiveOwners(ctx); err != nil {
+		if _, err := tx.CountActiveOwners(ctx, time.Now()); err != nil {
 			return err
 		}
 		if _, err := tx.Holders(ctx); err != nil {
@@ -60,7 +61,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		if _, err := tx.ListAudit(ctx, store.AuditQuery{Limit: 50}); err != nil {
 			return err
 		}
-		_, err := tx.CountActive(ctx)
+		_, err := tx.CountActive(ctx, time.Now())
 		return err
 	})
 	if err != nil {

@@ -12,16 +12,19 @@ import (
 )
 
 const tokenColumns = `api_tokens.id, api_tokens.user_id, users.email, api_tokens.name, api_tokens.created_at,
-	api_tokens.expires_at, api_tokens.last_used_at, api_tokens.revoked_at IS NOT NULL`
+	api_tokens.expires_at, api_tokens.last_used_at, api_tokens.revoked_at IS NOT NULL,
+	api_tokens.scope, api_tokens.last_used_from`
 
 func scanToken(s scanner) (store.TokenRow, error) {
 	var t store.TokenRow
 	var created int64
 	var expires, used sql.NullInt64
-	if err := s.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &created, &expires, &used, &t.Revoked); err != nil {
+	var scope sql.NullString
+	if err := s.Scan(&t.ID, &t.UserID, &t.User, &t.Name, &created, &expires, &used, &t.Revoked, &scope, &t.LastUsedFrom); err != nil {
 		return t, err
 	}
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = fromMicros(created), timePtr(expires), timePtr(used)
+	t.Scope = store.ScopeOf(scope)
 	return t, nil
 }
 
@@ -109,17 +112,28 @@ func (t *Tx) RevokeTokens(ctx context.Context, userID, id int64, now time.Time) 
 	return int(n), err
 }
 
-// TouchToken records a use, at most once a minute, to spare writes.
-func (t *Tx) TouchToken(ctx context.Context, id int64, now time.Time) error {
-	_, err := t.exec(ctx, `UPDATE api_tokens SET last_used_at = ?
+// TouchToken records a use and where it came from, at most once a
+// minute, to spare writes.
+func (t *Tx) TouchToken(ctx context.Context, id int64, now time.Time, from string) error {
+	_, err := t.exec(ctx, `UPDATE api_tokens SET last_used_at = ?, last_used_from = ?
 		WHERE id = ? AND (last_used_at IS NULL OR last_used_at <= ?) AND `+inOrg("api_tokens.user_id"),
-		micros(now), id, micros(now.Add(-time.Minute)), t.org)
+		micros(now), from, id, micros(now.Add(-time.Minute)), t.org)
 	return err
+}
+
+// SetTokenScope limits a token to scope's permissions (nil: all).
+func (t *Tx) SetTokenScope(ctx context.Context, id int64, scope []string) error {
+	_, err := t.exec(ctx, `UPDATE api_tokens SET scope = ? WHERE id = ? AND `+inOrg("api_tokens.user_id"),
+		store.ScopeText(scope), id, t.org)
+	if err != nil {
+		return fmt.Errorf("set token scope: %w", err)
+	}
+	return nil
 }
 
 // ReplaceTokenSecret gives a token a new secret and lifetime (rotation).
 func (t *Tx) ReplaceTokenSecret(ctx context.Context, id int64, hash []byte, now time.Time, expires *time.Time) error {
-	_, err := t.exec(ctx, `UPDATE api_tokens SET token_hash = ?, created_at = ?, expires_at = ?, last_used_at = NULL
+	_, err := t.exec(ctx, `UPDATE api_tokens SET token_hash = ?, created_at = ?, expires_at = ?, last_used_at = NULL, last_used_from = ''
 		WHERE id = ? AND `+inOrg("api_tokens.user_id"), hash, micros(now), nullMicros(expires), id, t.org)
 	return err
 }

@@ -66,7 +66,7 @@ const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.
 	(SELECT group_concat(kind || char(31) || value, char(30)) FROM user_links WHERE user_id = users.id),
 	(SELECT group_concat(slug, char(31)) FROM memberships
 		JOIN projects ON projects.id = memberships.project_id WHERE memberships.user_id = users.id),
-	users.org_id, (SELECT status FROM orgs WHERE orgs.id = users.org_id)`
+	users.org_id, (SELECT status FROM orgs WHERE orgs.id = users.org_id), users.expires_at`
 
 // A user's roles, links and projects come in the user's own row, so that
 // finding a user or a page of them is one statement: roles and slugs are
@@ -95,16 +95,16 @@ type scanner interface{ Scan(...any) error }
 func scanUser(s scanner) (store.UserRow, error) {
 	var u store.UserRow
 	var created, updated int64
-	var login, deact sql.NullInt64
+	var login, deact, expires sql.NullInt64
 	var roles, links, projects sql.NullString
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
 		&created, &updated, &login, &u.LastLoginMethod, &deact, &u.Reason, &u.StatusBefore,
-		&roles, &links, &projects, &u.OrgID, &u.OrgStatus)
+		&roles, &links, &projects, &u.OrgID, &u.OrgStatus, &expires)
 	if err != nil {
 		return u, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
-	u.LastLoginAt, u.DeactivatedAt = timePtr(login), timePtr(deact)
+	u.LastLoginAt, u.DeactivatedAt, u.ExpiresAt = timePtr(login), timePtr(deact), timePtr(expires)
 	u.HasPassword = u.PasswordHash != ""
 	u.Roles, u.Projects, u.Links = splitList(roles), splitList(projects), map[string]string{}
 	if links.Valid && links.String != "" {
@@ -177,12 +177,12 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	// Ids are never reused: the audit log keeps a deleted user's id, and a
 	// new user taking it would inherit that history.
 	res, err := t.exec(ctx, `INSERT INTO users (id, org_id, email, email_key, username, username_key, name, name_key, status,
-		password_hash, must_change_password, created_at, updated_at)
+		password_hash, must_change_password, created_at, updated_at, expires_at)
 		VALUES (max(COALESCE((SELECT max(id) FROM users), 0), COALESCE((SELECT max(target_id) FROM audit WHERE target_id IS NOT NULL), 0)) + 1,
-		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.org, u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status,
-		nullString(u.PasswordHash), u.MustChangePassword, micros(u.CreatedAt), micros(u.UpdatedAt))
+		nullString(u.PasswordHash), u.MustChangePassword, micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.ExpiresAt))
 	if err != nil {
 		return 0, fmt.Errorf("insert user: %w", err)
 	}
@@ -207,10 +207,10 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 	_, err := t.exec(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
 		name_key = ?, status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
-		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ? WHERE id = ? AND org_id = ?`,
+		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ?, expires_at = ? WHERE id = ? AND org_id = ?`,
 		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
-		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.ID, t.org)
+		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), nullMicros(u.ExpiresAt), u.ID, t.org)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", u.Email, err)
 	}
@@ -276,9 +276,21 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	// only: this condition is the first of each.
 	where := []string{"users.org_id = ?"}
 	args := []any{t.org}
-	if f.Status != "" {
+	switch now := micros(f.Now); f.Status {
+	case "":
+	case roster.StatusExpired:
+		where = append(where, "users.status <> 'deactivated' AND users.expires_at <= ?")
+		args = append(args, now)
+	case roster.StatusDeactivated:
 		where = append(where, "users.status = ?")
 		args = append(args, f.Status)
+	default:
+		where = append(where, "users.status = ? AND (users.expires_at IS NULL OR users.expires_at > ?)")
+		args = append(args, f.Status, now)
+	}
+	if f.Expiring > 0 {
+		where = append(where, "users.status <> 'deactivated' AND users.expires_at > ? AND users.expires_at <= ?")
+		args = append(args, micros(f.Now), micros(f.Now.Add(f.Expiring)))
 	}
 	if f.Search != "" {
 		like := store.SearchPattern(f.Search)
@@ -306,7 +318,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	// email order: look there first (searchWindow), before asking the
 	// index. The page is right if it is full, as the window is the start
 	// of the organisation's users in email order.
-	window := `(SELECT id, org_id, email_key, username_key, name_key, status FROM users
+	window := `(SELECT id, org_id, email_key, username_key, name_key, status, expires_at FROM users
 		WHERE org_id = ? AND email_key > ? ORDER BY email_key LIMIT ?) AS users`
 	page, err := t.listPage(ctx, f.Limit, window+joins, append([]any{t.org, after, searchWindow}, joinArgs...), where, args, true)
 	if err != nil || page.Next != "" {
@@ -364,18 +376,20 @@ func (t *Tx) listPage(ctx context.Context, limit int, from string, fromArgs []an
 	return page, nil
 }
 
-// CountActive counts active users, for the seat limit.
-func (t *Tx) CountActive(ctx context.Context) (int, error) {
+// CountActive counts the users active at now, for the seat limit.
+func (t *Tx) CountActive(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = ? AND status = 'active'`, t.org).Scan(&n)
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = ? AND status = 'active'
+		AND (expires_at IS NULL OR expires_at > ?)`, t.org, micros(now)).Scan(&n)
 	return n, err
 }
 
-// CountActiveOwners counts active users holding the owner role.
-func (t *Tx) CountActiveOwners(ctx context.Context) (int, error) {
+// CountActiveOwners counts the owners active at now.
+func (t *Tx) CountActiveOwners(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := t.queryRow(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
-		WHERE user_roles.org_id = ? AND user_roles.role = 'owner' AND users.status = 'active'`, t.org).Scan(&n)
+		WHERE user_roles.org_id = ? AND user_roles.role = 'owner' AND users.status = 'active'
+		AND (users.expires_at IS NULL OR users.expires_at > ?)`, t.org, micros(now)).Scan(&n)
 	return n, err
 }
 

@@ -139,7 +139,7 @@ func testConcurrentReaders(t *testing.T, s store.Admin) {
 			})
 		}
 		return s.Read(context.Background(), func(tx store.Tx) error {
-			n, err := tx.CountActive(context.Background())
+			n, err := tx.CountActive(context.Background(), t0)
 			if err != nil {
 				return err
 			}
@@ -159,7 +159,7 @@ func testConcurrentReaders(t *testing.T, s store.Admin) {
 		}
 	}
 	read(t, s, func(tx store.Tx) error {
-		n, err := tx.CountActive(t.Context())
+		n, err := tx.CountActive(t.Context(), t0)
 		equal(t, "active users", n, 2+writers)
 		return err
 	})

@@ -32,7 +32,7 @@ var orgTests = []test{
 	{"nothing of a neighbour is changed",
 		[]string{"UpdateUser", "DeleteUser", "SetUserRoles", "DeleteLink", "RevokeTokens", "RevokeLinks", "EndSessions",
 			"EndSessionsExcept", "UpdateProject", "DeleteProject", "RemoveMember", "DeleteRole", "DeletePermission",
-			"UpdateRoleDescription", "SetRolePermissions", "MoveRoleHolders", "ConsumeLink", "MarkSent", "TouchToken",
+			"UpdateRoleDescription", "SetRolePermissions", "MoveRoleHolders", "ConsumeLink", "MarkSent", "TouchToken", "SetTokenScope",
 			"ReplaceTokenSecret", "TouchSession", "SetNoticesSeen", "AddMember", "InsertMembers"}, testOrgWallWrites},
 	{"look-ups by secret name the user's organisation",
 		[]string{"TokenUser", "SessionUser", "LinkByHash", "UpdateOrg"}, testOrgSecrets},
@@ -218,7 +218,9 @@ func look(t *testing.T, s store.Store, n neighbour) view {
 		if v.Settings, err = tx.Settings(ctx); err != nil {
 			return err
 		}
-		for i, count := range []func(context.Context) (int, error){tx.CountActive, tx.CountActiveOwners, tx.UserCount, tx.CountProjects} {
+		active := func(ctx context.Context) (int, error) { return tx.CountActive(ctx, t0) }
+		owners := func(ctx context.Context) (int, error) { return tx.CountActiveOwners(ctx, t0) }
+		for i, count := range []func(context.Context) (int, error){active, owners, tx.UserCount, tx.CountProjects} {
 			if v.Counts[i], err = count(ctx); err != nil {
 				return err
 			}
@@ -600,7 +602,10 @@ func testOrgWallWrites(t *testing.T, s store.Admin) {
 			n, err := tx.RevokeTokens(ctx, na.ann, na.token, later)
 			return zero(t, "RevokeTokens", n, err)
 		},
-		"TouchToken": func(ctx context.Context, tx store.Tx) error { return tx.TouchToken(ctx, na.token, later) },
+		"TouchToken": func(ctx context.Context, tx store.Tx) error { return tx.TouchToken(ctx, na.token, later, "192.0.2.9") },
+		"SetTokenScope": func(ctx context.Context, tx store.Tx) error {
+			return tx.SetTokenScope(ctx, na.token, []string{roster.PermUsersView})
+		},
 		"ReplaceTokenSecret": func(ctx context.Context, tx store.Tx) error {
 			return tx.ReplaceTokenSecret(ctx, na.token, []byte("stolen"), later, nil)
 		},

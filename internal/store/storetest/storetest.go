@@ -43,6 +43,7 @@ func groups() []group {
 		{"projects", projectTests},
 		{"catalog", catalogTests},
 		{"audit", auditTests},
+		{"audit chain", chainTests},
 		{"settings", settingsTests},
 		{"tokens", tokenTests},
 		{"sessions", sessionTests},
@@ -53,6 +54,7 @@ func groups() []group {
 		{"admin", adminTests},
 		{"idempotency", idempotencyTests},
 		{"orgs", orgTests},
+		{"expiry", expiryTests},
 	}
 }
 

@@ -83,7 +83,7 @@ func testTimePrecision(t *testing.T, s store.Admin) {
 	utc(t, "project CreatedAt", &p.CreatedAt, when(9))
 
 	tid := addToken(t, s, uid, "ci", when(10), ptr(when(11)))
-	write(t, s, func(tx store.Tx) error { return tx.TouchToken(t.Context(), tid, when(12)) })
+	write(t, s, func(tx store.Tx) error { return tx.TouchToken(t.Context(), tid, when(12), "") })
 	tok := tokenByID(t, s, tid)
 	utc(t, "token CreatedAt", &tok.CreatedAt, when(10))
 	utc(t, "token ExpiresAt", tok.ExpiresAt, when(11))

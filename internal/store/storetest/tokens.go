@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +13,8 @@ var tokenTests = []test{
 	{"InsertToken stores a token that TokenByID and TokenByHash find", []string{"InsertToken", "TokenByID", "TokenByHash"}, testInsertToken},
 	{"ListTokens lists a user's tokens or everyone's", []string{"ListTokens"}, testListTokens},
 	{"RevokeTokens revokes a user's live tokens or one token", []string{"RevokeTokens"}, testRevokeTokens},
-	{"TouchToken records a use at most once a minute", []string{"TouchToken"}, testTouchToken},
+	{"TouchToken records a use and its address at most once a minute", []string{"TouchToken"}, testTouchToken},
+	{"SetTokenScope stores a scope that reads back, and clears it", []string{"SetTokenScope", "ListTokens", "TokenUser"}, testTokenScope},
 	{"ReplaceTokenSecret rotates a token", []string{"ReplaceTokenSecret"}, testReplaceTokenSecret},
 	{"token ids are never reused", []string{"InsertToken"}, testTokenIDsNotReused},
 	{"TokenUser finds a token with its user, roles loaded", []string{"TokenUser"}, testTokenUser},
@@ -215,22 +217,64 @@ func testTouchToken(t *testing.T, s store.Admin) {
 	uid := addUser(t, s, member("ann@example.com"))
 	id := addToken(t, s, uid, "ci", t0, nil)
 	other := addToken(t, s, uid, "other", t0, nil)
-	touch := func(now time.Time) {
-		write(t, s, func(tx store.Tx) error { return tx.TouchToken(t.Context(), id, now) })
+	touch := func(now time.Time, from string) {
+		write(t, s, func(tx store.Tx) error { return tx.TouchToken(t.Context(), id, now, from) })
 	}
-	touch(at(time.Second))
+	equal(t, "LastUsedFrom before any use", tokenByID(t, s, id).LastUsedFrom, "")
+	touch(at(time.Second), "192.0.2.1")
 	sameTimePtr(t, "LastUsedAt after the first use", tokenByID(t, s, id).LastUsedAt, ptr(at(time.Second)))
+	equal(t, "LastUsedFrom after the first use", tokenByID(t, s, id).LastUsedFrom, "192.0.2.1")
 	sameTimePtr(t, "LastUsedAt of another token", tokenByID(t, s, other).LastUsedAt, nil)
-	touch(at(30 * time.Second))
+	touch(at(30*time.Second), "192.0.2.2")
 	sameTimePtr(t, "LastUsedAt after a use within a minute", tokenByID(t, s, id).LastUsedAt, ptr(at(time.Second)))
-	touch(at(2 * time.Minute))
+	equal(t, "LastUsedFrom after a use within a minute", tokenByID(t, s, id).LastUsedFrom, "192.0.2.1")
+	touch(at(2*time.Minute), "2001:db8::1")
 	sameTimePtr(t, "LastUsedAt after a use minutes later", tokenByID(t, s, id).LastUsedAt, ptr(at(2*time.Minute)))
+	equal(t, "LastUsedFrom after a use minutes later", tokenByID(t, s, id).LastUsedFrom, "2001:db8::1")
+	// A rotated token has not been used yet, from anywhere.
+	write(t, s, func(tx store.Tx) error {
+		return tx.ReplaceTokenSecret(t.Context(), id, []byte("hash-rotated"), at(3*time.Minute), nil)
+	})
+	equal(t, "LastUsedFrom after rotation", tokenByID(t, s, id).LastUsedFrom, "")
+}
+
+func testTokenScope(t *testing.T, s store.Admin) {
+	uid := addUser(t, s, member("ann@example.com"))
+	id := addToken(t, s, uid, "ci", t0, nil)
+	other := addToken(t, s, uid, "other", t0, nil)
+	scope := []string{"invoices.manage", "users.create", "users.view"}
+	if got := tokenByID(t, s, id).Scope; got != nil {
+		t.Errorf("Scope of a new token = %q, want nil", got)
+	}
+	write(t, s, func(tx store.Tx) error { return tx.SetTokenScope(t.Context(), id, scope) })
+	equal(t, "Scope", strings.Join(tokenByID(t, s, id).Scope, ","), strings.Join(scope, ","))
+	if got := tokenByID(t, s, other).Scope; got != nil {
+		t.Errorf("Scope of another token = %q, want nil", got)
+	}
+	read(t, s, func(tx store.Tx) error {
+		list, err := tx.ListTokens(t.Context(), uid)
+		if err == nil && (len(list) != 2 || strings.Join(list[0].Scope, ",") != strings.Join(scope, ",") || list[1].Scope != nil) {
+			t.Errorf("ListTokens scopes = %q, %q", list[0].Scope, list[1].Scope)
+		}
+		if err != nil {
+			return err
+		}
+		tok, _, found, err := tx.TokenUser(t.Context(), []byte("hash-ci"))
+		if err == nil && (!found || strings.Join(tok.Scope, ",") != strings.Join(scope, ",")) {
+			t.Errorf("TokenUser scope = %q (found %v)", tok.Scope, found)
+		}
+		return err
+	})
+	write(t, s, func(tx store.Tx) error { return tx.SetTokenScope(t.Context(), id, nil) })
+	if got := tokenByID(t, s, id).Scope; got != nil {
+		t.Errorf("Scope after clearing = %q, want nil", got)
+	}
 }
 
 func testReplaceTokenSecret(t *testing.T, s store.Admin) {
 	uid := addUser(t, s, member("ann@example.com"))
 	id := addToken(t, s, uid, "ci", t0, ptr(at(time.Hour)))
-	write(t, s, func(tx store.Tx) error { return tx.TouchToken(t.Context(), id, at(time.Minute)) })
+	write(t, s, func(tx store.Tx) error { return tx.TouchToken(t.Context(), id, at(time.Minute), "") })
 	write(t, s, func(tx store.Tx) error {
 		return tx.ReplaceTokenSecret(t.Context(), id, []byte("hash-rotated"), at(10*time.Minute), ptr(at(48*time.Hour)))
 	})

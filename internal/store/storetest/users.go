@@ -358,10 +358,10 @@ func testCountActive(t *testing.T, s store.Admin) {
 	count := func() (active, owners int) {
 		read(t, s, func(tx store.Tx) error {
 			var err error
-			if active, err = tx.CountActive(t.Context()); err != nil {
+			if active, err = tx.CountActive(t.Context(), t0); err != nil {
 				return err
 			}
-			owners, err = tx.CountActiveOwners(t.Context())
+			owners, err = tx.CountActiveOwners(t.Context(), t0)
 			return err
 		})
 		return active, owners

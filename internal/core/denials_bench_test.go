@@ -1,0 +1,80 @@
+package core_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/roster-dev/roster/internal/core"
+	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store/sqlite"
+)
+
+// BenchmarkWritesUnderRefusals measures successful writes (user create
+// without a password, each one write transaction with its audit event)
+// alone, and while other goroutines are refused as fast as they can
+// (each refusal audited as *.denied): docs/benchmarks.md.
+//
+//	go test -run '^$' -bench WritesUnderRefusals -benchtime 2000x ./internal/core
+func BenchmarkWritesUnderRefusals(b *testing.B) {
+	for _, c := range []struct {
+		flooders int
+		audited  bool
+	}{{0, true}, {4, false}, {4, true}} {
+		flooders := c.flooders
+		b.Run(fmt.Sprintf("refusing=%d/audited=%t", flooders, c.audited), func(b *testing.B) {
+			db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "roster.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			var opts []core.Option
+			if !c.audited {
+				opts = append(opts, core.WithoutDenials())
+			}
+			c := core.New(db, opts...)
+			admin := c.As(core.Actor{Name: "local:bench"})
+			if _, err := admin.Init(b.Context(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
+				b.Fatal(err)
+			}
+			var stop atomic.Bool
+			var refused atomic.Int64
+			var wg sync.WaitGroup
+			for i := range flooders {
+				email := fmt.Sprintf("flood%d@example.com", i)
+				if _, err := admin.CreateUser(b.Context(), roster.CreateUser{Email: email, Roles: []string{roster.RoleMember}}); err != nil {
+					b.Fatal(err)
+				}
+				m := c.As(core.Actor{User: email, Name: email})
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for !stop.Load() {
+						if _, err := m.SetSetting(b.Context(), "seats", "5"); err == nil {
+							panic("a member set a setting")
+						}
+						refused.Add(1)
+					}
+				}()
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := admin.CreateUser(b.Context(), roster.CreateUser{Email: fmt.Sprintf("u%d@example.com", i)}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			stop.Store(true)
+			wg.Wait()
+			c.FlushDenials()
+			b.ReportMetric(float64(refused.Load())/b.Elapsed().Seconds(), "refusals/s")
+			denied, err := admin.ListAudit(b.Context(), roster.AuditFilter{Action: "settings.set.denied", Limit: 100000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(len(denied)), "denials-audited")
+		})
+	}
+}
