@@ -33,6 +33,9 @@ type Core struct {
 	mailPassword string
 
 	catalog catalogCache
+
+	// providers are the identity providers the host offers, by name.
+	providers []string
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.

@@ -546,6 +546,11 @@ type Ref struct {
 // else a username.
 func ParseRef(ref string) (Ref, error) {
 	kind, value, ok := strings.Cut(ref, ":")
+	if kind+":" == roster.ProviderLinkPrefix { // oidc:NAME:SUBJECT
+		if name, sub, found := strings.Cut(value, ":"); found {
+			kind, value = roster.ProviderLink(name), sub
+		}
+	}
 	switch {
 	case ref == "":
 		return Ref{}, roster.Errorf(roster.ErrInvalid, "empty user reference")
