@@ -1,8 +1,12 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/roster-dev/roster/internal/api"
@@ -95,4 +99,63 @@ func TestOrgs(t *testing.T) {
 	e.fails("GET", "/api/v1/orgs/acme", sys, nil, http.StatusNotFound, wire.CodeNotFound)
 	ok[orgResult](e, "POST", "/api/v1/orgs", sys, wire.CreateOrg{Slug: "beta", OwnerEmail: "b@example.com"})
 	ok[orgResult](e, "DELETE", "/api/v1/orgs/beta?confirm=beta", sys, nil)
+}
+
+// TestOrgPrefixWall: every route under /api/v1/orgs/{org}/, asked by the
+// owner of one organisation in another, answers exactly as it does for
+// an organisation that does not exist, and changes nothing there (R21).
+func TestOrgPrefixWall(t *testing.T) {
+	e := newEnv(t, api.Options{}, nil)
+	// The system organisation holds a thing of each kind a path names.
+	ok[roster.Project](e, "POST", "/api/v1/projects", e.owner, wire.CreateProject{Slug: "alpha"})
+	ok[roster.Permission](e, "POST", "/api/v1/permissions", e.owner, wire.CreatePermission{Name: "app.view"})
+	ok[roster.Invitation](e, "POST", "/api/v1/invitations", e.owner, wire.CreateInvitation{Email: "ivy@example.com"})
+	tokens := ok[[]roster.APIToken](e, "GET", "/api/v1/tokens", e.owner, nil)
+	ok[orgResult](e, "POST", "/api/v1/orgs", e.owner, wire.CreateOrg{Slug: "acme", OwnerEmail: "ann@example.com", Password: userPassword})
+	ann := ok[roster.APIToken](e, "POST", "/api/v1/login", "", wire.SignIn{Email: "ann@example.com", Password: userPassword, Org: "acme"}).Token
+	before := e.auditIDs()
+	users, err := e.admin().ListUsers(ctx, roster.UserFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	params := strings.NewReplacer("{user}", esc(ownerEmail), "{role}", roster.RoleAdmin, "{project}", "alpha",
+		"{permission}", "app.view", "{email}", esc("ivy@example.com"), "{id}", strconv.FormatInt(tokens[0].ID, 10), "{key}", "seats")
+	answer := func(method, path string, body any) (int, wire.ErrorDetail) {
+		resp, raw := e.request(method, path, ann, body)
+		var eb wire.ErrorBody
+		if resp.StatusCode == http.StatusOK || json.Unmarshal(raw, &eb) != nil {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+		return resp.StatusCode, eb.Error
+	}
+	n := 0
+	for _, p := range api.Patterns() {
+		method, path, _ := strings.Cut(p, " ")
+		rest, scoped := strings.CutPrefix(path, wire.OrgsPrefix)
+		if !scoped {
+			continue
+		}
+		n++
+		var body any
+		if method != http.MethodGet && method != http.MethodDelete {
+			body = "{}"
+		}
+		status, got := answer(method, "/api/v1/orgs/default"+params.Replace(rest), body)
+		wantStatus, want := answer(method, "/api/v1/orgs/nosuch"+params.Replace(rest), body)
+		got.Message = strings.ReplaceAll(got.Message, "default", "nosuch")
+		got.Hint = strings.ReplaceAll(got.Hint, "default", "nosuch")
+		if status != wantStatus || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: another organisation answers %d %+v, none %d %+v", p, status, got, wantStatus, want)
+		}
+	}
+	if n < 30 {
+		t.Fatalf("only %d organisation-scoped routes", n)
+	}
+	if after := e.auditIDs(); !slices.Equal(before, after) {
+		t.Errorf("the audit log changed")
+	}
+	if now, err := e.admin().ListUsers(ctx, roster.UserFilter{}); err != nil || !reflect.DeepEqual(now, users) {
+		t.Errorf("the users changed: %v", err)
+	}
 }

@@ -113,7 +113,7 @@ func TestCompletion(t *testing.T) {
 	var (
 		everyone   = []string{"alice@example.com", "bob@example.com", "dave@example.com", "ivy@example.com", "owner@example.com", "rex@example.com"}
 		active     = []string{"alice@example.com", "bob@example.com", "owner@example.com"}
-		roles      = []string{"admin", "manager", "member", "owner", "support", "viewer"}
+		roles      = []string{"admin", "developer", "manager", "member", "owner", "support", "viewer"}
 		projects   = []string{"billing", "old"}
 		contexts   = []string{"prod"}
 		servers    = []string{"https://roster.example.com"}

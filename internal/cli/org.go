@@ -58,24 +58,42 @@ type orgChange struct {
 // printOrgResult prints an organisation after a change. In a text format
 // the one-time secret a create made, the owner's password or invitation
 // link, is the result, alone on stdout, as user create prints a
-// generated password.
+// generated password and invite create a link. A mailed invitation is
+// not shown; one that failed to go makes the exit code 7, as invite
+// create's does.
 func (f *Factory) printOrgResult(res roster.OrgResult) error {
 	p, err := f.Printer()
 	if err != nil {
 		return err
 	}
-	if p.Format != output.JSON && p.Format != output.YAML {
-		secret := res.Password
-		if inv := res.Invitation; secret == "" && inv != nil && !inv.Sent {
-			secret = inv.URL
-		}
-		if secret != "" {
-			_, err := fmt.Fprintln(f.IO.Out, secret)
-			return err
+	secret := res.Password
+	var failed error
+	if inv := res.Invitation; inv != nil {
+		switch {
+		case inv.MailError != "":
+			f.IO.Infof("the invitation of %s was made but not mailed: %s", inv.Email, inv.MailError)
+			f.IO.Infof("hint: fix the mail settings and send a new link with roster --org %s invite resend %s --send", res.Org.Slug, inv.Email)
+			inv.Token, inv.URL = "", ""
+			failed = &silentError{code: ExitUnavailable}
+		case inv.Sent:
+			f.infof("mailed the invitation to %s", inv.Email)
+			inv.Token, inv.URL = "", ""
+		default:
+			f.infof("the invitation link of %s is shown once", inv.Email)
+			secret = linkText(inv.URL, inv.Token)
 		}
 	}
-	return p.One(orgChange{Org: res.Org, Changed: res.Changed, Owner: res.Owner, Password: res.Password,
-		Invitation: res.Invitation, Deleted: res.Deleted}, orgRows([]roster.Org{res.Org}))
+	if secret != "" && p.Format != output.JSON && p.Format != output.YAML {
+		if _, err := fmt.Fprintln(f.IO.Out, secret); err != nil {
+			return err
+		}
+		return failed
+	}
+	if err := p.One(orgChange{Org: res.Org, Changed: res.Changed, Owner: res.Owner, Password: res.Password,
+		Invitation: res.Invitation, Deleted: res.Deleted}, orgRows([]roster.Org{res.Org})); err != nil {
+		return err
+	}
+	return failed
 }
 
 func newCmdOrgList(f *Factory) *cobra.Command {
@@ -268,7 +286,7 @@ organisation's audit log keeps an org.delete event with the counts.`,
 			}
 			counts := make([]string, 0, len(res.Deleted))
 			for _, k := range slices.Sorted(maps.Keys(res.Deleted)) {
-				counts = append(counts, fmt.Sprintf("%d %s", res.Deleted[k], k))
+				counts = append(counts, fmt.Sprintf("%s: %d", k, res.Deleted[k]))
 			}
 			what := ""
 			if len(counts) > 0 {

@@ -34,6 +34,12 @@ func TestContractInOrg(t *testing.T) {
 	contract.Run(t, remoteHarness{open: storetest.SQLite, org: "acme"})
 }
 
+// TestContractInOrgPostgres runs TestContractInOrg's cases on PostgreSQL.
+func TestContractInOrgPostgres(t *testing.T) {
+	pgtest.URL(t) // skips, saying why, when there is no test database
+	contract.Run(t, remoteHarness{open: storetest.Postgres, org: "acme"})
+}
+
 // TestContractPostgres runs the contract through a server on PostgreSQL.
 func TestContractPostgres(t *testing.T) {
 	pgtest.URL(t) // skips, saying why, when there is no test database

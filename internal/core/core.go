@@ -170,13 +170,6 @@ func (a *actor) id() int64 {
 	return a.user.ID
 }
 
-// sysID is the system administrator's id in the system organisation's log.
-func (a *actor) sysID() int64 {
-	if a.sys == nil {
-		return a.id()
-	}
-	return a.sys.ID
-}
 
 // person names the actor as the recipient of a mail reads it: "Ann Lee
 // (ann@example.com)", or for the local administrator "an administrator".

@@ -471,6 +471,9 @@ func (o *op) checkCreator(l store.Link, u store.UserRow, perm string, grant []st
 	if l.CreatedBy == 0 && strings.HasPrefix(l.Creator, "local:") {
 		return nil // the local administrator may do anything an owner may
 	}
+	if email, ok := strings.CutPrefix(l.Creator, "sys:"); ok && l.CreatedBy == 0 {
+		return o.checkSysCreator(email, denied)
+	}
 	if l.CreatedBy == 0 {
 		return denied // the creator was deleted
 	}
@@ -483,6 +486,27 @@ func (o *op) checkCreator(l store.Link, u store.UserRow, perm string, grant []st
 		return denied
 	}
 	return nil
+}
+
+// checkSysCreator re-checks a link made by a system administrator, who
+// acted as the organisation's owner: they still may while they are
+// active and hold orgs.manage in the system organisation.
+func (o *op) checkSysCreator(email string, denied *roster.Error) error {
+	home := o.tx.In(store.SystemOrg)
+	creator, err := home.UserByRef(o.ctx, email)
+	if err != nil || creator.Status != roster.StatusActive {
+		return denied
+	}
+	cat, err := o.core.catalog.get(o.ctx, home)
+	if err != nil {
+		return err
+	}
+	for _, p := range effectiveIn(cat, creator.Roles) {
+		if p == roster.PermOrgsManage {
+			return nil
+		}
+	}
+	return denied
 }
 
 func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Duration, send bool) (roster.ResetLink, error) {

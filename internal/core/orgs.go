@@ -179,10 +179,14 @@ func effectiveIn(cat store.Catalog, roles []string) []string {
 
 // home returns s acting in its principal's own organisation, whatever
 // organisation it was asked to act in: organisations are managed from
-// there.
+// there. A token's user's own is the token's; the local administrator's
+// the system organisation; a user named locally (--as) is of the
+// organisation named with them (--org), which is theirs.
 func (s *service) atHome() *service {
 	c := *s
-	c.actor.Org = ""
+	if s.home != 0 || s.actor.User == "" {
+		c.actor.Org = ""
+	}
 	return &c
 }
 
@@ -397,7 +401,11 @@ func (s *service) CreateOrg(ctx context.Context, p roster.CreateOrg) (roster.Org
 		if res.Org, err = o.orgView(org); err != nil {
 			return err
 		}
-		res.Changed, res.Owner, res.Password = true, &row.User, generated
+		owner, err := in.tx.UserByRef(ctx, email)
+		if err != nil {
+			return err
+		}
+		res.Changed, res.Owner, res.Password = true, &owner.User, generated
 		return nil
 	})
 	if err != nil {

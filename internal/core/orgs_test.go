@@ -174,7 +174,7 @@ func testSystemAdministrators(t *testing.T, open func(t *testing.T) store.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created.Org.Users != 1 || created.Org.ActiveUsers != 1 || created.Org.System || created.Owner == nil {
+	if created.Org.Users != 1 || created.Org.ActiveUsers != 1 || created.Org.System || created.Owner == nil || !created.Owner.HasPassword {
 		t.Fatalf("created: %+v", created)
 	}
 	// Every organisation has the six locked roles; only the system one orgs.*.
@@ -228,7 +228,7 @@ func testSystemAdministrators(t *testing.T, open func(t *testing.T) store.Admin)
 		return svc
 	}
 	root := login("system", "root@example.com", "root-password-1")
-	boss := login("acme", "boss@acme.test", "boss-password-1")
+	login("acme", "boss@acme.test", "boss-password-1")
 	if _, err := c.SignIn(mustOrgCtx(t, c, "acme"), "boss@acme.test", "globex-password-1", "t"); !errors.Is(err, roster.ErrUnauthenticated) {
 		t.Fatalf("globex's password in acme: %v", err)
 	}
@@ -248,7 +248,7 @@ func testSystemAdministrators(t *testing.T, open func(t *testing.T) store.Admin)
 
 	// Acme's owner sees no other organisation (R21): not found, as a
 	// missing one.
-	boss = login("acme", "boss@acme.test", "reset-by-root-1")
+	boss := login("acme", "boss@acme.test", "reset-by-root-1")
 	for _, slug := range []string{"system", "globex", "nosuch"} {
 		if _, err := core.InOrg(boss, slug).ListUsers(ctx, roster.UserFilter{}); !errors.Is(err, roster.ErrNotFound) {
 			t.Errorf("acme's owner lists %s's users: %v", slug, err)

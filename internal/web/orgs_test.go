@@ -81,6 +81,7 @@ func TestOrgSignInByPath(t *testing.T) {
 	e := twoOrgs(t, config{})
 	b := e.browser()
 	expect(t, "GET /o/acme/", b.get("/o/acme/"), 303, "/o/acme/account")
+	expect(t, "GET /o/acme", b.get("/o/acme"), 303, "/o/acme/account")
 	expect(t, "GET /o/acme/account signed out", b.get("/o/acme/account"), 303, "/o/acme/signin")
 	r := b.get("/o/acme/signin")
 	expect(t, "GET /o/acme/signin", r, 200)
@@ -187,6 +188,7 @@ func TestOrgUnknown(t *testing.T) {
 		form         url.Values
 	}{
 		{"GET", "/o/initech/", nil},
+		{"GET", "/o/initech", nil},
 		{"GET", "/o/initech/signin", nil},
 		{"POST", "/o/initech/signin", form("email", "ann@example.com", "password", acmePassword)},
 		{"POST", "/o/initech/signin/email", form("link-email", "ann@example.com")},

@@ -18,6 +18,8 @@ import (
 
 func (p *pages) routes() {
 	p.handle("GET /{$}", p.home)
+	// An organisation's address as people type it, without the last slash.
+	p.mux.HandleFunc("GET /o/{org}", p.inPathOrg(p.home))
 	p.handle("GET /invite/{token}", p.linkEntry(store.LinkInvite, "/invite"))
 	p.handle("GET /invite", p.inviteForm)
 	p.handle("POST /invite", p.inviteAccept)

@@ -142,11 +142,16 @@ func (p *pages) handle(pattern string, h http.HandlerFunc) {
 	p.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		h(w, r.WithContext(store.WithOrg(r.Context(), store.SystemOrg)))
 	})
-	p.mux.HandleFunc(method+" /o/{org}"+path, func(w http.ResponseWriter, r *http.Request) {
+	p.mux.HandleFunc(method+" /o/{org}"+path, p.inPathOrg(h))
+}
+
+// inPathOrg serves h in the organisation the path's {org} names.
+func (p *pages) inPathOrg(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		if r, ok := p.enter(w, r, r.PathValue("org")); ok {
 			h(w, r)
 		}
-	})
+	}
 }
 
 // enter is r acting in the organisation slug names. An unknown

@@ -146,10 +146,7 @@ func TestFixtures(t *testing.T) {
 // migrateTo makes a fresh schema of version v with the migrations of this
 // build, as Migrate would have when v was the newest.
 func migrateTo(ctx context.Context, db *DB, tx pgx.Tx, v int) error {
-	if _, err := tx.Exec(ctx, `CREATE TABLE `+db.versionTable()+` (
-		version    integer PRIMARY KEY,
-		applied_at timestamptz NOT NULL DEFAULT now()
-	)`); err != nil {
+	if err := db.createVersionTable(ctx, tx); err != nil {
 		return err
 	}
 	for i := range v {

@@ -235,6 +235,13 @@ var tables = []string{"users", "user_links", "permissions", "permission_implies"
 	"user_roles", "audit", "settings", "links", "projects", "memberships", "api_tokens", "catalog_version",
 	"sessions", "notices_seen", "idempotency", "orgs"}
 
+// tableSince is the schema version that made each table made after the
+// first, so that Check of an older store looks for its own tables only.
+var tableSince = map[string]int{"catalog_version": 3, "sessions": 4, "notices_seen": 4, "idempotency": 5, "orgs": orgsVersion}
+
+// orgsVersion is the schema version that made organisations (migrateOrgs).
+const orgsVersion = 6
+
 // schemaV1 is SQLite's schema (store/sqlite/migrate.go) in PostgreSQL's
 // types: timestamptz for its microsecond integers (both keep
 // microseconds), boolean for its 0/1, bytea for its blobs and jsonb for
@@ -467,10 +474,7 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		if err := db.refuseForeign(ctx, tx); err != nil {
 			return 0, err
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE `+db.versionTable()+` (
-			version    integer PRIMARY KEY,
-			applied_at timestamptz NOT NULL DEFAULT now()
-		)`); err != nil {
+		if err := db.createVersionTable(ctx, tx); err != nil {
 			return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 		}
 	}
@@ -486,6 +490,16 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		return 0, db.mapErr(fmt.Errorf("migrate: %w", err))
 	}
 	return SchemaVersion - v, nil
+}
+
+// createVersionTable makes the table of applied migrations in a fresh
+// schema.
+func (db *DB) createVersionTable(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `CREATE TABLE `+db.versionTable()+` (
+		version    integer PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`)
+	return err
 }
 
 // refuseForeign refuses to make roster's tables in a schema that already

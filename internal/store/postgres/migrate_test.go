@@ -26,16 +26,8 @@ func TestMigrateFromVersion3(t *testing.T) {
 	}
 	defer db.Close()
 	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `CREATE TABLE `+db.versionTable()+` (version integer PRIMARY KEY)`); err != nil {
+		if err := migrateTo(ctx, db, tx, 3); err != nil {
 			return err
-		}
-		for i := range 3 {
-			if err := migrations[i](ctx, tx); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO `+db.versionTable()+` (version) VALUES ($1)`, i+1); err != nil {
-				return err
-			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO users (id, email, email_key, status, created_at, updated_at)
 				VALUES (1, 'ann@example.com', 'ann@example.com', 'active', now(), now());
@@ -90,8 +82,8 @@ func TestMigrateOrganisations(t *testing.T) {
 			}
 			defer db.Close()
 			loadFixture(t, db, f.file)
-			if v, err := db.Version(ctx); err != nil || v != fixtureVersion {
-				t.Fatalf("fixture: version %d, %v", v, err)
+			if v, problems, err := db.Check(ctx); err != nil || v != fixtureVersion || len(problems) > 0 {
+				t.Fatalf("Check of the fixture: version %d, %q, %v", v, problems, err)
 			}
 			if n, err := db.Migrate(ctx); err != nil || n != SchemaVersion-fixtureVersion {
 				t.Fatalf("Migrate = %d, %v; want %d", n, err, SchemaVersion-fixtureVersion)

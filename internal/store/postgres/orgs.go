@@ -52,7 +52,8 @@ func (t *Tx) OrgByID(ctx context.Context, id int64) (store.OrgRow, bool, error) 
 // locked roles. ON CONFLICT makes a slug taken an answer, not an error
 // that would abort the transaction: of two transactions making one slug,
 // the second waits on the first's index entry and, once it commits, finds
-// the slug taken.
+// the slug taken (at SERIALIZABLE PostgreSQL aborts it instead, and
+// Write's next attempt finds it taken).
 func (t *Tx) InsertOrg(ctx context.Context, o roster.Org, now time.Time) (int64, error) {
 	status := o.Status
 	if status == "" {
@@ -73,13 +74,26 @@ func (t *Tx) InsertOrg(ctx context.Context, o roster.Org, now time.Time) (int64,
 	return id, nil
 }
 
-// UpdateOrg writes an organisation's name and status.
+// UpdateOrg writes an organisation's slug, name and status. A slug taken
+// by another is not written, so that the answer is a conflict and the
+// transaction goes on; an unknown id is not found, whatever its slug.
 func (t *Tx) UpdateOrg(ctx context.Context, o store.OrgRow) error {
-	_, err := t.exec(ctx, `UPDATE orgs SET name = $1, status = $2 WHERE id = $3`, o.Name, o.Status, o.ID)
+	tag, err := t.exec(ctx, `UPDATE orgs SET slug = $1, name = $2, status = $3
+		WHERE id = $4 AND NOT EXISTS (SELECT 1 FROM orgs WHERE slug = $1 AND id <> $4)`, o.Slug, o.Name, o.Status, o.ID)
 	if err != nil {
 		return fmt.Errorf("update organisation %s: %w", o.Slug, err)
 	}
-	return nil
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	_, exists, err := t.OrgByID(ctx, o.ID)
+	switch {
+	case err != nil:
+		return err
+	case !exists:
+		return roster.Errorf(roster.ErrNotFound, "organisation %d not found", o.ID)
+	}
+	return roster.Errorf(roster.ErrConflict, "organisation %s already exists", o.Slug)
 }
 
 // orgTables are the tables of an organisation's own rows, in the order

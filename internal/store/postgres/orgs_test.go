@@ -48,8 +48,7 @@ func TestConcurrentInsertOrg(t *testing.T) {
 			// In serializable mode each first attempt waits, after its
 			// first read, for the other's: then both insert into the same
 			// snapshot of an empty orgs.
-			var inside sync.WaitGroup
-			inside.Add(2)
+			inside := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 			errs := make([]error, 2)
 			ids := make([]int64, 2)
 			var wg sync.WaitGroup
@@ -61,8 +60,12 @@ func TestConcurrentInsertOrg(t *testing.T) {
 							return err
 						}
 						if attempts.Add(1) == 1 && mode == "serializable" {
-							inside.Done()
-							inside.Wait()
+							close(inside[i])
+							select {
+							case <-inside[1-i]:
+							case <-ctx.Done():
+								return ctx.Err()
+							}
 						}
 						var err error
 						ids[i], err = tx.InsertOrg(ctx, roster.Org{Slug: "acme", Name: fmt.Sprint("Acme ", i)}, time.Now())
@@ -150,7 +153,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 	defer db.Close()
 	const orgs, users = 40, 50
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	var target int64
+	var target, firstUser int64
 	for o := range orgs {
 		err := db.Write(ctx, func(tx store.Tx) error {
 			id, err := tx.InsertOrg(ctx, roster.Org{Slug: fmt.Sprintf("org-%02d", o), Name: "Org"}, now)
@@ -176,6 +179,7 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			firstUser = ids[0]
 			project, err := in.InsertProject(ctx, roster.Project{Slug: "apollo"}, now)
 			if err != nil {
 				return err
@@ -196,7 +200,9 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
+	// This store's tables only (the search_path's): the database is shared.
+	if _, err := db.pool.Exec(ctx, `VACUUM ANALYZE orgs, users, user_links, user_roles, roles, role_permissions,
+		permissions, permission_implies, api_tokens, projects, memberships, audit`); err != nil {
 		t.Fatal(err)
 	}
 
@@ -244,6 +250,19 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 			return err
 		}, false},
 		{"ListAudit page", func(tx store.Tx) error { _, err := tx.ListAudit(ctx, store.AuditQuery{Limit: 20}); return err }, true},
+		{"CountActiveOwners", func(tx store.Tx) error { _, err := tx.CountActiveOwners(ctx); return err }, false},
+		{"Holders", func(tx store.Tx) error { _, err := tx.Holders(ctx); return err }, false},
+		// A user's tokens; all of an organisation's are read through its
+		// users, which in a store this small costs more than reading
+		// every token.
+		{"ListTokens of a user", func(tx store.Tx) error {
+			toks, err := tx.ListTokens(ctx, firstUser)
+			if err == nil && len(toks) != 1 {
+				err = fmt.Errorf("%d tokens", len(toks))
+			}
+			return err
+		}, false},
+		{"ListProjects", func(tx store.Tx) error { _, err := tx.ListProjects(ctx, 0); return err }, false},
 	}
 	// The tables that grow with the organisations: never read whole.
 	big := []string{"users", "user_links", "user_roles", "api_tokens", "memberships", "audit", "roles", "permissions"}
@@ -316,4 +335,104 @@ func plan(t *testing.T, db *DB, s statement) []planNode {
 	}
 	walk(doc[0].Plan, false)
 	return nodes
+}
+
+// TestDeleteOrgLeavesNoRow deletes an organisation holding one of every
+// kind of row and looks in every table, those reached through a user or
+// a project included: none of its rows is left, and the store is sound.
+func TestDeleteOrgLeavesNoRow(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var org, user, project int64
+	err = db.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if org, err = tx.InsertOrg(ctx, roster.Org{Slug: "beta", Name: "Beta"}, now); err != nil {
+			return err
+		}
+		in := tx.In(org)
+		if err := in.InsertPermission(ctx, roster.Permission{Name: "app.read"}); err != nil {
+			return err
+		}
+		if err := in.InsertRole(ctx, roster.Role{Name: "reader", Permissions: []string{"app.read"}}); err != nil {
+			return err
+		}
+		if user, err = in.InsertUser(ctx, store.UserRow{User: roster.User{Email: "ann@example.com", Status: roster.StatusActive,
+			Roles: []string{"reader"}, Links: map[string]string{"github": "ann"}, CreatedAt: now, UpdatedAt: now}}); err != nil {
+			return err
+		}
+		if project, err = in.InsertProject(ctx, roster.Project{Slug: "apollo"}, now); err != nil {
+			return err
+		}
+		if _, err := in.AddMember(ctx, project, user, now); err != nil {
+			return err
+		}
+		if _, err := in.InsertToken(ctx, user, "ci", []byte("tok"), "ann", now, nil); err != nil {
+			return err
+		}
+		if _, err := in.InsertSession(ctx, store.SessionRow{UserID: user, TokenHash: []byte("ses"), Method: "password",
+			CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			return err
+		}
+		if _, err := in.InsertLink(ctx, store.Link{Kind: store.LinkReset, UserID: user, TokenHash: []byte("lnk"), CreatedBy: user,
+			Creator: "ann", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			return err
+		}
+		if err := in.SetNoticesSeen(ctx, user, 1); err != nil {
+			return err
+		}
+		if _, err := in.InsertOutcome(ctx, store.Outcome{UserID: user, KeyHash: []byte("key"), Request: []byte("req"),
+			Status: 201, Body: []byte("{}"), CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := in.SetSetting(ctx, "seats", "5"); err != nil {
+			return err
+		}
+		return in.InsertAudit(ctx, store.AuditEntry{AuditEvent: roster.AuditEvent{At: now, Actor: "ann", Via: "cli", Action: "x"}, ActorID: user})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Write(ctx, func(tx store.Tx) error { return tx.DeleteOrg(ctx, org) }); err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]string{
+		"orgs":         "id = $1",
+		"memberships":  "project_id = $3 OR user_id = $2",
+		"links":        "user_id = $2 OR created_by = $2",
+		"api_tokens":   "user_id = $2",
+		"sessions":     "user_id = $2",
+		"notices_seen": "user_id = $2",
+		"idempotency":  "user_id = $2",
+		"user_links":   "org_id = $1 OR user_id = $2",
+	}
+	for _, table := range orgTables {
+		left[table] = "org_id = $1"
+	}
+	for _, table := range tables {
+		if table == "catalog_version" {
+			continue // the store's, not an organisation's
+		}
+		cond, ok := left[table]
+		if !ok {
+			t.Fatalf("table %s is not looked at", table)
+		}
+		var n int
+		// Every placeholder is used in some condition, so each is typed
+		// by one; ($1, $2, $3) is passed to all.
+		q := `SELECT count(*) FROM ` + table + ` WHERE (` + cond + `) AND $1::bigint IS NOT NULL AND $2::bigint IS NOT NULL AND $3::bigint IS NOT NULL`
+		if err := db.pool.QueryRow(ctx, q, org, user, project).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		if n != 0 {
+			t.Errorf("%d rows of %s left of the deleted organisation", n, table)
+		}
+	}
+	if _, problems, err := db.Check(ctx); err != nil || len(problems) > 0 {
+		t.Fatalf("Check after DeleteOrg: %q, %v", problems, err)
+	}
 }

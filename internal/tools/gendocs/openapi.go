@@ -135,8 +135,31 @@ func inOrg(item *yaml.Node) *yaml.Node {
 		if sum := mapValue(op, "summary"); sum != nil {
 			sum.Value += ", in the organisation {org}"
 		}
+		if responses := mapValue(op, "responses"); responses != nil && mapValue(responses, "404") == nil {
+			notFound(responses)
+		}
 	}
 	return c
+}
+
+// notFound adds to responses, in order, the 404 of an organisation that
+// is not there, or not the caller's to act in (R21).
+func notFound(responses *yaml.Node) {
+	at := len(responses.Content)
+	for i := 0; i+1 < len(responses.Content); i += 2 {
+		if k := responses.Content[i].Value; k == "default" || k > "404" {
+			at = i
+			break
+		}
+	}
+	entry := []*yaml.Node{
+		{Kind: yaml.ScalarNode, Value: "404", Style: yaml.DoubleQuotedStyle},
+		{Kind: yaml.MappingNode, Style: yaml.FlowStyle, Content: []*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: "$ref"},
+			{Kind: yaml.ScalarNode, Value: "#/components/responses/NotFound", Style: yaml.DoubleQuotedStyle},
+		}},
+	}
+	responses.Content = append(responses.Content[:at], append(entry, responses.Content[at:]...)...)
 }
 
 // mapValue is the value of key in the mapping m, or nil.
