@@ -280,3 +280,41 @@ func TestPasswordTurnedOff(t *testing.T) {
 	r = b.post("/signin", url.Values{"email": {ownerEmail}, "password": {ownerPassword}})
 	expect(t, "password sign-in", r, http.StatusForbidden)
 }
+
+// A provider's sign-in started on an organisation's pages signs in to
+// that organisation, through the one callback address, and binds the
+// subject there only (R21).
+func TestProviderSignInOrg(t *testing.T) {
+	e, m := oidcEnv(t)
+	addOrgs(e)
+	b := e.browser()
+	if r := b.get("/o/acme/signin"); !strings.Contains(r.body, `href="/o/acme/oidc/mock/start"`) {
+		t.Fatalf("acme's sign-in page offers no provider:\n%s", r.body)
+	}
+	_, r := b.providerSignIn(m, "/o/acme", &mockoidc.MockUser{Subject: "s-ann", Email: "ann@example.com", EmailVerified: true})
+	expect(t, "callback", r, http.StatusSeeOther, "/o/acme/account")
+	c := r.cookie(sessionCookie)
+	if c == nil || c.Path != "/o/acme/" || !e.signedInAt("/o/acme", c.Value) || e.signedInAt("/o/globex", c.Value) {
+		t.Fatalf("session cookie %+v: not acme's alone", c)
+	}
+	acme, err := e.adminIn("acme").GetUser(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	globex, err := e.adminIn("globex").GetUser(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acme.Links["oidc:mock"] != "s-ann" || len(globex.Links) != 0 {
+		t.Fatalf("links: acme %v, globex %v", acme.Links, globex.Links)
+	}
+	if len(e.eventsIn("acme", "account.signin")) != 1 || len(e.eventsIn("globex", "account.signin")) != 0 {
+		t.Fatal("the sign-in is not audited in acme alone")
+	}
+	// Globex turns the provider off: its start page refuses, acme's not.
+	if _, err := e.adminIn("globex").SetSetting(ctx, "signin.methods", "password"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "globex start", e.browser().get("/o/globex/oidc/mock/start"), http.StatusForbidden)
+	expect(t, "acme start", e.browser().get("/o/acme/oidc/mock/start"), http.StatusSeeOther)
+}
