@@ -101,6 +101,7 @@ type OrgRow struct {
 
 // Tx is one transaction; its methods are the store's queries.
 type Tx interface {
+	DeviceCodes
 	// Organisations.
 	// Org is the id of the organisation this transaction acts in.
 	Org() int64

@@ -23,6 +23,7 @@ var migrations = []migration{
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
 	migrateOrgs,
+	execSQL(schemaDeviceCodes),
 }
 
 // schemaOrgs makes organisations (DESIGN.md, "Organisations"): the table

@@ -34,6 +34,7 @@ var migrations = []migration{
 	execSQL(schemaSessions),
 	execSQL(schemaIdempotency),
 	addOrgs,
+	execSQL(schemaDeviceCodes),
 }
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the

@@ -53,6 +53,7 @@ func groups() []group {
 		{"admin", adminTests},
 		{"idempotency", idempotencyTests},
 		{"orgs", orgTests},
+		{"device codes", deviceTests},
 	}
 }
 
