@@ -38,6 +38,7 @@ func (p *pages) routes() {
 	p.handle("POST /account/notices/seen", p.noticesSeen)
 	p.handle("POST /account/tokens/{id}/revoke", p.revokeToken)
 	p.handle("POST /signout", p.signOut)
+	p.deviceRoutes()
 	p.handle("GET /oidc/{name}/start", p.oidcStart)
 	// One callback for every organisation: the address registered with
 	// the provider. The flow's cookie names the organisation.

@@ -48,6 +48,10 @@ type Backend interface {
 	// ProviderSession signs in the user an identity provider vouches for
 	// and returns the new session's secret.
 	ProviderSession(ctx context.Context, id roster.Identity) (string, error)
+	// DeviceInfo shows the device request a user code names in the
+	// organisation of ctx; DecideDevice approves or denies it as s.
+	DeviceInfo(ctx context.Context, userCode string) (roster.DeviceInfo, error)
+	DecideDevice(ctx context.Context, s core.Session, userCode string, approve bool) error
 	// OrgContext is ctx acting in the organisation slug names ("" the
 	// system organisation); an unknown slug is roster.ErrNotFound.
 	OrgContext(ctx context.Context, slug string) (context.Context, error)
@@ -79,7 +83,7 @@ type Guard interface {
 // Patterns are the paths the pages take on the server's mux: each page
 // is also served under /o/<slug>/, in that organisation.
 var Patterns = []string{"GET /{$}", "/invite/", "/invite", "/reset/", "/reset", "/signin", "/signin/",
-	"/account", "/account/", "/signout", "GET /static/", "/o/", "/oidc/"}
+	"/account", "/account/", "/signout", "GET /static/", "/o/", "/oidc/", "/device", "/device/"}
 
 // Cookie names. The session's lives on its organisation's pages (every
 // path, for the system organisation's own); a link's only on its page,
@@ -231,6 +235,7 @@ type page struct {
 	Tokens    []roster.APIToken
 	Lines     []string
 	Next      *next
+	Device    *roster.DeviceInfo // a device request to approve
 }
 
 // next is the one thing a message page suggests doing.
@@ -264,6 +269,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 	},
+	"lifetime": core.Lifetime,
 	"method": func(m string) string {
 		switch m {
 		case "link":
