@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/wire"
 )
@@ -66,7 +68,7 @@ func (s *server) deviceRoutes() []route {
 				}
 				ttl = time.Duration(n) * time.Second
 			}
-			ctx, err := s.b.OrgContext(c.ctx(), c.r.PostFormValue("org"))
+			ctx, err := s.b.OrgContext(s.withClient(c.r), c.r.PostFormValue("org"))
 			if err != nil {
 				return err
 			}
@@ -86,7 +88,7 @@ func (s *server) deviceRoutes() []route {
 			if c.r.PostFormValue("client_id") != DeviceClientID {
 				return writeJSON(w, http.StatusBadRequest, oauthError{Error: "invalid_client", Description: "client_id must be " + DeviceClientID})
 			}
-			tok, err := s.b.PollDevice(c.ctx(), c.r.PostFormValue("device_code"))
+			tok, err := s.b.PollDevice(s.withClient(c.r), c.r.PostFormValue("device_code"))
 			var de roster.DeviceError
 			if errors.As(err, &de) {
 				// A guessed device code is a failed credential.
@@ -108,6 +110,16 @@ func (s *server) deviceRoutes() []route {
 			return writeJSON(w, http.StatusOK, ans)
 		}},
 	}
+}
+
+// withClient is r's context carrying its client's address, which the
+// approver is shown and the audit log records.
+func (s *server) withClient(r *http.Request) context.Context {
+	addr := r.RemoteAddr
+	if a := s.clientAddr(r); a.IsValid() {
+		addr = a.String()
+	}
+	return core.WithClient(r.Context(), addr)
 }
 
 // deviceErrorText says what each answer of a poll means.
