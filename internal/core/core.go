@@ -170,7 +170,6 @@ func (a *actor) id() int64 {
 	return a.user.ID
 }
 
-
 // person names the actor as the recipient of a mail reads it: "Ann Lee
 // (ann@example.com)", or for the local administrator "an administrator".
 func (a *actor) person() string {
