@@ -70,7 +70,6 @@ func TestPagesProvider(t *testing.T) {
 	}
 }
 
-
 // TestLoginWeb runs roster login --web against a real roster serve and
 // approves its code in a real headless browser, signed in there with a
 // password: the command prints the code and address, polls, and saves
