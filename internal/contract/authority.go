@@ -246,7 +246,7 @@ var settingSamples = map[string]string{
 	"base_url": "https://people.example.com", "mail.from": "roster@example.com", "mail.host": "127.0.0.1",
 	"mail.password_file": "/etc/hostname", "mail.port": "2525", "mail.tls": "none", "mail.username": "roster",
 	"org.name": "Acme", "password.min_length": "12", "seats": "50", "invite.ttl": "3d", "invite.resend_ttl": "2d",
-	"reset.ttl": "2h", "signin.ttl": "20m", "session.idle": "2h", "session.ttl": "3d",
+	"reset.ttl": "2h", "signin.ttl": "20m", "signin.methods": "password,link", "session.idle": "2h", "session.ttl": "3d",
 }
 
 // testSettingsAuthority is R16's matrix: every settings key, for every
