@@ -37,7 +37,8 @@ type personAction struct {
 
 func ptr(s string) *string { return &s }
 
-// personActions are the ten actions of R14, tokens counted as three.
+// personActions are the actions of R14, tokens counted as three and a
+// provider's binding (a link) as two.
 var personActions = []personAction{
 	{"change roles", nil, func(s roster.Service, u string, _ int64) error {
 		_, err := s.UnassignRole(ctx, "tag", u)
@@ -53,6 +54,21 @@ var personActions = []personAction{
 	}},
 	{"change links", nil, func(s roster.Service, u string, _ int64) error {
 		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"github": strings.Split(u, "@")[0]}})
+		return err
+	}},
+	// A binding to an identity provider's subject signs its holder in
+	// as the user: whoever may set it may become them (R14).
+	{"bind a provider's subject", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"oidc:google": "sub-" + strings.Split(u, "@")[0]}})
+		return err
+	}},
+	{"unbind a provider's subject", func(t *testing.T, e Env, u string) int64 {
+		if _, err := e.Admin().UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"oidc:google": "bound-" + strings.Split(u, "@")[0]}}); err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	}, func(s roster.Service, u string, _ int64) error {
+		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Unlink: []string{"oidc:google"}})
 		return err
 	}},
 	{"set password", nil, func(s roster.Service, u string, _ int64) error {
