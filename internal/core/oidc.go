@@ -58,6 +58,7 @@ const (
 	refusedUnverified = "email not verified"
 	refusedInactive   = "account not active"
 	refusedOrg        = "organisation suspended"
+	refusedAnswer     = "answer refused" // the flow or the ID token
 )
 
 // ProviderSession signs in, with a new browser session, the user an
@@ -224,4 +225,19 @@ func (o *op) acceptByProvider(u *store.UserRow, provider string) error {
 	}
 	u.Status = roster.StatusActive
 	return o.audit("invite.accept", u.Email, u.ID, map[string]any{"roles": u.Roles, "method": provider})
+}
+
+// ProviderRefused records, in the organisation of ctx, a provider's
+// sign-in the server refused before it named anyone: a callback without
+// this browser's flow, or an ID token forged, expired, for another client
+// or of another flow. why says which, in at most 200 characters.
+func (c *Core) ProviderRefused(ctx context.Context, provider, why string) error {
+	if len(why) > 200 {
+		why = why[:200]
+	}
+	s := &service{core: c, actor: Actor{User: nobody, Via: provider}}
+	return s.anonymous(ctx, true, func(o *op) error {
+		o.act.via = provider
+		return o.audit("account.signin_refused", "", 0, map[string]any{"method": provider, "reason": refusedAnswer, "error": why})
+	})
 }

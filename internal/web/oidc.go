@@ -93,8 +93,10 @@ func (p *pages) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	p.setCookieAt(w, r, flowCookie, "", flowPath(name), -1) // one use, whatever happens
 	parts := strings.Split(held, ".")
 	if len(parts) != 4 {
-		p.message(w, r, http.StatusBadRequest, "Start again", &next{"/signin", "Back to sign-in"},
-			"This sign-in was not started in this browser, or took too long, or was already used.")
+		if p.refused(w, r, name, "the callback carries no flow of this browser (replayed, or too late)") {
+			p.message(w, r, http.StatusBadRequest, "Start again", &next{"/signin", "Back to sign-in"},
+				"This sign-in was not started in this browser, or took too long, or was already used.")
+		}
 		return
 	}
 	in := r.WithContext(store.WithOrg(r.Context(), store.SystemOrg))
@@ -107,8 +109,7 @@ func (p *pages) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	id, err := prov.Finish(r.Context(), idp.Flow{State: parts[0], Nonce: parts[1], Verifier: parts[2]}, r.URL.Query())
 	if err != nil {
 		p.log.Warn("a provider's sign-in was refused", "provider", name, "client", p.guard.Client(r), "error", err)
-		if wait := p.guard.Charge(r); wait > 0 {
-			p.tooMany(w, in, wait)
+		if !p.refused(w, in, name, err.Error()) {
 			return
 		}
 		p.message(w, in, http.StatusUnauthorized, "Sign-in refused", &next{"/signin", "Back to sign-in"},
@@ -127,4 +128,19 @@ func (p *pages) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	p.setCookie(w, in, sessionCookie, secret, "/", 0)
 	redirect(w, in, "/account")
+}
+
+// refused charges the client for a provider's answer that was refused
+// and audits it, in the organisation of r; past the client's budget it
+// answers 429 and reports false, without auditing: a flood of refusals
+// does not fill the log.
+func (p *pages) refused(w http.ResponseWriter, r *http.Request, provider, why string) bool {
+	if wait := p.guard.Charge(r); wait > 0 {
+		p.tooMany(w, r, wait)
+		return false
+	}
+	if err := p.b.ProviderRefused(p.ctx(r), provider, why); err != nil {
+		p.log.Error("audit a refused sign-in", "provider", provider, "error", err)
+	}
+	return true
 }

@@ -247,6 +247,9 @@ func TestProviderCallbackReplayed(t *testing.T) {
 	expect(t, "callback", r, http.StatusSeeOther, "/account")
 	expect(t, "replayed in the same browser", b.at(callback), http.StatusBadRequest)
 	expect(t, "replayed in another browser", e.browser().at(callback), http.StatusBadRequest)
+	if ev := e.lastEvent("account.signin_refused"); ev.Details["reason"] != "answer refused" || ev.Details["method"] != "mock" {
+		t.Fatalf("a replayed callback is audited as %+v", ev)
+	}
 
 	// A state that is not the browser's: the flow's cookie does not match.
 	b = e.browser()
@@ -266,6 +269,9 @@ func TestProviderExpiredIDToken(t *testing.T) {
 	expect(t, "callback", r, http.StatusUnauthorized)
 	if l := e.user("ann@example.com").Links; len(l) != 0 {
 		t.Fatalf("an expired token bound ann: %v", l)
+	}
+	if ev := e.lastEvent("account.signin_refused"); ev.Details["reason"] != "answer refused" || !strings.Contains(ev.Details["error"].(string), "expired") {
+		t.Fatalf("an expired ID token is audited as %+v", ev)
 	}
 }
 

@@ -48,6 +48,9 @@ type Backend interface {
 	// ProviderSession signs in the user an identity provider vouches for
 	// and returns the new session's secret.
 	ProviderSession(ctx context.Context, id roster.Identity) (string, error)
+	// ProviderRefused audits a provider's answer refused before it
+	// named anyone.
+	ProviderRefused(ctx context.Context, provider, why string) error
 	// DeviceInfo shows the device request a user code names in the
 	// organisation of ctx; DecideDevice approves or denies it as s.
 	DeviceInfo(ctx context.Context, userCode string) (roster.DeviceInfo, error)
