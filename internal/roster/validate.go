@@ -140,7 +140,7 @@ func ValidateLink(kind, value string) error {
 	}
 	if !linkKindRE.MatchString(kind) && !providerLinkRE.MatchString(kind) {
 		return Errorf(ErrInvalid, "invalid link kind %q", kind).
-			WithHint("use a lower-case word such as github, gitlab or employee")
+			WithHint("use a lower-case word such as github, gitlab or employee, or oidc:NAME for an identity provider's subject")
 	}
 	if err := checkVisible(kind+" link value", value); err != nil {
 		return err
