@@ -216,7 +216,7 @@ func (s *pagesServer) link(args ...string) string {
 }
 
 // user reads a user as JSON.
-func (s *pagesServer) user(ref string) map[string]any {
+func (s *replicas) user(ref string) map[string]any {
 	s.t.Helper()
 	var u map[string]any
 	if err := json.Unmarshal([]byte(s.roster("user", "show", ref, "-o", "json")), &u); err != nil {

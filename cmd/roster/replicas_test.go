@@ -55,7 +55,14 @@ func (r *replicas) roster(args ...string) string {
 // URL; env adds to its environment.
 func (r *replicas) serve(env ...string) string {
 	r.t.Helper()
-	cmd := exec.Command("roster", "--db", r.db, "serve", "--addr", "127.0.0.1:0")
+	return r.serveWith([]string{"--addr", "127.0.0.1:0"}, env...)
+}
+
+// serveWith starts one roster serve with flags and returns its URL; env
+// adds to its environment.
+func (r *replicas) serveWith(flags []string, env ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("roster", append([]string{"--db", r.db, "serve"}, flags...)...)
 	cmd.Env = append(append(cmd.Environ(), "HOME="+r.t.TempDir()), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

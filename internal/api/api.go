@@ -33,6 +33,11 @@ type Backend interface {
 	OrgContext(ctx context.Context, slug string) (context.Context, error)
 	Public() core.Public
 	Ready(ctx context.Context) error
+	// StartDevice and PollDevice are the device authorization grant
+	// (RFC 8628) of roster login --web; StartDevice acts in the
+	// organisation of ctx.
+	StartDevice(ctx context.Context, req roster.DeviceRequest) (roster.DeviceGrant, error)
+	PollDevice(ctx context.Context, deviceCode string) (roster.APIToken, error)
 	// Idempotent runs a write request sent with an Idempotency-Key (see
 	// idempotency.go).
 	Idempotent(ctx context.Context, svc roster.Service, key string, request []byte,

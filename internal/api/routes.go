@@ -381,6 +381,7 @@ func (s *server) routes() []route {
 			return writeJSON(w, http.StatusOK, res)
 		}},
 	}
+	rs = append(rs, s.deviceRoutes()...)
 	return append(rs, inOrgs(rs)...)
 }
 

@@ -345,8 +345,9 @@ func fixedCompletion(values ...string) completeFunc {
 // their families, for audit list --action. TestAuditActions checks the
 // list against the actions the core writes.
 var auditActions = []string{
-	"account.password", "account.signin",
-	"audit.prune", "account.signin_link", "account.signin_link.send", "account.signout",
+	"account.password", "account.signin", "account.signin_link", "account.signin_link.send", "account.signin_refused",
+	"account.signout", "audit.prune",
+	"device.approve", "device.deny", "device.request", "device.token",
 	"invite.accept", "invite.create", "invite.resend", "invite.revoke", "invite.send",
 	"org.create", "org.delete", "org.resume", "org.suspend", "org.update",
 	"permission.create", "permission.delete",

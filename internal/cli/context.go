@@ -81,6 +81,7 @@ type loginOptions struct {
 	passwordEnv    string
 	passwordStdin  bool
 	tokenStdin     bool
+	web            bool
 }
 
 func newCmdLogin(f *Factory) *cobra.Command {
@@ -91,7 +92,15 @@ func newCmdLogin(f *Factory) *cobra.Command {
 		Long: `Sign in to a roster server and save its address and an API token as a
 context in the config file (0600), made current. The token comes from
 --token-stdin, or is made by signing in with --email and a password from
---password-stdin or a prompt.
+--password-stdin or a prompt, or, with --web, approved in a browser.
+
+With --web no secret is typed into the terminal: roster prints a code and
+an address (on stderr), a person opens the address in any browser, on any
+machine, signs in there by any method the organisation offers (a password,
+a mailed link, an identity provider), checks the code, the token's name,
+lifetime and the host that asks, and approves. roster waits for that, for
+up to 10 minutes, then saves the token. It works over SSH: no browser is
+started here.
 
 With --org the sign-in is to that organisation's account of the email (the
 same email may hold one in several), or, with a system administrator's
@@ -99,7 +108,8 @@ token, the context acts in that organisation. The context records the
 organisation its commands act in: --org's, else the token's own.`,
 		Example: `  roster login https://roster.example.com --email admin@example.com
   roster login https://roster.example.com --org acme --email ann@acme.example
-  roster login https://roster.example.com --context prod --token-stdin < token.txt`,
+  roster login https://roster.example.com --context prod --token-stdin < token.txt
+  roster login https://roster.example.com --web`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return usagef("login takes at most one argument: SERVER")
@@ -121,6 +131,11 @@ organisation its commands act in: --org's, else the token's own.`,
 	fs.StringVar(&opts.passwordEnv, "password-env", "", "read the password from the environment variable `NAME` (for CI)")
 	cmd.MarkFlagsMutuallyExclusive("password-stdin", "password-env")
 	fs.BoolVar(&opts.tokenStdin, "token-stdin", false, "read an API token from standard input instead of signing in")
+	fs.BoolVar(&opts.web, "web", false, "get the token approved in a browser, with a code this prints")
+	cmd.MarkFlagsMutuallyExclusive("web", "email")
+	cmd.MarkFlagsMutuallyExclusive("web", "token-stdin")
+	cmd.MarkFlagsMutuallyExclusive("web", "password-stdin")
+	cmd.MarkFlagsMutuallyExclusive("web", "password-env")
 	return cmd
 }
 
@@ -153,6 +168,14 @@ func loginRun(cmd *cobra.Command, f *Factory, opts *loginOptions, args []string)
 			return usagef("read token: %v", err)
 		}
 		tok = strings.TrimSpace(string(b))
+	case opts.web:
+		anon, err := client.New(server, client.Options{Insecure: cfg.Insecure, Org: cfg.OrgGiven})
+		if err != nil {
+			return err
+		}
+		if tok, err = webLogin(ctx, f, anon); err != nil {
+			return err
+		}
 	default:
 		if opts.email == "" {
 			return usagef("no email to sign in with").withHint("give --email, or --token-stdin")

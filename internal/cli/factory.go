@@ -55,6 +55,9 @@ type Config struct {
 	// Host holds the host settings (R16) of the environment and the config
 	// file, for roster serve.
 	Host map[string]string
+	// OIDC are the identity providers of the config file (oidc:
+	// {NAME: ISSUER}), for roster serve.
+	OIDC map[string]string
 }
 
 // ContextEntry is a saved server, its token and the organisation the
@@ -133,6 +136,7 @@ func (f *Factory) loadConfig() (*Config, error) {
 	if err := readHostSettings(v, cfg); err != nil {
 		return nil, err
 	}
+	cfg.OIDC = v.GetStringMapString("oidc")
 	if err := v.UnmarshalKey("contexts", &cfg.Contexts); err != nil {
 		return nil, usagef("config file %s: contexts: %v", path, err)
 	}

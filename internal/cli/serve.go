@@ -19,6 +19,7 @@ import (
 
 	"github.com/roster-dev/roster/internal/api"
 	"github.com/roster-dev/roster/internal/core"
+	"github.com/roster-dev/roster/internal/idp"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/web"
 )
@@ -31,6 +32,8 @@ type serveOptions struct {
 	hostFlags        map[string]*string // host settings (R16), by key
 	host             map[string]string  // the host settings given, resolved
 
+	oidc         []string       // --oidc NAME=ISSUER
+	providers    []idp.Config   // the identity providers, resolved
 	proxies      []netip.Prefix // trustedProxies, parsed
 	mailPassword string         // from mailPasswordFile or the environment
 }
@@ -75,7 +78,16 @@ included.
 Mail (invite create --send, user reset-link --send, sign-in links)
 authenticates to the SMTP server with the password in --mail-password-file,
 read once at start, or else in the ROSTER_MAIL_PASSWORD environment
-variable. The server never reads the setting mail.password_file.`,
+variable. The server never reads the setting mail.password_file.
+
+Identity providers (host settings too): --oidc NAME=ISSUER, repeatable, or
+oidc: {NAME: ISSUER} in the config file, offers "Continue with NAME" on the
+sign-in pages. The client id comes from ROSTER_OIDC_<NAME>_CLIENT_ID, the
+secret from ROSTER_OIDC_<NAME>_CLIENT_SECRET or the file named by
+ROSTER_OIDC_<NAME>_CLIENT_SECRET_FILE, never from argv. Register
+<base_url>/oidc/NAME/callback with the provider: one address for every
+organisation. Each organisation chooses its methods with the setting
+signin.methods.`,
 		Example: `  roster serve --addr 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --base-url https://roster.example.com
   roster serve --addr 127.0.0.1:8080 --trusted-proxy 127.0.0.1/32 --mail-password-file /etc/roster/smtp-password
   ROSTER_MAIL_HOST=smtp.example.com ROSTER_MAIL_FROM=roster@example.com roster serve --base-url https://roster.example.com`,
@@ -101,6 +113,13 @@ variable. The server never reads the setting mail.password_file.`,
 				}
 				opts.proxies = append(opts.proxies, p)
 			}
+			if opts.providers, err = oidcProviders(opts.oidc, cfg.OIDC); err != nil {
+				return err
+			}
+			if len(opts.providers) > 0 && opts.host["base_url"] == "" {
+				return usagef("identity providers need the server's base URL").
+					withHint("give --base-url (or $ROSTER_BASE_URL): providers send people back to <base_url>/oidc/NAME/callback")
+			}
 			pw, err := serveMailPassword(opts.mailPasswordFile)
 			if err != nil {
 				return err
@@ -114,6 +133,7 @@ variable. The server never reads the setting mail.password_file.`,
 	fs.StringVar(&opts.cert, "tls-cert", "", "TLS certificate `file` (PEM)")
 	fs.StringVar(&opts.key, "tls-key", "", "TLS key `file` (PEM)")
 	addHostFlags(fs, opts.hostFlags)
+	fs.StringArrayVar(&opts.oidc, "oidc", nil, "sign people in with the OpenID provider at `NAME=ISSUER` (repeatable; client id and secret from $ROSTER_OIDC_<NAME>_CLIENT_ID, $ROSTER_OIDC_<NAME>_CLIENT_SECRET or _CLIENT_SECRET_FILE)")
 	fs.StringArrayVar(&opts.trustedProxies, "trusted-proxy", nil, "trust X-Forwarded-For from reverse proxies in `CIDR` (repeatable)")
 	fs.StringVar(&opts.mailPasswordFile, "mail-password-file", "", "read the SMTP password from `file` (default: $"+mailPasswordEnv+")")
 	fs.DurationVar(&opts.shutdownGrace, "shutdown-grace", defaultShutdownGrace, "on SIGTERM or interrupt, give requests in flight `duration` to finish before cancelling them")
@@ -174,11 +194,16 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	// The store is measured below the core, so /metrics shows how long
 	// transactions take and how often they are retried.
 	metrics := api.NewMetrics(api.WithVersion(Version))
-	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithHostSettings(opts.host), core.WithServer(opts.mailPassword))
+	providers, err := idp.NewSet(opts.providers, opts.host["base_url"])
+	if err != nil {
+		return usagef("%v", err)
+	}
+	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithHostSettings(opts.host), core.WithServer(opts.mailPassword),
+		core.WithProviders(providers.Names()))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
 	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics,
 		RequestTimeout: requestTimeout})
-	pages := web.New(c, handler, logger)
+	pages := web.New(c, handler, logger, web.WithProviders(providers))
 	handler.Mount(pages, web.Patterns...)
 	// Every request's context comes from base: cancelling it at the end of
 	// the shutdown grace cancels the requests still running.

@@ -37,8 +37,9 @@ type personAction struct {
 
 func ptr(s string) *string { return &s }
 
-// personActions are the ten actions of R14, tokens counted as three, and
-// setting an account's expiry, which ends access as deactivating does.
+// personActions are the actions of R14, tokens counted as three and a
+// provider's binding (a link) as two, and setting an account's expiry,
+// which ends access as deactivating does.
 var personActions = []personAction{
 	{"change roles", nil, func(s roster.Service, u string, _ int64) error {
 		_, err := s.UnassignRole(ctx, "tag", u)
@@ -54,6 +55,21 @@ var personActions = []personAction{
 	}},
 	{"change links", nil, func(s roster.Service, u string, _ int64) error {
 		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"github": strings.Split(u, "@")[0]}})
+		return err
+	}},
+	// A binding to an identity provider's subject signs its holder in
+	// as the user: whoever may set it may become them (R14).
+	{"bind a provider's subject", nil, func(s roster.Service, u string, _ int64) error {
+		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"oidc:google": "sub-" + strings.Split(u, "@")[0]}})
+		return err
+	}},
+	{"unbind a provider's subject", func(t *testing.T, e Env, u string) int64 {
+		if _, err := e.Admin().UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"oidc:google": "bound-" + strings.Split(u, "@")[0]}}); err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	}, func(s roster.Service, u string, _ int64) error {
+		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Unlink: []string{"oidc:google"}})
 		return err
 	}},
 	{"set password", nil, func(s roster.Service, u string, _ int64) error {
@@ -251,7 +267,8 @@ var settingSamples = map[string]string{
 	"base_url": "https://people.example.com", "mail.from": "roster@example.com", "mail.host": "127.0.0.1",
 	"mail.password_file": "/etc/hostname", "mail.port": "2525", "mail.tls": "none", "mail.username": "roster",
 	"org.name": "Acme", "password.min_length": "12", "seats": "50", "invite.ttl": "3d", "invite.resend_ttl": "2d",
-	"reset.ttl": "2h", "signin.ttl": "20m", "session.idle": "2h", "session.ttl": "3d", "audit.retention": "400d",
+	"reset.ttl": "2h", "signin.ttl": "20m", "signin.methods": "password,link", "session.idle": "2h", "session.ttl": "3d",
+	"audit.retention": "400d",
 	// At least the harness's own tokens' lifetime (remote As), so they still mint.
 	"tokens.max_ttl": "400d",
 }

@@ -42,6 +42,8 @@ type Core struct {
 	// their auditing off.
 	denials   denials
 	noDenials bool
+	// providers are the identity providers the host offers, by name.
+	providers []string
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.

@@ -91,6 +91,11 @@ func endedSession() error {
 // password is at hand: the only moment it is.
 func (c *Core) verifyLogin(ctx context.Context, email, pw string) (u store.UserRow, fresh string, err error) {
 	err = c.db.Read(ctx, func(tx store.Tx) error {
+		// Whether the organisation takes passwords at all: before the
+		// account is looked up, so the answer tells nothing of it.
+		if err := c.methodOff(ctx, tx, roster.MethodPassword); err != nil {
+			return err
+		}
 		var err error
 		if u, err = tx.UserByRef(ctx, email); err != nil {
 			return err
@@ -103,6 +108,9 @@ func (c *Core) verifyLogin(ctx context.Context, email, pw string) (u store.UserR
 		}
 		return err
 	})
+	if errors.Is(err, roster.ErrForbidden) {
+		return u, "", err
+	}
 	if err != nil || !strings.Contains(email, "@") {
 		password.VerifyNone(pw)
 		return u, "", failedSignIn()
@@ -334,7 +342,7 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 			return err
 		}
 		u, err := o.tx.UserByRef(ctx, email)
-		if err != nil || !strings.Contains(email, "@") || u.StatusAt(o.now) != roster.StatusActive {
+		if err != nil || !strings.Contains(email, "@") || u.StatusAt(o.now) != roster.StatusActive || o.methodOff(roster.MethodLink) != nil {
 			return nil
 		}
 		if org, err := o.orgRow(); err != nil || org.Status != roster.OrgActive {
@@ -410,6 +418,9 @@ func (c *Core) LinkSession(ctx context.Context, tok string) (string, error) {
 	err = s.anonymous(ctx, true, func(o *op) error {
 		l, u, err := o.liveLink(store.LinkSignIn, "sign-in link", hash[:], activeAccount("sign-in link"))
 		if err != nil {
+			return err
+		}
+		if err := o.methodOff(roster.MethodLink); err != nil {
 			return err
 		}
 		if ok, err := o.tx.ConsumeLink(ctx, l.ID, o.now); err != nil {

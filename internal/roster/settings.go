@@ -142,6 +142,7 @@ var SettingSpecs = []SettingSpec{
 	{Key: "seats", Default: "0", Describe: "most active users allowed; 0 means no limit", check: intBetween(0, 1<<30)},
 	{Key: "session.idle", Default: "12h", Describe: "a browser session ends after this long unused", check: duration},
 	{Key: "session.ttl", Default: "7d", Describe: "a browser session ends this long after sign-in", check: duration},
+	{Key: "signin.methods", Default: AllMethods, Describe: "how people sign in on the pages: password, link and provider names, comma-separated; * for every method the host offers", check: signInMethods},
 	{Key: "signin.ttl", Default: "30m", Describe: "lifetime of a self-requested sign-in link", check: duration},
 	{Key: "tokens.max_ttl", Default: "365d", Describe: "longest lifetime a new or rotated API token may have", check: tokenTTL},
 }

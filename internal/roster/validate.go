@@ -15,6 +15,9 @@ var (
 	roleNameRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	permissionRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,3}$`)
 	linkKindRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
+	// providerLinkRE is the link kind of a binding to an identity
+	// provider's subject, oidc:NAME: the one kind with a colon.
+	providerLinkRE = regexp.MustCompile(`^oidc:[a-z][a-z0-9-]{0,30}$`)
 )
 
 // Hidden reports whether r changes how text around it is shown without
@@ -135,9 +138,9 @@ func ValidateLink(kind, value string) error {
 	if len(kind) > 32 && linkKindRE.MatchString(kind) {
 		return tooLong("link kind", len(kind), 32, "characters")
 	}
-	if !linkKindRE.MatchString(kind) {
+	if !linkKindRE.MatchString(kind) && !providerLinkRE.MatchString(kind) {
 		return Errorf(ErrInvalid, "invalid link kind %q", kind).
-			WithHint("use a lower-case word such as github, gitlab or employee")
+			WithHint("use a lower-case word such as github, gitlab or employee, or oidc:NAME for an identity provider's subject")
 	}
 	if err := checkVisible(kind+" link value", value); err != nil {
 		return err

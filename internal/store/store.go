@@ -101,6 +101,7 @@ type OrgRow struct {
 
 // Tx is one transaction; its methods are the store's queries.
 type Tx interface {
+	DeviceCodes
 	// Organisations.
 	// Org is the id of the organisation this transaction acts in.
 	Org() int64
@@ -569,6 +570,11 @@ type Ref struct {
 // else a username.
 func ParseRef(ref string) (Ref, error) {
 	kind, value, ok := strings.Cut(ref, ":")
+	if kind+":" == roster.ProviderLinkPrefix { // oidc:NAME:SUBJECT
+		if name, sub, found := strings.Cut(value, ":"); found {
+			kind, value = roster.ProviderLink(name), sub
+		}
+	}
 	switch {
 	case ref == "":
 		return Ref{}, roster.Errorf(roster.ErrInvalid, "empty user reference")

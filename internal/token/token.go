@@ -24,9 +24,10 @@ const (
 	Reset      Kind = "roster_rst_"
 	SignIn     Kind = "roster_sgn_" // a sign-in link mailed on request
 	Session    Kind = "roster_ses_" // a browser session, kept in a cookie
+	Device     Kind = "roster_dvc_" // a device code of roster login --web
 )
 
-var kinds = []Kind{API, Invitation, Reset, SignIn, Session}
+var kinds = []Kind{API, Invitation, Reset, SignIn, Session, Device}
 
 // enc is lower-case base32 without padding: unambiguous and URL-safe.
 var enc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/roster-dev/roster/internal/api"
 	"github.com/roster-dev/roster/internal/core"
+	"github.com/roster-dev/roster/internal/idp"
 	"github.com/roster-dev/roster/internal/mail/mailtest"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store/sqlite"
@@ -53,6 +54,9 @@ type config struct {
 	// proxy trusts X-Forwarded-For from 127.0.0.1, as roster serve
 	// --trusted-proxy 127.0.0.1/32 does.
 	proxy bool
+	// oidc are identity providers to offer, as roster serve --oidc does;
+	// their callbacks are under the server's own address.
+	oidc []idp.Config
 }
 
 // env is one initialised SQLite store served, as roster serve does, by
@@ -85,7 +89,18 @@ func newEnv(t *testing.T, cfg config) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	clk := testkit.NewClock(time.Now().UTC().Truncate(time.Second))
-	c := core.New(db, core.WithClock(clk.Now), core.WithServer(""))
+	// The server's address is known before its handler is made: the
+	// providers send people back to it.
+	e0 := httptest.NewUnstartedServer(nil)
+	scheme := "http://"
+	if cfg.tls {
+		scheme = "https://"
+	}
+	providers, err := idp.NewSet(cfg.oidc, scheme+e0.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := core.New(db, core.WithClock(clk.Now), core.WithServer(""), core.WithProviders(providers.Names()))
 	e := &env{t: t, core: c, db: db, path: path, clock: clk, log: &testkit.Buffer{}}
 	if _, err := e.admin().Init(ctx, roster.InitParams{OwnerEmail: ownerEmail, Password: ownerPassword}); err != nil {
 		t.Fatal(err)
@@ -102,12 +117,14 @@ func newEnv(t *testing.T, cfg config) *env {
 	logger := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.Logger = logger
 	handler := api.New(c, o)
-	e.pages = web.New(c, handler, logger)
+	e.pages = web.New(c, handler, logger, web.WithProviders(providers))
 	handler.Mount(e.pages, web.Patterns...)
+	e.srv = e0
+	e.srv.Config.Handler = handler
 	if cfg.tls {
-		e.srv = httptest.NewTLSServer(handler)
+		e.srv.StartTLS()
 	} else {
-		e.srv = httptest.NewServer(handler)
+		e.srv.Start()
 	}
 	t.Cleanup(e.srv.Close)
 	e.url = e.srv.URL

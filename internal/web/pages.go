@@ -38,6 +38,11 @@ func (p *pages) routes() {
 	p.handle("POST /account/notices/seen", p.noticesSeen)
 	p.handle("POST /account/tokens/{id}/revoke", p.revokeToken)
 	p.handle("POST /signout", p.signOut)
+	p.deviceRoutes()
+	p.handle("GET /oidc/{name}/start", p.oidcStart)
+	// One callback for every organisation: the address registered with
+	// the provider. The flow's cookie names the organisation.
+	p.mux.HandleFunc("GET /oidc/{name}/callback", p.oidcCallback)
 }
 
 // flashes are the confirmations a redirect may ask a page to show, by key:
@@ -123,8 +128,12 @@ func (p *pages) deadLink(w http.ResponseWriter, r *http.Request, kind store.Link
 
 func (p *pages) inviteForm(w http.ResponseWriter, r *http.Request) {
 	if _, info, ok := p.heldLink(w, r, store.LinkInvite); ok {
-		p.render(w, r, http.StatusOK, "invite", &page{Title: "Accept your invitation", Link: info,
-			Values: map[string]string{"name": info.Name, "username": info.Username}})
+		pg := &page{Title: "Accept your invitation", Link: info,
+			Values: map[string]string{"name": info.Name, "username": info.Username}}
+		if p.askOrg(w, r, pg) {
+			pg.AskOrg, pg.On = false, nil // the invitation names its organisation
+			p.render(w, r, http.StatusOK, "invite", pg)
+		}
 	}
 }
 
@@ -211,16 +220,33 @@ func (p *pages) signInForm(w http.ResponseWriter, r *http.Request) {
 // askOrg sets whether the sign-in forms ask for the organisation: when
 // the store holds more than one and r's address names none. On failure
 // it has answered.
+//
+// It also sets the sign-in methods the forms offer: the organisation's,
+// or, asking for one, password and link, whose forms name it.
 func (p *pages) askOrg(w http.ResponseWriter, r *http.Request, pg *page) bool {
-	if base(r) != "" {
-		return true
+	if base(r) == "" {
+		many, err := p.b.ManyOrgs(r.Context())
+		if err != nil {
+			p.failure(w, r, err)
+			return false
+		}
+		pg.AskOrg = many
 	}
-	many, err := p.b.ManyOrgs(r.Context())
-	if err != nil {
-		p.failure(w, r, err)
-		return false
+	on := []string{roster.MethodPassword, roster.MethodLink}
+	if !pg.AskOrg {
+		var err error
+		if on, err = p.b.SignInMethods(r.Context()); err != nil {
+			p.failure(w, r, err)
+			return false
+		}
 	}
-	pg.AskOrg = many
+	pg.On = map[string]bool{}
+	for _, m := range on {
+		pg.On[m] = true
+		if p.providers[m] != nil {
+			pg.Providers = append(pg.Providers, m)
+		}
+	}
 	return true
 }
 

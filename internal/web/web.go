@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/roster-dev/roster/internal/core"
+	"github.com/roster-dev/roster/internal/idp"
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
 )
@@ -41,6 +42,19 @@ type Backend interface {
 	Session(ctx context.Context, secret string) (core.Session, error)
 	EndSession(ctx context.Context, secret string) error
 	OrgName(ctx context.Context) string
+	// SignInMethods are the sign-in methods the organisation of ctx
+	// offers: password, link, provider names.
+	SignInMethods(ctx context.Context) ([]string, error)
+	// ProviderSession signs in the user an identity provider vouches for
+	// and returns the new session's secret.
+	ProviderSession(ctx context.Context, id roster.Identity) (string, error)
+	// ProviderRefused audits a provider's answer refused before it
+	// named anyone.
+	ProviderRefused(ctx context.Context, provider, why string) error
+	// DeviceInfo shows the device request a user code names in the
+	// organisation of ctx; DecideDevice approves or denies it as s.
+	DeviceInfo(ctx context.Context, userCode string) (roster.DeviceInfo, error)
+	DecideDevice(ctx context.Context, s core.Session, userCode string, approve bool) error
 	// OrgContext is ctx acting in the organisation slug names ("" the
 	// system organisation); an unknown slug is roster.ErrNotFound.
 	OrgContext(ctx context.Context, slug string) (context.Context, error)
@@ -72,7 +86,7 @@ type Guard interface {
 // Patterns are the paths the pages take on the server's mux: each page
 // is also served under /o/<slug>/, in that organisation.
 var Patterns = []string{"GET /{$}", "/invite/", "/invite", "/reset/", "/reset", "/signin", "/signin/",
-	"/account", "/account/", "/signout", "GET /static/", "/o/"}
+	"/account", "/account/", "/signout", "GET /static/", "/o/", "/oidc/", "/device", "/device/"}
 
 // Cookie names. The session's lives on its organisation's pages (every
 // path, for the system organisation's own); a link's only on its page,
@@ -90,6 +104,8 @@ type pages struct {
 	tmpl    *template.Template
 	mux     *http.ServeMux
 	sending sync.WaitGroup // sign-in links being mailed
+	// providers are the identity providers people may sign in with.
+	providers idp.Set
 }
 
 // Handler is the pages' handler.
@@ -105,12 +121,15 @@ func (h *Handler) Wait() { h.p.sending.Wait() }
 // New returns the pages' handler. Every response carries the security
 // headers; every POST is refused unless it comes from the pages' own
 // origin (net/http's CrossOriginProtection, by Sec-Fetch-Site or Origin).
-func New(b Backend, guard Guard, log *slog.Logger) *Handler {
+func New(b Backend, guard Guard, log *slog.Logger, opts ...Option) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &pages{b: b, guard: guard, log: log, mux: http.NewServeMux(),
 		tmpl: template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html"))}
+	for _, o := range opts {
+		o(p)
+	}
 	p.mux.HandleFunc("GET /static/roster.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		_, _ = w.Write(stylesheet) // a failed write means the client left
@@ -202,6 +221,10 @@ type page struct {
 	// AskOrg asks for the organisation on the sign-in forms: a store with
 	// many, at an address that names none.
 	AskOrg bool
+	// On are the sign-in methods offered, by name; Providers the
+	// identity providers among them.
+	On        map[string]bool
+	Providers []string
 	// ManyOrgs says that the store holds more than one organisation, so
 	// the account page names its own.
 	ManyOrgs  bool
@@ -215,6 +238,7 @@ type page struct {
 	Tokens    []roster.APIToken
 	Lines     []string
 	Next      *next
+	Device    *roster.DeviceInfo // a device request to approve
 }
 
 // next is the one thing a message page suggests doing.
@@ -248,6 +272,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 	},
+	"lifetime": core.Lifetime,
 	"method": func(m string) string {
 		switch m {
 		case "link":
@@ -255,7 +280,7 @@ var funcs = template.FuncMap{
 		case "password":
 			return "with a password"
 		}
-		return m
+		return "with " + m // an identity provider
 	},
 }
 
@@ -353,7 +378,12 @@ func (p *pages) ctx(r *http.Request) context.Context {
 // (also when a trusted proxy ends it), on path under r's base; maxAge < 0
 // deletes it.
 func (p *pages) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
-	c := &http.Cookie{Name: name, Value: value, Path: base(r) + path, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	p.setCookieAt(w, r, name, value, base(r)+path, maxAge)
+}
+
+// setCookieAt is setCookie on path itself, whatever r's base.
+func (p *pages) setCookieAt(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge time.Duration) {
+	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: p.guard.Secure(r)}
 	switch {
 	case maxAge < 0:

@@ -32,6 +32,7 @@ var migrations = []migration{
 	execSQL(schemaExpiry),
 	// Tamper evidence: every audit event chained by hash to the one before.
 	chainAudit,
+	execSQL(schemaDeviceCodes),
 }
 
 // schemaTokenScope lets a token carry a scope (the permissions it may use

@@ -55,6 +55,7 @@ func groups() []group {
 		{"idempotency", idempotencyTests},
 		{"orgs", orgTests},
 		{"expiry", expiryTests},
+		{"device codes", deviceTests},
 	}
 }
 

@@ -1,0 +1,140 @@
+package idp_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/roster-dev/roster/internal/idp"
+)
+
+// provider runs a real OpenID provider on loopback (discovery, JWKS,
+// RSA signatures) and returns it with roster's relying party for it.
+func provider(t *testing.T) (*mockoidc.MockOIDC, *idp.Provider) {
+	t.Helper()
+	m, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
+	cfg := m.Config()
+	return m, idp.New(idp.Config{Name: "mock", Issuer: cfg.Issuer, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret},
+		"http://127.0.0.1:1/oidc/mock/callback")
+}
+
+// claims are a valid ID token's for m's client, with nonce.
+func claims(m *mockoidc.MockOIDC, nonce string) jwt.MapClaims {
+	now := time.Now()
+	return jwt.MapClaims{"iss": m.Issuer(), "aud": m.ClientID, "sub": "s-1", "email": "ann@example.com",
+		"email_verified": true, "nonce": nonce, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()}
+}
+
+func TestVerify(t *testing.T) {
+	m, p := provider(t)
+	other, err := mockoidc.RandomKeypair(2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name  string
+		edit  func(jwt.MapClaims)
+		key   *mockoidc.Keypair
+		nonce string // the flow's; "n-1" unless given
+		ok    bool
+	}{
+		{name: "valid", ok: true},
+		{name: "forged signature", key: other},
+		{name: "wrong audience", edit: func(c jwt.MapClaims) { c["aud"] = "another-client" }},
+		{name: "another issuer", edit: func(c jwt.MapClaims) { c["iss"] = "https://evil.example.com" }},
+		{name: "expired", edit: func(c jwt.MapClaims) {
+			c["iat"], c["exp"] = time.Now().Add(-2*time.Hour).Unix(), time.Now().Add(-time.Hour).Unix()
+		}},
+		{name: "nonce of another flow", nonce: "n-2"},
+		{name: "no nonce", edit: func(c jwt.MapClaims) { delete(c, "nonce") }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := claims(m, "n-1")
+			if tc.edit != nil {
+				tc.edit(c)
+			}
+			key := m.Keypair
+			if tc.key != nil {
+				key = tc.key
+			}
+			raw, err := key.SignJWT(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nonce := "n-1"
+			if tc.nonce != "" {
+				nonce = tc.nonce
+			}
+			id, err := p.Verify(context.Background(), raw, nonce)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("Verify: %v", err)
+				}
+				if id.Subject != "s-1" || id.Email != "ann@example.com" || !id.EmailVerified || id.Provider != "mock" || id.Issuer != m.Issuer() {
+					t.Fatalf("identity = %+v", id)
+				}
+				return
+			}
+			if !errors.Is(err, idp.ErrRefused) {
+				t.Fatalf("Verify = %+v, %v; want refused", id, err)
+			}
+		})
+	}
+}
+
+func TestEmailVerifiedAsString(t *testing.T) {
+	m, p := provider(t)
+	for v, want := range map[any]bool{"true": true, "false": false, false: false} {
+		c := claims(m, "n")
+		c["email_verified"] = v
+		raw, err := m.Keypair.SignJWT(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := p.Verify(context.Background(), raw, "n")
+		if err != nil || id.EmailVerified != want {
+			t.Errorf("email_verified %#v: %+v, %v; want verified %v", v, id, err, want)
+		}
+	}
+}
+
+func TestFinishRefusesAnotherState(t *testing.T) {
+	_, p := provider(t)
+	flow := idp.NewFlow()
+	for _, q := range []map[string][]string{
+		{"state": {"not-the-flow's"}, "code": {"c"}},
+		{"code": {"c"}},
+	} {
+		if _, err := p.Finish(context.Background(), flow, q); !errors.Is(err, idp.ErrRefused) {
+			t.Errorf("Finish(%v) = %v; want refused", q, err)
+		}
+	}
+	if _, err := p.Finish(context.Background(), idp.Flow{}, map[string][]string{"state": {""}}); !errors.Is(err, idp.ErrRefused) {
+		t.Errorf("Finish of no flow = %v; want refused", err)
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	for _, c := range []idp.Config{
+		{Name: "Google", Issuer: "https://accounts.google.com", ClientID: "x"},
+		{Name: "password", Issuer: "https://accounts.google.com", ClientID: "x"},
+		{Name: "google", Issuer: "accounts.google.com", ClientID: "x"},
+		{Name: "google", Issuer: "https://accounts.google.com"},
+	} {
+		if err := c.Check(); err == nil {
+			t.Errorf("Check(%+v) = nil; want an error", c)
+		}
+	}
+	if err := (idp.Config{Name: "entra-id", Issuer: "https://login.microsoftonline.com/x/v2.0", ClientID: "x"}).Check(); err != nil {
+		t.Error(err)
+	}
+}
