@@ -59,12 +59,16 @@ lint:
 
 # Benchmarks print figures; they assert nothing. See docs/benchmarks.md.
 bench:
-	$(GO) test -run '^$$' -bench . -skip 'all-json|Import100k|Export1M|Apply10kEmpty|ImportProjects|Apply100kEmpty|ReadManifest100k' -benchtime 20x ./internal/... ./cmd/...
+	$(GO) test -run '^$$' -bench . -skip 'all-json|Import100k|Export1M|Apply10kEmpty|ImportProjects|Apply100kEmpty|ReadManifest100k|ServerOrgs' -benchtime 20x ./internal/... ./cmd/...
 	$(GO) test -run '^$$' -bench 'UserList1M/all-json' -benchtime 1x ./cmd/roster
 	# Provisioning (issues 9 and 22): each run is seconds (or a million
 	# users), once is enough. MiB-peak is GNU time's (apt-get install -y time).
 	$(GO) test -run '^$$' -bench 'Import100k|Export1M|Apply10kEmpty|ImportProjects|Apply100kEmpty' -benchtime 1x ./cmd/roster
 	$(GO) test -run '^$$' -bench 'ReadManifest100k' -benchtime 1x -benchmem ./internal/roster/records
+	# Organisations (issue 18): the server in three stores of up to 100,000
+	# users, on SQLite, and on PostgreSQL when ROSTER_TEST_POSTGRES is set;
+	# 3,000 requests a figure, as 20 would say nothing.
+	$(GO) test -run '^$$' -bench 'ServerOrgs' -benchtime 3000x ./internal/api
 
 generate:
 	rm -rf man completions

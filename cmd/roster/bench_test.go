@@ -252,3 +252,23 @@ func BenchmarkUserListProject10k(b *testing.B) {
 	seedProjects(b, db, 1, 10_000)
 	runRoster(b, db, func(int) []string { return []string{"user", "list", "--project", "p0"} })
 }
+
+// BenchmarkUserListOrgs lists the first page of one organisation of 100
+// users, alone in its store and in the middle of 1,000 with the same
+// emails (issue 18: ≤ 15 ms, as for a million users).
+func BenchmarkUserListOrgs(b *testing.B) {
+	if testing.Short() {
+		b.Skip("seeds 1,000 organisations")
+	}
+	const perOrg = 100
+	alone := seeded(b, perOrg)
+	many := seeded(b, 0)
+	slug := fmt.Sprintf("org-%04d", 500)
+	sqlitetest.SeedOrgs(b, many, 1000, perOrg)
+	b.Run("orgs=1", func(b *testing.B) {
+		runRoster(b, alone, func(int) []string { return []string{"user", "list"} })
+	})
+	b.Run("orgs=1000", func(b *testing.B) {
+		runRoster(b, many, func(int) []string { return []string{"--org", slug, "user", "list"} })
+	})
+}

@@ -64,8 +64,9 @@ func benchServer(b *testing.B) (url, tok string) {
 // benchLoad issues b.N requests from workers concurrent clients, each
 // sending its next request as soon as the last is answered (a closed
 // loop), over keep-alive connections, and reports the throughput and the
-// median and 99th-percentile latency. path(r) is the path of a request,
-// r a generator private to the calling worker.
+// median, 95th- and 99th-percentile latency, and the CPU time of this
+// process (client and server; not PostgreSQL's) per request. path(r) is
+// the path of a request, r a generator private to the calling worker.
 func benchLoad(b *testing.B, base, tok string, workers int, path func(r *rand.Rand) string) {
 	tr := &http.Transport{MaxIdleConns: 2 * workers, MaxIdleConnsPerHost: 2 * workers, DisableCompression: true}
 	defer tr.CloseIdleConnections()
@@ -123,9 +124,9 @@ func benchLoad(b *testing.B, base, tok string, workers int, path func(r *rand.Ra
 		b.FailNow()
 	}
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	lat := run(int64(b.N))
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu
 	b.StopTimer()
 	if failed.Load() {
 		b.FailNow()
@@ -136,7 +137,11 @@ func benchLoad(b *testing.B, base, tok string, workers int, path func(r *rand.Ra
 	}
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "req/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.95), "p95-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(len(lat)), "cpu-us/req")
+	}
 }
 
 // BenchmarkServerGetUser is DESIGN.md's remote-mode target: GET

@@ -34,7 +34,7 @@ func (o *op) linkURL(set roster.Settings, path, tok string) (string, error) {
 	if base == "" {
 		return "", nil
 	}
-	many, err := manyOrgs(o.ctx, o.tx)
+	many, err := o.tx.ManyOrgs(o.ctx)
 	if err != nil {
 		return "", err
 	}

@@ -60,15 +60,10 @@ func (c *Core) OrgContext(ctx context.Context, slug string) (context.Context, er
 func (c *Core) ManyOrgs(ctx context.Context) (bool, error) {
 	var many bool
 	err := c.db.Read(ctx, func(tx store.Tx) (err error) {
-		many, err = manyOrgs(ctx, tx)
+		many, err = tx.ManyOrgs(ctx)
 		return err
 	})
 	return many, err
-}
-
-func manyOrgs(ctx context.Context, tx store.Tx) (bool, error) {
-	orgs, err := tx.Orgs(ctx)
-	return len(orgs) > 1, err
 }
 
 func orgNotFound(slug string) error {

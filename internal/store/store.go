@@ -110,6 +110,9 @@ type Tx interface {
 	In(org int64) Tx
 	// Orgs lists the organisations by slug (without counts).
 	Orgs(ctx context.Context) ([]OrgRow, error)
+	// ManyOrgs reports whether there is more than one organisation,
+	// reading two rows at most: pages and links ask it on every request.
+	ManyOrgs(ctx context.Context) (bool, error)
 	// OrgBySlug finds an organisation; found is false when there is none.
 	OrgBySlug(ctx context.Context, slug string) (OrgRow, bool, error)
 	// OrgByID finds an organisation by id.

@@ -34,6 +34,15 @@ func (t *Tx) Orgs(ctx context.Context) ([]store.OrgRow, error) {
 	return out, nil
 }
 
+// ManyOrgs reports whether there is more than one organisation.
+func (t *Tx) ManyOrgs(ctx context.Context) (bool, error) {
+	var many bool
+	if err := t.queryRow(ctx, `SELECT count(*) > 1 FROM (SELECT 1 FROM orgs LIMIT 2) AS two`).Scan(&many); err != nil {
+		return false, fmt.Errorf("count organisations: %w", err)
+	}
+	return many, nil
+}
+
 // OrgBySlug finds an organisation by its slug.
 func (t *Tx) OrgBySlug(ctx context.Context, slug string) (store.OrgRow, bool, error) {
 	o, err := scanOrg(t.queryRow(ctx, `SELECT `+orgColumns+` FROM orgs WHERE slug = $1`, slug))

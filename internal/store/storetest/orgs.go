@@ -18,7 +18,7 @@ import (
 // nothing of one is read, counted or changed from the other.
 var orgTests = []test{
 	{"a new organisation has roster's catalog, the system one orgs.*",
-		[]string{"InsertOrg", "OrgByID", "OrgBySlug", "Orgs", "Org", "LoadCatalog"}, testOrgCatalog},
+		[]string{"InsertOrg", "OrgByID", "OrgBySlug", "Orgs", "ManyOrgs", "Org", "LoadCatalog"}, testOrgCatalog},
 	{"an organisation's slug is unique", []string{"InsertOrg"}, testOrgSlugUnique},
 	{"UpdateOrg renames and suspends", []string{"UpdateOrg", "OrgByID", "OrgBySlug"}, testUpdateOrg},
 	{"UpdateOrg changes a slug to a free one only", []string{"UpdateOrg", "OrgBySlug"}, testUpdateOrgSlug},
@@ -249,7 +249,16 @@ func sameView(t *testing.T, what string, got, want view) {
 
 func testOrgCatalog(t *testing.T, s store.Admin) {
 	ctx := t.Context()
+	manyOrgs := func(want bool) {
+		read(t, s, func(tx store.Tx) error {
+			many, err := tx.ManyOrgs(ctx)
+			equal(t, "ManyOrgs", many, want)
+			return err
+		})
+	}
+	manyOrgs(false)
 	b := addOrg(t, s, "beta")
+	manyOrgs(true)
 	builtin := func(perms []roster.Permission) []string {
 		var out []string
 		for _, p := range perms {
