@@ -40,6 +40,7 @@ var wallCases = map[string][]attempt{
 		{"/users/{member}/roles", `{"roles":["REF"]}`, contract.AimRole}},
 	"POST /users/{user}/password":   {{"/users/REF/password", `{"password":"` + contract.WallPassword + `x"}`, contract.AimUser}},
 	"POST /users/{user}/deactivate": {{"/users/REF/deactivate", `{}`, contract.AimUser}},
+	"POST /users/{user}/expiry":     {{"/users/REF/expiry", `{"expires":"never"}`, contract.AimUser}},
 	"POST /users/{user}/reactivate": {{"/users/REF/reactivate", "", contract.AimUser}},
 	"DELETE /users/{user}":          {{"/users/REF", "", contract.AimUser}},
 	"PUT /users/{user}/projects": {{"/users/REF/projects", `{"projects":["{project}"]}`, contract.AimUser},
@@ -114,6 +115,11 @@ var wallSkips = map[string]string{
 	"GET /orgs":                  "system administrators only (TestOrgs)",
 	"POST /invitations/accept":   "a link's secret is its own authority and names its organisation",
 	"POST /reset":                "a link's secret is its own authority and names its organisation",
+	"GET /audit/stream":          "the caller's organisation's log; an id to resume after is a position, not a reference",
+	"GET /audit/verify":          "the caller's organisation's log",
+	"POST /audit/prune":          "the caller's organisation's log",
+	"POST /device/code":          "asks for a code, naming no one (RFC 8628)",
+	"POST /device/token":         "a device code is its own authority and names its organisation",
 }
 
 // TestWall: R21 for every route, actor role and kind of reference, on

@@ -81,6 +81,9 @@ var localWallCases = map[string][]localAttempt{
 	"DeactivateUser": {{contract.AimUser, func(s roster.Service, _ contract.Wall, ref string) (any, error) {
 		return s.DeactivateUser(ctx, ref, "")
 	}}},
+	"SetExpiry": {{contract.AimUser, func(s roster.Service, _ contract.Wall, ref string) (any, error) {
+		return s.SetExpiry(ctx, ref, "never")
+	}}},
 	"ReactivateUser": {{contract.AimUser, func(s roster.Service, _ contract.Wall, ref string) (any, error) { return s.ReactivateUser(ctx, ref) }}},
 	"DeleteUser":     {{contract.AimUser, func(s roster.Service, _ contract.Wall, ref string) (any, error) { return s.DeleteUser(ctx, ref) }}},
 	"SetProjects": {
@@ -231,6 +234,9 @@ var localWallCases = map[string][]localAttempt{
 // localWallSkips are the methods that take no reference another
 // organisation could hold, each with the reason.
 var localWallSkips = map[string]string{
+	"StreamAudit":      "the caller's organisation's log; an id to resume after is a position, not a reference",
+	"VerifyAudit":      "the caller's organisation's log",
+	"PruneAudit":       "the caller's organisation's log",
 	"Init":             "initialises the organisation acted in; names nothing of another",
 	"Whoami":           "the caller only",
 	"ChangePassword":   "the caller only",

@@ -56,8 +56,13 @@ ALTER TABLE api_tokens ADD COLUMN last_used_from TEXT NOT NULL DEFAULT '';
 
 // schemaExpiry gives a user the instant their account expires (NULL:
 // never), and an index for user list --expiring and --status expired.
+//
+// A search's scan reads users_search_keys alone (search.go), which must
+// then hold expires_at too: a status is read against it.
 const schemaExpiry = `ALTER TABLE users ADD COLUMN expires_at INTEGER;
-CREATE INDEX users_org_expires ON users (org_id, expires_at) WHERE expires_at IS NOT NULL;`
+CREATE INDEX users_org_expires ON users (org_id, expires_at) WHERE expires_at IS NOT NULL;
+DROP INDEX IF EXISTS users_search_keys;
+CREATE INDEX users_search_keys ON users (org_id, email_key, username_key, name_key, status, expires_at);`
 
 // schemaSessions holds browser sessions, of which only the SHA-256 of the
 // token is stored, and the newest audit event each user has seen as a

@@ -60,8 +60,10 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 					VALUES ('e@example.com', 'e@example.com', 'Émile', 'active', 1, 1`+vals+`)`); err != nil {
 					t.Fatal(err)
 				}
-				// Events written before the chain get chained by the migration.
-				for i := range 3 {
+				// Events written before the chain (version 18, chainAudit)
+				// get chained by the migration; after it, an event written
+				// so would be one inserted behind roster's back.
+				for i := range 3 * btoi(from < 18) {
 					if _, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, via, action, target, details`+cols+`)
 						VALUES (?, 'local:root', 'local', 'user.update', 'e@example.com', '{"n":1}'`+vals+`)`, i+1); err != nil {
 						t.Fatal(err)
@@ -92,7 +94,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 			if n, err := db.Migrate(ctx); err != nil || n != SchemaVersion-from {
 				t.Fatalf("Migrate = %d, %v; want %d", n, err, SchemaVersion-from)
 			}
-			if from >= 1 {
+			if from >= 1 && from < 18 {
 				err := db.Read(ctx, func(tx store.Tx) error {
 					v, err := store.VerifyAudit(ctx, tx)
 					if err == nil && (!v.Intact || v.Events < 3) {
@@ -219,4 +221,11 @@ func TestFileModes(t *testing.T) {
 	if err := db.Backup(ctx, backup); err == nil {
 		t.Error("a backup over an existing file succeeded")
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
