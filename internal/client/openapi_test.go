@@ -22,23 +22,8 @@ import (
 // sent as JSON, which the client never sends but the server takes.
 func TestProvisioningMatchesOpenAPI(t *testing.T) {
 	ctx := context.Background()
-	v, err := openapitest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := core.New(storetest.SQLite(t), core.WithServer(""))
-	admin := c.As(core.Actor{Name: "local:test"})
-	if _, err := admin.Init(ctx, roster.InitParams{OwnerEmail: owner, RandomPassword: true}); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := admin.CreateToken(ctx, roster.CreateToken{User: owner, Name: "openapi"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.New(c, api.Options{}))
-	t.Cleanup(srv.Close)
-	hc := &http.Client{Transport: v.Transport(t, nil)}
-	cl, err := client.New(srv.URL, client.Options{Token: tok.Token, HTTPClient: hc})
+	url, token, hc := checkedServer(t, "openapi")
+	cl, err := client.New(url, client.Options{Token: token, HTTPClient: hc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,12 +56,12 @@ func TestProvisioningMatchesOpenAPI(t *testing.T) {
 	}
 	// The same manifest in JSON, as a script may send it.
 	body := `{"projects":[{"slug":"apollo","name":"Apollo"}],"users":[{"email":"ann@example.com","name":"Ann","roles":["member"],"projects":["apollo"]}]}`
-	req, err := http.NewRequest("POST", srv.URL+"/api/v1/apply?dry_run=true", strings.NewReader(body))
+	req, err := http.NewRequest("POST", url+"/api/v1/apply?dry_run=true", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+tok.Token)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -90,4 +75,28 @@ func TestProvisioningMatchesOpenAPI(t *testing.T) {
 	if err := cl.Export(ctx, func(roster.UserRecord) error { n++; return nil }); err != nil || n != 4 {
 		t.Fatalf("export: %d users, %v; want 4", n, err)
 	}
+}
+
+// checkedServer starts a real server over an initialised SQLite store
+// and returns its URL, a token of its owner named name, and an HTTP
+// client holding every request and answer to docs/openapi.yaml.
+func checkedServer(t *testing.T, name string) (url, token string, hc *http.Client) {
+	t.Helper()
+	ctx := context.Background()
+	v, err := openapitest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := core.New(storetest.SQLite(t), core.WithServer(""))
+	admin := c.As(core.Actor{Name: "local:test"})
+	if _, err := admin.Init(ctx, roster.InitParams{OwnerEmail: owner, RandomPassword: true}); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := admin.CreateToken(ctx, roster.CreateToken{User: owner, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.New(c, api.Options{}))
+	t.Cleanup(srv.Close)
+	return srv.URL, tok.Token, &http.Client{Transport: v.Transport(t, nil)}
 }

@@ -3,16 +3,10 @@ package client_test
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/roster-dev/roster/internal/api"
-	"github.com/roster-dev/roster/internal/api/openapitest"
 	"github.com/roster-dev/roster/internal/client"
-	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
-	"github.com/roster-dev/roster/internal/store/storetest"
 )
 
 // TestOrgs: the client's organisation calls, and a client acting in an
@@ -21,31 +15,16 @@ import (
 // sentinels.
 func TestOrgs(t *testing.T) {
 	ctx := context.Background()
-	v, err := openapitest.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := core.New(storetest.SQLite(t), core.WithServer(""))
-	admin := c.As(core.Actor{Name: "local:test"})
-	if _, err := admin.Init(ctx, roster.InitParams{OwnerEmail: owner, RandomPassword: true}); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := admin.CreateToken(ctx, roster.CreateToken{User: owner, Name: "orgs"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.New(c, api.Options{}))
-	t.Cleanup(srv.Close)
-	hc := &http.Client{Transport: v.Transport(t, nil)}
+	url, token, hc := checkedServer(t, "orgs")
 	connect := func(tok, org string) *client.Client {
 		t.Helper()
-		cl, err := client.New(srv.URL, client.Options{Token: tok, HTTPClient: hc, Org: org})
+		cl, err := client.New(url, client.Options{Token: tok, HTTPClient: hc, Org: org})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return cl
 	}
-	sys := connect(tok.Token, "")
+	sys := connect(token, "")
 
 	const pw = "Acme-Owner-Passphrase-1"
 	res, err := sys.CreateOrg(ctx, roster.CreateOrg{Slug: "acme", Name: "Acme Ltd", OwnerEmail: owner, Password: pw})
@@ -67,7 +46,7 @@ func TestOrgs(t *testing.T) {
 	}
 
 	// Acting in acme: the same email is another account there.
-	inAcme := connect(tok.Token, "acme")
+	inAcme := connect(token, "acme")
 	p, err := inAcme.Whoami(ctx)
 	if err != nil || p.Org != "acme" {
 		t.Fatalf("whoami in acme: %+v, %v", p, err)
