@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -492,19 +493,13 @@ func (o *op) checkCreator(l store.Link, u store.UserRow, perm string, grant []st
 // acted as the organisation's owner: they still may while they are
 // active and hold orgs.manage in the system organisation.
 func (o *op) checkSysCreator(email string, denied *roster.Error) error {
-	home := o.tx.In(store.SystemOrg)
-	creator, err := home.UserByRef(o.ctx, email)
-	if err != nil || creator.Status != roster.StatusActive {
+	creator, err := o.tx.In(store.SystemOrg).UserByRef(o.ctx, email)
+	if err != nil || creator.StatusAt(o.now) != roster.StatusActive {
 		return denied
 	}
-	cat, err := o.core.catalog.get(o.ctx, home)
-	if err != nil {
+	held, err := o.systemPerms(creator)
+	if err != nil || slices.Contains(held, roster.PermOrgsManage) {
 		return err
-	}
-	for _, p := range effectiveIn(cat, creator.Roles) {
-		if p == roster.PermOrgsManage {
-			return nil
-		}
 	}
 	return denied
 }

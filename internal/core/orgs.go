@@ -136,11 +136,10 @@ func (s *service) sysActor(o *op, write bool) (*actor, error) {
 	} else if u, err = s.principalUser(o.ctx, home); err != nil {
 		return nil, err
 	}
-	cat, err := s.core.catalog.get(o.ctx, home)
+	held, err := o.systemPerms(u)
 	if err != nil {
 		return nil, err
 	}
-	held := effectiveIn(cat, u.Roles)
 	manage, view := slices.Contains(held, roster.PermOrgsManage), slices.Contains(held, roster.PermOrgsView)
 	switch {
 	case !manage && !view:
@@ -156,6 +155,16 @@ func (s *service) sysActor(o *op, write bool) (*actor, error) {
 		}
 	}
 	return a, nil
+}
+
+// systemPerms is what u, a user of the system organisation, holds there:
+// orgs.* among them for system administrators.
+func (o *op) systemPerms(u store.UserRow) ([]string, error) {
+	cat, err := o.core.catalog.get(o.ctx, o.tx.In(store.SystemOrg))
+	if err != nil {
+		return nil, err
+	}
+	return effectiveIn(cat, u.Roles), nil
 }
 
 // readOnly reports whether a permission only lets its holder see.
