@@ -95,7 +95,7 @@ func (s *server) routes() []route {
 		// Users.
 		{"GET " + v1 + "/users", bearer, noBody(func(c call) (wire.Page[roster.User], error) {
 			p := c.queryParser()
-			f := roster.UserFilter{Status: roster.Status(p.str("status")), Role: p.str("role"),
+			f := roster.UserFilter{Kind: roster.Kind(p.str("kind")), Status: roster.Status(p.str("status")), Role: p.str("role"),
 				Project: p.str("project"), Search: p.str("search"), Limit: p.int("limit"), After: p.str("after"),
 				Expiring: time.Duration(p.int("expiring_seconds")) * time.Second}
 			if p.err != nil {
@@ -114,11 +114,16 @@ func (s *server) routes() []route {
 			if err := onePassword(in.Password, in.RandomPassword); err != nil {
 				return userChange{}, err
 			}
-			return changed(c.svc.CreateUser(c.ctx(), roster.CreateUser{Email: in.Email, Name: in.Name, Username: in.Username,
+			// A person needs an email; a service account has a name.
+			if in.Email == "" && in.Kind != roster.KindService {
+				return userChange{}, roster.Errorf(roster.ErrInvalid, "the body needs the field %q", "email").
+					WithHint(`see docs/api.md; a service account is made with "kind": "service" and a "username"`)
+			}
+			return changed(c.svc.CreateUser(c.ctx(), roster.CreateUser{Kind: in.Kind, Email: in.Email, Name: in.Name, Username: in.Username,
 				Roles: in.Roles, Links: in.Links, Projects: in.Projects, Password: in.Password,
 				RandomPassword: in.RandomPassword, MustChangePassword: in.MustChangePassword, IfNotExists: in.IfNotExists,
 				Expires: in.Expires}))
-		}, "email")},
+		})},
 		{"PATCH " + v1 + "/users/{user}", bearer, withBody(func(c call, in wire.UpdateUser) (userChange, error) {
 			return changed(c.svc.UpdateUser(c.ctx(), c.path("user"), roster.UpdateUser{Name: in.Name, Email: in.Email,
 				Username: in.Username, Links: in.Links, Unlink: in.Unlink}))

@@ -45,6 +45,8 @@ func appendUsers(b []byte, p wire.Page[roster.User]) ([]byte, error) {
 func appendUser(b []byte, u roster.User) ([]byte, error) {
 	b = append(b, `{"id":`...)
 	b = strconv.AppendInt(b, u.ID, 10)
+	b = append(b, `,"kind":`...)
+	b = appendString(b, string(u.Kind))
 	b = append(b, `,"email":`...)
 	b = appendString(b, u.Email)
 	b = append(b, `,"username":`...)

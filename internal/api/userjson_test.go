@@ -33,7 +33,7 @@ func fullUser() roster.User {
 	login := time.Date(2026, 11, 30, 9, 15, 7, 123456000, time.UTC)
 	gone := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	ends := time.Date(2027, 3, 31, 23, 59, 59, 500, time.UTC)
-	return roster.User{ID: 42, Email: "ann@example.com", Username: "ann", Name: "Ann Lee",
+	return roster.User{ID: 42, Kind: roster.KindPerson, Email: "ann@example.com", Username: "ann", Name: "Ann Lee",
 		Roles: []string{"admin", "member"}, Status: roster.StatusDeactivated, MustChangePassword: true,
 		HasPassword: true, Links: map[string]string{"okta": "ann@corp", "github": "annlee"},
 		Projects: []string{"apollo", "zeus"}, CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),

@@ -42,7 +42,7 @@ func (c *Client) Notices(ctx context.Context, markSeen bool) ([]roster.Notice, e
 
 func (c *Client) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[roster.User], error) {
 	p, err := do[wire.Page[roster.User]](ctx, c, http.MethodGet, query("/users",
-		"status", string(f.Status), "role", f.Role, "project", f.Project, "search", f.Search,
+		"kind", string(f.Kind), "status", string(f.Status), "role", f.Role, "project", f.Project, "search", f.Search,
 		"limit", itoa(f.Limit), "after", f.After, "expiring_seconds", itoa(int(seconds(f.Expiring)))), nil)
 	return roster.Page[roster.User]{Items: p.Items, Next: p.Next}, err
 }
@@ -68,7 +68,7 @@ func changeUser(ctx context.Context, c *Client, method, path string, body any) (
 
 func (c *Client) CreateUser(ctx context.Context, p roster.CreateUser) (roster.UserResult, error) {
 	return changeUser(ctx, c, http.MethodPost, "/users", wire.CreateUser{
-		Email: p.Email, Name: p.Name, Username: p.Username, Roles: p.Roles, Projects: p.Projects,
+		Kind: p.Kind, Email: p.Email, Name: p.Name, Username: p.Username, Roles: p.Roles, Projects: p.Projects,
 		Links: p.Links, Password: p.Password, RandomPassword: p.RandomPassword,
 		MustChangePassword: p.MustChangePassword, IfNotExists: p.IfNotExists, Expires: p.Expires,
 	})

@@ -161,7 +161,7 @@ func (s *service) initialised(ctx context.Context, first store.UserRow, email st
 	if named.ID != 0 {
 		return roster.InitResult{Owner: named.User}, nil
 	}
-	return roster.InitResult{}, roster.Errorf(roster.ErrConflict, "init: the store is already initialised, and its owner is %s, not %s", first.Email, email).
+	return roster.InitResult{}, roster.Errorf(roster.ErrConflict, "init: the store is already initialised, and its owner is %s, not %s", first.Handle(), email).
 		WithHint("leave out --owner-email, or give --db a new store")
 }
 
@@ -175,7 +175,7 @@ func (s *service) Can(ctx context.Context, ref, perm, project string) (roster.De
 		if _, ok := o.cat.Permission(perm); !ok {
 			return roster.Errorf(roster.ErrNotFound, "permission %s not found", perm).WithHint("see roster permission list")
 		}
-		d.User = u.Email
+		d.User = u.Handle()
 		for _, r := range u.Roles {
 			if slices.Contains(o.effective([]string{r}), perm) {
 				d.GrantedBy = append(d.GrantedBy, r)
@@ -332,6 +332,6 @@ func (o *op) scopeToProject(d *roster.Decision, u store.UserRow, p store.Project
 		return err
 	}
 	d.Allowed, d.GrantedBy = false, []string{}
-	d.Reason = u.Email + " is not a member of " + p.Slug
+	d.Reason = u.Handle() + " is not a member of " + p.Slug
 	return nil
 }

@@ -207,9 +207,9 @@ func (a *actor) person() string {
 	case a.user == nil:
 		return "an administrator"
 	case a.user.Name != "":
-		return a.user.Name + " (" + a.user.Email + ")"
+		return a.user.Name + " (" + a.user.Handle() + ")"
 	}
-	return a.user.Email
+	return a.user.Handle()
 }
 
 func (a *actor) is(u store.UserRow) bool { return a.user != nil && a.user.ID == u.ID }
@@ -265,7 +265,7 @@ func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op)
 		return suspended(org)
 	}
 	if u := o.act.user; u != nil && u.MustChangePassword && !s.self {
-		return roster.Errorf(roster.ErrForbidden, "%s must change their password before doing anything else (R17)", u.Email).
+		return roster.Errorf(roster.ErrForbidden, "%s must change their password before doing anything else (R17)", u.Handle()).
 			WithHint("change it with roster account password")
 	}
 	err = fn(o)
@@ -329,7 +329,7 @@ func (s *service) principalUser(ctx context.Context, tx store.Tx) (store.UserRow
 		return u, err
 	}
 	if status := u.StatusAt(s.now()); status != roster.StatusActive {
-		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Email, status)
+		return u, roster.Errorf(roster.ErrUnauthenticated, "cannot act as %s: the account is %s", u.Handle(), status)
 	}
 	return u, nil
 }
@@ -341,7 +341,7 @@ func (s *service) actorOf(o *op, u store.UserRow) *actor { return o.principal(u,
 // principal is u as an actor, with the permissions of u's roles in o's
 // catalog.
 func (o *op) principal(u store.UserRow, via string) *actor {
-	a := &actor{user: &u, name: u.Email, via: via, perms: map[string]bool{}}
+	a := &actor{user: &u, name: u.Handle(), via: via, perms: map[string]bool{}}
 	for _, p := range o.effective(u.Roles) {
 		a.perms[p] = true
 	}
@@ -400,7 +400,7 @@ func (o *op) checkHolds(what string, perms []string) error {
 // lack, since whoever can set your password or mint your token can become
 // you. The error names the first permission missing.
 func (o *op) checkActOn(u store.UserRow, verb string) error {
-	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
+	o.deniedTarget, o.deniedTargetID = u.Handle(), u.ID
 	if slices.Contains(u.Roles, roster.RoleOwner) && !o.act.owner {
 		return roster.Errorf(roster.ErrForbidden, "only owners can %s an owner (R5)", verb)
 	}
@@ -409,8 +409,8 @@ func (o *op) checkActOn(u store.UserRow, verb string) error {
 	}
 	for _, p := range o.effective(u.Roles) {
 		if !o.act.has(p) {
-			return roster.Errorf(roster.ErrForbidden, "cannot %s %s: they hold %s, which %s lacks (R14)", verb, u.Email, p, o.act.name).
-				WithHint("ask someone who holds every permission %s holds", u.Email)
+			return roster.Errorf(roster.ErrForbidden, "cannot %s %s: they hold %s, which %s lacks (R14)", verb, u.Handle(), p, o.act.name).
+				WithHint("ask someone who holds every permission %s holds", u.Handle())
 		}
 	}
 	return nil
@@ -418,7 +418,7 @@ func (o *op) checkActOn(u store.UserRow, verb string) error {
 
 // checkNotSelf applies R3.
 func (o *op) checkNotSelf(u store.UserRow, verb string) error {
-	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
+	o.deniedTarget, o.deniedTargetID = u.Handle(), u.ID
 	if o.act.is(u) {
 		return roster.Errorf(roster.ErrForbidden, "nobody can %s themselves (R3)", verb).
 			WithHint("ask another administrator")
@@ -426,10 +426,11 @@ func (o *op) checkNotSelf(u store.UserRow, verb string) error {
 	return nil
 }
 
-// checkKeepsOwner applies R2 before u stops being an active owner.
+// checkKeepsOwner applies R2 before u stops being an active owner. A
+// service account is never one R2 counts: a person must stay.
 func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
-	o.deniedTarget, o.deniedTargetID = u.Email, u.ID
-	if u.StatusAt(o.now) != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
+	o.deniedTarget, o.deniedTargetID = u.Handle(), u.ID
+	if u.Service() || u.StatusAt(o.now) != roster.StatusActive || !slices.Contains(u.Roles, roster.RoleOwner) {
 		return nil
 	}
 	n, err := o.tx.CountActiveOwners(o.ctx, o.now)
@@ -437,7 +438,7 @@ func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
 		return err
 	}
 	if n <= 1 {
-		return roster.Errorf(roster.ErrForbidden, "cannot %s %s: the last active owner (R2)", verb, u.Email).
+		return roster.Errorf(roster.ErrForbidden, "cannot %s %s: the last active owner (R2)", verb, u.Handle()).
 			WithHint("make another user owner first")
 	}
 	return nil
@@ -445,6 +446,15 @@ func (o *op) checkKeepsOwner(u store.UserRow, verb string) error {
 
 // checkSeat applies R9 before one more user becomes active.
 func (o *op) checkSeat() error { return o.checkSeats(1) }
+
+// checkSeatOf applies R9 before u becomes active: a service account takes
+// no seat.
+func (o *op) checkSeatOf(u store.UserRow) error {
+	if u.Service() {
+		return nil
+	}
+	return o.checkSeat()
+}
 
 // checkSeats applies R9 before n more users become active; a batch that
 // already made them active checks with n = 0.

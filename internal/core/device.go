@@ -206,7 +206,7 @@ func (c *Core) PollDevice(ctx context.Context, deviceCode string) (roster.APITok
 		if err != nil {
 			return err
 		}
-		return o.audit("device.token", u.Email, u.ID, map[string]any{"device_request": d.ID, "token_id": out.ID})
+		return o.audit("device.token", u.Handle(), u.ID, map[string]any{"device_request": d.ID, "token_id": out.ID})
 	})
 	if err == nil {
 		err = answer
@@ -275,7 +275,7 @@ func (c *Core) DecideDevice(ctx context.Context, s Session, userCode string, app
 		} else if !ok {
 			return unknownDevice()
 		}
-		return o.audit(action, o.act.user.Email, o.act.user.ID, map[string]any{"device_request": d.ID, "host": d.Host,
+		return o.audit(action, o.act.user.Handle(), o.act.user.ID, map[string]any{"device_request": d.ID, "host": d.Host,
 			"token_name": d.TokenName})
 	})
 }

@@ -260,7 +260,7 @@ func (o *op) invited(email string) (store.UserRow, error) {
 		return u, err
 	}
 	if u.Status != roster.StatusInvited {
-		return u, roster.Errorf(roster.ErrConflict, "%s is not invited: the account is %s", u.Email, u.Status)
+		return u, roster.Errorf(roster.ErrConflict, "%s is not invited: the account is %s", u.Handle(), u.Status)
 	}
 	return u, nil
 }
@@ -310,7 +310,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 		if inv.URL, err = o.linkURL(set, "invite", tok); err != nil {
 			return err
 		}
-		return o.audit("invite.resend", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
+		return o.audit("invite.resend", u.Handle(), u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil {
 		return roster.Invitation{}, fmt.Errorf("resend invitation to %s: %w", roster.Quote(email), err)
@@ -340,13 +340,13 @@ func (s *service) RevokeInvitation(ctx context.Context, email string) (roster.In
 			return err
 		}
 		if !found {
-			return roster.Errorf(roster.ErrNotFound, "%s has no invitation", u.Email)
+			return roster.Errorf(roster.ErrNotFound, "%s has no invitation", u.Handle())
 		}
 		res = roster.InvitationResult{Invitation: invitationView(l, o.now), Changed: n > 0}
 		if n == 0 {
 			return nil
 		}
-		return o.audit("invite.revoke", u.Email, u.ID, nil)
+		return o.audit("invite.revoke", u.Handle(), u.ID, nil)
 	})
 	if err != nil {
 		return roster.InvitationResult{}, fmt.Errorf("revoke invitation of %s: %w", roster.Quote(email), err)
@@ -399,7 +399,7 @@ func (s *service) redeem(ctx context.Context, kind store.LinkKind, tok, pw strin
 		} else if !ok {
 			return roster.Errorf(roster.ErrConflict, "this %s was already used", what)
 		}
-		o.act = &actor{user: &u, name: u.Email, via: string(kind) + "-link", perms: map[string]bool{}}
+		o.act = &actor{user: &u, name: u.Handle(), via: string(kind) + "-link", perms: map[string]bool{}}
 		u.PasswordHash, u.MustChangePassword, u.UpdatedAt = pwHash, false, o.now
 		if err := apply(o, l, &u); err != nil {
 			return err
@@ -456,7 +456,7 @@ func (s *service) AcceptInvitation(ctx context.Context, p roster.AcceptInvitatio
 			u.Username = p.Username
 		}
 		u.Status = roster.StatusActive
-		return o.audit("invite.accept", u.Email, u.ID, map[string]any{"roles": u.Roles})
+		return o.audit("invite.accept", u.Handle(), u.ID, map[string]any{"roles": u.Roles})
 	})
 	if err != nil {
 		return roster.User{}, fmt.Errorf("accept invitation: %w", err)
@@ -514,16 +514,19 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 		if err != nil {
 			return err
 		}
+		if err := notPerson(u.User, "password"); err != nil {
+			return err
+		}
 		if err := o.checkActOn(u, "issue a reset link for"); err != nil {
 			return err
 		}
 		switch u.Status {
 		case roster.StatusInvited:
-			return roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation", u.Email).
-				WithHint("send a new invitation link with roster invite resend %s", u.Email)
+			return roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation", u.Handle()).
+				WithHint("send a new invitation link with roster invite resend %s", u.Handle())
 		case roster.StatusDeactivated:
-			return roster.Errorf(roster.ErrConflict, "%s is deactivated", u.Email).
-				WithHint("reactivate the user first: roster user reactivate %s", u.Email)
+			return roster.Errorf(roster.ErrConflict, "%s is deactivated", u.Handle()).
+				WithHint("reactivate the user first: roster user reactivate %s", u.Handle())
 		}
 		if set, err = o.settings(); err != nil {
 			return err
@@ -547,7 +550,7 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 		if rl.URL, err = o.linkURL(set, "reset", tok); err != nil {
 			return err
 		}
-		return o.audit("user.reset_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
+		return o.audit("user.reset_link", u.Handle(), u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil {
 		return roster.ResetLink{}, fmt.Errorf("reset link for %s: %w", roster.Quote(ref), err)
@@ -571,7 +574,7 @@ func (s *service) RedeemResetLink(ctx context.Context, tok, pw string) (roster.U
 		if err != nil {
 			return err
 		}
-		return o.audit("user.reset_password", u.Email, u.ID, details)
+		return o.audit("user.reset_password", u.Handle(), u.ID, details)
 	})
 	if err != nil {
 		return roster.User{}, fmt.Errorf("reset password: %w", err)

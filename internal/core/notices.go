@@ -75,7 +75,7 @@ func (s *service) Notices(ctx context.Context, markSeen bool) ([]roster.Notice, 
 		newest := seen
 		for _, e := range events {
 			newest = max(newest, e.ID)
-			if n, ok := notice(e); ok && e.Actor != u.Email {
+			if n, ok := notice(e); ok && e.Actor != u.Handle() {
 				out = append(out, n)
 			}
 		}

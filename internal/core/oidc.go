@@ -84,7 +84,7 @@ func (c *Core) ProviderSession(ctx context.Context, id roster.Identity) (string,
 		if reason != "" {
 			refusal = providerRefusal(id.Provider, reason)
 			details["reason"] = reason
-			return o.audit("account.signin_refused", u.Email, u.ID, details)
+			return o.audit("account.signin_refused", u.Handle(), u.ID, details)
 		}
 		o.act = o.principal(u, id.Provider)
 		if u.Status == roster.StatusInvited {
@@ -103,7 +103,7 @@ func (c *Core) ProviderSession(ctx context.Context, id roster.Identity) (string,
 		for k, v := range more {
 			details[k] = v
 		}
-		return o.audit("account.signin", u.Email, u.ID, details)
+		return o.audit("account.signin", u.Handle(), u.ID, details)
 	})
 	if err == nil {
 		err = refusal
@@ -192,6 +192,9 @@ func (o *op) providerUser(id roster.Identity) (u store.UserRow, details map[stri
 // sign in, invited ones accept their invitation so; an expired account
 // does neither.
 func usable(u store.UserRow, now time.Time) string {
+	if u.Service() {
+		return refusedInactive
+	}
 	if st := u.StatusAt(now); st == roster.StatusActive || st == roster.StatusInvited {
 		return ""
 	}
@@ -226,7 +229,7 @@ func (o *op) acceptByProvider(u *store.UserRow, provider string) error {
 		return roster.Errorf(roster.ErrConflict, "this invitation was already used")
 	}
 	u.Status = roster.StatusActive
-	return o.audit("invite.accept", u.Email, u.ID, map[string]any{"roles": u.Roles, "method": provider})
+	return o.audit("invite.accept", u.Handle(), u.ID, map[string]any{"roles": u.Roles, "method": provider})
 }
 
 // ProviderRefused records, in the organisation of ctx, a provider's

@@ -145,7 +145,7 @@ func (s *service) sysActor(o *op, write bool) (*actor, error) {
 	case !manage && !view:
 		return nil, orgNotFound(org.Slug)
 	case write && !manage:
-		return nil, roster.Errorf(roster.ErrForbidden, "%s holds orgs.view, which only reads in %s", u.Email, org.Slug).
+		return nil, roster.Errorf(roster.ErrForbidden, "%s holds orgs.view, which only reads in %s", u.Handle(), org.Slug).
 			WithHint("acting in another organisation needs orgs.manage")
 	}
 	a := &actor{name: "sys:" + u.Email, via: s.actor.Via, perms: map[string]bool{}, owner: manage, sys: &u}

@@ -112,7 +112,7 @@ func (o *op) join(u store.UserRow, slugs []string) error {
 		if _, err := o.tx.AddMember(o.ctx, p.ID, u.ID, o.now); err != nil {
 			return err
 		}
-		if err := o.audit("project.member.add", u.Email, u.ID, map[string]any{"project": p.Slug}); err != nil {
+		if err := o.audit("project.member.add", u.Handle(), u.ID, map[string]any{"project": p.Slug}); err != nil {
 			return err
 		}
 	}
@@ -130,8 +130,8 @@ func (o *op) addable(p store.ProjectRow, u store.UserRow) error {
 			WithHint("unarchive it first: roster project unarchive %s", p.Slug)
 	}
 	if u.Status == roster.StatusDeactivated {
-		return roster.Errorf(roster.ErrConflict, "%s is deactivated and cannot be added to projects (R8)", u.Email).
-			WithHint("reactivate the user first: roster user reactivate %s", u.Email)
+		return roster.Errorf(roster.ErrConflict, "%s is deactivated and cannot be added to projects (R8)", u.Handle()).
+			WithHint("reactivate the user first: roster user reactivate %s", u.Handle())
 	}
 	return nil
 }
@@ -400,7 +400,7 @@ func (o *op) addMember(p store.ProjectRow, u *store.UserRow) (bool, error) {
 	}
 	u.Projects = append(u.Projects, p.Slug)
 	slices.Sort(u.Projects)
-	return true, o.audit("project.member.add", u.Email, u.ID, map[string]any{"project": p.Slug})
+	return true, o.audit("project.member.add", u.Handle(), u.ID, map[string]any{"project": p.Slug})
 }
 
 func (s *service) RemoveMembers(ctx context.Context, slug string, refs []string) ([]roster.MemberOutcome, error) {
@@ -414,5 +414,5 @@ func (o *op) removeMember(p store.ProjectRow, u *store.UserRow) (bool, error) {
 		return false, err
 	}
 	u.Projects = slices.DeleteFunc(u.Projects, func(s string) bool { return s == p.Slug })
-	return true, o.audit("project.member.remove", u.Email, u.ID, map[string]any{"project": p.Slug})
+	return true, o.audit("project.member.remove", u.Handle(), u.ID, map[string]any{"project": p.Slug})
 }

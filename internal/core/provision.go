@@ -583,9 +583,9 @@ func (b *batch) setStatus(u store.UserRow, to roster.Status) error {
 		_, err := o.reactivate(u.Email)
 		return err
 	case to == roster.StatusActive:
-		return roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation; they become active by accepting it", u.Email)
+		return roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation; they become active by accepting it", u.Handle())
 	}
-	return roster.Errorf(roster.ErrConflict, "%s is %s and cannot be made %s", u.Email, u.Status, to)
+	return roster.Errorf(roster.ErrConflict, "%s is %s and cannot be made %s", u.Handle(), u.Status, to)
 }
 
 // setHash gives a user without a password an imported hash. A user who
@@ -613,7 +613,7 @@ func (b *batch) setHash(u store.UserRow, hash string) error {
 	if err := o.tx.UpdateUser(o.ctx, row); err != nil {
 		return err
 	}
-	return o.audit("user.set_password", u.Email, u.ID, map[string]any{"source": b.what})
+	return o.audit("user.set_password", u.Handle(), u.ID, map[string]any{"source": b.what})
 }
 
 // manifest applies an apply file in dependency order: permissions, then

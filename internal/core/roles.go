@@ -235,7 +235,7 @@ func (o *op) checkActOnHolders(role string) error {
 			}
 			for _, p := range o.effective(u.Roles) {
 				if !o.act.has(p) {
-					return roster.Errorf(roster.ErrForbidden, "cannot change the permissions of %s: its holder %s holds %s, which %s lacks (R19)", role, u.Email, p, o.act.name).
+					return roster.Errorf(roster.ErrForbidden, "cannot change the permissions of %s: its holder %s holds %s, which %s lacks (R19)", role, u.Handle(), p, o.act.name).
 						WithHint("ask someone who holds every permission the role's holders hold")
 				}
 			}
@@ -307,7 +307,7 @@ func (o *op) deleteRole(name, reassign string, out *roster.Role) error {
 			return err
 		}
 		for _, u := range moved {
-			if err := o.audit("role.reassign", u.Email, u.ID, map[string]any{"from": name, "to": reassign}); err != nil {
+			if err := o.audit("role.reassign", u.Handle(), u.ID, map[string]any{"from": name, "to": reassign}); err != nil {
 				return err
 			}
 		}

@@ -151,7 +151,7 @@ func (c *Core) signIn(ctx context.Context, u store.UserRow, method, fresh string
 			return err
 		}
 		details["method"] = method
-		return o.audit("account.signin", row.Email, row.ID, details)
+		return o.audit("account.signin", row.Handle(), row.ID, details)
 	})
 }
 
@@ -297,8 +297,8 @@ func (c *Core) EndSession(ctx context.Context, secret string) error {
 		if err != nil || n == 0 {
 			return err
 		}
-		o.act = &actor{user: &user, name: user.Email, via: s.actor.Via}
-		return o.audit("account.signout", user.Email, user.ID, map[string]any{"session_id": row.ID})
+		o.act = &actor{user: &user, name: user.Handle(), via: s.actor.Via}
+		return o.audit("account.signout", user.Handle(), user.ID, map[string]any{"session_id": row.ID})
 	})
 }
 
@@ -358,7 +358,7 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 		if _, err := o.tx.RevokeLinks(ctx, u.ID, store.LinkSignIn, o.now, "replaced"); err != nil {
 			return err
 		}
-		o.act = &actor{user: &u, name: u.Email, via: "signin-link"}
+		o.act = &actor{user: &u, name: u.Handle(), via: "signin-link"}
 		l, tok, err := o.newLink(store.LinkSignIn, u, nil, life)
 		if err != nil {
 			return err
@@ -369,7 +369,7 @@ func (c *Core) SendSignInLink(ctx context.Context, email string) error {
 			return err
 		}
 		m = signInMessage(set, u.Email, url, l)
-		return o.audit("account.signin_link", u.Email, u.ID, map[string]any{"expires_at": l.ExpiresAt})
+		return o.audit("account.signin_link", u.Handle(), u.ID, map[string]any{"expires_at": l.ExpiresAt})
 	})
 	if err != nil || sent.ID == 0 {
 		return err
@@ -438,7 +438,7 @@ func (c *Core) LinkSession(ctx context.Context, tok string) (string, error) {
 			return err
 		}
 		details["method"] = "link"
-		return o.audit("account.signin", u.Email, u.ID, details)
+		return o.audit("account.signin", u.Handle(), u.ID, details)
 	})
 	if err != nil {
 		return "", fmt.Errorf("sign in: %w", err)

@@ -117,7 +117,7 @@ func (s *service) CreateToken(ctx context.Context, p roster.CreateToken) (roster
 			return err
 		}
 		if status := u.StatusAt(o.now); status != roster.StatusActive {
-			return roster.Errorf(roster.ErrConflict, "%s is %s and cannot hold tokens", u.Email, status)
+			return roster.Errorf(roster.ErrConflict, "%s is %s and cannot hold tokens", u.Handle(), status)
 		}
 		scope, err := o.tokenScope(p.Scope)
 		if err != nil {
@@ -159,7 +159,7 @@ func (o *op) mintToken(u store.UserRow, name string, expires time.Time, scope []
 	if scope != nil {
 		details["scope"] = scope
 	}
-	return out, o.audit("token.create", u.Email, u.ID, details)
+	return out, o.audit("token.create", u.Handle(), u.ID, details)
 }
 
 func (s *service) ListTokens(ctx context.Context, f roster.TokenFilter) ([]roster.APIToken, error) {

@@ -51,6 +51,9 @@ func (s *service) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Pa
 	if f.Expiring < 0 {
 		return page, roster.Errorf(roster.ErrInvalid, "invalid --expiring %s", f.Expiring).WithHint("give a duration such as 30d")
 	}
+	if f.Kind != "" && !f.Kind.Valid() {
+		return page, roster.Errorf(roster.ErrInvalid, "invalid kind %q", f.Kind).WithHint("use person or service")
+	}
 	switch {
 	case f.Limit == 0:
 		f.Limit = roster.DefaultPageSize
@@ -137,7 +140,7 @@ func (s *service) secret(ctx context.Context, pw string, random bool, email stri
 
 func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.UserResult, error) {
 	var res roster.UserResult
-	email, err := roster.NormalizeEmail(p.Email)
+	kind, email, handle, err := accountOf(p)
 	if err != nil {
 		return res, err
 	}
@@ -155,7 +158,7 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 	}
 	if p.IfNotExists {
 		// Idempotent provisioning re-runs should not pay for a hash.
-		existing, ok, err := s.existing(ctx, email, found)
+		existing, ok, err := s.existing(ctx, kind, handle, found)
 		if err != nil || ok {
 			return existing, err
 		}
@@ -174,19 +177,14 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 				return err
 			}
 		}
-		if id, err := o.tx.EmailTaken(ctx, email); err != nil {
+		if row, ok, err := o.taken(kind, handle); err != nil {
 			return err
-		} else if id != 0 {
+		} else if ok {
 			if p.IfNotExists {
-				row, err := o.tx.UserByRef(ctx, email)
-				if err != nil {
-					return err
-				}
 				res, generated = found(o, row), ""
 				return nil
 			}
-			return roster.Errorf(roster.ErrConflict, "user %s already exists", email).
-				WithHint("emails are unique in any letter case; use --if-not-exists to accept an existing user")
+			return exists(kind, handle)
 		}
 		if err := o.rolesExist(roles); err != nil {
 			return err
@@ -197,11 +195,13 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		if err := o.checkUnique(0, p.Username, p.Links); err != nil {
 			return err
 		}
-		if err := o.checkSeat(); err != nil {
-			return err
+		if kind == roster.KindPerson {
+			if err := o.checkSeat(); err != nil {
+				return err
+			}
 		}
 		row := store.UserRow{User: roster.User{
-			Email: email, Name: p.Name, Username: p.Username, Roles: roles, Links: p.Links,
+			Kind: kind, Email: email, Name: p.Name, Username: p.Username, Roles: roles, Links: p.Links,
 			Status: roster.StatusActive, MustChangePassword: p.MustChangePassword,
 			CreatedAt: o.now, UpdatedAt: o.now, ExpiresAt: expires,
 		}, PasswordHash: hash}
@@ -210,13 +210,16 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 			return err
 		}
 		details := map[string]any{"roles": roles, "has_password": hash != ""}
+		if kind == roster.KindService {
+			details["kind"] = kind
+		}
 		if len(p.Links) > 0 {
 			details["links"] = p.Links
 		}
 		if expires != nil {
 			details["expires_at"] = expires
 		}
-		if err := o.audit("user.create", email, row.ID, details); err != nil {
+		if err := o.audit("user.create", handle, row.ID, details); err != nil {
 			return err
 		}
 		if err := o.join(row, p.Projects); err != nil {
@@ -226,7 +229,7 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 		return err
 	})
 	if err != nil {
-		return roster.UserResult{}, fmt.Errorf("create user %s: %w", roster.Quote(email), err)
+		return roster.UserResult{}, fmt.Errorf("create %s %s: %w", kind.Noun(), roster.Quote(handle), err)
 	}
 	if res.Changed {
 		res.Password = generated
@@ -234,21 +237,17 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 	return res, nil
 }
 
-// existing looks a user up by email for --if-not-exists, as the actor,
+// existing looks an account up by its handle for --if-not-exists, as the actor,
 // and answers with found when there is one.
-func (s *service) existing(ctx context.Context, email string, found func(*op, store.UserRow) roster.UserResult) (roster.UserResult, bool, error) {
+func (s *service) existing(ctx context.Context, kind roster.Kind, handle string, found func(*op, store.UserRow) roster.UserResult) (roster.UserResult, bool, error) {
 	var res roster.UserResult
 	var ok bool
 	err := s.read(ctx, func(o *op) error {
 		if err := o.require(roster.PermUsersCreate); err != nil {
 			return err
 		}
-		id, err := o.tx.EmailTaken(ctx, email)
-		if err != nil || id == 0 {
-			return err
-		}
-		row, err := o.tx.UserByRef(ctx, email)
-		if err != nil {
+		row, taken, err := o.taken(kind, handle)
+		if err != nil || !taken {
 			return err
 		}
 		res, ok = found(o, row), true
@@ -422,6 +421,9 @@ func (o *op) updateUser(ref string, p roster.UpdateUser, email string) (roster.U
 			return roster.UserResult{}, err
 		}
 	}
+	if err := o.checkServiceUpdate(u, p); err != nil {
+		return roster.UserResult{}, err
+	}
 	changes := map[string]any{}
 	set := func(field string, cur *string, v *string) {
 		if v != nil && *v != *cur {
@@ -473,7 +475,7 @@ func (o *op) updateUser(ref string, p roster.UpdateUser, email string) (roster.U
 	if err := o.tx.UpdateUser(o.ctx, u); err != nil {
 		return roster.UserResult{}, err
 	}
-	if err := o.audit("user.update", u.Email, u.ID, changes); err != nil {
+	if err := o.audit("user.update", u.Handle(), u.ID, changes); err != nil {
 		return roster.UserResult{}, err
 	}
 	return o.reload(u.ID, true)
@@ -533,8 +535,8 @@ func (o *op) changeRoles(ref, action string, next func([]string) []string) (rost
 		}
 	}
 	if len(want) == 0 && len(u.Roles) > 0 { // R19: as set-role with no role
-		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "%s is %s's only role: a user keeps at least one", strings.Join(u.Roles, ", "), u.Email).
-			WithHint("give another role first (roster role assign ROLE %s), or deactivate the user", u.Email)
+		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "%s is %s's only role: a user keeps at least one", strings.Join(u.Roles, ", "), u.Handle()).
+			WithHint("give another role first (roster role assign ROLE %s), or deactivate the user", u.Handle())
 	}
 	if err := o.checkGrant(added); err != nil {
 		return roster.UserResult{}, err
@@ -543,7 +545,7 @@ func (o *op) changeRoles(ref, action string, next func([]string) []string) (rost
 		return roster.UserResult{}, err
 	}
 	details := map[string]any{"from": u.Roles, "to": want}
-	if err := o.audit(action, u.Email, u.ID, details); err != nil {
+	if err := o.audit(action, u.Handle(), u.ID, details); err != nil {
 		return roster.UserResult{}, err
 	}
 	return o.reload(u.ID, true)
@@ -570,6 +572,9 @@ func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassw
 	var email string
 	err := s.read(ctx, func(o *op) error {
 		u, err := o.target(ref, roster.PermUsersManage)
+		if err == nil {
+			err = notPerson(u.User, "password")
+		}
 		email = u.Email
 		return err
 	})
@@ -586,6 +591,9 @@ func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassw
 	res, err := s.change(ctx, "set password of", ref, func(o *op) (roster.UserResult, error) {
 		u, err := o.target(ref, roster.PermUsersManage)
 		if err != nil {
+			return roster.UserResult{}, err
+		}
+		if err := notPerson(u.User, "password"); err != nil {
 			return roster.UserResult{}, err
 		}
 		if o.act.is(u) {
@@ -616,7 +624,7 @@ func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassw
 			}
 			details["links_revoked"], details["tokens_revoked"], details["sessions_ended"] = n, t, ended
 		}
-		if err := o.audit("user.set_password", u.Email, u.ID, details); err != nil {
+		if err := o.audit("user.set_password", u.Handle(), u.ID, details); err != nil {
 			return roster.UserResult{}, err
 		}
 		return o.reload(u.ID, true)
@@ -684,7 +692,7 @@ func (o *op) deactivate(ref, reason string) (roster.UserResult, error) {
 	if reason != "" {
 		details["reason"] = reason
 	}
-	if err := o.audit("user.deactivate", u.Email, u.ID, details); err != nil {
+	if err := o.audit("user.deactivate", u.Handle(), u.ID, details); err != nil {
 		return roster.UserResult{}, err
 	}
 	return o.reload(u.ID, true)
@@ -704,11 +712,11 @@ func (o *op) reactivate(ref string) (roster.UserResult, error) {
 	case roster.StatusActive:
 		return o.reload(u.ID, false)
 	case roster.StatusInvited:
-		return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation yet", u.Email)
+		return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation yet", u.Handle())
 	}
 	if u.Status == roster.StatusInvited {
 		// Expired before accepting: a new invitation, not reactivation.
-		return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s expired before accepting their invitation", u.Email).
+		return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s expired before accepting their invitation", u.Handle()).
 			WithHint("give them a new expiry with roster user set-expiry, or delete them and invite again")
 	}
 	if err := o.checkActOn(u, "reactivate"); err != nil {
@@ -723,7 +731,7 @@ func (o *op) reactivate(ref string) (roster.UserResult, error) {
 	}
 	if back != roster.StatusInvited {
 		back = roster.StatusActive
-		if err := o.checkSeat(); err != nil {
+		if err := o.checkSeatOf(u); err != nil {
 			return roster.UserResult{}, err
 		}
 	}
@@ -736,7 +744,7 @@ func (o *op) reactivate(ref string) (roster.UserResult, error) {
 	if err := o.tx.UpdateUser(o.ctx, u); err != nil {
 		return roster.UserResult{}, err
 	}
-	if err := o.audit("user.reactivate", u.Email, u.ID, details); err != nil {
+	if err := o.audit("user.reactivate", u.Handle(), u.ID, details); err != nil {
 		return roster.UserResult{}, err
 	}
 	return o.reload(u.ID, true)
@@ -782,7 +790,7 @@ func (o *op) expire(ref string, at *time.Time) (roster.UserResult, error) {
 	back := u
 	back.ExpiresAt = at
 	if u.Status == roster.StatusActive && u.Expired(o.now) && !back.Expired(o.now) {
-		if err := o.checkSeat(); err != nil {
+		if err := o.checkSeatOf(u); err != nil {
 			return roster.UserResult{}, err
 		}
 	}
@@ -791,7 +799,7 @@ func (o *op) expire(ref string, at *time.Time) (roster.UserResult, error) {
 	if err := o.tx.UpdateUser(o.ctx, u); err != nil {
 		return roster.UserResult{}, err
 	}
-	if err := o.audit("user.set_expiry", u.Email, u.ID, map[string]any{"from": from, "to": at}); err != nil {
+	if err := o.audit("user.set_expiry", u.Handle(), u.ID, map[string]any{"from": from, "to": at}); err != nil {
 		return roster.UserResult{}, err
 	}
 	return o.reload(u.ID, true)
@@ -826,14 +834,14 @@ func (s *service) DeleteUser(ctx context.Context, ref string) (roster.User, erro
 			return roster.UserResult{}, err
 		}
 		if acted {
-			return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s has activity in the audit log and cannot be deleted (R7)", u.Email).
-				WithHint("deactivate the user instead: roster user deactivate %s", u.Email)
+			return roster.UserResult{}, roster.Errorf(roster.ErrConflict, "%s has activity in the audit log and cannot be deleted (R7)", u.Handle()).
+				WithHint("deactivate the user instead: roster user deactivate %s", u.Handle())
 		}
 		if err := o.tx.DeleteUser(o.ctx, u.ID); err != nil {
 			return roster.UserResult{}, err
 		}
 		details := map[string]any{"status": u.Status, "roles": u.Roles}
-		if err := o.audit("user.delete", u.Email, u.ID, details); err != nil {
+		if err := o.audit("user.delete", u.Handle(), u.ID, details); err != nil {
 			return roster.UserResult{}, err
 		}
 		return roster.UserResult{User: u.User, Changed: true}, nil
@@ -851,7 +859,7 @@ func (s *service) ChangePassword(ctx context.Context, p roster.ChangePassword) (
 				WithHint("act as a user with --as USER, or set another user's password with roster user set-password")
 		}
 		me = *o.act.user
-		return nil
+		return notPerson(me.User, "password")
 	})
 	if err != nil {
 		return roster.User{}, err
@@ -871,7 +879,7 @@ func (s *service) ChangePassword(ctx context.Context, p roster.ChangePassword) (
 	if err != nil {
 		return roster.User{}, err
 	}
-	res, err := s.change(ctx, "change password of", me.Email, func(o *op) (roster.UserResult, error) {
+	res, err := s.change(ctx, "change password of", me.Handle(), func(o *op) (roster.UserResult, error) {
 		u := *o.act.user
 		// The hash checked above must still be the stored one.
 		if u.PasswordHash != me.PasswordHash {
@@ -887,7 +895,7 @@ func (s *service) ChangePassword(ctx context.Context, p roster.ChangePassword) (
 		if err != nil {
 			return roster.UserResult{}, err
 		}
-		if err := o.audit("account.password", u.Email, u.ID, details); err != nil {
+		if err := o.audit("account.password", u.Handle(), u.ID, details); err != nil {
 			return roster.UserResult{}, err
 		}
 		return o.reload(u.ID, true)

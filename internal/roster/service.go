@@ -218,6 +218,8 @@ type InitResult struct {
 
 // UserFilter selects and pages users. After is the cursor of the previous page.
 type UserFilter struct {
+	// Kind keeps the accounts of a kind; empty keeps every kind.
+	Kind Kind
 	// Status keeps users of a status as read at Now: active and invited
 	// exclude the expired, StatusExpired keeps only them.
 	Status  Status
@@ -236,6 +238,9 @@ type UserFilter struct {
 
 // CreateUser creates one user.
 type CreateUser struct {
+	// Kind is KindService for a service account, named by Username and
+	// with no Email; empty or KindPerson for a person.
+	Kind               Kind
 	Email              string
 	Name               string
 	Username           string

@@ -20,9 +20,33 @@ func (s Status) Valid() bool {
 	return s == StatusInvited || s == StatusActive || s == StatusDeactivated
 }
 
+// Kind is what an account is: a person, or a service account.
+type Kind string
+
+// The kinds of account (DESIGN.md, "Service accounts, scoped and expiring
+// access"). A service account has a name (its username) instead of an
+// email, no password, no pages and no sign-in links: it acts only
+// through tokens, and is not counted in seats.
+const (
+	KindPerson  Kind = "person"
+	KindService Kind = "service"
+)
+
+// Noun names an account of kind k in messages.
+func (k Kind) Noun() string {
+	if k == KindService {
+		return "service account"
+	}
+	return "user"
+}
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool { return k == KindPerson || k == KindService }
+
 // User is an account as shown to callers; it never carries a password hash.
 type User struct {
 	ID                 int64             `json:"id"`
+	Kind               Kind              `json:"kind"`
 	Email              string            `json:"email"`
 	Username           string            `json:"username"`
 	Name               string            `json:"name"`
@@ -39,6 +63,18 @@ type User struct {
 	DeactivatedAt      *time.Time        `json:"deactivated_at"`
 	// ExpiresAt is the instant the account stops working (nil: never).
 	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+// Service reports whether u is a service account.
+func (u User) Service() bool { return u.Kind == KindService }
+
+// Handle names u in messages and the audit log: a person's email, a
+// service account's name.
+func (u User) Handle() string {
+	if u.Service() {
+		return u.Username
+	}
+	return u.Email
 }
 
 // Expired reports whether u's account has expired at now: from the instant

@@ -598,6 +598,25 @@ func UserNotFound(ref string) error {
 		WithHint("give an email, a username, an id or kind:value; see roster user list")
 }
 
+// UserKey is the key a user is found and listed by (email_key): a
+// person's email in lower case, a service account's name folded. A name
+// holds no '@' (ValidateUsername) and an email always does, so the two
+// never meet.
+func UserKey(u roster.User) string {
+	if u.Service() {
+		return FoldKey(u.Username)
+	}
+	return roster.EmailKey(u.Email)
+}
+
+// KindOf is the kind u is stored as: a person unless it says otherwise.
+func KindOf(u roster.User) roster.Kind {
+	if u.Kind == "" {
+		return roster.KindPerson
+	}
+	return u.Kind
+}
+
 // FoldKey is the form of a username or name that lookups and --search
 // compare: lower-cased by Go, so that non-ASCII letters fold alike
 // whatever the database's own lower() does ("Émile" is found by "émile").

@@ -116,7 +116,10 @@ type Page[T any] struct {
 
 // CreateUser is POST /users.
 type CreateUser struct {
-	Email              string            `json:"email"`
+	// Kind is "service" for a service account, named by Username with
+	// no Email; absent for a person.
+	Kind               roster.Kind       `json:"kind,omitempty"`
+	Email              string            `json:"email,omitempty"`
 	Name               string            `json:"name,omitempty"`
 	Username           string            `json:"username,omitempty"`
 	Roles              []string          `json:"roles,omitempty"`

@@ -64,10 +64,10 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	userRows := make([][]any, len(users))
 	var roles, links [][]any
 	for i, u := range users {
-		userRows[i] = []any{t.org, ids[i], u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
+		userRows[i] = []any{t.org, ids[i], u.Email, store.UserKey(u.User), nullString(u.Username), nullString(store.FoldKey(u.Username)),
 			u.Name, store.FoldKey(u.Name), string(u.Status), nullString(u.PasswordHash), u.MustChangePassword,
 			u.CreatedAt, u.UpdatedAt, u.DeactivatedAt, u.Reason, string(store.StatusBefore(u)), u.LastLoginMethod,
-			u.ExpiresAt}
+			u.ExpiresAt, string(store.KindOf(u.User))}
 		for _, r := range u.Roles {
 			roles = append(roles, []any{t.org, ids[i], r})
 		}
@@ -82,7 +82,7 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	}{
 		{"users", []string{"org_id", "id", "email", "email_key", "username", "username_key", "name", "name_key", "status",
 			"password_hash", "must_change_password", "created_at", "updated_at", "deactivated_at", "deactivated_reason",
-			"status_before_deactivation", "last_login_method", "expires_at"}, userRows},
+			"status_before_deactivation", "last_login_method", "expires_at", "kind"}, userRows},
 		{"user_roles", []string{"org_id", "user_id", "role"}, roles},
 		{"user_links", []string{"org_id", "user_id", "kind", "value"}, links},
 	}

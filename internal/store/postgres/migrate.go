@@ -33,6 +33,9 @@ var migrations = []migration{
 	// Tamper evidence: every audit event chained by hash to the one before.
 	chainAudit,
 	execSQL(schemaDeviceCodes),
+	// Service accounts (DESIGN.md, "Service accounts, scoped and expiring
+	// access"), told from people.
+	execSQL(`ALTER TABLE users ADD COLUMN kind text NOT NULL DEFAULT 'person' CHECK (kind IN ('person', 'service'))`),
 }
 
 // schemaTokenScope lets a token carry a scope (the permissions it may use

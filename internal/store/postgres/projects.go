@@ -106,7 +106,7 @@ func (t *Tx) RemoveMember(ctx context.Context, projectID, userID int64) (bool, e
 
 // Members lists a project's members by email.
 func (t *Tx) Members(ctx context.Context, projectID int64) ([]store.Member, error) {
-	return collect(ctx, t, `SELECT users.id, users.email FROM memberships JOIN users ON users.id = memberships.user_id
+	return collect(ctx, t, `SELECT users.id, `+userHandle+` FROM memberships JOIN users ON users.id = memberships.user_id
 		WHERE memberships.project_id = $1 AND users.org_id = $2 ORDER BY users.email_key`, []any{projectID, t.org}, func(r pgx.Row) (store.Member, error) {
 		var m store.Member
 		err := r.Scan(&m.ID, &m.Email)

@@ -14,6 +14,10 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
+// userHandle names a user where a list shows who: a person's email, a
+// service account's name.
+const userHandle = `CASE users.kind WHEN 'service' THEN users.username ELSE users.email END`
+
 const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.name, users.status,
 	COALESCE(users.password_hash, ''), users.must_change_password, users.created_at, users.updated_at,
 	users.last_login_at, users.last_login_method, users.deactivated_at, users.deactivated_reason,
@@ -21,7 +25,7 @@ const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.
 	ARRAY(SELECT role FROM user_roles WHERE user_id = users.id ORDER BY role),
 	COALESCE((SELECT jsonb_object_agg(kind, value) FROM user_links WHERE user_id = users.id), '{}'::jsonb),
 	ARRAY(SELECT projects.slug FROM memberships JOIN projects ON projects.id = memberships.project_id
-		WHERE memberships.user_id = users.id ORDER BY projects.slug), users.expires_at`
+		WHERE memberships.user_id = users.id ORDER BY projects.slug), users.expires_at, users.kind`
 
 // A user's roles, links and projects come in the user's own row, so that
 // finding a user or a page of them is one statement.
@@ -29,7 +33,7 @@ func scanUser(s pgx.Row) (store.UserRow, error) {
 	var u store.UserRow
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
 		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.LastLoginMethod, &u.DeactivatedAt, &u.Reason, &u.StatusBefore,
-		&u.OrgID, &u.OrgStatus, &u.Roles, &u.Links, &u.Projects, &u.ExpiresAt)
+		&u.OrgID, &u.OrgStatus, &u.Roles, &u.Links, &u.Projects, &u.ExpiresAt, &u.Kind)
 	if err != nil {
 		return u, err
 	}
@@ -109,11 +113,11 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	// inherit that history.
 	var id int64
 	err := t.queryRow(ctx, `INSERT INTO users (email, email_key, username, username_key, name, name_key, status,
-		password_hash, must_change_password, created_at, updated_at, org_id, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
+		password_hash, must_change_password, created_at, updated_at, org_id, expires_at, kind)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id`,
+		u.Email, store.UserKey(u.User), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status,
-		nullString(u.PasswordHash), u.MustChangePassword, u.CreatedAt, u.UpdatedAt, t.org, u.ExpiresAt).Scan(&id)
+		nullString(u.PasswordHash), u.MustChangePassword, u.CreatedAt, u.UpdatedAt, t.org, u.ExpiresAt, string(store.KindOf(u.User))).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("insert user: %w", err)
 	}
@@ -134,7 +138,7 @@ func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 		name_key = $6, status = $7, password_hash = $8, must_change_password = $9, updated_at = $10, last_login_at = $11,
 		last_login_method = $12, deactivated_at = $13, deactivated_reason = $14, status_before_deactivation = $15,
 		expires_at = $18 WHERE id = $16 AND org_id = $17`,
-		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
+		u.Email, store.UserKey(u.User), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, u.UpdatedAt, u.LastLoginAt,
 		u.LastLoginMethod, u.DeactivatedAt, u.Reason, store.StatusBefore(u), u.ID, t.org, u.ExpiresAt)
 	if err != nil {
@@ -199,6 +203,9 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		from += ` JOIN memberships ON memberships.user_id = users.id
 			AND memberships.project_id = (SELECT id FROM projects WHERE org_id = ` + org + ` AND slug = ` + args.add(f.Project) + `)`
 	}
+	if f.Kind != "" {
+		where = append(where, "users.kind = "+args.add(string(f.Kind)))
+	}
 	switch f.Status {
 	case "":
 	case roster.StatusExpired:
@@ -249,7 +256,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	}
 	if len(page.Items) > f.Limit {
 		page.Items = page.Items[:f.Limit]
-		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[f.Limit-1].Email))
+		page.Next = store.EncodeCursor(store.UserKey(page.Items[f.Limit-1]))
 	}
 	return page, nil
 }
@@ -257,7 +264,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 // CountActive counts the users active at now, for the seat limit.
 func (t *Tx) CountActive(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = $1 AND status = 'active'
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = $1 AND status = 'active' AND kind = 'person'
 		AND (expires_at IS NULL OR expires_at > $2)`, t.org, now).Scan(&n)
 	return n, err
 }
@@ -266,7 +273,7 @@ func (t *Tx) CountActive(ctx context.Context, now time.Time) (int, error) {
 func (t *Tx) CountActiveOwners(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := t.queryRow(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
-		WHERE user_roles.org_id = $1 AND user_roles.role = 'owner' AND users.status = 'active'
+		WHERE user_roles.org_id = $1 AND user_roles.role = 'owner' AND users.status = 'active' AND users.kind = 'person'
 		AND (users.expires_at IS NULL OR users.expires_at > $2)`, t.org, now).Scan(&n)
 	return n, err
 }

@@ -84,18 +84,18 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	for i := range ids {
 		ids[i] = last + 1 + int64(i)
 	}
-	const width = 18
+	const width = 19
 	err := chunks(len(users), func(i, n int) error {
 		args := make([]any, 0, width*n)
 		for j, u := range users[i : i+n] {
-			args = append(args, ids[i+j], t.org, u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)),
+			args = append(args, ids[i+j], t.org, u.Email, store.UserKey(u.User), nullString(u.Username), nullString(store.FoldKey(u.Username)),
 				u.Name, store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword,
 				micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), u.LastLoginMethod,
-				nullMicros(u.ExpiresAt))
+				nullMicros(u.ExpiresAt), store.KindOf(u.User))
 		}
 		_, err := t.exec(ctx, `INSERT INTO users (id, org_id, email, email_key, username, username_key, name, name_key, status,
 			password_hash, must_change_password, created_at, updated_at, deactivated_at, deactivated_reason,
-			status_before_deactivation, last_login_method, expires_at) VALUES `+values(n, width), args...)
+			status_before_deactivation, last_login_method, expires_at, kind) VALUES `+values(n, width), args...)
 		return err
 	})
 	if err != nil {

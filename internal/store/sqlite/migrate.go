@@ -44,7 +44,16 @@ var migrations = []migration{
 	// Tamper evidence: every audit event chained by hash to the one before.
 	chainAudit,
 	execSQL(schemaDeviceCodes),
+	execSQL(schemaKinds),
 }
+
+// schemaKinds tells service accounts from people (DESIGN.md, "Service
+// accounts, scoped and expiring access"). A search's scan reads
+// users_search_keys alone, which must then hold the kind too: user list
+// keeps one kind.
+const schemaKinds = `ALTER TABLE users ADD COLUMN kind TEXT NOT NULL DEFAULT 'person' CHECK (kind IN ('person', 'service'));
+DROP INDEX IF EXISTS users_search_keys;
+CREATE INDEX users_search_keys ON users (org_id, email_key, username_key, name_key, status, expires_at, kind);`
 
 // schemaTokenScope lets a token carry a scope (the permissions it may use
 // of its user's, space-separated; NULL for all of them) and remember the

@@ -122,7 +122,7 @@ func (t *Tx) RemoveMember(ctx context.Context, projectID, userID int64) (bool, e
 
 // Members lists a project's members by email.
 func (t *Tx) Members(ctx context.Context, projectID int64) ([]store.Member, error) {
-	return collect(ctx, t, `SELECT users.id, users.email FROM memberships JOIN users ON users.id = memberships.user_id
+	return collect(ctx, t, `SELECT users.id, `+userHandle+` FROM memberships JOIN users ON users.id = memberships.user_id
 		WHERE memberships.project_id = ? AND users.org_id = ? ORDER BY users.email_key`, []any{projectID, t.org}, func(s scanner) (store.Member, error) {
 		var m store.Member
 		err := s.Scan(&m.ID, &m.Email)

@@ -11,7 +11,7 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-const tokenColumns = `api_tokens.id, api_tokens.user_id, users.email, api_tokens.name, api_tokens.created_at,
+const tokenColumns = `api_tokens.id, api_tokens.user_id, ` + userHandle + `, api_tokens.name, api_tokens.created_at,
 	api_tokens.expires_at, api_tokens.last_used_at, api_tokens.revoked_at IS NOT NULL,
 	api_tokens.scope, api_tokens.last_used_from`
 

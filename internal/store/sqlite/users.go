@@ -58,6 +58,10 @@ func nullString(s string) any {
 	return s
 }
 
+// userHandle names a user where a list shows who: a person's email, a
+// service account's name.
+const userHandle = `CASE users.kind WHEN 'service' THEN users.username ELSE users.email END`
+
 const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.name, users.status,
 	COALESCE(users.password_hash, ''), users.must_change_password, users.created_at, users.updated_at,
 	users.last_login_at, users.last_login_method, users.deactivated_at, users.deactivated_reason,
@@ -66,7 +70,7 @@ const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.
 	(SELECT group_concat(kind || char(31) || value, char(30)) FROM user_links WHERE user_id = users.id),
 	(SELECT group_concat(slug, char(31)) FROM memberships
 		JOIN projects ON projects.id = memberships.project_id WHERE memberships.user_id = users.id),
-	users.org_id, (SELECT status FROM orgs WHERE orgs.id = users.org_id), users.expires_at`
+	users.org_id, (SELECT status FROM orgs WHERE orgs.id = users.org_id), users.expires_at, users.kind`
 
 // A user's roles, links and projects come in the user's own row, so that
 // finding a user or a page of them is one statement: roles and slugs are
@@ -99,7 +103,7 @@ func scanUser(s scanner) (store.UserRow, error) {
 	var roles, links, projects sql.NullString
 	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
 		&created, &updated, &login, &u.LastLoginMethod, &deact, &u.Reason, &u.StatusBefore,
-		&roles, &links, &projects, &u.OrgID, &u.OrgStatus, &expires)
+		&roles, &links, &projects, &u.OrgID, &u.OrgStatus, &expires, &u.Kind)
 	if err != nil {
 		return u, err
 	}
@@ -177,12 +181,12 @@ func (t *Tx) InsertUser(ctx context.Context, u store.UserRow) (int64, error) {
 	// Ids are never reused: the audit log keeps a deleted user's id, and a
 	// new user taking it would inherit that history.
 	res, err := t.exec(ctx, `INSERT INTO users (id, org_id, email, email_key, username, username_key, name, name_key, status,
-		password_hash, must_change_password, created_at, updated_at, expires_at)
+		password_hash, must_change_password, created_at, updated_at, expires_at, kind)
 		VALUES (max(COALESCE((SELECT max(id) FROM users), 0), COALESCE((SELECT max(target_id) FROM audit WHERE target_id IS NOT NULL), 0)) + 1,
-		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.org, u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.org, u.Email, store.UserKey(u.User), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status,
-		nullString(u.PasswordHash), u.MustChangePassword, micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.ExpiresAt))
+		nullString(u.PasswordHash), u.MustChangePassword, micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.ExpiresAt), store.KindOf(u.User))
 	if err != nil {
 		return 0, fmt.Errorf("insert user: %w", err)
 	}
@@ -208,7 +212,7 @@ func (t *Tx) UpdateUser(ctx context.Context, u store.UserRow) error {
 	_, err := t.exec(ctx, `UPDATE users SET email = ?, email_key = ?, username = ?, username_key = ?, name = ?,
 		name_key = ?, status = ?, password_hash = ?, must_change_password = ?, updated_at = ?, last_login_at = ?, last_login_method = ?,
 		deactivated_at = ?, deactivated_reason = ?, status_before_deactivation = ?, expires_at = ? WHERE id = ? AND org_id = ?`,
-		u.Email, roster.EmailKey(u.Email), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
+		u.Email, store.UserKey(u.User), nullString(u.Username), nullString(store.FoldKey(u.Username)), u.Name,
 		store.FoldKey(u.Name), u.Status, nullString(u.PasswordHash), u.MustChangePassword, micros(u.UpdatedAt), nullMicros(u.LastLoginAt),
 		u.LastLoginMethod, nullMicros(u.DeactivatedAt), u.Reason, store.StatusBefore(u), nullMicros(u.ExpiresAt), u.ID, t.org)
 	if err != nil {
@@ -276,6 +280,10 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	// only: this condition is the first of each.
 	where := []string{"users.org_id = ?"}
 	args := []any{t.org}
+	if f.Kind != "" {
+		where = append(where, "users.kind = ?")
+		args = append(args, f.Kind)
+	}
 	switch now := micros(f.Now); f.Status {
 	case "":
 	case roster.StatusExpired:
@@ -318,7 +326,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	// email order: look there first (searchWindow), before asking the
 	// index. The page is right if it is full, as the window is the start
 	// of the organisation's users in email order.
-	window := `(SELECT id, org_id, email_key, username_key, name_key, status, expires_at FROM users
+	window := `(SELECT id, org_id, email_key, username_key, name_key, status, expires_at, kind FROM users
 		WHERE org_id = ? AND email_key > ? ORDER BY email_key LIMIT ?) AS users`
 	page, err := t.listPage(ctx, f.Limit, window+joins, append([]any{t.org, after, searchWindow}, joinArgs...), where, args, true)
 	if err != nil || page.Next != "" {
@@ -371,7 +379,7 @@ func (t *Tx) listPage(ctx context.Context, limit int, from string, fromArgs []an
 	}
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
-		page.Next = store.EncodeCursor(roster.EmailKey(page.Items[limit-1].Email))
+		page.Next = store.EncodeCursor(store.UserKey(page.Items[limit-1]))
 	}
 	return page, nil
 }
@@ -379,7 +387,7 @@ func (t *Tx) listPage(ctx context.Context, limit int, from string, fromArgs []an
 // CountActive counts the users active at now, for the seat limit.
 func (t *Tx) CountActive(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = ? AND status = 'active'
+	err := t.queryRow(ctx, `SELECT count(*) FROM users WHERE org_id = ? AND status = 'active' AND kind = 'person'
 		AND (expires_at IS NULL OR expires_at > ?)`, t.org, micros(now)).Scan(&n)
 	return n, err
 }
@@ -388,7 +396,7 @@ func (t *Tx) CountActive(ctx context.Context, now time.Time) (int, error) {
 func (t *Tx) CountActiveOwners(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := t.queryRow(ctx, `SELECT count(*) FROM user_roles JOIN users ON users.id = user_roles.user_id
-		WHERE user_roles.org_id = ? AND user_roles.role = 'owner' AND users.status = 'active'
+		WHERE user_roles.org_id = ? AND user_roles.role = 'owner' AND users.status = 'active' AND users.kind = 'person'
 		AND (users.expires_at IS NULL OR users.expires_at > ?)`, t.org, micros(now)).Scan(&n)
 	return n, err
 }
