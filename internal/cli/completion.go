@@ -67,20 +67,27 @@ func fileArg(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCo
 // completeUsers completes USER arguments and flags with any user's email.
 func completeUsers(f *Factory) completeFunc { return positional(f, false, anyUser) }
 
-// users lists the emails of users with status (any when ""), starting with
+// users lists the emails of people with status (any when ""), starting
+// with prefix, at most 100.
+func users(status roster.Status) candidates { return accounts(roster.KindPerson, status) }
+
+// accounts lists the handles (emails, or service accounts' names) of the
+// accounts of kind (any when "") with status (any when ""), starting with
 // prefix, at most 100.
-func users(status roster.Status) candidates {
+func accounts(kind roster.Kind, status roster.Status) candidates {
 	return func(f *Factory, cmd *cobra.Command, _ []string, prefix string) []string {
-		return f.userEmails(cmd, roster.UserFilter{Status: status, Search: prefix, Limit: 100}, prefix)
+		return f.userEmails(cmd, roster.UserFilter{Kind: kind, Status: status, Search: prefix, Limit: 100}, prefix)
 	}
 }
 
 var (
-	anyUser         = users("")
-	activeUser      = users(roster.StatusActive)
-	deactivatedUser = users(roster.StatusDeactivated)
+	anyUser         = accounts("", "")
+	activeUser      = accounts("", roster.StatusActive)
+	deactivatedUser = accounts("", roster.StatusDeactivated)
 	invitedUser     = users(roster.StatusInvited)
-	expiredUser     = users(roster.StatusExpired)
+	expiredUser     = accounts("", roster.StatusExpired)
+	anyService      = accounts(roster.KindService, "")
+	activeService   = accounts(roster.KindService, roster.StatusActive)
 )
 
 // fixed offers the same values at one position, whatever came before.
@@ -110,8 +117,8 @@ func (f *Factory) userEmails(cmd *cobra.Command, filter roster.UserFilter, prefi
 	}
 	var out []string
 	for _, u := range page.Items {
-		if strings.HasPrefix(strings.ToLower(u.Email), strings.ToLower(prefix)) {
-			out = append(out, u.Email)
+		if strings.HasPrefix(strings.ToLower(u.Handle()), strings.ToLower(prefix)) {
+			out = append(out, u.Handle())
 		}
 	}
 	return out

@@ -20,11 +20,11 @@ func TestJSONShapes(t *testing.T) {
 		keys string
 	}{
 		{[]string{"user", "show", "owner@example.com"},
-			"created_at deactivated_at email expires_at has_password id last_login_at last_login_method links must_change_password name projects roles status updated_at username"},
+			"created_at deactivated_at email expires_at has_password id kind last_login_at last_login_method links must_change_password name projects roles status updated_at username"},
 		{[]string{"user", "create", "a@example.com", "--no-password"},
-			"changed created_at deactivated_at email expires_at has_password id last_login_at last_login_method links must_change_password name projects roles status updated_at username"},
+			"changed created_at deactivated_at email expires_at has_password id kind last_login_at last_login_method links must_change_password name projects roles status updated_at username"},
 		{[]string{"user", "create", "b@example.com", "--random-password"},
-			"changed created_at deactivated_at email expires_at has_password id last_login_at last_login_method links must_change_password name password projects roles status updated_at username"},
+			"changed created_at deactivated_at email expires_at has_password id kind last_login_at last_login_method links must_change_password name password projects roles status updated_at username"},
 		{[]string{"role", "show", "admin"}, "builtin description holders name permissions"},
 		{[]string{"permission", "create", "app.edit", "--implies", "app.view"}, "builtin description implies name"},
 		{[]string{"can", "owner@example.com", "app.view"}, "allowed granted_by permission user"},

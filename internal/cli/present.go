@@ -36,7 +36,7 @@ func userRow(r *output.Rows, u roster.User) {
 	if u.MustChangePassword {
 		pw += " (must change)"
 	}
-	r.Add(u.Email, strconv.FormatInt(u.ID, 10), u.Email, u.Username, u.Name, strings.Join(u.Roles, ","),
+	r.Add(u.Handle(), strconv.FormatInt(u.ID, 10), u.Email, u.Username, u.Name, strings.Join(u.Roles, ","),
 		string(u.Status), pw, joinLinks(u.Links), formatTime(&u.CreatedAt), formatTime(u.ExpiresAt))
 }
 

@@ -195,6 +195,7 @@ acts in your own: the token's user's, or locally the system organisation.
 	root.AddCommand(
 		newCmdInit(f),
 		newCmdUser(f),
+		newCmdServiceAccount(f),
 		newCmdInvite(f),
 		newCmdProject(f),
 		newCmdToken(f),

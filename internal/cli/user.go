@@ -32,18 +32,31 @@ func newCmdUser(f *Factory) *cobra.Command {
 
 type userListOptions struct {
 	filter   roster.UserFilter
+	kind     string
 	status   string
 	expiring string
 	all      bool
 	pageInfo bool
+	// table is how a page prints as a table (nil: userTable).
+	table *table
 }
+
+// table is a header and how a page of users fills it.
+type table struct {
+	header []string
+	rows   func([]roster.User) output.Rows
+}
+
+var userTable = &table{userHeader, userRows}
 
 func newCmdUserList(f *Factory) *cobra.Command {
 	opts := &userListOptions{}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users, by email",
-		Long: `List users in email order, a page at a time.
+		Long: `List users in email order, a page at a time: people, unless --kind says
+otherwise (service accounts are listed by roster service-account list, or
+--kind service; --kind all lists both).
 
 When more users follow, the cursor of the next page is printed on stderr;
 pass it to --after, or give --all to list every page. -o json prints an
@@ -57,6 +70,9 @@ yaml likewise).`,
   roster user list --limit 100 -o json --page-info | jq -r .next_cursor`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.parseKind(); err != nil {
+				return err
+			}
 			opts.filter.Status = roster.Status(opts.status)
 			if opts.expiring != "" {
 				d, err := roster.ParseDuration(opts.expiring)
@@ -72,15 +88,30 @@ yaml likewise).`,
 		},
 	}
 	fs := cmd.Flags()
+	fs.StringVar(&opts.kind, "kind", "person", "list accounts of this `kind`: person, service (service accounts) or all")
 	fs.StringVar(&opts.status, "status", "", "only users with this `status`: invited, active, expired or deactivated")
 	fs.StringVar(&opts.expiring, "expiring", "", "only users whose account expires within `DURATION` (30d), not yet expired")
 	fs.StringVar(&opts.filter.Role, "role", "", "only holders of `ROLE`")
 	fs.StringVar(&opts.filter.Project, "project", "", "only members of `PROJECT`")
 	addPagingFlags(cmd, opts)
+	_ = cmd.RegisterFlagCompletionFunc("kind", fixedCompletion("person", "service", "all"))
 	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("invited", "active", "expired", "deactivated"))
 	_ = cmd.RegisterFlagCompletionFunc("role", completeRoles(f))
 	_ = cmd.RegisterFlagCompletionFunc("project", completeProjects(f))
 	return cmd
+}
+
+// parseKind reads --kind into the filter: all is every kind.
+func (opts *userListOptions) parseKind() error {
+	switch opts.kind {
+	case "all":
+		opts.filter.Kind = ""
+	case string(roster.KindPerson), string(roster.KindService):
+		opts.filter.Kind = roster.Kind(opts.kind)
+	default:
+		return usagef("invalid --kind %q", opts.kind).withHint("use person, service or all")
+	}
+	return nil
 }
 
 // addPagingFlags adds the search and paging flags of user listings.
@@ -116,7 +147,11 @@ func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
 	}
 	// Pages are printed as they come: --all over a million users holds one
 	// page in memory, not the million.
-	var out pageStream = p.Stream(userHeader)
+	t := opts.table
+	if t == nil {
+		t = userTable
+	}
+	var out pageStream = p.Stream(t.header)
 	if opts.pageInfo {
 		out = newPageInfo(p)
 	}
@@ -129,7 +164,7 @@ func userListRun(cmd *cobra.Command, f *Factory, opts *userListOptions) error {
 		for i := range page.Items {
 			items[i] = page.Items[i]
 		}
-		if err := out.Page(items, userRows(page.Items)); err != nil {
+		if err := out.Page(items, t.rows(page.Items)); err != nil {
 			return err
 		}
 		if page.Next == "" {
@@ -533,6 +568,11 @@ terminal; needs --yes otherwise.`,
 			u, err := svc.DeleteUser(cmd.Context(), ref)
 			return roster.UserResult{User: u, Changed: true}, err
 		})
+	return f.confirmingDelete(cmd)
+}
+
+// confirmingDelete makes cmd ask before it deletes its arguments.
+func (f *Factory) confirmingDelete(cmd *cobra.Command) *cobra.Command {
 	run := cmd.RunE
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		if err := f.confirm("delete " + strings.Join(args, ", ") + "?"); err != nil {

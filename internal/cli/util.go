@@ -133,10 +133,10 @@ func (f *Factory) printUsers(results []roster.UserResult, single bool, did, alre
 		changes[i] = userChange{User: r.User, Changed: r.Changed, Password: r.Password, Differs: r.Differs}
 		users = append(users, r.User)
 		if r.Changed {
-			f.infof("%s %s", did, r.User.Email)
+			f.infof("%s %s", did, r.User.Handle())
 		} else {
-			f.infof("%s: %s, unchanged", r.User.Email, already)
-			f.differs(r.User.Email, r.Differs)
+			f.infof("%s: %s, unchanged", r.User.Handle(), already)
+			f.differs(r.User.Handle(), r.Differs)
 		}
 		if r.Password != "" {
 			secrets = append(secrets, r.Password)

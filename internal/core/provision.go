@@ -339,7 +339,7 @@ func (b *batch) users(recs []roster.UserRecord) error {
 		chunk := recs[i:min(i+idChunk, len(recs))]
 		emails = emails[:0]
 		for _, rec := range chunk {
-			emails = append(emails, rec.Email)
+			emails = append(emails, rec.Handle())
 		}
 		// No record changes another's email, and no two share one, so
 		// what exists is known for the whole chunk before it is done.
@@ -348,7 +348,7 @@ func (b *batch) users(recs []roster.UserRecord) error {
 			return err
 		}
 		for _, rec := range chunk {
-			if err := b.user(rec, ids[roster.EmailKey(rec.Email)] != 0); err != nil {
+			if err := b.user(rec, ids[roster.EmailKey(rec.Handle())] != 0); err != nil {
 				return err
 			}
 		}
@@ -357,7 +357,7 @@ func (b *batch) users(recs []roster.UserRecord) error {
 	return nil
 }
 
-// user makes the store's user rec.Email match rec.
+// user makes the store's user rec.Handle() match rec.
 func (b *batch) user(rec roster.UserRecord, exists bool) error {
 	err := b.step(rec.Line, func() (*roster.Change, error) {
 		if !exists {
@@ -415,7 +415,7 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 	if status == roster.StatusDeactivated {
 		joining = roster.StatusActive
 	}
-	u := &newUser{row: store.UserRow{User: roster.User{Email: rec.Email, Name: rec.Name, Username: rec.Username, Roles: roles,
+	u := &newUser{row: store.UserRow{User: roster.User{Kind: rec.Kind, Email: rec.Email, Name: rec.Name, Username: rec.Username, Roles: roles,
 		Links: rec.Links, Status: status, CreatedAt: o.now, UpdatedAt: o.now, ExpiresAt: expires}, PasswordHash: rec.PasswordHash}}
 	if status == roster.StatusDeactivated {
 		u.row.StatusBefore, u.row.DeactivatedAt = roster.StatusActive, &o.now
@@ -441,15 +441,16 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 	if expires != nil {
 		details["expires_at"] = expires
 	}
-	b.event("user.create", rec.Email, u, details)
+	b.event("user.create", rec.Handle(), u, details)
 	for _, slug := range projects {
-		b.event("project.member.add", rec.Email, u, map[string]any{"project": slug})
+		b.event("project.member.add", rec.Handle(), u, map[string]any{"project": slug})
 	}
-	// An account already expired takes no seat (R9).
-	if status == roster.StatusActive && !u.row.Expired(o.now) {
+	// An account already expired takes no seat (R9), nor does a
+	// service account.
+	if status == roster.StatusActive && !u.row.Expired(o.now) && !u.row.Service() {
 		b.active++
 	}
-	c := &roster.Change{Op: roster.OpCreate, Kind: "user", Name: rec.Email,
+	c := &roster.Change{Op: roster.OpCreate, Kind: "user", Name: rec.Handle(),
 		Fields: []roster.FieldChange{{Field: "roles", To: listText(roles)}}}
 	if len(rec.Projects) > 0 {
 		c.Fields = append(c.Fields, roster.FieldChange{Field: "projects", To: listText(rec.Projects)})
@@ -469,9 +470,13 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 // Empty fields of rec are not declared and stay as they are.
 func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
 	o := b.o
-	u, err := o.tx.UserByRef(o.ctx, rec.Email)
+	u, err := o.tx.UserByRef(o.ctx, rec.Handle())
 	if err != nil {
 		return nil, err
+	}
+	if store.KindOf(u.User) != store.KindOf(roster.User{Kind: rec.Kind}) {
+		return nil, roster.Errorf(roster.ErrConflict, "%s is a %s here, not a %s", rec.Handle(), store.KindOf(u.User).Noun(),
+			store.KindOf(roster.User{Kind: rec.Kind}).Noun()).WithHint("an account's kind never changes; give the other a name of its own")
 	}
 	var fields []roster.FieldChange
 	field := func(name, from, to string) {
@@ -503,12 +508,12 @@ func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
 		}
 	}
 	if profile {
-		if _, err := o.updateUser(u.Email, up, ""); err != nil {
+		if _, err := o.updateUser(u.Handle(), up, ""); err != nil {
 			return nil, err
 		}
 	}
 	if len(rec.Roles) > 0 && !slices.Equal(dedupe(u.Roles), rec.Roles) {
-		if _, err := o.changeRoles(u.Email, "user.set_role", func([]string) []string { return rec.Roles }); err != nil {
+		if _, err := o.changeRoles(u.Handle(), "user.set_role", func([]string) []string { return rec.Roles }); err != nil {
 			return nil, err
 		}
 		field("roles", listText(u.Roles), listText(rec.Roles))
@@ -523,7 +528,7 @@ func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
 	case rec.PasswordHash != u.PasswordHash:
 		// The password may have been changed, or rehashed at sign-in,
 		// since the file was made: it stays, and the plan says so.
-		b.keptPasswords = append(b.keptPasswords, u.Email)
+		b.keptPasswords = append(b.keptPasswords, u.Handle())
 	}
 	// R8: a user leaving is taken out of projects first; one coming back
 	// is back before joining.
@@ -533,7 +538,7 @@ func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
 			return nil, err
 		}
 		field("status", string(u.Status), string(rec.Status))
-		if u, err = o.tx.UserByRef(o.ctx, rec.Email); err != nil {
+		if u, err = o.tx.UserByRef(o.ctx, rec.Handle()); err != nil {
 			return nil, err
 		}
 	}
@@ -559,7 +564,7 @@ func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
 			return nil, err
 		}
 		if !sameInstant(u.ExpiresAt, at) {
-			if _, err := o.expire(u.Email, at); err != nil {
+			if _, err := o.expire(u.Handle(), at); err != nil {
 				return nil, err
 			}
 			field("expires", expiryText(u.ExpiresAt), expiryText(at))
@@ -568,7 +573,7 @@ func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
 	if len(fields) == 0 {
 		return nil, nil
 	}
-	return &roster.Change{Op: roster.OpChange, Kind: "user", Name: u.Email, Fields: fields}, nil
+	return &roster.Change{Op: roster.OpChange, Kind: "user", Name: u.Handle(), Fields: fields}, nil
 }
 
 // setStatus deactivates or reactivates u. Nobody becomes active through
@@ -577,10 +582,10 @@ func (b *batch) setStatus(u store.UserRow, to roster.Status) error {
 	o := b.o
 	switch {
 	case to == roster.StatusDeactivated:
-		_, err := o.deactivate(u.Email, "")
+		_, err := o.deactivate(u.Handle(), "")
 		return err
 	case to == roster.StatusActive && u.Status == roster.StatusDeactivated && u.StatusBefore != roster.StatusInvited:
-		_, err := o.reactivate(u.Email)
+		_, err := o.reactivate(u.Handle())
 		return err
 	case to == roster.StatusActive:
 		return roster.Errorf(roster.ErrConflict, "%s has not accepted their invitation; they become active by accepting it", u.Handle())
@@ -593,7 +598,7 @@ func (b *batch) setStatus(u store.UserRow, to roster.Status) error {
 // was made, and importing the file again must change nothing (R13).
 func (b *batch) setHash(u store.UserRow, hash string) error {
 	o := b.o
-	if _, err := o.target(u.Email, roster.PermUsersManage); err != nil {
+	if _, err := o.target(u.Handle(), roster.PermUsersManage); err != nil {
 		return err
 	}
 	// As set-password: one's own password is changed giving the current
@@ -605,7 +610,7 @@ func (b *batch) setHash(u store.UserRow, hash string) error {
 	if err := o.checkActOn(u, "set the password of"); err != nil {
 		return err
 	}
-	row, err := o.tx.UserByRef(o.ctx, u.Email)
+	row, err := o.tx.UserByRef(o.ctx, u.Handle())
 	if err != nil {
 		return err
 	}
@@ -832,7 +837,7 @@ func (b *batch) pruneAll(m roster.Manifest) error {
 	o := b.o
 	declared := map[string]bool{}
 	for _, u := range m.Users {
-		declared[roster.EmailKey(u.Email)] = true
+		declared[roster.EmailKey(u.Handle())] = true
 	}
 	f := roster.UserFilter{Limit: roster.MaxPageSize}
 	var leave []string
@@ -842,8 +847,8 @@ func (b *batch) pruneAll(m roster.Manifest) error {
 			return err
 		}
 		for _, u := range page.Items {
-			if !declared[roster.EmailKey(u.Email)] && u.Status != roster.StatusDeactivated {
-				leave = append(leave, u.Email)
+			if !declared[roster.EmailKey(u.Handle())] && u.Status != roster.StatusDeactivated {
+				leave = append(leave, u.Handle())
 			}
 		}
 		if page.Next == "" {
@@ -993,6 +998,9 @@ func exportRecord(u roster.User) roster.UserRecord {
 		Projects: u.Projects, Links: u.Links, Status: u.Status}
 	if u.Status == roster.StatusExpired {
 		rec.Status = ""
+	}
+	if u.Service() {
+		rec.Kind = roster.KindService
 	}
 	if u.ExpiresAt != nil {
 		rec.Expires = u.ExpiresAt.UTC().Format(time.RFC3339Nano)

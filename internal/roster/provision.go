@@ -40,7 +40,10 @@ func ProgressOf(ctx context.Context) Progress {
 // no secret. PasswordHash is read by import and apply only; export never
 // fills it. Line is where the record starts in its file (0: unknown).
 type UserRecord struct {
-	Email    string            `json:"email" yaml:"email"`
+	// Kind is KindService for a service account, named by Username with
+	// no Email; empty for a person.
+	Kind     Kind              `json:"kind,omitempty" yaml:"kind,omitempty"`
+	Email    string            `json:"email,omitempty" yaml:"email,omitempty"`
 	Name     string            `json:"name,omitempty" yaml:"name,omitempty"`
 	Username string            `json:"username,omitempty" yaml:"username,omitempty"`
 	Roles    []string          `json:"roles" yaml:"roles,flow"`
@@ -53,6 +56,12 @@ type UserRecord struct {
 	Expires      string `json:"expires,omitempty" yaml:"expires,omitempty"`
 	PasswordHash string `json:"password_hash,omitempty" yaml:"password_hash,omitempty"`
 	Line         int    `json:"-" yaml:"-"`
+}
+
+// Handle is the account a record is about: a person's email, a service
+// account's name.
+func (u UserRecord) Handle() string {
+	return User{Kind: u.Kind, Email: u.Email, Username: u.Username}.Handle()
 }
 
 // RoleRecord declares a custom role in an apply file.

@@ -99,7 +99,7 @@ func columns(header []string) ([]string, error) {
 		return nil, roster.Errorf(roster.ErrInvalid, "unknown column %s in the header", strings.Join(unknown, ", ")).
 			WithHint("the columns are %s", strings.Join(Columns, ", "))
 	}
-	if !seen["email"] {
+	if !seen["email"] && !seen["kind"] {
 		return nil, invalidf("the header has no email column").WithHint("the columns are %s", strings.Join(Columns, ", "))
 	}
 	return header, nil
@@ -132,6 +132,8 @@ func userFromFields(cols, rec []string) (roster.UserRecord, error) {
 			u.Status = roster.Status(v)
 		case "expires":
 			u.Expires = v
+		case "kind":
+			u.Kind = roster.Kind(v)
 		case "password_hash":
 			u.PasswordHash = v
 		}

@@ -22,7 +22,7 @@ import (
 const MaxLineErrors = 1000
 
 // Columns are the fields of a user record, in the order export writes them.
-var Columns = []string{"email", "name", "username", "roles", "projects", "links", "status", "expires", "password_hash"}
+var Columns = []string{"email", "name", "username", "roles", "projects", "links", "status", "expires", "kind", "password_hash"}
 
 // ListSeparator joins roles, projects and links inside one CSV field.
 const ListSeparator = ";"
@@ -103,11 +103,9 @@ func (h *lineHeap) Pop() any {
 // name, username, role names, project slugs, links, status and an
 // imported password hash.
 func CheckUser(u *roster.UserRecord) error {
-	email, err := roster.NormalizeEmail(u.Email)
-	if err != nil {
+	if err := checkKind(u); err != nil {
 		return err
 	}
-	u.Email = email
 	if err := roster.ValidateName(u.Name); err != nil {
 		return err
 	}
@@ -152,6 +150,38 @@ func CheckUser(u *roster.UserRecord) error {
 	return nil
 }
 
+// checkKind checks what a record's kind needs: a person an email; a
+// service account a name (its username), and no email, password hash,
+// invitation or provider's link.
+func checkKind(u *roster.UserRecord) error {
+	switch u.Kind {
+	case "", roster.KindPerson:
+		u.Kind = ""
+		email, err := roster.NormalizeEmail(u.Email)
+		u.Email = email
+		return err
+	case roster.KindService:
+	default:
+		return roster.Errorf(roster.ErrInvalid, "invalid kind %q", string(u.Kind)).WithHint("use person or service")
+	}
+	switch {
+	case u.Username == "":
+		return invalidf("a service account needs its name in username")
+	case u.Email != "":
+		return invalidf("a service account has a name, not an email").WithHint("leave email empty")
+	case u.PasswordHash != "":
+		return invalidf("a service account has no password").WithHint("leave password_hash empty; it acts only through tokens")
+	case u.Status == roster.StatusInvited:
+		return invalidf("a service account is never invited").WithHint("use active or deactivated")
+	}
+	for k := range u.Links {
+		if strings.HasPrefix(k, roster.ProviderLinkPrefix) {
+			return invalidf("a service account cannot sign in with %s", k)
+		}
+	}
+	return nil
+}
+
 func sortedSet(s []string) []string {
 	out := append([]string{}, s...)
 	slices.Sort(out)
@@ -170,7 +200,10 @@ func (q *Uniques) Check(u roster.UserRecord) error {
 	if q.seen == nil {
 		q.seen = map[string]int{}
 	}
-	keys := []string{"email " + roster.EmailKey(u.Email)}
+	var keys []string
+	if u.Email != "" {
+		keys = append(keys, "email "+roster.EmailKey(u.Email))
+	}
 	if u.Username != "" {
 		keys = append(keys, "username "+strings.ToLower(u.Username))
 	}

@@ -84,7 +84,7 @@ func (w *csvWriter) Write(u roster.UserRecord) error {
 		links = append(links, k+"="+u.Links[k])
 	}
 	return w.cw.Write([]string{u.Email, u.Name, u.Username, strings.Join(u.Roles, ListSeparator),
-		strings.Join(u.Projects, ListSeparator), strings.Join(links, ListSeparator), string(u.Status), u.Expires})
+		strings.Join(u.Projects, ListSeparator), strings.Join(links, ListSeparator), string(u.Status), u.Expires, string(u.Kind)})
 }
 func (w *csvWriter) Close() error {
 	w.cw.Flush()
