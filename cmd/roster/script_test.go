@@ -177,7 +177,11 @@ func cmdUnchanged(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // scriptEnv gives each script its own store, config and data directories.
+// $LINKPREFIX is what a link carries between base_url and /invite/ or
+// /reset/: nothing in a store of one organisation (DESIGN.md, Pages);
+// TestScriptsInOrg sets it to /o/<slug>.
 func scriptEnv(e *testscript.Env) error {
+	e.Setenv("LINKPREFIX", "")
 	e.Setenv("ROSTER_DB", filepath.Join(e.WorkDir, "roster.db"))
 	e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
 	e.Setenv("XDG_DATA_HOME", filepath.Join(e.WorkDir, ".local", "share"))
