@@ -101,6 +101,10 @@ var scriptCmds = map[string]func(*testscript.TestScript, bool, []string){
 	"mails":     cmdMails,
 	"snapshot":  cmdSnapshot,
 	"unchanged": cmdUnchanged,
+	// oidcscript_test.go
+	"mockoidc":   cmdMockOIDC,
+	"serve":      cmdServe,
+	"oidcsignin": cmdOIDCSignIn,
 }
 
 // cmdExits runs "exits CODE COMMAND ARGS...": the command must exit with
