@@ -18,12 +18,21 @@ import (
 // server that must know its own address before it starts.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := unusedAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return addr
+}
+
+// unusedAddr is freeAddr's address, or why there is none.
+func unusedAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
 	defer ln.Close()
-	return ln.Addr().String()
+	return ln.Addr().String(), nil
 }
 
 // click clicks what sel finds, as a person does (a button's name and

@@ -75,23 +75,42 @@ func (r *replicas) serveWith(flags []string, env ...string) string {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
+	url, _, err := listening(stderr, io.Discard)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return url
+}
+
+// listening reads a roster serve's stderr, copying its lines to log, until
+// the server says where it listens, and returns that URL. It reads on
+// until the end, so that the server never blocks on its stderr; done is
+// closed then.
+func listening(stderr io.Reader, log io.Writer) (url string, done <-chan struct{}, err error) {
 	found := make(chan string, 1)
+	end := make(chan struct{})
 	go func() {
+		defer close(end)
+		defer close(found)
 		sc := bufio.NewScanner(stderr)
+		said := false
 		for sc.Scan() {
-			if _, addr, ok := strings.Cut(sc.Text(), "listening on "); ok {
-				found <- addr
-				break
+			fmt.Fprintln(log, sc.Text())
+			if _, url, ok := strings.Cut(sc.Text(), "listening on "); ok && !said {
+				said = true
+				found <- url
 			}
 		}
-		io.Copy(io.Discard, stderr)
+		_, _ = io.Copy(log, stderr)
 	}()
 	select {
-	case url := <-found:
-		return url
+	case url, ok := <-found:
+		if !ok {
+			return "", end, errors.New("roster serve ended before it said where it listens")
+		}
+		return url, end, nil
 	case <-time.After(30 * time.Second):
-		r.t.Fatal("roster serve did not say where it listens within 30s")
-		return ""
+		return "", end, errors.New("roster serve did not say where it listens within 30s")
 	}
 }
 

@@ -101,6 +101,10 @@ var scriptCmds = map[string]func(*testscript.TestScript, bool, []string){
 	"mails":     cmdMails,
 	"snapshot":  cmdSnapshot,
 	"unchanged": cmdUnchanged,
+	// oidcscript_test.go
+	"mockoidc":   cmdMockOIDC,
+	"serve":      cmdServe,
+	"oidcsignin": cmdOIDCSignIn,
 }
 
 // cmdExits runs "exits CODE COMMAND ARGS...": the command must exit with
@@ -177,7 +181,11 @@ func cmdUnchanged(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // scriptEnv gives each script its own store, config and data directories.
+// $LINKPREFIX is what a link carries between base_url and /invite/ or
+// /reset/: nothing in a store of one organisation (DESIGN.md, Pages);
+// TestScriptsInOrg sets it to /o/<slug>.
 func scriptEnv(e *testscript.Env) error {
+	e.Setenv("LINKPREFIX", "")
 	e.Setenv("ROSTER_DB", filepath.Join(e.WorkDir, "roster.db"))
 	e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, ".config"))
 	e.Setenv("XDG_DATA_HOME", filepath.Join(e.WorkDir, ".local", "share"))

@@ -136,13 +136,31 @@ func (p *Provider) Finish(ctx context.Context, flow Flow, query url.Values) (ros
 	}
 	tok, err := oc.Exchange(ctx, query.Get("code"), oauth2.VerifierOption(flow.Verifier))
 	if err != nil {
-		return roster.Identity{}, fmt.Errorf("%w: exchange the code: %v", ErrRefused, err)
+		return roster.Identity{}, fmt.Errorf("%w: exchange the code: %v", ErrRefused, exchangeError(err))
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
 		return roster.Identity{}, fmt.Errorf("%w: no ID token", ErrRefused)
 	}
 	return p.Verify(ctx, raw, flow.Nonce)
+}
+
+// exchangeError is what may be said, logged and audited of a failed
+// exchange: of the provider's answer, its error code or else its HTTP
+// status, never its description or body, which may echo what roster sent,
+// the client secret too.
+func exchangeError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return err
+	}
+	if re.ErrorCode != "" {
+		return fmt.Errorf("the provider answered %.100q", re.ErrorCode)
+	}
+	if re.Response != nil {
+		return fmt.Errorf("the provider answered %s", re.Response.Status)
+	}
+	return errors.New("the provider refused the code")
 }
 
 // Verify verifies an ID token of this provider for this client, carrying

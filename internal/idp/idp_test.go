@@ -3,6 +3,9 @@ package idp_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +139,34 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if err := (idp.Config{Name: "entra-id", Issuer: "https://login.microsoftonline.com/x/v2.0", ClientID: "x"}).Check(); err != nil {
 		t.Error(err)
+	}
+}
+
+// A wrong client secret: the provider refuses the exchange and its
+// answer echoes the secret (mockoidc's does); what Finish says of it,
+// which roster logs and audits, names the error, never the secret.
+func TestFinishWrongSecret(t *testing.T) {
+	m, _ := provider(t)
+	const wrong = "s3cret-of-another-client"
+	p := idp.New(idp.Config{Name: "mock", Issuer: m.Issuer(), ClientID: m.ClientID, ClientSecret: wrong}, "http://127.0.0.1:1/oidc/mock/callback")
+	flow := idp.NewFlow()
+	auth, err := p.Start(context.Background(), flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.QueueUser(&mockoidc.MockUser{Subject: "s-1", Email: "ann@example.com", EmailVerified: true})
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	back, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || back.Query().Get("code") == "" {
+		t.Fatalf("the provider sent the browser to %q (%v)", resp.Header.Get("Location"), err)
+	}
+	_, err = p.Finish(context.Background(), flow, back.Query())
+	if !errors.Is(err, idp.ErrRefused) || !strings.Contains(err.Error(), "invalid_client") || strings.Contains(err.Error(), wrong) {
+		t.Fatalf("Finish with a wrong secret = %v; want refused, naming invalid_client and not the secret", err)
 	}
 }

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -132,7 +133,7 @@ func TestProviderSignIn(t *testing.T) {
 
 // refused goes through a provider's sign-in that must fail, and returns
 // the audit event that says why.
-func refused(t *testing.T, e *env, m *mockoidc.MockOIDC, u *mockoidc.MockUser, status int, reason string) {
+func refused(t *testing.T, e *env, m *mockoidc.MockOIDC, u *mockoidc.MockUser, status int, reason string) roster.AuditEvent {
 	t.Helper()
 	b := e.browser().from("198.51.100.9")
 	_, r := b.providerSignIn(m, "", u)
@@ -144,6 +145,7 @@ func refused(t *testing.T, e *env, m *mockoidc.MockOIDC, u *mockoidc.MockUser, s
 	if ev.Details["reason"] != reason || ev.Details["method"] != "mock" || ev.Details["client"] != "198.51.100.9" || ev.Details["subject"] != u.Subject {
 		t.Fatalf("refusal event: %+v; want reason %q", ev, reason)
 	}
+	return ev
 }
 
 func TestProviderSignInRefused(t *testing.T) {
@@ -174,6 +176,58 @@ func TestProviderSignInRefused(t *testing.T) {
 		}
 		expect(t, "start", b.get("/oidc/mock/start"), http.StatusForbidden)
 	})
+}
+
+// An account that can no longer sign in, deactivated or expired (its
+// ExpiresAt come on the server's clock), is refused through a provider
+// too, audited as account.signin_refused "account not active" on its
+// user: whether the provider's subject finds it (bound beforehand) or the
+// email the provider vouches for does. Nobody is signed in or bound.
+func TestProviderSignInInactive(t *testing.T) {
+	e, m := oidcEnv(t)
+	cases := []struct {
+		name, email, subject string
+		bound, expire        bool // else deactivated
+	}{
+		{name: "deactivated, bound", email: "gone@example.com", subject: "s-gone", bound: true},
+		{name: "expired, bound", email: "temp@example.com", subject: "s-temp", bound: true, expire: true},
+		{name: "expired, found by email", email: "intern@example.com", subject: "s-intern", expire: true},
+	}
+	for _, tc := range cases {
+		e.addUser(tc.email, userPassword)
+		if tc.bound {
+			if _, err := e.admin().UpdateUser(ctx, tc.email, roster.UpdateUser{Links: map[string]string{"oidc:mock": tc.subject}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var err error
+		if tc.expire {
+			_, err = e.admin().SetExpiry(ctx, tc.email, "1h")
+		} else {
+			_, err = e.admin().DeactivateUser(ctx, tc.email, "left")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Before its expiry the bound account signs in: what refuses it
+	// below is the expiry alone.
+	_, r := e.browser().providerSignIn(m, "", &mockoidc.MockUser{Subject: "s-temp", Email: "temp@example.com", EmailVerified: true})
+	expect(t, "before the expiry", r, http.StatusSeeOther, "/account")
+	e.clock.Advance(time.Hour) // the instant the accounts expire
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			signins, links := len(e.events("account.signin")), e.user(tc.email).Links
+			ev := refused(t, e, m, &mockoidc.MockUser{Subject: tc.subject, Email: tc.email, EmailVerified: true}, http.StatusUnauthorized, "account not active")
+			if ev.Target != tc.email || ev.Details["linked"] != nil {
+				t.Fatalf("refusal event: %+v; want on %s, binding nothing", ev, tc.email)
+			}
+			if n, now := len(e.events("account.signin")), e.user(tc.email).Links; n != signins || !maps.Equal(now, links) {
+				t.Fatalf("a refused sign-in signed in (%d sign-ins, were %d) or bound (links %v, were %v)", n, signins, now, links)
+			}
+		})
+	}
 }
 
 // An email changed at the provider after the binding does not reach
