@@ -134,7 +134,7 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 // whole audit log.
 func state(ts *testscript.TestScript) string {
 	var b strings.Builder
-	for _, args := range [][]string{{"user", "list", "--all", "-o", "json"}, {"audit", "list", "--limit", "100000", "-o", "json"}} {
+	for _, args := range [][]string{{"user", "list", "--all", "--kind", "all", "-o", "json"}, {"audit", "list", "--limit", "100000", "-o", "json"}} {
 		if err := ts.Exec("roster", args...); err != nil {
 			ts.Fatalf("roster %s: %v", strings.Join(args, " "), err)
 		}
