@@ -68,6 +68,7 @@ func Run(t *testing.T, h Harness) {
 	cases = append(cases, authorityCases...)
 	cases = append(cases, expiryCases...)
 	cases = append(cases, auditCases...)
+	cases = append(cases, serviceCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, h.New(t)) })
 	}
