@@ -32,6 +32,7 @@ var inOrgSkips = map[string]string{
 	"audit_stream":            "expects the store's first event, store.init, which only the system organisation's log holds",
 	"org":                     "organisations themselves, managed from the system organisation",
 	"org_login":               "organisations themselves, managed from the system organisation",
+	"org_export_apply":        "organisations themselves, managed from the system organisation",
 	"token":                   "names tokens by the ids a fresh store gives (1, 2, …); ids are the store's",
 	"remote":                  "expects a fresh store's first token id (token:1)",
 	"audit_list":              "its golden holds audit ids counted from a fresh store's 1",

@@ -148,13 +148,21 @@ func (s *service) sysActor(o *op, write bool) (*actor, error) {
 		return nil, roster.Errorf(roster.ErrForbidden, "%s holds orgs.view, which only reads in %s", u.Handle(), org.Slug).
 			WithHint("acting in another organisation needs orgs.manage")
 	}
-	a := &actor{name: "sys:" + u.Email, via: s.actor.Via, perms: map[string]bool{}, owner: manage, sys: &u}
-	for _, p := range o.cat.Permissions {
-		if manage || readOnly(p.Name) {
+	a := &actor{name: "sys:" + u.Handle(), via: s.actor.Via, owner: manage, sys: &u}
+	a.holdAsSys(o.cat)
+	return a, nil
+}
+
+// holdAsSys gives a system administrator acting in another organisation
+// what its owner holds there (every permission of cat), or, without
+// orgs.manage (owner unset), what only lets them see.
+func (a *actor) holdAsSys(cat store.Catalog) {
+	a.perms = map[string]bool{}
+	for _, p := range cat.Permissions {
+		if a.owner || readOnly(p.Name) {
 			a.perms[p.Name] = true
 		}
 	}
-	return a, nil
 }
 
 // systemPerms is what u, a user of the system organisation, holds there:

@@ -702,8 +702,9 @@ func impliedFirst(ps []roster.PermissionRecord) []roster.PermissionRecord {
 }
 
 // reloadCatalog reads the catalog again after apply changed it, and with
-// it the actor's permissions: an owner or admin holds the permissions
-// just registered, as they would in the next transaction.
+// it the actor's permissions: an owner or admin, or a system
+// administrator acting as the owner, holds the permissions just
+// registered, as they would in the next transaction.
 func (b *batch) reloadCatalog() error {
 	o := b.o
 	cat, err := o.tx.LoadCatalog(o.ctx)
@@ -711,8 +712,11 @@ func (b *batch) reloadCatalog() error {
 		return err
 	}
 	o.cat = cat
-	if u := o.act.user; u != nil {
-		o.act = o.principal(*u, o.act.via)
+	switch {
+	case o.act.user != nil:
+		o.act = o.principal(*o.act.user, o.act.via)
+	case o.act.sys != nil:
+		o.act.holdAsSys(cat)
 	}
 	return nil
 }
