@@ -19,7 +19,15 @@ func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, er
 		keys[i] = roster.EmailKey(e)
 	}
 	out := make(map[string]int64, len(emails))
-	rows, err := t.tx.Query(ctx, `SELECT email_key, id FROM users WHERE org_id = $1 AND email_key = ANY($2)`, t.org, keys)
+	// One probe of the (org_id, email_key) index per key, each at most
+	// one row (the LIMIT keeps the planner from flattening it into a
+	// join). "email_key = ANY($2)" let the planner, on a table that an
+	// import is filling in its own transaction and whose statistics
+	// still say it is nearly empty, scan every user of the organisation
+	// for each chunk: a remote import of 100,000 users into a new
+	// PostgreSQL store spent seconds a chunk there and ran past the
+	// server's 50 s limit.
+	rows, err := t.tx.Query(ctx, userIDsSQL, t.org, keys)
 	if err = t.note(err); err != nil {
 		return nil, fmt.Errorf("find users by email: %w", err)
 	}
@@ -37,6 +45,10 @@ func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, er
 	}
 	return out, nil
 }
+
+// userIDsSQL finds users by email key ($2) in organisation $1.
+const userIDsSQL = `SELECT k.key, u.id FROM unnest($2::text[]) AS k (key)
+	CROSS JOIN LATERAL (SELECT id FROM users WHERE org_id = $1 AND email_key = k.key LIMIT 1) AS u`
 
 // InsertUsers stores new users with COPY: their ids are taken from the
 // users' sequence first, which never gives one twice, as InsertUser's.
