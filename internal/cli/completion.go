@@ -64,8 +64,13 @@ func fileArg(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCo
 	return nil, cobra.ShellCompDirectiveDefault
 }
 
-// completeUsers completes USER arguments and flags with any user's email.
+// completeUsers completes USER arguments and flags with any account's
+// handle: a person's email or a service account's name.
 func completeUsers(f *Factory) completeFunc { return positional(f, false, anyUser) }
+
+// completePeople completes a USER that must be a person (a password, a
+// reset link): no service account.
+func completePeople(f *Factory) completeFunc { return positional(f, false, anyPerson) }
 
 // users lists the emails of people with status (any when ""), starting
 // with prefix, at most 100.
@@ -86,6 +91,7 @@ var (
 	deactivatedUser = accounts("", roster.StatusDeactivated)
 	invitedUser     = users(roster.StatusInvited)
 	expiredUser     = accounts("", roster.StatusExpired)
+	anyPerson       = users("")
 	anyService      = accounts(roster.KindService, "")
 	activeService   = accounts(roster.KindService, roster.StatusActive)
 )

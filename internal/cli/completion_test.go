@@ -64,6 +64,9 @@ func completionStore(t *testing.T) (db, config string, tokens []string) {
 	mustRun(t, db, "user", "create", "bob@example.com", "--no-password", "--role", "viewer")
 	mustRun(t, db, "user", "create", "dave@example.com", "--no-password")
 	mustRun(t, db, "user", "deactivate", "dave@example.com")
+	mustRun(t, db, "service-account", "create", "ci-bot")
+	mustRun(t, db, "service-account", "create", "old-bot")
+	mustRun(t, db, "service-account", "deactivate", "old-bot")
 	mustRun(t, db, "invite", "create", "ivy@example.com", "rex@example.com")
 	mustRun(t, db, "invite", "revoke", "rex@example.com")
 	mustRun(t, db, "permission", "create", "app.view")
@@ -111,8 +114,9 @@ type completionCase struct {
 func TestCompletion(t *testing.T) {
 	db, config, liveTokens := completionStore(t)
 	var (
-		everyone   = []string{"alice@example.com", "bob@example.com", "dave@example.com", "ivy@example.com", "owner@example.com", "rex@example.com"}
-		active     = []string{"alice@example.com", "bob@example.com", "owner@example.com"}
+		people     = []string{"alice@example.com", "bob@example.com", "dave@example.com", "ivy@example.com", "owner@example.com", "rex@example.com"}
+		everyone   = append([]string{"ci-bot", "old-bot"}, people...)
+		active     = []string{"alice@example.com", "bob@example.com", "ci-bot", "owner@example.com"}
 		roles      = []string{"admin", "developer", "manager", "member", "owner", "support", "viewer"}
 		projects   = []string{"billing", "old"}
 		contexts   = []string{"prod"}
@@ -132,16 +136,19 @@ func TestCompletion(t *testing.T) {
 	cases := []completionCase{
 		{cmd: "user show", want: everyone},
 		{cmd: "user update", want: everyone},
-		{cmd: "user set-password", want: everyone},
-		{cmd: "user reset-link", want: everyone},
+		{cmd: "user set-password", want: people},
+		{cmd: "user reset-link", want: people},
+		{cmd: "service-account show", want: []string{"ci-bot", "old-bot"}},
+		{cmd: "service-account deactivate", want: []string{"ci-bot"}},
+		{cmd: "service-account delete", want: []string{"ci-bot", "old-bot"}},
 		{cmd: "user set-role", want: everyone},
 		{cmd: "user set-role", args: []string{"alice@example.com"}, want: roles},
 		{cmd: "user set-role", args: []string{"alice@example.com", "admin"}, want: without(roles, "admin")},
 		{cmd: "user set-projects", want: everyone},
 		{cmd: "user set-projects", args: []string{"alice@example.com"}, want: projects},
-		{cmd: "user deactivate", want: without(everyone, "dave@example.com")},
-		{cmd: "user deactivate", args: []string{"alice@example.com"}, want: without(everyone, "dave@example.com", "alice@example.com")},
-		{cmd: "user reactivate", want: []string{"dave@example.com"}},
+		{cmd: "user deactivate", want: without(everyone, "dave@example.com", "old-bot")},
+		{cmd: "user deactivate", args: []string{"alice@example.com"}, want: without(everyone, "dave@example.com", "old-bot", "alice@example.com")},
+		{cmd: "user reactivate", want: []string{"dave@example.com", "old-bot"}},
 		{cmd: "user set-expiry", want: everyone},
 		{cmd: "user set-expiry", args: []string{"alice@example.com"}, want: []string{"30d", "90d", "never"}},
 		{cmd: "user delete", want: everyone},

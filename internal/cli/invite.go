@@ -333,7 +333,7 @@ roster account reset --link-file FILE. It replaces the user's earlier reset link
 account created without a password is completed the same way.`,
 		Example:           `  roster user reset-link bob@example.com --send`,
 		Args:              exactArgs(1, "USER"),
-		ValidArgsFunction: completeUsers(f),
+		ValidArgsFunction: completePeople(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ttl, err := parseTTL(expires)
 			if err != nil {

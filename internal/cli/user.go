@@ -459,7 +459,7 @@ once) or a prompt on the terminal. The user's reset links keep working
 unless --revoke-sessions is given.`,
 		Example:           `  roster user set-password bob@example.com --random-password --must-change-password`,
 		Args:              exactArgs(1, "USER"),
-		ValidArgsFunction: completeUsers(f),
+		ValidArgsFunction: completePeople(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !opts.password.given() && !f.IO.CanPrompt() {
 				return opts.password.missing()
