@@ -14,6 +14,11 @@ import (
 // well under SQLite's 32,766 variables per statement.
 const maxAuditChunk = 512
 
+// chainHeadSQL reads the largest audit id and the last hash of
+// organisation ?, which the next event follows.
+const chainHeadSQL = `SELECT COALESCE((SELECT max(id) FROM audit), 0),
+	(SELECT hash FROM audit WHERE org_id = ? ORDER BY id DESC LIMIT 1)`
+
 // InsertAudits records events in order, many to a statement: an import
 // of 100,000 users spent a sixth of its time inserting their events one
 // by one. Chunks are powers of two, so that whatever the count the
@@ -23,8 +28,7 @@ const maxAuditChunk = 512
 func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error {
 	var id int64
 	var prev []byte
-	if err := t.queryRow(ctx, `SELECT COALESCE((SELECT max(id) FROM audit), 0),
-		(SELECT hash FROM audit WHERE org_id = ? ORDER BY id DESC LIMIT 1)`, t.org).Scan(&id, &prev); err != nil {
+	if err := t.queryRow(ctx, chainHeadSQL, t.org).Scan(&id, &prev); err != nil {
 		return fmt.Errorf("write audit events: %w", err)
 	}
 	for len(entries) > 0 {
