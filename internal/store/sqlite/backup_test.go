@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -242,7 +243,9 @@ func TestRemoveStaleBackups(t *testing.T) {
 		return p
 	}
 	stale := write(".team-backup.db" + tempMark + "backup-111.tmp")
+	staleJournal := write(".team-backup.db" + tempMark + "backup-111.tmp-journal")
 	running := write(".team-backup.db" + tempMark + "backup-222.tmp")
+	runningJournal := write(".team-backup.db" + tempMark + "backup-222.tmp-journal")
 	other := write(".other.db" + tempMark + "backup-333.tmp")
 	mine := write("team-backup.db.tmp")
 	f, err := os.Open(running)
@@ -253,11 +256,13 @@ func TestRemoveStaleBackups(t *testing.T) {
 	if !tryLock(f) {
 		t.Skip("no advisory locks on this system")
 	}
+	// The stale copy goes with the journal SQLite kept beside it (issue
+	// 22: a killed backup left both); a running backup keeps its own.
 	removed, err := RemoveStaleBackups(backup)
-	if err != nil || len(removed) != 1 || removed[0] != stale {
-		t.Fatalf("removed %q, %v; want only %s", removed, err, stale)
+	if err != nil || !slices.Equal(removed, []string{stale, staleJournal}) {
+		t.Fatalf("removed %q, %v; want only %s and its journal", removed, err, stale)
 	}
-	for _, p := range []string{running, other, mine} {
+	for _, p := range []string{running, runningJournal, other, mine} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s was removed: %v", p, err)
 		}
