@@ -294,3 +294,26 @@ func TestTrustedProxy(t *testing.T) {
 		t.Fatalf("a spoofed X-Forwarded-For dodged the limit: %d", code)
 	}
 }
+
+// TestRateLimitPerOrg: the same email in two organisations is two
+// accounts to the limiter too (issue 18: rate limits are per
+// organisation). Guessing at one's password leaves the other's sign-in
+// alone, and the one guessed at stays limited in its own organisation.
+func TestRateLimitPerOrg(t *testing.T) {
+	e := newEnv(t, api.Options{FailureRate: 1}, nil)
+	ok[orgResult](e, "POST", "/api/v1/orgs", e.owner, wire.CreateOrg{Slug: "acme", OwnerEmail: "ann@example.com", Password: userPassword})
+	ok[orgResult](e, "POST", "/api/v1/orgs", e.owner, wire.CreateOrg{Slug: "beta", OwnerEmail: "ann@example.com", Password: userPassword})
+	signIn := func(org, pw string) *httptest.ResponseRecorder {
+		return e.from(attacker, "POST", "/api/v1/login", "", wire.SignIn{Email: "ann@example.com", Password: pw, Org: org})
+	}
+	for i := range 10 {
+		if rec := signIn("acme", "Wrong-Password-000"); rec.Code != 401 {
+			t.Fatalf("failure %d in acme: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	limited(t, signIn("acme", userPassword), "1")
+	if rec := signIn("beta", userPassword); rec.Code != 200 {
+		t.Fatalf("ann in beta, from the same address: %d %s", rec.Code, rec.Body)
+	}
+	limited(t, signIn("acme", userPassword), "1")
+}
