@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -91,5 +92,71 @@ func TestMailTakeover(t *testing.T) {
 	}
 	if n := attacker.Sessions(); n != 0 {
 		t.Fatalf("the attacker's SMTP server was connected to %d times", n)
+	}
+}
+
+// TestHostSettingsServerWins: host settings stored in the store (set
+// locally, R16) still work through a server that is given none of them,
+// and each one the server is given, by flag, environment or config file,
+// wins over the stored one. Here every stored value points at a stand-in
+// for a stale or hostile mail server and host; the server's own values
+// point at the real ones, and only the real ones may see anything.
+func TestHostSettingsServerWins(t *testing.T) {
+	legit := mailtest.StartWith(t, mailtest.Options{Username: "roster", Password: "smtp-secret"})
+	stale := mailtest.Start(t)
+	dir := t.TempDir()
+	r := &replicas{t: t, db: filepath.Join(dir, "roster.db")}
+	r.roster("init", "--owner-email", "root@example.com", "--random-password")
+	for key, value := range map[string]string{
+		// Given to the server by none of its sources: the stored value is used.
+		"mail.host": "127.0.0.1", "mail.tls": "none",
+		// Given by the server's flag, environment or config file.
+		"mail.port": strconv.Itoa(stale.Port), "mail.from": "stored@example.com",
+		"mail.username": "stored", "base_url": "https://stored.example",
+	} {
+		r.roster("settings", "set", key, value)
+	}
+	token := r.token("root@example.com")
+	config := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(config, []byte("mail:\n  from: config@example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	server := r.serveWith([]string{"--addr", "127.0.0.1:0", "--base-url", "https://people.example.com", "--mail-username", "roster"},
+		"ROSTER_CONFIG="+config, "ROSTER_MAIL_PORT="+strconv.Itoa(legit.Port),
+		"ROSTER_MAIL_USERNAME=not-the-flag", "ROSTER_MAIL_PASSWORD=smtp-secret")
+	owner, err := client.New(server, client.Options{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	inv, err := owner.CreateInvitation(context.Background(), roster.CreateInvitation{Email: "new@example.com", Send: true})
+	if err != nil || !inv.Sent {
+		t.Fatalf("invite --send through the server: %+v, %v", inv, err)
+	}
+	if n := stale.Sessions(); n != 0 {
+		t.Errorf("the stored mail.port's SMTP server was connected to %d times", n)
+	}
+	got := legit.Messages()
+	if len(got) != 1 {
+		t.Fatalf("the server's SMTP server received %d messages, want 1", len(got))
+	}
+	m := got[0]
+	if m.AuthUser != "roster" { // the flag, over the environment and the store
+		t.Errorf("mail authenticated as %q, want roster (--mail-username)", m.AuthUser)
+	}
+	if m.From != "config@example.com" { // the config file, over the store
+		t.Errorf("mail sent from %q, want config@example.com (the config file's mail.from)", m.From)
+	}
+	if !strings.Contains(m.Body, "https://people.example.com/invite/") || strings.Contains(m.Body, "stored.example") {
+		t.Errorf("the invitation's link is not the server's --base-url:\n%s", m.Body)
+	}
+	if !strings.HasPrefix(inv.URL, "https://people.example.com/invite/") {
+		t.Errorf("the invitation's URL is %q, want it under --base-url", inv.URL)
+	}
+
+	// The store keeps its own values, which local mode still sees.
+	if out := r.roster("settings", "show", "-o", "json"); !strings.Contains(out, `"mail.from": "stored@example.com"`) ||
+		!strings.Contains(out, `"base_url": "https://stored.example"`) {
+		t.Errorf("the stored host settings changed:\n%s", out)
 	}
 }

@@ -271,9 +271,18 @@ func newCmdDB(f *Factory) *cobra.Command {
 		},
 	}
 	backup := &cobra.Command{
-		Use:               "backup FILE",
-		Short:             "Write a consistent copy of the store to FILE",
-		Long:              "Write a consistent copy of the store to a new FILE (mode 0600), safe while others write.",
+		Use:   "backup FILE",
+		Short: "Write a consistent copy of the store to FILE",
+		Long: `Write a consistent copy of the store to a new FILE (mode 0600), safe while
+others write. An existing FILE is refused, never overwritten.
+
+The copy is written beside FILE under a temporary name of roster's own,
+.FILE.roster-tmp-backup-*.tmp, and takes FILE's name only once complete. A
+backup killed midway (SIGKILL, a crash) leaves that partial copy behind,
+password hashes and all: the next backup to the same FILE first removes
+every such stale copy that no running backup holds, saying so on stderr
+("removed …, a partial copy left by an interrupted backup"). Files of any
+other naming are left alone.`,
 		Example:           `  roster db backup /var/backups/roster-$(date +%F).db`,
 		Args:              exactArgs(1, "FILE"),
 		ValidArgsFunction: fileArg,

@@ -77,6 +77,15 @@ func TestRoleActionMatrix(t *testing.T) {
 		return path
 	}
 	seeRoles := []string{"owner", "admin", "manager", "viewer"}
+	// Every actor's password is current before they change it to next.
+	current, next := file("current.txt", "Current-Long-Passphrase\n"), file("next.txt", "Next-Long-Passphrase\n")
+	withPasswords := func(string) [][]string {
+		var set [][]string
+		for _, r := range roles {
+			set = append(set, []string{"user", "set-password", r + "@example.com", "--password-file", current})
+		}
+		return set
+	}
 	actions := []action{
 		{"user list", all, nil, func(string) []string { return []string{"user", "list"} }},
 		{"user show", all, nil, func(string) []string { return []string{"user", "show", "root@example.com"} }},
@@ -154,6 +163,18 @@ func TestRoleActionMatrix(t *testing.T) {
 		}},
 		{"export", all, nil, func(string) []string { return []string{"export"} }},
 		{"account update", all, nil, func(id string) []string { return []string{"account", "update", "--name", id} }},
+		// R18: ending another's sessions is R14's like setting their
+		// password; ending one's own, by changing one's password, is
+		// everyone's (R15), with or without one's tokens.
+		{"user set-password --revoke-sessions", admins, user, func(id string) []string {
+			return []string{"user", "set-password", id + "@example.com", "--random-password", "--revoke-sessions"}
+		}},
+		{"account password", all, withPasswords, func(string) []string {
+			return []string{"account", "password", "--current-password-file", current, "--password-file", next}
+		}},
+		{"account password --revoke-tokens", all, withPasswords, func(string) []string {
+			return []string{"account", "password", "--current-password-file", current, "--password-file", next, "--revoke-tokens"}
+		}},
 	}
 	n := 0
 	for _, a := range actions {

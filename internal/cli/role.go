@@ -6,26 +6,43 @@ import (
 	"github.com/roster-dev/roster/internal/roster"
 )
 
+// roleHoldersHelp is R19, said where a role's permissions or a user's
+// roles change.
+const roleHoldersHelp = `Editing a role's permissions changes the rights of everyone who holds it,
+so it acts on every holder: you may add only permissions you hold yourself
+(R4), and you must be allowed to act on each current holder, holding every
+permission they hold (R14); the refusal names one holder you may not act
+on (R19). A user keeps at least one role: taking a user's only role away is
+refused, as user set-role with no role is (R19).`
+
 func newCmdRole(f *Factory) *cobra.Command {
-	return withExample(group("role", "roles", "List, create, change and assign roles",
+	cmd := withExample(group("role", "roles", "List, create, change and assign roles",
 		newCmdRoleList(f),
 		newCmdRoleShow(f),
 		newCmdRoleCreate(f),
 		newCmdRoleUpdate(f),
 		newCmdRoleDelete(f),
-		newCmdRoleAssign(f, "assign", "Give a role to users", "assigned", nonHolder,
+		newCmdRoleAssign(f, "assign", "Give a role to users", "", "assigned", nonHolder,
 			`  roster role assign billing bob@example.com carol@example.com`,
 			func(cmd *cobra.Command, svc roster.Service, role, ref string) (roster.UserResult, error) {
 				return svc.AssignRole(cmd.Context(), role, ref)
 			}),
-		newCmdRoleAssign(f, "unassign", "Take a role from users", "unassigned", holder,
-			`  roster role unassign billing bob@example.com`,
+		newCmdRoleAssign(f, "unassign", "Take a role from users", `Take a role from users. A user keeps at least one role: taking a user's
+only role is refused, as user set-role with no role is (R19); give them
+another role first (roster role assign ROLE USER), or deactivate them.`,
+			"unassigned", holder, `  roster role unassign billing bob@example.com`,
 			func(cmd *cobra.Command, svc roster.Service, role, ref string) (roster.UserResult, error) {
 				return svc.UnassignRole(cmd.Context(), role, ref)
 			}),
 	), `  roster role create billing --permission invoices.manage --description "billing staff"
   roster role assign billing bob@example.com
   roster role list`)
+	cmd.Long = `List, create, change and assign roles. A role is a named set of
+permissions; a user holds one or more roles. The built-in roles (owner,
+admin, manager, member, viewer) cannot be changed or deleted (R6).
+
+` + roleHoldersHelp
+	return cmd
 }
 
 func (f *Factory) printRole(r roster.Role) error {
@@ -103,8 +120,11 @@ func newCmdRoleUpdate(f *Factory) *cobra.Command {
 	var p roster.UpdateRole
 	var desc string
 	cmd := &cobra.Command{
-		Use:               "update NAME",
-		Short:             "Change a custom role's permissions or description",
+		Use:   "update NAME",
+		Short: "Change a custom role's permissions or description",
+		Long: `Change a custom role's permissions or description.
+
+` + roleHoldersHelp,
 		Example:           `  roster role update support --add-permission tasks.create --remove-permission invoices.view`,
 		Args:              exactArgs(1, "NAME"),
 		ValidArgsFunction: positional(f, false, customRole),
@@ -171,10 +191,11 @@ func newCmdRoleDelete(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func newCmdRoleAssign(f *Factory, verb, short, did string, targets candidates, example string, apply func(*cobra.Command, roster.Service, string, string) (roster.UserResult, error)) *cobra.Command {
+func newCmdRoleAssign(f *Factory, verb, short, long, did string, targets candidates, example string, apply func(*cobra.Command, roster.Service, string, string) (roster.UserResult, error)) *cobra.Command {
 	return &cobra.Command{
 		Use:               verb + " ROLE USER...",
 		Short:             short,
+		Long:              long,
 		Example:           example,
 		Args:              minArgs(2, "ROLE", "USER..."),
 		ValidArgsFunction: positional(f, true, anyRole, targets),

@@ -455,8 +455,9 @@ func newCmdUserSetPassword(f *Factory) *cobra.Command {
 		Short: "Set another user's password",
 		Long: `Set another user's password without knowing the current one. The password
 comes from --password-stdin, --password-file, --random-password (printed
-once) or a prompt on the terminal. The user's reset links keep working
-unless --revoke-sessions is given.`,
+once) or a prompt on the terminal. The user's browser sessions, reset
+links and API tokens keep working unless --revoke-sessions is given, which
+ends them all (R18).`,
 		Example:           `  roster user set-password bob@example.com --random-password --must-change-password`,
 		Args:              exactArgs(1, "USER"),
 		ValidArgsFunction: completePeople(f),
@@ -481,7 +482,7 @@ unless --revoke-sessions is given.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.params.MustChangePassword, "must-change-password", false, "make the user change the password at next sign-in")
-	cmd.Flags().BoolVar(&opts.params.RevokeSessions, "revoke-sessions", false, "also end the user's live reset links")
+	cmd.Flags().BoolVar(&opts.params.RevokeSessions, "revoke-sessions", false, "also end the user's browser sessions, live reset links and API tokens (R18)")
 	opts.password.addFlags(cmd, true, false)
 	return cmd
 }

@@ -161,6 +161,14 @@ func (e *remoteEnv) As(user string) roster.Service {
 	return e.client(tok.Token)
 }
 
+// StartSession signs user in with a browser on the store's host, where
+// the pages are served; what the clients do to the session is remote.
+func (e *remoteEnv) StartSession(t *testing.T, user, pw string) string {
+	return testkit.StartSession(t, e.core, e.org, user, pw)
+}
+
+func (e *remoteEnv) SessionLive(secret string) bool { return testkit.SessionLive(e.core, secret) }
+
 func (e *remoteEnv) WithToken(tok string) (roster.Service, error) {
 	c := e.client(tok)
 	if _, err := c.Whoami(context.Background()); err != nil {

@@ -27,94 +27,136 @@ var authorityCases = []struct {
 }
 
 // personAction is one action on another person, as R14 lists them. setup
-// puts the target where the action applies and returns what act needs
-// (a token id, for the token actions).
+// puts the target where the action applies and returns what act needs;
+// check, when set, looks at the target afterwards, whether the action was
+// allowed or refused.
 type personAction struct {
 	name  string
-	setup func(t *testing.T, e Env, target string) int64
-	act   func(s roster.Service, target string, n int64) error
+	setup func(t *testing.T, e Env, target string) prepared
+	act   func(s roster.Service, target string, p prepared) error
+	check func(t *testing.T, e Env, name string, p prepared, allowed bool)
+}
+
+// prepared is what an action's setup made.
+type prepared struct {
+	token   int64  // a token of the target's, for the token actions
+	session string // a browser session of the target's, for R18
+}
+
+// sessionPassword is the password of targets signed in with a browser.
+const sessionPassword = "Session-Long-Passphrase"
+
+// signedIn gives the target a password and a browser session.
+func signedIn(t *testing.T, e Env, u string) prepared {
+	must(e.Admin().SetPassword(ctx, u, roster.SetPassword{Password: sessionPassword}))(t)
+	return prepared{session: e.StartSession(t, u, sessionPassword)}
+}
+
+// sessionStays checks R18's rule for an administrator's set-password: the
+// target's browser sessions survive it unless it ends them, and survive
+// any refusal.
+func sessionStays(t *testing.T, e Env, name string, p prepared, allowed bool) {
+	if !e.SessionLive(p.session) {
+		t.Errorf("%s: the target's browser session ended; want it kept (R18)", name)
+	}
+}
+
+// sessionEndsIfAllowed: an allowed set-password with RevokeSessions ends
+// the target's browser sessions; a refused one leaves them.
+func sessionEndsIfAllowed(t *testing.T, e Env, name string, p prepared, allowed bool) {
+	switch live := e.SessionLive(p.session); {
+	case allowed && live:
+		t.Errorf("%s: the target's browser session lives on; want it ended (R18)", name)
+	case !allowed && !live:
+		t.Errorf("%s: refused, yet the target's browser session ended", name)
+	}
 }
 
 func ptr(s string) *string { return &s }
 
-// personActions are the actions of R14, tokens counted as three and a
-// provider's binding (a link) as two, and setting an account's expiry,
-// which ends access as deactivating does.
+// personActions are the actions of R14, tokens counted as three, a
+// provider's binding (a link) as two and setting a password as two (with
+// and without ending the target's browser sessions, R18), and setting an
+// account's expiry, which ends access as deactivating does.
 var personActions = []personAction{
-	{"change roles", nil, func(s roster.Service, u string, _ int64) error {
+	{"change roles", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.UnassignRole(ctx, "tag", u)
 		return err
-	}},
-	{"change email", nil, func(s roster.Service, u string, _ int64) error {
+	}, nil},
+	{"change email", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Email: ptr("new-" + u)})
 		return err
-	}},
-	{"change username", nil, func(s roster.Service, u string, _ int64) error {
+	}, nil},
+	{"change username", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Username: ptr("u" + strings.ReplaceAll(strings.Split(u, "@")[0], ".", ""))})
 		return err
-	}},
-	{"change links", nil, func(s roster.Service, u string, _ int64) error {
+	}, nil},
+	{"change links", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"github": strings.Split(u, "@")[0]}})
 		return err
-	}},
+	}, nil},
 	// A binding to an identity provider's subject signs its holder in
 	// as the user: whoever may set it may become them (R14).
-	{"bind a provider's subject", nil, func(s roster.Service, u string, _ int64) error {
+	{"bind a provider's subject", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"oidc:google": "sub-" + strings.Split(u, "@")[0]}})
 		return err
-	}},
-	{"unbind a provider's subject", func(t *testing.T, e Env, u string) int64 {
+	}, nil},
+	{"unbind a provider's subject", func(t *testing.T, e Env, u string) prepared {
 		if _, err := e.Admin().UpdateUser(ctx, u, roster.UpdateUser{Links: map[string]string{"oidc:google": "bound-" + strings.Split(u, "@")[0]}}); err != nil {
 			t.Fatal(err)
 		}
-		return 0
-	}, func(s roster.Service, u string, _ int64) error {
+		return prepared{}
+	}, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.UpdateUser(ctx, u, roster.UpdateUser{Unlink: []string{"oidc:google"}})
 		return err
-	}},
-	{"set password", nil, func(s roster.Service, u string, _ int64) error {
+	}, nil},
+	{"set password", signedIn, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.SetPassword(ctx, u, roster.SetPassword{Password: "a-new-long-passphrase"})
 		return err
-	}},
-	{"issue a reset link", nil, func(s roster.Service, u string, _ int64) error {
+	}, sessionStays},
+	{"set password, ending sessions", signedIn, func(s roster.Service, u string, _ prepared) error {
+		_, err := s.SetPassword(ctx, u, roster.SetPassword{Password: "a-new-long-passphrase", RevokeSessions: true})
+		return err
+	}, sessionEndsIfAllowed},
+	{"issue a reset link", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.CreateResetLink(ctx, u, 0, false)
 		return err
-	}},
-	{"deactivate", nil, func(s roster.Service, u string, _ int64) error {
+	}, nil},
+	{"deactivate", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.DeactivateUser(ctx, u, "")
 		return err
-	}},
-	{"reactivate", func(t *testing.T, e Env, u string) int64 {
+	}, nil},
+	{"reactivate", func(t *testing.T, e Env, u string) prepared {
 		must(e.Admin().DeactivateUser(ctx, u, ""))(t)
-		return 0
-	}, func(s roster.Service, u string, _ int64) error {
+		return prepared{}
+	}, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.ReactivateUser(ctx, u)
 		return err
-	}},
-	{"set the expiry", nil, func(s roster.Service, u string, _ int64) error {
+	}, nil},
+	{"set the expiry", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.SetExpiry(ctx, u, "30d")
 		return err
-	}},
-	{"delete", nil, func(s roster.Service, u string, _ int64) error {
+	}, nil},
+	{"delete", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.DeleteUser(ctx, u)
 		return err
-	}},
-	{"mint a token", nil, func(s roster.Service, u string, _ int64) error {
+	}, nil},
+	{"mint a token", nil, func(s roster.Service, u string, _ prepared) error {
 		_, err := s.CreateToken(ctx, roster.CreateToken{User: u, Name: "minted"})
 		return err
-	}},
-	{"rotate a token", adminToken, func(s roster.Service, _ string, id int64) error {
-		_, err := s.RotateToken(ctx, roster.RotateToken{ID: id})
+	}, nil},
+	{"rotate a token", adminToken, func(s roster.Service, _ string, p prepared) error {
+		_, err := s.RotateToken(ctx, roster.RotateToken{ID: p.token})
 		return err
-	}},
-	{"revoke a token", adminToken, func(s roster.Service, _ string, id int64) error {
-		_, err := s.RevokeToken(ctx, id)
+	}, nil},
+	{"revoke a token", adminToken, func(s roster.Service, _ string, p prepared) error {
+		_, err := s.RevokeToken(ctx, p.token)
 		return err
-	}},
+	}, nil},
 }
 
-func adminToken(t *testing.T, e Env, u string) int64 {
-	return must(e.Admin().CreateToken(ctx, roster.CreateToken{User: u, Name: "theirs"}))(t).ID
+func adminToken(t *testing.T, e Env, u string) prepared {
+	return prepared{token: must(e.Admin().CreateToken(ctx, roster.CreateToken{User: u, Name: "theirs"}))(t).ID}
 }
 
 // testActOnMatrix tries every action of R14 by each kind of actor on each
@@ -157,12 +199,15 @@ func testActOnMatrix(t *testing.T, e Env) {
 				name := fmt.Sprintf("%s %s %s", actor, pa.name, target)
 				email := fmt.Sprintf("t%d.%s@example.com", n, target)
 				create(t, a, email, append([]string{"tag"}, targets[target]...)...)
-				var id int64
+				var p prepared
 				if pa.setup != nil {
-					id = pa.setup(t, e, email)
+					p = pa.setup(t, e, email)
 				}
-				err := pa.act(as, email, id)
+				err := pa.act(as, email, p)
 				ok := contains(allowed[actor], target)
+				if pa.check != nil {
+					pa.check(t, e, name, p, ok)
+				}
 				switch {
 				case ok && err != nil:
 					t.Errorf("%s: %v; want allowed", name, err)
@@ -178,6 +223,26 @@ func testActOnMatrix(t *testing.T, e Env) {
 			}
 		}
 	}
+	// R18 for every kind of person: changing one's own password (R15: all
+	// may) ends one's browser sessions; API tokens are separate and stay.
+	for _, kind := range []string{"owner", "admin", "helpdesk", "member", "billing"} {
+		email := "self-" + kind + "@example.com"
+		must(a.CreateUser(ctx, roster.CreateUser{Email: email, Roles: targets[kind], Password: sessionPassword}))(t)
+		session := e.StartSession(t, email, sessionPassword)
+		tok := must(a.CreateToken(ctx, roster.CreateToken{User: email, Name: "theirs"}))(t)
+		if _, err := e.As(email).ChangePassword(ctx, roster.ChangePassword{Current: sessionPassword, New: "Changed-Long-Passphrase"}); err != nil {
+			t.Errorf("%s changes their own password: %v; want allowed (R15)", kind, err)
+		}
+		if e.SessionLive(session) {
+			t.Errorf("%s changed their own password; their browser session lives on (R18)", kind)
+		}
+		if svc, err := e.WithToken(tok.Token); err != nil {
+			t.Errorf("%s changed their own password; their API token: %v, want it alive (R18)", kind, err)
+		} else if _, err := svc.Whoami(ctx); err != nil {
+			t.Errorf("%s changed their own password; their API token: %v, want it alive (R18)", kind, err)
+		}
+	}
+
 	// The refusal names what the actor lacks.
 	create(t, a, "named@example.com", "billing")
 	_, err := e.As("helpdesk-actor@example.com").DeactivateUser(ctx, "named@example.com", "")

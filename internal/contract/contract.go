@@ -38,6 +38,11 @@ type Env interface {
 	// Server reports whether Services reach the store through roster
 	// serve, where a few rules (R16) differ from local mode.
 	Server() bool
+	// StartSession signs user in with password as the sign-in page does
+	// and returns the secret of their new browser session; SessionLive
+	// reports whether a session's secret still admits its holder (R18).
+	StartSession(t *testing.T, user, password string) string
+	SessionLive(secret string) bool
 }
 
 // Run runs every contract case.

@@ -53,6 +53,12 @@ func (localEnv) Owner() string { return "owner@example.com" }
 
 func (localEnv) Server() bool { return false }
 
+func (e localEnv) StartSession(t *testing.T, user, pw string) string {
+	return testkit.StartSession(t, e.c, "", user, pw)
+}
+
+func (e localEnv) SessionLive(secret string) bool { return testkit.SessionLive(e.c, secret) }
+
 func (e localEnv) WithToken(tok string) (roster.Service, error) {
 	return e.c.Authenticate(context.Background(), tok)
 }

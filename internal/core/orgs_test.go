@@ -61,6 +61,10 @@ func (e orgEnv) Admin() roster.Service {
 
 func (e orgEnv) As(user string) roster.Service { return e.c.As(core.Actor{User: user, Org: e.org}) }
 
+func (e orgEnv) StartSession(t *testing.T, user, pw string) string {
+	return testkit.StartSession(t, e.c, e.org, user, pw)
+}
+
 // fillNeighbour gives the neighbour what the contract's cases make in
 // theirs, by the same names: were a wall missing, a case would trip on it.
 func fillNeighbour(t *testing.T, svc roster.Service) {

@@ -1,6 +1,7 @@
 // Package testkit holds what the tests of several packages share: a clock
 // a test moves, and a log buffer the server writes while the test reads.
-// Only tests import it.
+// Only tests import it. It also starts browser sessions on a core, as
+// the sign-in page does, for harnesses of several packages.
 package testkit
 
 import (

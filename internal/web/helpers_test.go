@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,8 +23,10 @@ import (
 	"github.com/roster-dev/roster/internal/idp"
 	"github.com/roster-dev/roster/internal/mail/mailtest"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 	"github.com/roster-dev/roster/internal/testkit"
+	"github.com/roster-dev/roster/internal/token"
 	"github.com/roster-dev/roster/internal/web"
 )
 
@@ -199,6 +202,26 @@ func (e *env) user(ref string) roster.User {
 		e.t.Fatalf("get %s: %v", ref, err)
 	}
 	return u
+}
+
+// link reads the stored link of kind whose token is tok.
+func (e *env) link(kind store.LinkKind, tok string) store.Link {
+	e.t.Helper()
+	var l store.Link
+	err := e.db.Read(ctx, func(tx store.Tx) error {
+		hash := token.Sum(tok)
+		var found bool
+		var err error
+		l, found, err = tx.LinkByHash(ctx, kind, hash[:])
+		if err == nil && !found {
+			err = errors.New("no such link")
+		}
+		return err
+	})
+	if err != nil {
+		e.t.Fatalf("read the %s link %.15s…: %v", kind, tok, err)
+	}
+	return l
 }
 
 // events are the audit events of action, oldest first.

@@ -60,6 +60,15 @@ func (b *browser) at(addr string) result {
 // returns the callback's address and the callback's answer.
 func (b *browser) providerSignIn(m *mockoidc.MockOIDC, base string, u *mockoidc.MockUser) (string, result) {
 	b.t.Helper()
+	callback := b.providerCallback(m, base, u)
+	return callback, b.at(callback)
+}
+
+// providerCallback goes through a provider's sign-in as providerSignIn
+// does, up to the provider sending the browser back, and returns the
+// callback's address, not yet visited.
+func (b *browser) providerCallback(m *mockoidc.MockOIDC, base string, u *mockoidc.MockUser) string {
+	b.t.Helper()
 	m.QueueUser(u)
 	r := b.get(base + "/oidc/mock/start")
 	expect(b.t, "start", r, http.StatusSeeOther)
@@ -80,7 +89,7 @@ func (b *browser) providerSignIn(m *mockoidc.MockOIDC, base string, u *mockoidc.
 	if !strings.HasPrefix(callback, b.e.url+"/oidc/mock/callback?") {
 		b.t.Fatalf("provider sent the browser to %q", callback)
 	}
-	return callback, b.at(callback)
+	return callback
 }
 
 // lastEvent is the newest audit event of action.
@@ -135,8 +144,15 @@ func TestProviderSignIn(t *testing.T) {
 // the audit event that says why.
 func refused(t *testing.T, e *env, m *mockoidc.MockOIDC, u *mockoidc.MockUser, status int, reason string) roster.AuditEvent {
 	t.Helper()
-	b := e.browser().from("198.51.100.9")
-	_, r := b.providerSignIn(m, "", u)
+	_, r := e.browser().from("198.51.100.9").providerSignIn(m, "", u)
+	return refusedAs(t, e, r, u, status, reason)
+}
+
+// refusedAs checks a provider's callback answer r, for u, is a refusal
+// with status that signs nobody in, and returns the audit event that
+// says why, with the client's address.
+func refusedAs(t *testing.T, e *env, r result, u *mockoidc.MockUser, status int, reason string) roster.AuditEvent {
+	t.Helper()
 	expect(t, "callback", r, status)
 	if r.cookie(sessionCookie) != nil {
 		t.Fatalf("a refused sign-in set a session cookie")
@@ -175,6 +191,21 @@ func TestProviderSignInRefused(t *testing.T) {
 			t.Fatalf("the sign-in page offers a provider turned off:\n%s", r.body)
 		}
 		expect(t, "start", b.get("/oidc/mock/start"), http.StatusForbidden)
+	})
+	// A refused provider is audited (issue 19): a sign-in started while
+	// the provider was on comes back after the organisation turned it
+	// off. It is refused (403), signs nobody in, binds nothing, and is
+	// recorded with its subject and the client's address.
+	t.Run("turned off during the sign-in", func(t *testing.T) {
+		u := &mockoidc.MockUser{Subject: "s-ann", Email: "ann@example.com", EmailVerified: true}
+		b := e.browser().from("198.51.100.9")
+		callback := b.providerCallback(m, "", u)
+		e.set("signin.methods", "password,link")
+		defer e.set("signin.methods", "*")
+		refusedAs(t, e, b.at(callback), u, http.StatusForbidden, "method turned off")
+		if got := e.user("ann@example.com"); len(got.Links) != 0 || got.LastLoginAt != nil {
+			t.Fatalf("a refused provider bound or signed in ann: links %v, last login %v", got.Links, got.LastLoginAt)
+		}
 	})
 }
 

@@ -800,6 +800,16 @@ func TestSignInLinkRequest(t *testing.T) {
 	if !strings.Contains(msgs[0].Body, e.url+"/signin/"+tok) {
 		t.Errorf("the mail holds no link to the page:\n%s", msgs[0].Body)
 	}
+	// The mail is recorded (issue 17): sent_at on the link, and an audit
+	// event naming ann, as her own doing, and where it went.
+	if l := e.link(store.LinkSignIn, tok); l.SentAt == nil || !l.SentAt.Equal(e.clock.Now()) {
+		t.Errorf("the mailed sign-in link's sent_at is %v, want %v", l.SentAt, e.clock.Now())
+	}
+	sends := e.events("account.signin_link.send")
+	if len(sends) != 1 || sends[0].Target != "ann@example.com" || sends[0].Actor != "ann@example.com" ||
+		sends[0].Details["to"] != "ann@example.com" {
+		t.Errorf("account.signin_link.send events: %+v; want one, by and for ann, to her address", sends)
+	}
 
 	// A GET does not use the link, so a mail scanner cannot; the click does, once.
 	for range 2 {
