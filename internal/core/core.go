@@ -240,11 +240,40 @@ func (s *service) write(ctx context.Context, fn func(*op) error) error {
 	return s.core.db.Write(ctx, func(tx store.Tx) error { return s.run(ctx, tx, true, fn) })
 }
 
+// writeAs is write for an operation that requires perm before anything
+// else. Whether the actor holds perm at all is decided first in a read
+// transaction, as the write would decide it (the actor resolved afresh,
+// a token's scope and R17 applied, a refusal audited as *.denied), so
+// that a flood of refusals never holds the write lock that the writes
+// which succeed wait for (issue 20). The write then checks perm again,
+// first: that check is the one that counts, since rights may change in
+// between. (Helpers that apply also runs check perm themselves.)
+func (s *service) writeAs(ctx context.Context, perm string, fn func(*op) error) error {
+	requires := func(o *op) error { return o.require(perm) }
+	// The local administrator holds every permission: nothing to ask.
+	if s.actor.User != "" {
+		// Resolved as for a write: a system administrator acting in
+		// another organisation must hold orgs.manage.
+		err := s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, true, requires) })
+		if err != nil {
+			return err
+		}
+	}
+	return s.write(ctx, func(o *op) error {
+		if err := requires(o); err != nil {
+			return err
+		}
+		return fn(o)
+	})
+}
+
 // read runs fn in a read transaction.
 func (s *service) read(ctx context.Context, fn func(*op) error) error {
 	return s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, false, fn) })
 }
 
+// run runs fn as one operation in tx; write resolves the actor as for a
+// write (see resolve), whatever tx is.
 func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op) error) error {
 	tx, org, err := s.enter(ctx, tx)
 	if err != nil {
