@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -8,9 +9,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
+	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/sqlite"
 )
 
@@ -41,7 +44,7 @@ func BenchmarkWritesUnderRefusals(b *testing.B) {
 			if !c.audited {
 				opts = append(opts, core.WithoutDenials())
 			}
-			c, admin := benchCore(b, opts...)
+			c, admin, waits := benchCore(b, opts...)
 			var stop atomic.Bool
 			var refused atomic.Int64
 			var wg sync.WaitGroup
@@ -66,12 +69,14 @@ func BenchmarkWritesUnderRefusals(b *testing.B) {
 				}()
 			}
 			b.ResetTimer()
+			ctx := waits.timed(b.Context())
 			for i := range b.N {
-				if _, err := admin.CreateUser(b.Context(), roster.CreateUser{Email: fmt.Sprintf("u%d@example.com", i)}); err != nil {
+				if _, err := admin.CreateUser(ctx, roster.CreateUser{Email: fmt.Sprintf("u%d@example.com", i)}); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.StopTimer()
+			b.ReportMetric(float64(waits.total.Load())/1e3/float64(b.N), "lock-wait-us/write")
 			stop.Store(true)
 			wg.Wait()
 			c.FlushDenials()
@@ -92,7 +97,7 @@ func BenchmarkWritesUnderRefusals(b *testing.B) {
 //
 //	go test -run '^$' -bench CheckedWrite -benchtime 2000x ./internal/core
 func BenchmarkCheckedWrite(b *testing.B) {
-	c, admin := benchCore(b)
+	c, admin, _ := benchCore(b)
 	if _, err := admin.CreateUser(b.Context(), roster.CreateUser{Email: "adm@example.com", Roles: []string{roster.RoleAdmin}}); err != nil {
 		b.Fatal(err)
 	}
@@ -113,18 +118,47 @@ func BenchmarkCheckedWrite(b *testing.B) {
 	}
 }
 
-// benchCore is a Core over a new SQLite store, initialised, and its local
-// administrator.
-func benchCore(b *testing.B, opts ...core.Option) (*core.Core, roster.Service) {
+// benchCore is a Core over a new SQLite store, initialised, its local
+// administrator, and the store's record of lock waits.
+func benchCore(b *testing.B, opts ...core.Option) (*core.Core, roster.Service, *lockWaits) {
 	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "roster.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	c := core.New(db, opts...)
+	waits := &lockWaits{Store: db}
+	c := core.New(waits, opts...)
 	admin := c.As(core.Actor{Name: "local:bench"})
 	if _, err := admin.Init(b.Context(), roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
 		b.Fatal(err)
 	}
-	return c, admin
+	return c, admin, waits
+}
+
+// lockWaits is a store that adds up how long the write transactions
+// asked for with a timed context waited for the write lock (until their
+// function ran).
+type lockWaits struct {
+	store.Store
+	total atomic.Int64 // nanoseconds
+}
+
+type timedKey struct{}
+
+func (*lockWaits) timed(ctx context.Context) context.Context {
+	return context.WithValue(ctx, timedKey{}, true)
+}
+
+func (s *lockWaits) Write(ctx context.Context, fn func(store.Tx) error) error {
+	if ctx.Value(timedKey{}) == nil {
+		return s.Store.Write(ctx, fn)
+	}
+	asked, waited := time.Now(), false
+	return s.Store.Write(ctx, func(tx store.Tx) error {
+		if !waited {
+			waited = true
+			s.total.Add(int64(time.Since(asked)))
+		}
+		return fn(tx)
+	})
 }
