@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"runtime"
 	"slices"
 	"time"
 
@@ -44,6 +45,9 @@ type Core struct {
 	noDenials bool
 	// providers are the identity providers the host offers, by name.
 	providers []string
+	// asking admits the checks writeAs makes before the write lock, a
+	// few at a time (see ask).
+	asking chan struct{}
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
@@ -93,7 +97,8 @@ func WithClock(now func() time.Time) Option { return func(c *Core) { c.now = now
 func New(db store.Store, opts ...Option) *Core {
 	// Requests run by Idempotent write through sessionStore.
 	b := &bell{}
-	c := &Core{db: sessionStore{ringingStore{db, b}}, now: time.Now, send: mail.Send, bell: b}
+	c := &Core{db: sessionStore{ringingStore{db, b}}, now: time.Now, send: mail.Send, bell: b,
+		asking: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	for _, o := range opts {
 		o(c)
 	}
@@ -255,10 +260,7 @@ func (s *service) write(ctx context.Context, fn func(*op) error) error {
 func (s *service) writeAs(ctx context.Context, perm string, fn func(*op) error) error {
 	requires := func(o *op) error { return o.require(perm) }
 	if s.actor.User != "" && !s.likelyHolds(perm) {
-		// Resolved as for a write: a system administrator acting in
-		// another organisation must hold orgs.manage.
-		err := s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, true, requires) })
-		if err != nil {
+		if err := s.ask(ctx, requires); err != nil {
 			return err
 		}
 	}
@@ -268,6 +270,22 @@ func (s *service) writeAs(ctx context.Context, perm string, fn func(*op) error) 
 		}
 		return fn(o)
 	})
+}
+
+// ask runs fn in a read transaction, the actor resolved as for a write
+// (a system administrator acting in another organisation must hold
+// orgs.manage). Most of what is asked is refused, and a refusal never
+// waits on I/O for long: a flood of them, no longer paced by the write
+// lock, would take every core from the writes that succeed. So half the
+// cores at most are asking at once; the others wait here, idle.
+func (s *service) ask(ctx context.Context, fn func(*op) error) error {
+	select {
+	case s.core.asking <- struct{}{}:
+		defer func() { <-s.core.asking }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, true, fn) })
 }
 
 // likelyHolds reports whether the view of the actor authentication found
