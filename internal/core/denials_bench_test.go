@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -22,24 +21,14 @@ import (
 // alone, and while other goroutines are refused as fast as they can
 // (each refusal audited as *.denied): docs/benchmarks.md.
 //
-// Goroutines refused without ever blocking hold the cores for whole
-// time slices, and a write waits for one after each of its fsyncs; a
-// server's handler blocks at least to write its answer. The yielding
-// case lets other goroutines run after each refusal, as that does.
-//
 //	go test -run '^$' -bench WritesUnderRefusals -benchtime 2000x ./internal/core
 func BenchmarkWritesUnderRefusals(b *testing.B) {
 	for _, c := range []struct {
 		flooders int
 		audited  bool
-		yielding bool
-	}{{0, true, false}, {4, false, false}, {4, true, false}, {4, true, true}} {
-		flooders, yielding := c.flooders, c.yielding
-		name := fmt.Sprintf("refusing=%d/audited=%t", flooders, c.audited)
-		if yielding {
-			name += "/yielding"
-		}
-		b.Run(name, func(b *testing.B) {
+	}{{0, true}, {4, false}, {4, true}} {
+		flooders := c.flooders
+		b.Run(fmt.Sprintf("refusing=%d/audited=%t", flooders, c.audited), func(b *testing.B) {
 			var opts []core.Option
 			if !c.audited {
 				opts = append(opts, core.WithoutDenials())
@@ -62,9 +51,6 @@ func BenchmarkWritesUnderRefusals(b *testing.B) {
 							panic("a member set a setting")
 						}
 						refused.Add(1)
-						if yielding {
-							runtime.Gosched()
-						}
 					}
 				}()
 			}
