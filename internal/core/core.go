@@ -9,6 +9,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/roster-dev/roster/internal/mail"
@@ -46,8 +47,9 @@ type Core struct {
 	// providers are the identity providers the host offers, by name.
 	providers []string
 	// asking admits the checks writeAs makes before the write lock, a
-	// few at a time (see ask).
+	// few at a time, after the writes in progress (see ask).
 	asking chan struct{}
+	writes writesFirst
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
@@ -242,6 +244,8 @@ func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Micr
 // write runs fn in a write transaction, with the actor resolved inside it
 // so that permissions are current when the rules are checked.
 func (s *service) write(ctx context.Context, fn func(*op) error) error {
+	s.core.writes.start()
+	defer s.core.writes.finish()
 	return s.core.db.Write(ctx, func(tx store.Tx) error { return s.run(ctx, tx, true, fn) })
 }
 
@@ -274,10 +278,11 @@ func (s *service) writeAs(ctx context.Context, perm string, fn func(*op) error) 
 
 // ask runs fn in a read transaction, the actor resolved as for a write
 // (a system administrator acting in another organisation must hold
-// orgs.manage). Most of what is asked is refused, and a refusal never
-// waits on I/O for long: a flood of them, no longer paced by the write
-// lock, would take every core from the writes that succeed. So half the
-// cores at most are asking at once; the others wait here, idle.
+// orgs.manage). Most of what is asked is refused, and a refusal barely
+// waits on I/O: a flood of them, no longer paced by the write lock,
+// would take the cores from the writes that succeed. So half the cores
+// at most are asking at once, each once the writes in progress when its
+// turn came are done; the others wait here, idle.
 func (s *service) ask(ctx context.Context, fn func(*op) error) error {
 	select {
 	case s.core.asking <- struct{}{}:
@@ -285,7 +290,56 @@ func (s *service) ask(ctx context.Context, fn func(*op) error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if err := s.core.writes.wait(ctx); err != nil {
+		return err
+	}
 	return s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, true, fn) })
+}
+
+// writesFirst counts the writes of this process, so that what is asked
+// before the write lock can let the writes in progress go first.
+type writesFirst struct {
+	mu                sync.Mutex
+	started, finished uint64
+	next              chan struct{} // closed at the next finish, once waited for
+}
+
+func (w *writesFirst) start() {
+	w.mu.Lock()
+	w.started++
+	w.mu.Unlock()
+}
+
+func (w *writesFirst) finish() {
+	w.mu.Lock()
+	w.finished++
+	if w.next != nil {
+		close(w.next)
+		w.next = nil
+	}
+	w.mu.Unlock()
+}
+
+// wait returns once as many writes have finished as had started when it
+// was called: it waits for writes in progress, never for later ones.
+func (w *writesFirst) wait(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for target := w.started; w.finished < target; {
+		if w.next == nil {
+			w.next = make(chan struct{})
+		}
+		next := w.next
+		w.mu.Unlock()
+		select {
+		case <-next:
+		case <-ctx.Done():
+			w.mu.Lock()
+			return ctx.Err()
+		}
+		w.mu.Lock()
+	}
+	return nil
 }
 
 // likelyHolds reports whether the view of the actor authentication found
