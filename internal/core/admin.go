@@ -286,10 +286,7 @@ func (s *service) SetSetting(ctx context.Context, key, value string) (roster.Set
 	if err := spec.Check(value); err != nil {
 		return res, err
 	}
-	err := s.write(ctx, func(o *op) error {
-		if err := o.require(roster.PermSettingsManage); err != nil {
-			return err
-		}
+	err := s.writeAs(ctx, roster.PermSettingsManage, func(o *op) error {
 		set, err := o.settings()
 		if err != nil {
 			return err

@@ -147,10 +147,7 @@ func (s *service) VerifyAudit(ctx context.Context) (roster.AuditVerification, er
 
 func (s *service) PruneAudit(ctx context.Context, before time.Time) (roster.AuditPruneResult, error) {
 	var res roster.AuditPruneResult
-	err := s.write(ctx, func(o *op) error {
-		if err := o.require(roster.PermSettingsManage); err != nil {
-			return err
-		}
+	err := s.writeAs(ctx, roster.PermSettingsManage, func(o *op) error {
 		if err := o.require(roster.PermAuditView); err != nil {
 			return err
 		}

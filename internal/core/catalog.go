@@ -60,3 +60,12 @@ func (c *catalogCache) get(ctx context.Context, tx store.Tx) (store.Catalog, err
 	c.mu.Unlock()
 	return cat, nil
 }
+
+// last is the catalog last read of org, whatever its version now: a
+// guess, for a decision that a transaction makes again.
+func (c *catalogCache) last(org int64) (store.Catalog, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cached, ok := c.orgs[org]
+	return cached.cat, ok
+}

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/roster-dev/roster/internal/mail"
@@ -44,6 +46,10 @@ type Core struct {
 	noDenials bool
 	// providers are the identity providers the host offers, by name.
 	providers []string
+	// asking admits the checks writeAs makes before the write lock, a
+	// few at a time, after the writes in progress (see ask).
+	asking chan struct{}
+	writes writesFirst
 }
 
 // Mailer delivers one message: mail.Send, or a stand-in in tests.
@@ -93,7 +99,8 @@ func WithClock(now func() time.Time) Option { return func(c *Core) { c.now = now
 func New(db store.Store, opts ...Option) *Core {
 	// Requests run by Idempotent write through sessionStore.
 	b := &bell{}
-	c := &Core{db: sessionStore{ringingStore{db, b}}, now: time.Now, send: mail.Send, bell: b}
+	c := &Core{db: sessionStore{ringingStore{db, b}}, now: time.Now, send: mail.Send, bell: b,
+		asking: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))}
 	for _, o := range opts {
 		o(c)
 	}
@@ -237,7 +244,119 @@ func (s *service) now() time.Time { return s.core.now().UTC().Truncate(time.Micr
 // write runs fn in a write transaction, with the actor resolved inside it
 // so that permissions are current when the rules are checked.
 func (s *service) write(ctx context.Context, fn func(*op) error) error {
+	s.core.writes.start()
+	defer s.core.writes.finish()
 	return s.core.db.Write(ctx, func(tx store.Tx) error { return s.run(ctx, tx, true, fn) })
+}
+
+// writeAs is write for an operation that requires perm before anything
+// else. Whether the actor holds perm at all is decided first in a read
+// transaction, as the write would decide it (the actor resolved afresh,
+// a token's scope and R17 applied, a refusal audited as *.denied), so
+// that a flood of refusals never holds the write lock that the writes
+// which succeed wait for (issue 20). The write then checks perm again,
+// first: that check is the one that counts, since rights may change in
+// between. (Helpers that apply also runs check perm themselves.)
+//
+// The local administrator holds every permission, and a signed-in user
+// whose view at authentication grants perm most likely still holds it:
+// their writes go straight to the write, which is as fast as before.
+func (s *service) writeAs(ctx context.Context, perm string, fn func(*op) error) error {
+	requires := func(o *op) error { return o.require(perm) }
+	if s.actor.User != "" && !s.likelyHolds(perm) {
+		if err := s.ask(ctx, requires); err != nil {
+			return err
+		}
+	}
+	return s.write(ctx, func(o *op) error {
+		if err := requires(o); err != nil {
+			return err
+		}
+		return fn(o)
+	})
+}
+
+// ask runs fn in a read transaction, the actor resolved as for a write
+// (a system administrator acting in another organisation must hold
+// orgs.manage). Most of what is asked is refused, and a refusal barely
+// waits on I/O: a flood of them, no longer paced by the write lock,
+// would take the cores from the writes that succeed. So half the cores
+// at most are asking at once, each once the writes in progress when its
+// turn came are done; the others wait here, idle.
+func (s *service) ask(ctx context.Context, fn func(*op) error) error {
+	select {
+	case s.core.asking <- struct{}{}:
+		defer func() { <-s.core.asking }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := s.core.writes.wait(ctx); err != nil {
+		return err
+	}
+	return s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, true, fn) })
+}
+
+// writesFirst counts the writes of this process, so that what is asked
+// before the write lock can let the writes in progress go first.
+type writesFirst struct {
+	mu                sync.Mutex
+	started, finished uint64
+	next              chan struct{} // closed at the next finish, once waited for
+}
+
+func (w *writesFirst) start() {
+	w.mu.Lock()
+	w.started++
+	w.mu.Unlock()
+}
+
+func (w *writesFirst) finish() {
+	w.mu.Lock()
+	w.finished++
+	if w.next != nil {
+		close(w.next)
+		w.next = nil
+	}
+	w.mu.Unlock()
+}
+
+// wait returns once as many writes have finished as had started when it
+// was called: it waits for writes in progress, never for later ones.
+func (w *writesFirst) wait(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for target := w.started; w.finished < target; {
+		if w.next == nil {
+			w.next = make(chan struct{})
+		}
+		next := w.next
+		w.mu.Unlock()
+		select {
+		case <-next:
+		case <-ctx.Done():
+			w.mu.Lock()
+			return ctx.Err()
+		}
+		w.mu.Lock()
+	}
+	return nil
+}
+
+// likelyHolds reports whether the view of the actor authentication found
+// (the signed-in user's roles and token scope, in the catalog last read
+// of their organisation) grants perm. It is a guess, checked again in
+// the write; whatever it cannot tell (another organisation, a password
+// to change) is false.
+func (s *service) likelyHolds(perm string) bool {
+	u := s.signedIn
+	if u == nil || u.MustChangePassword || s.actor.Org != "" {
+		return false
+	}
+	cat, ok := s.core.catalog.last(s.home)
+	if !ok || (s.scope != nil && !slices.Contains(cat.Closure(s.scope), perm)) {
+		return false
+	}
+	return slices.Contains(effectiveIn(cat, u.Roles), perm)
 }
 
 // read runs fn in a read transaction.
@@ -245,6 +364,8 @@ func (s *service) read(ctx context.Context, fn func(*op) error) error {
 	return s.core.db.Read(ctx, func(tx store.Tx) error { return s.run(ctx, tx, false, fn) })
 }
 
+// run runs fn as one operation in tx; write resolves the actor as for a
+// write (see resolve), whatever tx is.
 func (s *service) run(ctx context.Context, tx store.Tx, write bool, fn func(*op) error) error {
 	tx, org, err := s.enter(ctx, tx)
 	if err != nil {

@@ -66,13 +66,18 @@ func (c *Core) refused(ctx context.Context, o *op, err error) {
 	if c.noDenials || o == nil || o.act == nil || !errors.As(err, &re) || !errors.Is(err, roster.ErrForbidden) {
 		return
 	}
-	details := map[string]any{"reason": re.Error()}
-	e := store.AuditEntry{AuditEvent: roster.AuditEvent{At: o.now, Actor: o.act.name, Via: o.act.via,
-		Action: deniedAction(), Target: o.deniedTarget, Details: details}, ActorID: o.act.id(), TargetID: o.deniedTargetID}
-	if addr := roster.ClientOf(ctx); addr != "" {
-		details["client"] = addr
-	}
-	c.denials.add(c, denial{org: o.tx.Org(), entry: e})
+	// Most refusals of a flood are only counted: the event is made for
+	// the ones recorded, naming the method from the stack (deniedAction)
+	// only for them.
+	c.denials.add(c, actorKey(o.tx.Org(), o.act.name, o.act.via), func() denial {
+		details := map[string]any{"reason": re.Error()}
+		if addr := roster.ClientOf(ctx); addr != "" {
+			details["client"] = addr
+		}
+		return denial{org: o.tx.Org(), entry: store.AuditEntry{AuditEvent: roster.AuditEvent{At: o.now, Actor: o.act.name,
+			Via: o.act.via, Action: deniedAction(), Target: o.deniedTarget, Details: details},
+			ActorID: o.act.id(), TargetID: o.deniedTargetID}}
+	})
 }
 
 // deniedAction names the Service method being refused as an audit
@@ -117,9 +122,9 @@ var methodActions = map[string]string{
 	"UpdateRole": "role.update", "UpdateUser": "user.update", "VerifyAudit": "audit.verify",
 }
 
-// add queues d if its actor's budget allows, and makes sure a writer runs.
-func (d *denials) add(c *Core, x denial) {
-	key := actorKey(x)
+// add queues the denial made by the actor key if their budget
+// allows, and makes sure a writer runs.
+func (d *denials) add(c *Core, key string, made func() denial) {
 	now := c.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -138,6 +143,7 @@ func (d *denials) add(c *Core, x denial) {
 		return
 	}
 	b.tokens--
+	x := made()
 	if n := d.suppressed[key]; n > 0 {
 		x.entry.Details["suppressed"] = n
 		delete(d.suppressed, key)
@@ -149,8 +155,8 @@ func (d *denials) add(c *Core, x denial) {
 	}
 }
 
-func actorKey(x denial) string {
-	return strconv.FormatInt(x.org, 10) + "\x00" + x.entry.Actor + "\x00" + x.entry.Via
+func actorKey(org int64, actor, via string) string {
+	return strconv.FormatInt(org, 10) + "\x00" + actor + "\x00" + via
 }
 
 // drain writes the queue until it is empty.

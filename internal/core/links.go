@@ -137,10 +137,7 @@ func (s *service) CreateInvitation(ctx context.Context, p roster.CreateInvitatio
 	var cfg mail.Config
 	var sent store.Link
 	var from string // the inviter, as the invited person reads it
-	err = s.write(ctx, func(o *op) error {
-		if err := o.require(roster.PermUsersCreate); err != nil {
-			return err
-		}
+	err = s.writeAs(ctx, roster.PermUsersCreate, func(o *op) error {
 		if set, err = o.settings(); err != nil {
 			return err
 		}
@@ -250,9 +247,10 @@ func (s *service) ListInvitations(ctx context.Context, status roster.InviteStatu
 	return out, err
 }
 
-// invited loads the invited user an invitation command is about.
+// invited loads the invited user an invitation command is about, once
+// users.manage was required.
 func (o *op) invited(email string) (store.UserRow, error) {
-	u, err := o.target(email, roster.PermUsersManage)
+	u, err := o.tx.UserByRef(o.ctx, email)
 	if err != nil {
 		return u, err
 	}
@@ -271,7 +269,7 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 	var cfg mail.Config
 	var sent store.Link
 	var from string
-	err := s.write(ctx, func(o *op) error {
+	err := s.writeAs(ctx, roster.PermUsersManage, func(o *op) error {
 		u, err := o.invited(email)
 		if err != nil {
 			return err
@@ -323,8 +321,8 @@ func (s *service) ResendInvitation(ctx context.Context, email string, life time.
 
 func (s *service) RevokeInvitation(ctx context.Context, email string) (roster.InvitationResult, error) {
 	var res roster.InvitationResult
-	err := s.write(ctx, func(o *op) error {
-		u, err := o.target(email, roster.PermUsersManage)
+	err := s.writeAs(ctx, roster.PermUsersManage, func(o *op) error {
+		u, err := o.tx.UserByRef(ctx, email)
 		if err != nil {
 			return err
 		}
@@ -509,8 +507,8 @@ func (s *service) CreateResetLink(ctx context.Context, ref string, life time.Dur
 	var set roster.Settings
 	var cfg mail.Config
 	var sent store.Link
-	err := s.write(ctx, func(o *op) error {
-		u, err := o.target(ref, roster.PermUsersManage)
+	err := s.writeAs(ctx, roster.PermUsersManage, func(o *op) error {
+		u, err := o.tx.UserByRef(ctx, ref)
 		if err != nil {
 			return err
 		}

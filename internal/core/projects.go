@@ -172,7 +172,7 @@ func (s *service) CreateProject(ctx context.Context, p roster.CreateProject) (ro
 	if err := roster.ValidateName(p.Name); err != nil {
 		return out, err
 	}
-	err := s.write(ctx, func(o *op) error { return o.createProject(p, &out) })
+	err := s.writeAs(ctx, roster.PermProjectsCreate, func(o *op) error { return o.createProject(p, &out) })
 	if err != nil {
 		return roster.Project{}, fmt.Errorf("create project %s: %w", roster.Quote(p.Slug), err)
 	}

@@ -107,7 +107,7 @@ func (s *service) CreateRole(ctx context.Context, p roster.CreateRole) (roster.R
 	if len(perms) == 0 {
 		return out, roster.Errorf(roster.ErrInvalid, "a role needs at least one permission").WithHint("give --permission P, see roster permission list")
 	}
-	err := s.write(ctx, func(o *op) error { return o.createRole(p, perms, &out) })
+	err := s.writeAs(ctx, roster.PermRolesManage, func(o *op) error { return o.createRole(p, perms, &out) })
 	if err != nil {
 		return out, fmt.Errorf("create role %s: %w", roster.Quote(p.Name), err)
 	}
@@ -159,7 +159,7 @@ func (s *service) UpdateRole(ctx context.Context, name string, p roster.UpdateRo
 			return res, roster.Errorf(roster.ErrInvalid, "invalid description: use one line of at most 200 characters")
 		}
 	}
-	err := s.write(ctx, func(o *op) error { return o.updateRole(name, p, &res) })
+	err := s.writeAs(ctx, roster.PermRolesManage, func(o *op) error { return o.updateRole(name, p, &res) })
 	if err != nil {
 		return res, fmt.Errorf("update role %s: %w", roster.Quote(name), err)
 	}
@@ -250,7 +250,7 @@ func (o *op) checkActOnHolders(role string) error {
 
 func (s *service) DeleteRole(ctx context.Context, name, reassign string) (roster.Role, error) {
 	var out roster.Role
-	err := s.write(ctx, func(o *op) error { return o.deleteRole(name, reassign, &out) })
+	err := s.writeAs(ctx, roster.PermRolesManage, func(o *op) error { return o.deleteRole(name, reassign, &out) })
 	if err != nil {
 		return out, fmt.Errorf("delete role %s: %w", roster.Quote(name), err)
 	}
@@ -345,7 +345,7 @@ func (s *service) CreatePermission(ctx context.Context, p roster.CreatePermissio
 	if slices.Contains(implies, p.Name) {
 		return out, roster.Errorf(roster.ErrInvalid, "permission %s cannot imply itself", p.Name)
 	}
-	err := s.write(ctx, func(o *op) error { return o.createPermission(p, implies, &out) })
+	err := s.writeAs(ctx, roster.PermRolesManage, func(o *op) error { return o.createPermission(p, implies, &out) })
 	if err != nil {
 		return roster.Permission{}, fmt.Errorf("create permission %s: %w", roster.Quote(p.Name), err)
 	}
@@ -388,7 +388,7 @@ func (o *op) createPermission(p roster.CreatePermission, implies []string, out *
 
 func (s *service) DeletePermission(ctx context.Context, name string) (roster.Permission, error) {
 	var out roster.Permission
-	err := s.write(ctx, func(o *op) error { return o.deletePermission(name, &out) })
+	err := s.writeAs(ctx, roster.PermRolesManage, func(o *op) error { return o.deletePermission(name, &out) })
 	if err != nil {
 		return roster.Permission{}, fmt.Errorf("delete permission %s: %w", roster.Quote(name), err)
 	}
