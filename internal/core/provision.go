@@ -27,7 +27,7 @@ func (s *service) SetProjects(ctx context.Context, ref string, slugs []string) (
 			return roster.UserResult{}, err
 		}
 	}
-	return s.change(ctx, "set projects of", ref, func(o *op) (roster.UserResult, error) {
+	return s.change(ctx, "set projects of", ref, "", func(o *op) (roster.UserResult, error) {
 		// Like show: nobody learns who exists, or what they hold, without
 		// users.view.
 		u, err := o.visibleUser(ref)

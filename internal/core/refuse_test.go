@@ -112,6 +112,31 @@ func testRefusedWithoutTheWriteLock(t *testing.T, open func(t *testing.T) store.
 		return done
 	}
 	nothing := func(store.Tx) error { return nil }
+	// unheld runs call while another transaction holds the write lock,
+	// and returns its error; a call that asks for the lock fails the test.
+	unheld := func(name string, call func() error) error {
+		release := make(chan struct{})
+		holder := hold(release, nothing)
+		done := make(chan error, 1)
+		go func() { done <- call() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-w.asked:
+			t.Errorf("%s: a refused write asked for the write lock", name)
+			close(release)
+			err = <-done
+		}
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+		if herr := <-holder; herr != nil {
+			t.Fatal(herr)
+		}
+		return err
+	}
 
 	for _, tc := range []struct {
 		name string
@@ -123,27 +148,25 @@ func testRefusedWithoutTheWriteLock(t *testing.T, open func(t *testing.T) store.
 		{"a password to change (R17)", c.As(core.Actor{User: "fresh@example.com"}), "fresh@example.com must change their password"},
 		{"orgs.view in another organisation", core.InOrg(reader, "acme"), "reader@example.com holds orgs.view, which only reads in acme"},
 	} {
-		release := make(chan struct{})
-		holder := hold(release, nothing)
-		done := setSeats(tc.svc)
-		var err error
-		select {
-		case err = <-done:
-		case <-w.asked:
-			t.Errorf("%s: a refused write asked for the write lock", tc.name)
-			close(release)
-			err = <-done
-		}
+		err := unheld(tc.name, func() error { return <-setSeats(tc.svc) })
 		if !errors.Is(err, roster.ErrForbidden) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want forbidden: %s", tc.name, err, tc.want)
 		}
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-		if err := <-holder; err != nil {
-			t.Fatal(err)
+	}
+
+	// A member's refused user writes do not ask for the lock either.
+	member, asked := c.As(core.Actor{User: "member@example.com"}), context.WithValue(ctx, askKey{}, true)
+	for name, call := range map[string]func() error{
+		"user create": func() error { return second(member.CreateUser(asked, roster.CreateUser{Email: "x@example.com"})) },
+		"deactivate":  func() error { return second(member.DeactivateUser(asked, "adm@example.com", "")) },
+		"set-role":    func() error { return second(member.SetRoles(asked, "adm@example.com", []string{"member"})) },
+		"set-password": func() error {
+			return second(member.SetPassword(asked, "adm@example.com", roster.SetPassword{RandomPassword: true}))
+		},
+		"delete": func() error { return second(member.DeleteUser(asked, "adm@example.com")) },
+	} {
+		if err := unheld(name, call); !errors.Is(err, roster.ErrForbidden) {
+			t.Errorf("%s by a member: %v, want forbidden", name, err)
 		}
 	}
 
@@ -198,3 +221,6 @@ func testRefusedWithoutTheWriteLock(t *testing.T, open func(t *testing.T) store.
 		t.Errorf("denials recorded:\n%s\nwant 3", strings.Join(got, "\n"))
 	}
 }
+
+// second is the error of a call that also returns a value.
+func second[T any](_ T, err error) error { return err }

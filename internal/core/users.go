@@ -167,10 +167,7 @@ func (s *service) CreateUser(ctx context.Context, p roster.CreateUser) (roster.U
 	if err != nil {
 		return res, err
 	}
-	err = s.write(ctx, func(o *op) error {
-		if err := o.require(roster.PermUsersCreate); err != nil {
-			return err
-		}
+	err = s.writeAs(ctx, roster.PermUsersCreate, func(o *op) error {
 		var expires *time.Time
 		if p.Expires != "" {
 			if expires, err = roster.ParseExpiry(p.Expires, o.now); err != nil {
@@ -363,10 +360,16 @@ func (o *op) target(ref, perm string) (store.UserRow, error) {
 }
 
 // change runs a user change as one write and wraps its error with the verb
-// and the user reference.
-func (s *service) change(ctx context.Context, verb, ref string, fn func(*op) (roster.UserResult, error)) (roster.UserResult, error) {
+// and the user reference. perm, when set, is the permission the change
+// needs whoever it is about: an actor without it is refused before the
+// write lock is taken (writeAs); "" for changes one may make to oneself.
+func (s *service) change(ctx context.Context, verb, ref, perm string, fn func(*op) (roster.UserResult, error)) (roster.UserResult, error) {
 	var res roster.UserResult
-	err := s.write(ctx, func(o *op) error {
+	write := s.write
+	if perm != "" {
+		write = func(ctx context.Context, fn func(*op) error) error { return s.writeAs(ctx, perm, fn) }
+	}
+	err := write(ctx, func(o *op) error {
 		var err error
 		res, err = fn(o)
 		return err
@@ -405,7 +408,7 @@ func (s *service) UpdateUser(ctx context.Context, ref string, p roster.UpdateUse
 	if err := checkProfile(name, username, p.Links); err != nil {
 		return roster.UserResult{}, err
 	}
-	return s.change(ctx, "update", ref, func(o *op) (roster.UserResult, error) { return o.updateUser(ref, p, email) })
+	return s.change(ctx, "update", ref, "", func(o *op) (roster.UserResult, error) { return o.updateUser(ref, p, email) })
 }
 
 // updateUser is UpdateUser inside a transaction; email is p.Email normalised.
@@ -487,19 +490,19 @@ func (s *service) SetRoles(ctx context.Context, ref string, roles []string) (ros
 		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "set roles of %s: no role given", ref).
 			WithHint("give at least one role; to remove one, use roster role unassign")
 	}
-	return s.change(ctx, "set roles of", ref, func(o *op) (roster.UserResult, error) {
+	return s.change(ctx, "set roles of", ref, roster.PermUsersManage, func(o *op) (roster.UserResult, error) {
 		return o.changeRoles(ref, "user.set_role", func([]string) []string { return want })
 	})
 }
 
 func (s *service) AssignRole(ctx context.Context, role, ref string) (roster.UserResult, error) {
-	return s.change(ctx, "assign "+roster.Quote(role)+" to", ref, func(o *op) (roster.UserResult, error) {
+	return s.change(ctx, "assign "+roster.Quote(role)+" to", ref, roster.PermUsersManage, func(o *op) (roster.UserResult, error) {
 		return o.changeRoles(ref, "role.assign", func(cur []string) []string { return dedupe(append(slices.Clone(cur), role)) })
 	})
 }
 
 func (s *service) UnassignRole(ctx context.Context, role, ref string) (roster.UserResult, error) {
-	return s.change(ctx, "unassign "+roster.Quote(role)+" from", ref, func(o *op) (roster.UserResult, error) {
+	return s.change(ctx, "unassign "+roster.Quote(role)+" from", ref, roster.PermUsersManage, func(o *op) (roster.UserResult, error) {
 		if _, err := o.role(role); err != nil {
 			return roster.UserResult{}, err
 		}
@@ -588,7 +591,7 @@ func (s *service) SetPassword(ctx context.Context, ref string, p roster.SetPassw
 	if err != nil {
 		return roster.UserResult{}, err
 	}
-	res, err := s.change(ctx, "set password of", ref, func(o *op) (roster.UserResult, error) {
+	res, err := s.change(ctx, "set password of", ref, roster.PermUsersManage, func(o *op) (roster.UserResult, error) {
 		u, err := o.target(ref, roster.PermUsersManage)
 		if err != nil {
 			return roster.UserResult{}, err
@@ -637,7 +640,7 @@ func (s *service) DeactivateUser(ctx context.Context, ref, reason string) (roste
 	if err := roster.ValidateName(reason); err != nil {
 		return roster.UserResult{}, roster.Errorf(roster.ErrInvalid, "invalid reason: use one line of at most 200 characters")
 	}
-	return s.change(ctx, "deactivate", ref, func(o *op) (roster.UserResult, error) { return o.deactivate(ref, reason) })
+	return s.change(ctx, "deactivate", ref, roster.PermUsersManage, func(o *op) (roster.UserResult, error) { return o.deactivate(ref, reason) })
 }
 
 // deactivate is DeactivateUser inside a transaction.
@@ -699,7 +702,7 @@ func (o *op) deactivate(ref, reason string) (roster.UserResult, error) {
 }
 
 func (s *service) ReactivateUser(ctx context.Context, ref string) (roster.UserResult, error) {
-	return s.change(ctx, "reactivate", ref, func(o *op) (roster.UserResult, error) { return o.reactivate(ref) })
+	return s.change(ctx, "reactivate", ref, roster.PermUsersManage, func(o *op) (roster.UserResult, error) { return o.reactivate(ref) })
 }
 
 // reactivate is ReactivateUser inside a transaction.
@@ -751,7 +754,7 @@ func (o *op) reactivate(ref string) (roster.UserResult, error) {
 }
 
 func (s *service) SetExpiry(ctx context.Context, ref, expires string) (roster.UserResult, error) {
-	return s.change(ctx, "set the expiry of", ref, func(o *op) (roster.UserResult, error) { return o.setExpiry(ref, expires) })
+	return s.change(ctx, "set the expiry of", ref, roster.PermUsersManage, func(o *op) (roster.UserResult, error) { return o.setExpiry(ref, expires) })
 }
 
 // setExpiry is SetExpiry inside a transaction. A user whom the new expiry
@@ -815,7 +818,7 @@ func sameInstant(a, b *time.Time) bool {
 }
 
 func (s *service) DeleteUser(ctx context.Context, ref string) (roster.User, error) {
-	res, err := s.change(ctx, "delete", ref, func(o *op) (roster.UserResult, error) {
+	res, err := s.change(ctx, "delete", ref, roster.PermUsersDelete, func(o *op) (roster.UserResult, error) {
 		u, err := o.target(ref, roster.PermUsersDelete)
 		if err != nil {
 			return roster.UserResult{}, err
@@ -879,7 +882,7 @@ func (s *service) ChangePassword(ctx context.Context, p roster.ChangePassword) (
 	if err != nil {
 		return roster.User{}, err
 	}
-	res, err := s.change(ctx, "change password of", me.Handle(), func(o *op) (roster.UserResult, error) {
+	res, err := s.change(ctx, "change password of", me.Handle(), "", func(o *op) (roster.UserResult, error) {
 		u := *o.act.user
 		// The hash checked above must still be the stored one.
 		if u.PasswordHash != me.PasswordHash {
