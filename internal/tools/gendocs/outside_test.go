@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -91,7 +90,7 @@ const oapiCodegen = "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2
 // become one Go name, or a construct the generator cannot take, fails it.
 func TestOpenAPICodegen(t *testing.T) {
 	t.Parallel()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin := testkit.Tool(t, "go", "go test puts its own on PATH")
 	dir := t.TempDir()
 	for _, f := range []string{"go.mod", "go.sum"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "oapi-codegen", f))
