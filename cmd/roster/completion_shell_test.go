@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,11 +18,11 @@ import (
 // Debian's bash finds it.
 const bashCompletion = "/usr/share/bash-completion/bash_completion"
 
-// TestCompletionInBash types `roster user reactivate <TAB>` into a real
-// interactive bash, under tmux, with bash-completion and the committed
-// completions/roster.bash loaded, as a person's shell does: it must list
-// the deactivated users, and neither an active one nor a file of the
-// working directory. The internal/cli tests ask __complete itself; this
+// TestCompletionInBash types `roster user reactivate <TAB>` and a few
+// more into a real interactive bash, under tmux, with bash-completion and
+// the committed completions/roster.bash loaded, as a person's shell does:
+// reactivate must list the deactivated users and not an active one, and
+// none may offer a file of the working directory. The internal/cli tests ask __complete itself; this
 // one holds the script that a shell runs around it.
 //
 // No sleep: a key bound in the shell's readline signals a tmux channel
@@ -48,13 +49,14 @@ func TestCompletionInBash(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(home, "tmux.sock")
-	rc := filepath.Join(home, "bashrc")
+	rc, line := filepath.Join(home, "bashrc"), filepath.Join(home, "line")
 	if err := os.WriteFile(rc, []byte(`PS1='$ '
 source `+bashCompletion+`
 source `+script+`
 bind 'set show-all-if-ambiguous on'
 bind 'set bell-style none'
-bind -x '"\C-t": tmux wait-for -S handled'
+handled=0
+bind -x '"\C-t": printf %s "$READLINE_LINE" >`+line+`; printf "\e]2;handled %d\a" $((++handled)); tmux wait-for -S handled'
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -74,30 +76,64 @@ bind -x '"\C-t": tmux wait-for -S handled'
 	run("new-session", "-d", "-x", "200", "-y", "50", "-c", work, bash, "--noprofile", "--rcfile", rc, "-i")
 	t.Cleanup(func() { tm(context.Background(), "kill-server").Run() })
 	screen := func() string { return strings.TrimRight(run("capture-pane", "-p", "-J"), "\n") }
-	// handled sends ^T and waits until the shell has run its binding:
-	// readline takes keys in order, so every key sent before is handled.
+	// handled sends ^T and waits until the shell has run its binding,
+	// which writes the line as readline holds it to a file, and tmux has
+	// read all the shell wrote before. Readline takes keys in order, so
+	// every key sent before ^T is handled. The line's file is written
+	// before the binding signals a tmux channel. The screen is not, quite:
+	// readline writes to bash's stderr, line-buffered, so a line being
+	// edited may be unwritten still, but what it listed, whole lines, is
+	// written; and tmux reads a pane's output in order, but apart from the
+	// channel, so the test asks it, a bounded number of times, for the
+	// title the binding set after them.
+	var n int
 	handled := func() {
 		t.Helper()
+		n++
 		run("send-keys", "C-t")
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if out, err := tm(ctx, "wait-for", "handled").CombinedOutput(); err != nil {
 			t.Fatalf("the shell did not handle the keys within 30s: %v %s\nscreen:\n%s", err, out, screen())
 		}
+		want := fmt.Sprintf("handled %d\n", n)
+		for range 1000 {
+			if run("display-message", "-p", "#{pane_title}") == want {
+				return
+			}
+		}
+		t.Fatalf("tmux did not read the title %q the shell set; screen:\n%s", want, screen())
 	}
 	handled() // the shell is up, its rc read
-	run("send-keys", "-l", "roster user reactivate ")
-	run("send-keys", "Tab")
-	handled()
-	got := screen()
-	for _, want := range []string{"bob@example.com", "cat@example.com"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("roster user reactivate <TAB> does not offer %s; screen:\n%s", want, got)
+	for _, c := range []struct {
+		line      string
+		want, not []string
+	}{
+		{"roster user reactivate ", []string{"bob@example.com", "cat@example.com"}, []string{"ann@example.com", "root@example.com"}},
+		{"roster user reactivate bob@example.com ", []string{"cat@example.com"}, []string{"ann@example.com"}},
+		{"roster audit list --action user.de", []string{"user.deactivate", "user.delete"}, []string{"user.create"}},
+		{"roster token revoke ", nil, nil},
+	} {
+		// ^A^K empties the line and ^L the screen: readline's keys, which
+		// a terminal in any mode passes on as they are.
+		run("send-keys", "C-a", "C-k", "C-l")
+		run("send-keys", "-l", c.line)
+		run("send-keys", "Tab")
+		handled()
+		typed, err := os.ReadFile(line)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	for _, not := range []string{"ann@example.com", "root@example.com", "decoy.txt"} {
-		if strings.Contains(got, not) {
-			t.Errorf("roster user reactivate <TAB> offers %s; screen:\n%s", not, got)
+		got := "screen:\n" + screen() + "\nline: " + string(typed)
+		for _, want := range c.want {
+			if !strings.Contains(got, want) {
+				t.Errorf("%s<TAB> does not offer %s; %s", c.line, want, got)
+			}
+		}
+		for _, not := range append(c.not, "decoy.txt") {
+			if strings.Contains(got, not) {
+				t.Errorf("%s<TAB> offers %s; %s", c.line, not, got)
+			}
 		}
 	}
 }
