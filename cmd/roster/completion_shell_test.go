@@ -22,8 +22,9 @@ const bashCompletion = "/usr/share/bash-completion/bash_completion"
 // more into a real interactive bash, under tmux, with bash-completion and
 // the committed completions/roster.bash loaded, as a person's shell does:
 // reactivate must list the deactivated users and not an active one, and
-// none may offer a file of the working directory. The internal/cli tests ask __complete itself; this
-// one holds the script that a shell runs around it.
+// none may offer a file of the working directory. internal/cli's
+// TestCompletion asks __complete itself; this holds the script a shell
+// runs around it.
 //
 // No sleep: a key bound in the shell's readline signals a tmux channel
 // once the keys typed before it are handled, and the test waits on it.
