@@ -115,9 +115,11 @@ bind -x '"\C-t": printf %s "$READLINE_LINE" >`+line+`; printf "\e]2;handled %d\a
 		{"roster audit list --action user.de", []string{"user.deactivate", "user.delete"}, []string{"user.create"}},
 		{"roster token revoke ", nil, nil},
 	} {
-		// ^A^K empties the line and ^L the screen: readline's keys, which
-		// a terminal in any mode passes on as they are.
-		run("send-keys", "C-a", "C-k", "C-l")
+		// ^A^K empties the line: readline's keys, which a terminal in any
+		// mode passes on as they are. -R clears tmux's screen, at once,
+		// so that what an earlier line listed is gone.
+		run("send-keys", "C-a", "C-k")
+		run("send-keys", "-R")
 		run("send-keys", "-l", c.line)
 		run("send-keys", "Tab")
 		handled()
