@@ -16,6 +16,13 @@ import (
 	"github.com/roster-dev/roster/internal/testkit"
 )
 
+// A page's file is named for its request, less the link's token (long,
+// and telling nothing) and what a file name can't hold.
+var (
+	linkToken     = regexp.MustCompile(`roster_[a-z]+_[A-Za-z0-9_-]+`)
+	notInFileName = regexp.MustCompile(`[^A-Za-z0-9. -]+`)
+)
+
 // pageRecorder keeps every HTML page a browser is served, named by the
 // request and its status, as html-validate will report them.
 type pageRecorder struct {
@@ -35,10 +42,9 @@ func (p *pageRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	// Tokens are cut from the name: they are long, and say nothing.
-	path := regexp.MustCompile(`roster_[a-z]+_[A-Za-z0-9_-]+`).ReplaceAllString(req.URL.RequestURI(), "TOKEN")
+	path := linkToken.ReplaceAllString(req.URL.RequestURI(), "TOKEN")
 	name := fmt.Sprintf("%02d %s %s %d.html", len(p.names)+1, req.Method, path, resp.StatusCode)
-	name = regexp.MustCompile(`[^A-Za-z0-9. -]+`).ReplaceAllString(name, "_")
+	name = notInFileName.ReplaceAllString(name, "_")
 	p.names = append(p.names, name)
 	p.pages[name] = body
 	return resp, nil
