@@ -24,7 +24,7 @@ RACE := $(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && echo -race)
 SHELL       := bash
 .SHELLFLAGS := -o pipefail -ec
 
-.PHONY: build test lint bench generate install clean
+.PHONY: build test lint tools bench generate install clean
 
 # roster needs no C: built without cgo it is one static file that starts
 # faster and smaller (docs/benchmarks.md, "Whole processes"). The race
@@ -56,6 +56,15 @@ lint:
 	else \
 		echo 'make lint: SKIP the man pages: mandoc is not installed (apt-get install mandoc)' >&2; \
 	fi
+
+# The npm tools the tests hold the OpenAPI document and the pages to
+# (Redocly, Spectral, openapi-typescript with tsc, html-validate), at the
+# exact versions of .ci/tools/package-lock.json, in .ci/tools/node_modules
+# (ignored by git, and by go as under a dot directory). Without them those
+# tests skip, saying so, except under CI (.ci/run runs this). No install
+# script runs: none of them needs one.
+tools:
+	npm ci --prefix .ci/tools --ignore-scripts --no-audit --no-fund
 
 # Benchmarks print figures; they assert nothing. See docs/benchmarks.md.
 bench:

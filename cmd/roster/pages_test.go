@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/roster-dev/roster/internal/mail/mailtest"
+	"github.com/roster-dev/roster/internal/testkit"
 )
 
 // browser starts Debian's chromium, headless, for the page tests. Outside
@@ -163,6 +164,35 @@ func (b *tab) accessible() {
 	}
 	for _, p := range problems {
 		b.t.Errorf("%s: %s", b.location(), p)
+	}
+	b.axe()
+}
+
+// axeRun runs axe-core over the page and lists its violations.
+const axeRun = `;axe.run(document, {resultTypes: ["violations"]}).then(r => r.violations.map(v =>
+	v.id + " (" + v.impact + "): " + v.help + ": " + v.nodes.map(n => n.target.join(" ")).join(", ")))`
+
+// axe checks the page with axe-core, Deque's accessibility engine, at the
+// version .ci/tools pins: every rule it runs by default, as the issue
+// that asked for it (21) ran it. Without make tools it is left out, and
+// said so, except under CI=true.
+func (b *tab) axe() {
+	b.t.Helper()
+	path := testkit.NodeFile(b.t, "axe-core/axe.min.js")
+	if path == "" {
+		b.t.Log("axe-core is not installed (make tools): the page is not checked with it")
+		return
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	violations, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](string(src)+axeRun, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("axe-core: %v", err)
+	}
+	for _, v := range violations {
+		b.t.Errorf("%s: axe-core: %s", b.location(), v)
 	}
 }
 

@@ -180,9 +180,11 @@ func TestOpenAPIValid(t *testing.T) {
 
 // TestOpenAPIGeneratedNames: a client generator names a type after each
 // component, its first letter upper-cased, and oapi-codegen refuses a
-// document where a parameter and another component get one name (the
-// parameter project and the schema Project), though it tells a schema and
-// a response of one name apart.
+// document where a parameter or a request body and another component get
+// one name (the parameter project and the schema Project; the request
+// body Expiry and the schema Expiry), though it tells a schema and a
+// response of one name apart. TestOpenAPICodegen (internal/tools/gendocs)
+// runs oapi-codegen itself where the module proxy is reachable.
 func TestOpenAPIGeneratedNames(t *testing.T) {
 	var doc struct {
 		Components map[string]map[string]yaml.Node `yaml:"components"`
@@ -191,12 +193,14 @@ func TestOpenAPIGeneratedNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	typeName := func(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
-	for param := range doc.Components["parameters"] {
-		for kind, components := range doc.Components {
-			for name := range components {
-				if kind != "parameters" && typeName(name) == typeName(param) {
-					t.Errorf("the parameter %s and the %s %s are both type %s to a client generator; rename the parameter's component",
-						param, kind, name, typeName(param))
+	for _, strict := range []string{"parameters", "requestBodies"} {
+		for own := range doc.Components[strict] {
+			for kind, components := range doc.Components {
+				for name := range components {
+					if kind != strict && typeName(name) == typeName(own) {
+						t.Errorf("the %s component %s and the %s %s are both type %s to a client generator; rename the first",
+							strict, own, kind, name, typeName(own))
+					}
 				}
 			}
 		}
