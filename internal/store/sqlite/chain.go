@@ -10,9 +10,9 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-// maxAuditChunk is the most events one INSERT carries: 11 values each,
+// maxAuditChunk is the most events one INSERT carries: 12 values each,
 // well under SQLite's 32,766 variables per statement.
-const maxAuditChunk = 512
+const maxAuditChunk = 1024
 
 // InsertAudits records events in order, many to a statement: an import
 // of 100,000 users spent a sixth of its time inserting their events one
