@@ -77,6 +77,9 @@ func (t *Tx) InsertUsers(ctx context.Context, users []store.UserRow) ([]int64, e
 	if len(users) == 0 {
 		return nil, nil
 	}
+	if err := t.pauseSearch(ctx); err != nil {
+		return nil, fmt.Errorf("insert users: %w", err)
+	}
 	var last int64
 	if err := t.queryRow(ctx, `SELECT max(COALESCE((SELECT max(id) FROM users), 0),
 		COALESCE((SELECT max(target_id) FROM audit WHERE target_id IS NOT NULL), 0))`).Scan(&last); err != nil {

@@ -207,7 +207,12 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) e
 	if err != nil {
 		return db.mapErr(fmt.Errorf("begin: %w", err))
 	}
-	if err := fn(&Tx{txShared: &txShared{tx: tx, q: tx, stmts: db.stmts}, org: store.OrgOf(ctx)}); err != nil {
+	t := &Tx{txShared: &txShared{tx: tx, q: tx, stmts: db.stmts}, org: store.OrgOf(ctx)}
+	err = fn(t)
+	if err == nil {
+		err = t.resumeSearch(ctx)
+	}
+	if err != nil {
 		tx.Rollback()
 		return db.mapErr(err)
 	}
