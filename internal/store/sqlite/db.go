@@ -263,7 +263,11 @@ func (db *DB) Check(ctx context.Context) (version int, problems []string, err er
 	}
 	problems = append(problems, fk...)
 	orgs, err := db.orgProblems(ctx)
-	return version, append(problems, orgs...), db.mapErr(err)
+	if err != nil {
+		return version, problems, db.mapErr(err)
+	}
+	paused, err := db.searchProblems(ctx, version)
+	return version, append(append(problems, orgs...), paused...), db.mapErr(err)
 }
 
 // foreignKeyProblems lists the rows PRAGMA foreign_key_check finds

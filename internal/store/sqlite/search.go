@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -146,6 +148,27 @@ func (t *Tx) resumeSearch(ctx context.Context) error {
 	}
 	t.search.paused = false
 	return nil
+}
+
+// searchPauseVersion is the schema version that made users_search_paused.
+const searchPauseVersion = 21
+
+// searchProblems reports a pause of the search index left in the store.
+// None is ever committed (run resumes before it commits), but a store
+// holding one would not index the users written after its mark.
+func (db *DB) searchProblems(ctx context.Context, version int) ([]string, error) {
+	if version < searchPauseVersion {
+		return nil, nil
+	}
+	var since int64
+	err := db.sql.QueryRowContext(ctx, `SELECT since FROM users_search_paused`).Scan(&since)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []string{fmt.Sprintf("the search index is paused: users after id %d are not indexed", since)}, nil
 }
 
 // searchCandidates is the most users a search takes from the index.
