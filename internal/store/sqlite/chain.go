@@ -45,7 +45,7 @@ func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error
 			if err != nil {
 				return err
 			}
-			args = append(args, chainRow(c)...)
+			args = appendChainRow(args, c)
 			prev = c.Hash
 		}
 		if _, err := t.exec(ctx, q.String(), args...); err != nil {
@@ -56,10 +56,11 @@ func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error
 	return nil
 }
 
-// chainRow is an event's values in the order InsertAudits names them.
-func chainRow(c store.ChainedEvent) []any {
-	return []any{c.ID, c.Org, micros(c.At), c.Actor, nullID(c.ActorID), c.Via, c.Action, c.Target, nullID(c.TargetID),
-		string(c.Details), c.Prev, c.Hash}
+// appendChainRow appends an event's values in the order InsertAudits
+// names them.
+func appendChainRow(args []any, c store.ChainedEvent) []any {
+	return append(args, c.ID, c.Org, micros(c.At), c.Actor, nullID(c.ActorID), c.Via, c.Action, c.Target, nullID(c.TargetID),
+		string(c.Details), c.Prev, c.Hash)
 }
 
 // nullID is NULL for an id of 0 (no user).
