@@ -266,7 +266,7 @@ func (db *DB) Check(ctx context.Context) (version int, problems []string, err er
 	if err != nil {
 		return version, problems, db.mapErr(err)
 	}
-	paused, err := db.searchProblems(ctx, version)
+	paused, err := db.searchProblems(ctx)
 	return version, append(append(problems, orgs...), paused...), db.mapErr(err)
 }
 

@@ -150,18 +150,18 @@ func (t *Tx) resumeSearch(ctx context.Context) error {
 	return nil
 }
 
-// searchPauseVersion is the schema version that made users_search_paused.
-const searchPauseVersion = 21
-
 // searchProblems reports a pause of the search index left in the store.
 // None is ever committed (run resumes before it commits), but a store
-// holding one would not index the users written after its mark.
-func (db *DB) searchProblems(ctx context.Context, version int) ([]string, error) {
-	if version < searchPauseVersion {
-		return nil, nil
+// holding one would not index the users written after its mark. (A store
+// not yet migrated has no users_search_paused.)
+func (db *DB) searchProblems(ctx context.Context) ([]string, error) {
+	var tables int
+	err := db.sql.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'users_search_paused'`).Scan(&tables)
+	if err != nil || tables == 0 {
+		return nil, err
 	}
 	var since int64
-	err := db.sql.QueryRowContext(ctx, `SELECT since FROM users_search_paused`).Scan(&since)
+	err = db.sql.QueryRowContext(ctx, `SELECT since FROM users_search_paused`).Scan(&since)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -67,3 +67,30 @@ func TestCheckFindsSearchPaused(t *testing.T) {
 		t.Errorf("Check = %q, %v; want the pause", problems, err)
 	}
 }
+
+// TestCheckBeforeSearchPause: a store without users_search_paused (made
+// before it, and opened read-only, so not migrated) is checked as
+// before; here the table is dropped from a new store.
+func TestCheckBeforeSearchPause(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.db")
+	db, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", sqlite.DSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`DROP TABLE users_search_paused`); err != nil {
+		t.Fatal(err)
+	}
+	if db, err = sqlite.Open(t.Context(), path); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, problems, err := db.Check(t.Context()); err != nil || len(problems) > 0 {
+		t.Errorf("Check = %q, %v; want no problem", problems, err)
+	}
+}
