@@ -157,7 +157,12 @@ func (b *batch) event(action, target string, about *newUser, details map[string]
 }
 
 // maxEvents bounds the events held back, and so the memory they take.
-const maxEvents = 1000
+// A power of two, the store's largest chunk: an import without projects
+// then writes its users, and their events, one statement at a time. Each
+// statement costs more than its rows: on SQLite it flushes the search
+// index's pending terms to a segment of its own (FTS5 does at every
+// statement savepoint), and segments are merged again and again.
+const maxEvents = 1024
 
 // flush writes the users and events not yet written.
 func (b *batch) flush() error {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
@@ -51,9 +52,8 @@ func Chain(e AuditEntry, org, id int64, prev []byte) (ChainedEvent, error) {
 		Via: e.Via, Action: e.Action, Target: e.Target, TargetID: e.TargetID, Details: details, Prev: prev}
 	// Go's encoding is already canonical (sorted keys, numbers as
 	// written): Sum's decoding again is for details read back.
-	h, err := c.sum(details)
-	c.Hash = h
-	return c, err
+	c.Hash = c.sum(details)
+	return c, nil
 }
 
 // Sum is the hash e should carry: SHA-256 over its previous event's hash
@@ -71,20 +71,55 @@ func (e ChainedEvent) Sum() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit event %d: details: %w", e.ID, err)
 	}
-	return e.sum(canonical)
+	return e.sum(canonical), nil
 }
 
-// sum is Sum over details already in canonical form.
-func (e ChainedEvent) sum(details json.RawMessage) ([]byte, error) {
-	fields, err := json.Marshal([]any{e.ID, e.Org, e.At.UnixMicro(), e.Actor, e.ActorID, e.Via, e.Action,
-		e.Target, e.TargetID, details})
-	if err != nil {
-		return nil, fmt.Errorf("audit event %d: %w", e.ID, err)
+// sum is Sum over details already in canonical form: as json.Marshal
+// writes them (compact, HTML characters escaped). The fields are written
+// as json.Marshal would write them, []any{ID, Org, At in µs, Actor,
+// ActorID, Via, Action, Target, TargetID, details}, byte for byte (see
+// TestSumEncodesAsMarshal), without its reflection: an import of 100,000
+// users spent a tenth of its time chaining its events, most of it there.
+func (e ChainedEvent) sum(details json.RawMessage) []byte {
+	// On the stack for most events: an import hashes one per user.
+	var buf [512]byte
+	b := append(buf[:0], e.Prev...)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, e.ID, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, e.Org, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, e.At.UnixMicro(), 10)
+	b = appendJSONString(b, e.Actor)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, e.ActorID, 10)
+	b = appendJSONString(b, e.Via)
+	b = appendJSONString(b, e.Action)
+	b = appendJSONString(b, e.Target)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, e.TargetID, 10)
+	b = append(b, ',')
+	b = append(b, details...)
+	b = append(b, ']')
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// appendJSONString appends a comma and s as json.Marshal writes a
+// string: as it is between quotes when every byte is printable ASCII
+// that JSON and json.Marshal's HTML escaping leave alone (an email, an
+// action), otherwise through json.Marshal itself.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, ',')
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
 	}
-	h := sha256.New()
-	h.Write(e.Prev)
-	h.Write(fields)
-	return h.Sum(nil), nil
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // PruneAction is the action of the event audit prune records. Its details

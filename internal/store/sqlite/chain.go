@@ -10,9 +10,9 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-// maxAuditChunk is the most events one INSERT carries: 11 values each,
+// maxAuditChunk is the most events one INSERT carries: 12 values each,
 // well under SQLite's 32,766 variables per statement.
-const maxAuditChunk = 512
+const maxAuditChunk = 1024
 
 // chainHeadSQL reads the largest audit id and the last hash of
 // organisation ?, which the next event follows.
@@ -49,7 +49,7 @@ func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error
 			if err != nil {
 				return err
 			}
-			args = append(args, chainRow(c)...)
+			args = appendChainRow(args, c)
 			prev = c.Hash
 		}
 		if _, err := t.exec(ctx, q.String(), args...); err != nil {
@@ -60,10 +60,11 @@ func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error
 	return nil
 }
 
-// chainRow is an event's values in the order InsertAudits names them.
-func chainRow(c store.ChainedEvent) []any {
-	return []any{c.ID, c.Org, micros(c.At), c.Actor, nullID(c.ActorID), c.Via, c.Action, c.Target, nullID(c.TargetID),
-		string(c.Details), c.Prev, c.Hash}
+// appendChainRow appends an event's values in the order InsertAudits
+// names them.
+func appendChainRow(args []any, c store.ChainedEvent) []any {
+	return append(args, c.ID, c.Org, micros(c.At), c.Actor, nullID(c.ActorID), c.Via, c.Action, c.Target, nullID(c.TargetID),
+		string(c.Details), c.Prev, c.Hash)
 }
 
 // nullID is NULL for an id of 0 (no user).

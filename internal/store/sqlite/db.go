@@ -207,7 +207,12 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) e
 	if err != nil {
 		return db.mapErr(fmt.Errorf("begin: %w", err))
 	}
-	if err := fn(&Tx{txShared: &txShared{tx: tx, q: tx, stmts: db.stmts}, org: store.OrgOf(ctx)}); err != nil {
+	t := &Tx{txShared: &txShared{tx: tx, q: tx, stmts: db.stmts}, org: store.OrgOf(ctx)}
+	err = fn(t)
+	if err == nil {
+		err = t.resumeSearch(ctx)
+	}
+	if err != nil {
 		tx.Rollback()
 		return db.mapErr(err)
 	}
@@ -258,7 +263,11 @@ func (db *DB) Check(ctx context.Context) (version int, problems []string, err er
 	}
 	problems = append(problems, fk...)
 	orgs, err := db.orgProblems(ctx)
-	return version, append(problems, orgs...), db.mapErr(err)
+	if err != nil {
+		return version, problems, db.mapErr(err)
+	}
+	paused, err := db.searchProblems(ctx)
+	return version, append(append(problems, orgs...), paused...), db.mapErr(err)
 }
 
 // foreignKeyProblems lists the rows PRAGMA foreign_key_check finds

@@ -45,6 +45,8 @@ var migrations = []migration{
 	chainAudit,
 	execSQL(schemaDeviceCodes),
 	execSQL(schemaKinds),
+	// Bulk inserts index their users in one statement (search.go).
+	execSQL(schemaSearchPause),
 }
 
 // schemaKinds tells service accounts from people (DESIGN.md, "Service

@@ -30,6 +30,10 @@ type txShared struct {
 	bound map[string]*sql.Stmt // prepared statements bound to tx
 	// savepoints counts the savepoints open, to name the next one.
 	savepoints int
+	// search is whether the search index is paused (pauseSearch), as
+	// far as this transaction knows, and whether it ever was: then it
+	// must resume it before it commits.
+	search struct{ paused, resume bool }
 }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -92,6 +93,18 @@ func testListUsersSearchRandom(t *testing.T, s store.Admin) {
 			return u, &searchUser{email: email, username: username, name: u.Name, admin: admin}
 		}
 	}
+	// findable fails the test unless a search in org for email finds it,
+	// once the write that made it has committed.
+	findable := func(org int64, email string) {
+		t.Helper()
+		readIn(t, s, org, func(tx store.Tx) error {
+			page, err := tx.ListUsers(inOrg(t, org), roster.UserFilter{Limit: 50, Search: email})
+			if err == nil && !slices.ContainsFunc(page.Items, func(u roster.User) bool { return u.Email == email }) {
+				t.Errorf("a search for %q, written in bulk, found %d others, not it", email, len(page.Items))
+			}
+			return err
+		})
+	}
 	// Users come one at a time and in bulk, and some are then changed
 	// or deleted: the index must follow every kind of write.
 	const n = 300
@@ -110,6 +123,7 @@ func testListUsersSearchRandom(t *testing.T, s store.Admin) {
 		}
 		return err
 	})
+	findable(store.SystemOrg, users[slices.Max(slices.Collect(maps.Keys(users)))].email)
 	for i := n / 2; i < n; i++ {
 		u, x := newUser(i)
 		x.id = addUser(t, s, u)
@@ -154,6 +168,84 @@ func testListUsersSearchRandom(t *testing.T, s store.Admin) {
 		return nil
 	})
 
+	// In one transaction: users written in bulk, then searched for,
+	// changed and deleted, with older ones, and bulk writes before and
+	// after a savepoint rolled back. SQLite's index leaves the users of a
+	// bulk write to one statement before the next search or the commit
+	// (its pause): it must still follow each write.
+	var last string
+	write(t, s, func(tx store.Tx) error {
+		ctx := t.Context()
+		bulk := func(from, to int) ([]int64, error) {
+			var rows []store.UserRow
+			var su []*searchUser
+			for i := from; i < to; i++ {
+				u, x := newUser(i)
+				rows = append(rows, u)
+				su = append(su, x)
+			}
+			added, err := tx.InsertUsers(ctx, rows)
+			for i, id := range added {
+				su[i].id = id
+				users[id] = su[i]
+				last = su[i].email
+			}
+			return added, err
+		}
+		added, err := bulk(n, n+40)
+		if err != nil {
+			return err
+		}
+		for k, id := range append(added[:20:20], ids[90:100]...) {
+			x := users[id]
+			if k%3 == 2 {
+				if err := tx.DeleteUser(ctx, id); err != nil {
+					return err
+				}
+				delete(users, id)
+				continue
+			}
+			u, err := tx.UserByRef(ctx, fmt.Sprint(id))
+			if err != nil {
+				return err
+			}
+			if k%3 == 0 {
+				delete(emails, roster.EmailKey(x.email))
+				x.email = randomText(r, 1, 8) + fmt.Sprintf("%d@z", id)
+				u.Email = x.email
+			} else {
+				x.name = randomText(r, 0, 14)
+				u.Name = x.name
+			}
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		for _, id := range []int64{added[0], added[len(added)-1], ids[91], ids[92]} {
+			page, err := tx.ListUsers(ctx, roster.UserFilter{Limit: 50, Search: users[id].email})
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(page.Items, func(u roster.User) bool { return u.Email == users[id].email }) {
+				t.Errorf("a search for %q in the transaction that wrote it found %d others, not it", users[id].email, len(page.Items))
+			}
+		}
+		undo := errors.New("undo")
+		err = tx.Savepoint(ctx, func(tx store.Tx) error {
+			u, _ := newUser(n + 40)
+			if _, err := tx.InsertUsers(ctx, []store.UserRow{u}); err != nil {
+				return err
+			}
+			return undo
+		})
+		if !errors.Is(err, undo) {
+			return fmt.Errorf("savepoint: %v", err)
+		}
+		_, err = bulk(n+41, n+50)
+		return err
+	})
+	findable(store.SystemOrg, last)
+
 	// A neighbour organisation holds a copy of every user, with the same
 	// keys, roles and status: each would match wherever its original does,
 	// and must never be found (R21). The index holds both organisations'
@@ -177,6 +269,11 @@ func testListUsersSearchRandom(t *testing.T, s store.Admin) {
 		_, err := tx.InsertUsers(inOrg(t, neighbour), rows)
 		return err
 	})
+	for _, id := range ids[len(ids)-3:] {
+		if x, ok := users[id]; ok {
+			findable(neighbour, x.email)
+		}
+	}
 
 	// Searches of every length, most of them cut from a user's key so
 	// that they find someone, in another letter case at times.
