@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
 )
@@ -172,13 +174,13 @@ func (db *DB) Path() string { return db.path }
 // process may not change it.
 func (db *DB) ReadOnly() bool { return db.readOnly }
 
-// Write runs fn in one IMMEDIATE transaction: the write lock is taken at
-// BEGIN, so the rules fn checks still hold when it commits.
 // SchemaVersion is the schema version this build writes.
 func (db *DB) SchemaVersion() int { return SchemaVersion }
 
 var _ store.Admin = (*DB)(nil)
 
+// Write runs fn in one IMMEDIATE transaction: the write lock is taken at
+// BEGIN, so the rules fn checks still hold when it commits.
 func (db *DB) Write(ctx context.Context, fn func(store.Tx) error) error {
 	return db.run(ctx, false, fn)
 }
@@ -203,7 +205,7 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) e
 		}
 		defer release()
 	}
-	tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	tx, err := db.begin(ctx, readOnly)
 	if err != nil {
 		return db.mapErr(fmt.Errorf("begin: %w", err))
 	}
@@ -220,6 +222,29 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(store.Tx) error) e
 		return db.mapErr(tx.Rollback())
 	}
 	return db.mapErr(tx.Commit())
+}
+
+// beginTries is how many times a write's BEGIN waits busy_timeout for
+// another process's write lock before the store is reported locked.
+const beginTries = 3
+
+// begin starts a transaction. SQLite's busy handler polls with growing
+// sleeps and grants the lock to whoever polls at the right moment, not to
+// who waited longest, so a process among several writing at once can wait
+// past busy_timeout while the others go on (TestConcurrentProcesses lost
+// a write so under the race detector on a loaded machine). A BEGIN
+// refused as busy did nothing, so it is asked again, up to beginTries
+// times busy_timeout in all: a store held longer than that is locked.
+func (db *DB) begin(ctx context.Context, readOnly bool) (*sql.Tx, error) {
+	for try := 1; ; try++ {
+		tx, err := db.sql.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+		if err == nil || try == beginTries || ctx.Err() != nil {
+			return tx, err
+		}
+		if code := sqliteCode(err); code != sqlite3.SQLITE_BUSY && code != sqlite3.SQLITE_LOCKED {
+			return tx, err
+		}
+	}
 }
 
 // lockWriter waits for this process's turn to write; release ends it.
