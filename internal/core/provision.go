@@ -347,13 +347,20 @@ func (b *batch) users(recs []roster.UserRecord) error {
 			emails = append(emails, rec.Handle())
 		}
 		// No record changes another's email, and no two share one, so
-		// what exists is known for the whole chunk before it is done.
-		ids, err := o.tx.UserIDs(o.ctx, emails)
+		// what exists is known for the whole chunk before it is done, and
+		// each user as read here is as its own record finds it: read in
+		// one statement, not one round trip a record (a file of 100,000
+		// unchanged users took 23 s through a server on PostgreSQL).
+		existing, err := o.tx.UsersByKey(o.ctx, emails)
 		if err != nil {
 			return err
 		}
 		for _, rec := range chunk {
-			if err := b.user(rec, ids[roster.EmailKey(rec.Handle())] != 0); err != nil {
+			var found *store.UserRow
+			if u, ok := existing[roster.EmailKey(rec.Handle())]; ok {
+				found = &u
+			}
+			if err := b.user(rec, found); err != nil {
 				return err
 			}
 		}
@@ -362,16 +369,17 @@ func (b *batch) users(recs []roster.UserRecord) error {
 	return nil
 }
 
-// user makes the store's user rec.Handle() match rec.
-func (b *batch) user(rec roster.UserRecord, exists bool) error {
+// user makes the store's user rec.Handle() match rec: existing is that
+// user, or nil when there is none.
+func (b *batch) user(rec roster.UserRecord, existing *store.UserRow) error {
 	err := b.step(rec.Line, func() (*roster.Change, error) {
-		if !exists {
+		if existing == nil {
 			return b.createUser(rec)
 		}
 		if err := b.flush(); err != nil {
 			return nil, err
 		}
-		return b.changeUser(rec)
+		return b.changeUser(rec, *existing)
 	})
 	if err == nil && len(b.events) >= maxEvents {
 		err = b.flush()
@@ -473,12 +481,9 @@ func (b *batch) createUser(rec roster.UserRecord) (*roster.Change, error) {
 // as user update, set-role, deactivate, reactivate and set-projects, so
 // that R2–R5, R8, R12 and R14 hold as they do one change at a time.
 // Empty fields of rec are not declared and stay as they are.
-func (b *batch) changeUser(rec roster.UserRecord) (*roster.Change, error) {
+func (b *batch) changeUser(rec roster.UserRecord, u store.UserRow) (*roster.Change, error) {
 	o := b.o
-	u, err := o.tx.UserByRef(o.ctx, rec.Handle())
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	if store.KindOf(u.User) != store.KindOf(roster.User{Kind: rec.Kind}) {
 		return nil, roster.Errorf(roster.ErrConflict, "%s is a %s here, not a %s", rec.Handle(), store.KindOf(u.User).Noun(),
 			store.KindOf(roster.User{Kind: rec.Kind}).Noun()).WithHint("an account's kind never changes; give the other a name of its own")

@@ -315,9 +315,12 @@ type Tx interface {
 
 	// Writes of many users at once (import, apply): what the methods
 	// above do one row at a time, many rows to a statement.
-	// UserIDs returns the ids of the users holding emails (in any letter
-	// case), keyed by roster.EmailKey; an email nobody holds is absent.
-	UserIDs(ctx context.Context, emails []string) (map[string]int64, error)
+	// UsersByKey returns the users holding handles (emails in any letter
+	// case, or service accounts' names), keyed by roster.EmailKey of the
+	// handle, with their roles, links and projects; a handle nobody
+	// holds is absent. Import and apply read a chunk of their file so,
+	// in one statement, rather than one user at a time.
+	UsersByKey(ctx context.Context, handles []string) (map[string]UserRow, error)
 	// InsertUsers stores new users with their roles and links, and their
 	// status, deactivation and status before it as given, and returns
 	// their ids in order. Ids are never reused, as with InsertUser.

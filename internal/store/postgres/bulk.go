@@ -11,14 +11,14 @@ import (
 	"github.com/roster-dev/roster/internal/store"
 )
 
-// UserIDs returns the ids of the users holding emails, by email key, in
-// one statement.
-func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, error) {
-	keys := make([]string, len(emails))
-	for i, e := range emails {
-		keys[i] = roster.EmailKey(e)
+// UsersByKey returns the users holding handles, by their key, in one
+// statement.
+func (t *Tx) UsersByKey(ctx context.Context, handles []string) (map[string]store.UserRow, error) {
+	keys := make([]string, len(handles))
+	for i, h := range handles {
+		keys[i] = roster.EmailKey(h)
 	}
-	out := make(map[string]int64, len(emails))
+	out := make(map[string]store.UserRow, len(handles))
 	// One probe of the (org_id, email_key) index per key, each at most
 	// one row (the LIMIT keeps the planner from flattening it into a
 	// join). "email_key = ANY($2)" let the planner, on a table that an
@@ -27,18 +27,17 @@ func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, er
 	// for each chunk: a remote import of 100,000 users into a new
 	// PostgreSQL store spent seconds a chunk there and ran past the
 	// server's 50 s limit.
-	rows, err := t.tx.Query(ctx, userIDsSQL, t.org, keys)
+	rows, err := t.tx.Query(ctx, usersByKeySQL, t.org, keys)
 	if err = t.note(err); err != nil {
 		return nil, fmt.Errorf("find users by email: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var key string
-		var id int64
-		if err := rows.Scan(&key, &id); err != nil {
+		u, err := scanUser(rows)
+		if err != nil {
 			return nil, fmt.Errorf("find users by email: %w", err)
 		}
-		out[key] = id
+		out[store.UserKey(u.User)] = u
 	}
 	if err := t.note(rows.Err()); err != nil {
 		return nil, fmt.Errorf("find users by email: %w", err)
@@ -46,9 +45,9 @@ func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, er
 	return out, nil
 }
 
-// userIDsSQL finds users by email key ($2) in organisation $1.
-const userIDsSQL = `SELECT k.key, u.id FROM unnest($2::text[]) AS k (key)
-	CROSS JOIN LATERAL (SELECT id FROM users WHERE org_id = $1 AND email_key = k.key LIMIT 1) AS u`
+// usersByKeySQL finds users by email key ($2) in organisation $1.
+const usersByKeySQL = `SELECT ` + userColumns + ` FROM unnest($2::text[]) AS k (key)
+	CROSS JOIN LATERAL (SELECT * FROM users WHERE org_id = $1 AND email_key = k.key LIMIT 1) AS users`
 
 // InsertUsers stores new users with COPY: their ids are taken from the
 // users' sequence first, which never gives one twice, as InsertUser's.

@@ -13,14 +13,14 @@ import (
 	"github.com/roster-dev/roster/internal/store/postgres/pgtest"
 )
 
-// TestUserIDsProbesTheIndex holds UserIDs, import's look-up of a chunk's
+// TestUsersByKeyProbesTheIndex holds UsersByKey, import's look-up of a chunk's
 // emails, to one probe of the (org_id, email_key) index per key, on a
 // new store whose users an import is adding in its own transaction: the
 // statistics still say the table is nearly empty. Asked as "email_key =
 // ANY($2)" there, the planner read every user of the organisation for
 // each chunk, filtering by email, and a remote import of 100,000 users
 // into a new store ran past the server's 50 s limit.
-func TestUserIDsProbesTheIndex(t *testing.T) {
+func TestUsersByKeyProbesTheIndex(t *testing.T) {
 	ctx := context.Background()
 	db, err := Open(ctx, pgtest.URL(t))
 	if err != nil {
@@ -41,7 +41,7 @@ func TestUserIDsProbesTheIndex(t *testing.T) {
 		if _, err := tx.InsertUsers(ctx, rows); err != nil {
 			return err
 		}
-		ids, err := tx.UserIDs(ctx, keys)
+		ids, err := tx.UsersByKey(ctx, keys)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func TestUserIDsProbesTheIndex(t *testing.T) {
 			return fmt.Errorf("found %d of %d", len(ids), len(keys))
 		}
 		var out []byte
-		if err := tx.(*Tx).tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+userIDsSQL, store.SystemOrg, keys).Scan(&out); err != nil {
+		if err := tx.(*Tx).tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+usersByKeySQL, store.SystemOrg, keys).Scan(&out); err != nil {
 			return err
 		}
 		var users []string

@@ -39,28 +39,27 @@ func values(rows, width int) string {
 	return strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
 }
 
-// UserIDs returns the ids of the users holding emails, by email key.
-func (t *Tx) UserIDs(ctx context.Context, emails []string) (map[string]int64, error) {
-	out := make(map[string]int64, len(emails))
-	err := chunks(len(emails), func(i, n int) error {
+// UsersByKey returns the users holding handles, by their key.
+func (t *Tx) UsersByKey(ctx context.Context, handles []string) (map[string]store.UserRow, error) {
+	out := make(map[string]store.UserRow, len(handles))
+	err := chunks(len(handles), func(i, n int) error {
 		args := make([]any, 1+n)
 		args[0] = t.org
-		for j, e := range emails[i : i+n] {
-			args[1+j] = roster.EmailKey(e)
+		for j, h := range handles[i : i+n] {
+			args[1+j] = roster.EmailKey(h)
 		}
-		rows, err := t.query(ctx, `SELECT email_key, id FROM users WHERE org_id = ? AND email_key IN (`+
+		rows, err := t.query(ctx, `SELECT `+userColumns+` FROM users WHERE org_id = ? AND email_key IN (`+
 			strings.TrimSuffix(strings.Repeat("?, ", n), ", ")+`)`, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var key string
-			var id int64
-			if err := rows.Scan(&key, &id); err != nil {
+			u, err := scanUser(rows)
+			if err != nil {
 				return err
 			}
-			out[key] = id
+			out[store.UserKey(u.User)] = u
 		}
 		return rows.Err()
 	})

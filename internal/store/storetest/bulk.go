@@ -16,7 +16,7 @@ func init() {
 		test{"InsertAudits records many events in order, as InsertAudit would", []string{"InsertAudits"}, testInsertAudits})
 	userTests = append(userTests,
 		test{"InsertUsers stores many users as InsertUser would, ids in order and never reused", []string{"InsertUsers"}, testInsertUsers},
-		test{"UserIDs finds many users by email in any letter case", []string{"UserIDs"}, testUserIDs})
+		test{"UsersByKey finds many users by email in any letter case", []string{"UsersByKey"}, testUsersByKey})
 	projectTests = append(projectTests,
 		test{"InsertMembers adds many memberships and keeps those that exist", []string{"InsertMembers"}, testInsertMembers})
 }
@@ -92,7 +92,7 @@ func testInsertUsers(t *testing.T, s store.Admin) {
 	}
 }
 
-func testUserIDs(t *testing.T, s store.Admin) {
+func testUsersByKey(t *testing.T, s store.Admin) {
 	ids := addUsers(t, s, "Ann@example.com", "bob@example.com")
 	emails := []string{"ann@EXAMPLE.com", "nobody@example.com", "bob@example.com"}
 	for i := range 1100 { // more than one statement's worth
@@ -101,10 +101,23 @@ func testUserIDs(t *testing.T, s store.Admin) {
 	var got map[string]int64
 	read(t, s, func(tx store.Tx) error {
 		var err error
-		got, err = tx.UserIDs(t.Context(), emails)
+		found, err := tx.UsersByKey(t.Context(), emails)
+		got = idsOf(found)
+		if u := found["ann@example.com"]; u.Email != "Ann@example.com" || len(u.Roles) == 0 {
+			t.Errorf("UsersByKey's ann: %+v, want her whole row", u)
+		}
 		return err
 	})
-	equal(t, "UserIDs", got, map[string]int64{"ann@example.com": ids[0], "bob@example.com": ids[1]})
+	equal(t, "UsersByKey", got, map[string]int64{"ann@example.com": ids[0], "bob@example.com": ids[1]})
+}
+
+// idsOf is the ids of users by key.
+func idsOf(users map[string]store.UserRow) map[string]int64 {
+	out := make(map[string]int64, len(users))
+	for k, u := range users {
+		out[k] = u.ID
+	}
+	return out
 }
 
 func testInsertMembers(t *testing.T, s store.Admin) {

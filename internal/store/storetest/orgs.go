@@ -27,7 +27,7 @@ var orgTests = []test{
 	{"nothing of a neighbour is listed, counted or found",
 		[]string{"ListUsers", "CountActive", "CountActiveOwners", "UserCount", "FirstOwner", "Holders", "RoleHolderIDs",
 			"ListProjects", "CountProjects", "Members", "IsMember", "ListInvitations", "ListTokens", "ListAudit", "Settings",
-			"UserIDs", "UserByRef", "EmailTaken", "UsernameTaken", "LinkTaken", "TokenByID", "TokenByHash", "LatestLink",
+			"UsersByKey", "UserByRef", "EmailTaken", "UsernameTaken", "LinkTaken", "TokenByID", "TokenByHash", "LatestLink",
 			"CountLinksSince", "PermissionUsers", "ProjectBySlug", "HasActed", "NoticesSeen"}, testOrgWallReads},
 	{"nothing of a neighbour is changed",
 		[]string{"UpdateUser", "DeleteUser", "SetUserRoles", "DeleteLink", "RevokeTokens", "RevokeLinks", "EndSessions",
@@ -36,7 +36,7 @@ var orgTests = []test{
 			"ReplaceTokenSecret", "TouchSession", "SetNoticesSeen", "AddMember", "InsertMembers"}, testOrgWallWrites},
 	{"look-ups by secret name the user's organisation",
 		[]string{"TokenUser", "SessionUser", "LinkByHash", "UpdateOrg"}, testOrgSecrets},
-	{"bulk writes stay in their organisation", []string{"InsertUsers", "UserIDs", "InsertMembers", "InsertAudits"}, testOrgBulk},
+	{"bulk writes stay in their organisation", []string{"InsertUsers", "UsersByKey", "InsertMembers", "InsertAudits"}, testOrgBulk},
 	{"DeleteOrg removes one organisation and nothing else", []string{"DeleteOrg", "InsertOrg"}, testDeleteOrg},
 	{"In acts in another organisation in the same transaction", []string{"In", "Org"}, testOrgIn},
 }
@@ -537,8 +537,8 @@ func testOrgWallReads(t *testing.T, s store.Admin) {
 		if id, err := tx.LinkTaken(ctx, "github", "octo"); id != 0 || err != nil {
 			t.Errorf("LinkTaken held only by another organisation = %d, %v", id, err)
 		}
-		if ids, err := tx.UserIDs(ctx, []string{"ann@example.com", "bob@example.com"}); len(ids) != 0 || err != nil {
-			t.Errorf("UserIDs of emails held only by another organisation = %v, %v", ids, err)
+		if users, err := tx.UsersByKey(ctx, []string{"ann@example.com", "bob@example.com"}); len(users) != 0 || err != nil {
+			t.Errorf("UsersByKey of emails held only by another organisation = %v, %v", idsOf(users), err)
 		}
 		if _, found, err := tx.ProjectBySlug(ctx, "web"); found || err != nil {
 			t.Errorf("ProjectBySlug held only by another organisation = %v, %v", found, err)
@@ -780,8 +780,8 @@ func testOrgBulk(t *testing.T, s store.Admin) {
 	})
 	sameView(t, "organisation A after B's import", look(t, s, na), before)
 	readIn(t, s, b, func(tx store.Tx) error {
-		got, err := tx.UserIDs(ctx, []string{"ANN@example.com", "carol@example.com", "bob@example.com"})
-		equal(t, "UserIDs in B", got, map[string]int64{"ann@example.com": ids[0], "carol@example.com": ids[1]})
+		got, err := tx.UsersByKey(ctx, []string{"ANN@example.com", "carol@example.com", "bob@example.com"})
+		equal(t, "UsersByKey in B", idsOf(got), map[string]int64{"ann@example.com": ids[0], "carol@example.com": ids[1]})
 		if err != nil {
 			return err
 		}
@@ -800,8 +800,8 @@ func testOrgBulk(t *testing.T, s store.Admin) {
 		return err
 	})
 	read(t, s, func(tx store.Tx) error {
-		got, err := tx.UserIDs(t.Context(), []string{"ann@example.com", "carol@example.com"})
-		equal(t, "UserIDs in A", got, map[string]int64{"ann@example.com": na.ann})
+		got, err := tx.UsersByKey(t.Context(), []string{"ann@example.com", "carol@example.com"})
+		equal(t, "UsersByKey in A", idsOf(got), map[string]int64{"ann@example.com": na.ann})
 		return err
 	})
 }
