@@ -365,11 +365,7 @@ func (o *op) target(ref, perm string) (store.UserRow, error) {
 // write lock is taken (writeAs); "" for changes one may make to oneself.
 func (s *service) change(ctx context.Context, verb, ref, perm string, fn func(*op) (roster.UserResult, error)) (roster.UserResult, error) {
 	var res roster.UserResult
-	write := s.write
-	if perm != "" {
-		write = func(ctx context.Context, fn func(*op) error) error { return s.writeAs(ctx, perm, fn) }
-	}
-	err := write(ctx, func(o *op) error {
+	err := s.writeAs(ctx, perm, func(o *op) error {
 		var err error
 		res, err = fn(o)
 		return err
