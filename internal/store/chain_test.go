@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/roster-dev/roster/internal/roster"
 )
 
 // marshalSum is the hash as chaining first computed it, through
@@ -53,6 +55,60 @@ func TestSumEncodesAsMarshal(t *testing.T) {
 		}
 		if got, want := e.sum(d), marshalSum(t, e, d); !bytes.Equal(got, want) {
 			t.Fatalf("event %+v, details %s: sum %x, json.Marshal's %x", e, d, got, want)
+		}
+	}
+}
+
+// TestMarshalDetailsAsMarshal holds MarshalDetails to json.Marshal, byte
+// for byte, on the types it writes itself and on others it leaves to
+// json.Marshal.
+func TestMarshalDetailsAsMarshal(t *testing.T) {
+	texts := []string{"", "member", "ann@example.com", `a"b`, "<b>&", "tab\there", "é", "line\u2028", "bad\xffutf8", "🙂"}
+	r := rand.New(rand.NewPCG(3, 4))
+	values := func() any {
+		switch r.IntN(11) {
+		case 0:
+			return texts[r.IntN(len(texts))]
+		case 1:
+			return r.IntN(2) == 0
+		case 2:
+			return r.IntN(1000) - 500
+		case 3:
+			return r.Int64()
+		case 4:
+			return []string(nil)
+		case 5:
+			return []string{}
+		case 6:
+			return []string{texts[r.IntN(len(texts))], texts[r.IntN(len(texts))]}
+		case 7:
+			return map[string]any{"from": texts[r.IntN(len(texts))], "to": 1.5}
+		case 8:
+			if r.IntN(2) == 0 {
+				return roster.Status(texts[r.IntN(len(texts))])
+			}
+			return roster.KindService
+		case 9:
+			return nil
+		default:
+			return time.UnixMicro(r.Int64N(1 << 50)).UTC()
+		}
+	}
+	for range 3000 {
+		details := map[string]any{}
+		for range r.IntN(5) {
+			details[texts[r.IntN(len(texts))]+"k"] = values()
+		}
+		want, err := json.Marshal(details)
+		if len(details) == 0 {
+			want = []byte("{}")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := MarshalDetails(details)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("MarshalDetails(%#v) = %s, %v; json.Marshal: %s", details, got, err, want)
 		}
 	}
 }
