@@ -46,7 +46,14 @@ func oidcProviders(flags []string, file map[string]string) ([]idp.Config, error)
 	sort.Strings(names)
 	var cfgs []idp.Config
 	for _, name := range names {
-		c := idp.Config{Name: name, Issuer: issuers[name], ClientID: os.Getenv(oidcEnv(name, "CLIENT_ID"))}
+		// The name and the issuer first: a hint about the client id
+		// would mislead when the name is what is wrong.
+		c := idp.Config{Name: name, Issuer: issuers[name], ClientID: "unchecked yet"}
+		if err := c.Check(); err != nil {
+			return nil, usagef("identity provider: %v", err).
+				withHint("give --oidc NAME=ISSUER (or oidc: {NAME: ISSUER} in the config file), NAME such as google, ISSUER an https URL")
+		}
+		c.ClientID = os.Getenv(oidcEnv(name, "CLIENT_ID"))
 		secret, err := oidcSecret(name)
 		if err != nil {
 			return nil, err
@@ -74,5 +81,12 @@ func oidcSecret(name string) (string, error) {
 	if err != nil {
 		return "", usagef("read $%s: %v", oidcEnv(name, "CLIENT_SECRET_FILE"), err)
 	}
-	return trimNewline(string(b)), nil
+	// An empty file is a mistake (a secret not yet written out), not a
+	// public client, which has no file at all.
+	secret := trimNewline(string(b))
+	if secret == "" {
+		return "", usagef("identity provider %s: the client secret file %s ($%s) is empty", name, file, oidcEnv(name, "CLIENT_SECRET_FILE")).
+			withHint("write the secret to it, or unset $%s for a public client, which has no secret", oidcEnv(name, "CLIENT_SECRET_FILE"))
+	}
+	return secret, nil
 }

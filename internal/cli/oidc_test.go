@@ -27,6 +27,12 @@ func TestOIDCProviders(t *testing.T) {
 		got[1].Name != "google" || got[1].ClientSecret != "from-the-env" || got[1].Issuer != "https://accounts.google.com" {
 		t.Fatalf("providers: %+v", got)
 	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ROSTER_OIDC_EMPTY_CLIENT_ID", "empty-id")
+	t.Setenv("ROSTER_OIDC_EMPTY_CLIENT_SECRET_FILE", empty)
 	// Only the config file's.
 	t.Setenv("ROSTER_OIDC_OKTA_CLIENT_ID", "okta-id")
 	if got, err := oidcProviders(nil, map[string]string{"Okta": "https://example.okta.com"}); err != nil || len(got) != 1 || got[0].Name != "okta" {
@@ -40,6 +46,10 @@ func TestOIDCProviders(t *testing.T) {
 		{[]string{"google=https://a", "google=https://b"}, "twice"},
 		{[]string{"github=https://github.com"}, "ROSTER_OIDC_GITHUB_CLIENT_ID"},
 		{[]string{"password=https://accounts.google.com"}, "not password or link"},
+		// A bad name or issuer is not hinted at as a missing client id.
+		{[]string{"Bad_Name=https://accounts.google.com"}, "NAME such as google"},
+		{[]string{"github=ftp://github.com"}, "ISSUER an https URL"},
+		{[]string{"empty=https://accounts.google.com"}, "is empty"},
 	} {
 		_, err := oidcProviders(tc.flags, nil)
 		var msg string
