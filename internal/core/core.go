@@ -40,6 +40,7 @@ type Core struct {
 	// is how often they look for other processes' writes.
 	bell      *bell
 	auditPoll time.Duration
+	watches   auditWatches
 	// denials are the refusals waiting to be audited; noDenials turns
 	// their auditing off.
 	denials   denials
