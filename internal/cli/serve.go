@@ -57,7 +57,9 @@ unless given --insecure. It stops gracefully on SIGTERM or interrupt:
 requests in flight get --shutdown-grace (10 seconds) to finish, then are
 cancelled, their changes rolled back, and answered 503; a second signal
 stops it at once. A request not done within 50 seconds is cancelled and
-answered 503 too.
+answered 503 too, but for an import or apply whose client asks for
+progress (roster does): it is sent a 102 Processing every 5 seconds that
+keeps its connection alive, and may take up to 15 minutes.
 Clients may send an Idempotency-Key with each write to learn, by sending
 it again, what a request whose answer they lost did (roster does).
 
@@ -202,7 +204,7 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 		core.WithProviders(providers.Names()))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
 	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics,
-		RequestTimeout: requestTimeout})
+		RequestTimeout: requestTimeout, Progress: progressEvery, LongTimeout: longTimeout, WriteTimeout: writeTimeout})
 	pages := web.New(c, handler, logger, web.WithProviders(providers))
 	handler.Mount(pages, web.Patterns...)
 	// Every request's context comes from base: cancelling it at the end of
@@ -275,10 +277,16 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 // The server's time limits (docs/deploy.md). A request is answered within
 // requestTimeout, or cancelled and answered 503: the connection's
 // writeTimeout, longer, still carries that answer. Nothing is committed
-// after its client was cut off by the server's own timeout.
+// after its client was cut off by the server's own timeout. An import or
+// apply whose client asks for progress is sent a 102 every
+// progressEvery, each giving its connection writeTimeout again, and is
+// bounded by longTimeout instead: the lock on writes it holds is held
+// that long at most.
 const (
 	writeTimeout   = 60 * time.Second
 	requestTimeout = 50 * time.Second
+	progressEvery  = 5 * time.Second
+	longTimeout    = 15 * time.Minute
 	// defaultShutdownGrace is how long requests in flight may take to
 	// finish once the server is told to stop (--shutdown-grace); then
 	// they are cancelled, and cancelGrace is how long they get to answer
