@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,64 +15,10 @@ import (
 	"github.com/roster-dev/roster/internal/api"
 	"github.com/roster-dev/roster/internal/core"
 	"github.com/roster-dev/roster/internal/roster"
-	"github.com/roster-dev/roster/internal/store"
 	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/testkit"
 	"github.com/roster-dev/roster/internal/wire"
 )
-
-// gate holds the second look-up of an import's or apply's users (a
-// store.Tx's UsersByKey: the first chunk's is done, so the work has
-// said how far it got) until released, or until its request is
-// cancelled. holding is closed once it holds.
-type gate struct {
-	holding, release chan struct{}
-	mu               sync.Mutex
-	calls            int
-}
-
-func newGate() *gate { return &gate{holding: make(chan struct{}), release: make(chan struct{})} }
-
-func (g *gate) wait(ctx context.Context) error {
-	g.mu.Lock()
-	g.calls++
-	calls := g.calls
-	g.mu.Unlock()
-	if calls == 1 {
-		return nil
-	}
-	if calls == 2 {
-		close(g.holding)
-	}
-	select {
-	case <-g.release:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-type gatedStore struct {
-	store.Store
-	g *gate
-}
-
-func (s gatedStore) Write(ctx context.Context, fn func(store.Tx) error) error {
-	return s.Store.Write(ctx, func(tx store.Tx) error { return fn(gatedTx{tx, s.g}) })
-}
-
-type gatedTx struct {
-	store.Tx
-	g *gate
-}
-
-func (t gatedTx) In(org int64) store.Tx { return gatedTx{t.Tx.In(org), t.g} }
-
-func (t gatedTx) UsersByKey(ctx context.Context, handles []string) (map[string]store.UserRow, error) {
-	if err := t.g.wait(ctx); err != nil {
-		return nil, err
-	}
-	return t.Tx.UsersByKey(ctx, handles)
-}
 
 // progressRows is how many users each request of TestProgress brings:
 // more than one chunk of look-ups.
@@ -136,8 +81,8 @@ func TestProgress(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { db.Close() })
-			g := newGate()
-			e := newEnvOn(t, gatedStore{db, g}, api.Options{RequestTimeout: requestTimeout, Progress: every, WriteTimeout: writeTimeout}, nil)
+			g := testkit.NewGate()
+			e := newEnvOn(t, g.Store(db), api.Options{RequestTimeout: requestTimeout, Progress: every, WriteTimeout: writeTimeout}, nil)
 			if tt.org {
 				if _, err := e.admin().CreateOrg(ctx, roster.CreateOrg{Slug: "acme", OwnerEmail: "ann@example.com"}); err != nil {
 					t.Fatal(err)
@@ -150,7 +95,6 @@ func TestProgress(t *testing.T) {
 
 			// The 102s counted are those sent while the work is held.
 			var seen informed
-			var once sync.Once
 			trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 				seen.mu.Lock()
 				defer seen.mu.Unlock()
@@ -158,7 +102,7 @@ func TestProgress(t *testing.T) {
 					t.Errorf("informational %d; want 102", code)
 				}
 				select {
-				case <-g.holding:
+				case <-g.Holding():
 				default:
 					return nil
 				}
@@ -169,7 +113,7 @@ func TestProgress(t *testing.T) {
 				seen.progress = append(seen.progress, h.Get(wire.ProgressHeader))
 				if seen.count == held {
 					seen.heldFor = time.Since(seen.start)
-					once.Do(func() { close(g.release) })
+					g.Release()
 				}
 				return nil
 			}}

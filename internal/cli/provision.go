@@ -117,7 +117,8 @@ const progressMin = 5000
 // rows has got: rows done, rate and time left, on one line redrawn in
 // place and cleared at the end. It exists only when stderr is a terminal
 // and -q was not given (see Factory.progress); through a server it shows
-// the file going up, then waits, as the server's work is not told.
+// the file going up, then how far the server has got, as its 102
+// Processing responses tell (client.Client's Import and Apply).
 type rowProgress struct {
 	w     io.Writer
 	now   func() time.Time
@@ -518,7 +519,7 @@ func (f *Factory) planFrom(ctx context.Context, what, file string, call func(con
 }
 
 // sentReader says, once a file has gone up to a server, that the server
-// is at work on it: how far it has got is not told.
+// is at work on it, until the server's first 102 says how far it got.
 type sentReader struct {
 	io.Reader
 	p    *rowProgress

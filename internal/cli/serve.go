@@ -203,23 +203,14 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithHostSettings(opts.host), core.WithServer(opts.mailPassword),
 		core.WithProviders(providers.Names()))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
-	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics,
-		RequestTimeout: requestTimeout, Progress: progressEvery, LongTimeout: longTimeout, WriteTimeout: writeTimeout})
+	handler := api.New(c, apiOptions(api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics}))
 	pages := web.New(c, handler, logger, web.WithProviders(providers))
 	handler.Mount(pages, web.Patterns...)
 	// Every request's context comes from base: cancelling it at the end of
 	// the shutdown grace cancels the requests still running.
 	base, cancelBase := context.WithCancelCause(context.Background())
 	defer cancelBase(nil)
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return base },
-	}
+	srv := httpServer(handler, logger, base)
 	scheme := "http"
 	if opts.cert != "" {
 		cert, err := tls.LoadX509KeyPair(opts.cert, opts.key)
@@ -294,6 +285,26 @@ const (
 	defaultShutdownGrace = 10 * time.Second
 	cancelGrace          = 5 * time.Second
 )
+
+// apiOptions is o with the server's time limits.
+func apiOptions(o api.Options) api.Options {
+	o.RequestTimeout, o.Progress, o.LongTimeout, o.WriteTimeout = requestTimeout, progressEvery, longTimeout, writeTimeout
+	return o
+}
+
+// httpServer serves handler with the server's time limits; every
+// request's context comes from base.
+func httpServer(handler http.Handler, logger *slog.Logger, base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+}
 
 // exitNow ends the process without waiting for anything; tests replace
 // it.
