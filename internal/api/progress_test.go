@@ -64,15 +64,17 @@ func TestProgress(t *testing.T) {
 	tests := []struct {
 		name, path, body string
 		org              bool // in an organisation of its own
+		h2               bool // over HTTP/2 (and TLS)
 		ask, key         bool
 		status           int
 		stage            string // the progress told while the work is held
 	}{
-		{"import, asked, with a key", "/api/v1/import?format=csv", csv.String(), false, true, true, 200, "stage=applying, done=1024, total=1100"},
-		{"import, asked, no key", "/api/v1/import?format=csv", csv.String(), false, true, false, 200, "stage=applying, done=1024, total=1100"},
-		{"apply in an organisation, asked", "/api/v1/orgs/acme/apply", manifest.String(), true, true, true, 200, "stage=applying, done=1024, total=1100"},
-		{"import, not asked", "/api/v1/import?format=csv", csv.String(), false, false, true, 503, ""},
-		{"apply in an organisation, not asked", "/api/v1/orgs/acme/apply", manifest.String(), true, false, false, 503, ""},
+		{"import, asked, with a key", "/api/v1/import?format=csv", csv.String(), false, false, true, true, 200, "stage=applying, done=1024, total=1100"},
+		{"import, asked, no key", "/api/v1/import?format=csv", csv.String(), false, false, true, false, 200, "stage=applying, done=1024, total=1100"},
+		{"apply in an organisation, asked", "/api/v1/orgs/acme/apply", manifest.String(), true, false, true, true, 200, "stage=applying, done=1024, total=1100"},
+		{"import, asked, over HTTP/2", "/api/v1/import?format=csv", csv.String(), false, true, true, true, 200, "stage=applying, done=1024, total=1100"},
+		{"import, not asked", "/api/v1/import?format=csv", csv.String(), false, false, false, true, 503, ""},
+		{"apply in an organisation, not asked", "/api/v1/orgs/acme/apply", manifest.String(), true, false, false, false, 503, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,7 +92,12 @@ func TestProgress(t *testing.T) {
 			}
 			srv := httptest.NewUnstartedServer(e.h)
 			srv.Config.WriteTimeout = writeTimeout
-			srv.Start()
+			if tt.h2 {
+				srv.EnableHTTP2 = true
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
 			t.Cleanup(srv.Close)
 
 			// The 102s counted are those sent while the work is held.
@@ -129,11 +136,14 @@ func TestProgress(t *testing.T) {
 				if tt.key {
 					req.Header.Set("Idempotency-Key", key1)
 				}
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := srv.Client().Do(req)
 				if err != nil {
 					t.Fatalf("POST %s: %v", tt.path, err)
 				}
 				defer resp.Body.Close()
+				if want := map[bool]int{false: 1, true: 2}[tt.h2]; resp.ProtoMajor != want {
+					t.Fatalf("answered over HTTP/%d; want HTTP/%d", resp.ProtoMajor, want)
+				}
 				body, err := io.ReadAll(resp.Body)
 				if err != nil {
 					t.Fatalf("reading the answer: %v", err)
