@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -61,11 +60,6 @@ func TestShutdownProgress(t *testing.T) {
 	}
 	go srv.Serve(ln)
 
-	var csv strings.Builder
-	csv.WriteString("email,name\n")
-	for i := range 1100 { // past one chunk: the gate holds the second
-		fmt.Fprintf(&csv, "import%04d@example.com,User %d\n", i, i)
-	}
 	informed := make(chan struct{}, 1)
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(int, textproto.MIMEHeader) error {
 		select {
@@ -75,7 +69,7 @@ func TestShutdownProgress(t *testing.T) {
 		return nil
 	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "POST",
-		"http://"+ln.Addr().String()+wire.Prefix+"/import?format=csv", strings.NewReader(csv.String()))
+		"http://"+ln.Addr().String()+wire.Prefix+"/import?format=csv", strings.NewReader(usersCSV("import", 1100))) // past one chunk: the gate holds the second
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +120,7 @@ func TestShutdownProgress(t *testing.T) {
 	if a.err != nil || a.status != http.StatusServiceUnavailable || !strings.Contains(a.body, "shutting down") {
 		t.Fatalf("the import in flight: %d %s %v; want 503, the server shutting down", a.status, a.body, a.err)
 	}
-	if _, err := c.As(core.Actor{Name: "local:test"}).GetUser(ctx, "import0000@example.com"); !errors.Is(err, roster.ErrNotFound) {
+	if _, err := c.As(core.Actor{Name: "local:test"}).GetUser(ctx, "import00000@example.com"); !errors.Is(err, roster.ErrNotFound) {
 		t.Errorf("a user of the cancelled import: %v; want none committed", err)
 	}
 }
