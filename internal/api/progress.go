@@ -33,7 +33,7 @@ const defaultProgress = 5 * time.Second
 // response, or is behind a proxy that cannot relay one, would read the
 // first 102 as the answer. HTTP/1.0 has no 1xx responses.
 func (s *server) sendsProgress(pattern string, r *http.Request) bool {
-	return s.progress > 0 && progressing[pattern] && r.ProtoAtLeast(1, 1) && len(r.Header.Values(wire.ProgressHeader)) > 0
+	return s.progress > 0 && progressing[pattern] && r.ProtoAtLeast(1, 1) && r.Header.Get(wire.ProgressHeader) != ""
 }
 
 // withProgress wraps a route's work, the recording of its answer for an

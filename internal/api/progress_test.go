@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -19,6 +21,40 @@ import (
 	"github.com/roster-dev/roster/internal/testkit"
 	"github.com/roster-dev/roster/internal/wire"
 )
+
+// The limits of TestProgress's servers: short enough for a quick test,
+// long enough for one under the race detector on a busy machine, where
+// a request not sent progress must still have its 503 written within
+// the write timeout.
+const (
+	requestTimeout = 150 * time.Millisecond
+	writeTimeout   = 500 * time.Millisecond
+	every          = 10 * time.Millisecond
+)
+
+// progressServer serves a fresh store, its imports and applies held by
+// a gate, with TestProgress's limits: over HTTP/2 and TLS when h2.
+func progressServer(t *testing.T, h2 bool) (*env, *testkit.Gate, *httptest.Server) {
+	t.Helper()
+	db, err := sqlite.Open(ctx, t.TempDir()+"/roster.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	g := testkit.NewGate()
+	t.Cleanup(g.Release)
+	e := newEnvOn(t, g.Store(db), api.Options{RequestTimeout: requestTimeout, Progress: every, WriteTimeout: writeTimeout}, nil)
+	srv := httptest.NewUnstartedServer(e.h)
+	srv.Config.WriteTimeout = writeTimeout
+	if h2 {
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return e, g, srv
+}
 
 // progressRows is how many users each request of TestProgress brings:
 // more than one chunk of look-ups.
@@ -43,22 +79,13 @@ type informed struct {
 // request is cut off at the request timeout with a 503, as every other
 // request is (issue 22).
 func TestProgress(t *testing.T) {
-	// Short enough for a quick test, long enough for one under the race
-	// detector on a busy machine: the request not sent progress must
-	// still have its 503 written within the write timeout.
-	const (
-		requestTimeout = 150 * time.Millisecond
-		writeTimeout   = 500 * time.Millisecond
-		every          = 10 * time.Millisecond
-		// The work is held until the client has seen this many 102s: sent
-		// one an interval at most, they outlast both timeouts.
-		held = int(writeTimeout/every) + 2
-	)
-	var csv, manifest strings.Builder
-	csv.WriteString("email,name\n")
+	// The work is held until the client has seen this many 102s: sent
+	// one an interval at most, they outlast both timeouts.
+	const held = int(writeTimeout/every) + 2
+	csv := progressCSV()
+	var manifest strings.Builder
 	manifest.WriteString("users:\n")
 	for i := range progressRows {
-		fmt.Fprintf(&csv, "%s,User %d\n", rowEmail(i), i)
 		fmt.Fprintf(&manifest, "- {email: %s, name: User %d}\n", rowEmail(i), i)
 	}
 	tests := []struct {
@@ -69,36 +96,21 @@ func TestProgress(t *testing.T) {
 		status           int
 		stage            string // the progress told while the work is held
 	}{
-		{"import, asked, with a key", "/api/v1/import?format=csv", csv.String(), false, false, true, true, 200, "stage=applying, done=1024, total=1100"},
-		{"import, asked, no key", "/api/v1/import?format=csv", csv.String(), false, false, true, false, 200, "stage=applying, done=1024, total=1100"},
+		{"import, asked, with a key", "/api/v1/import?format=csv", csv, false, false, true, true, 200, "stage=applying, done=1024, total=1100"},
+		{"import, asked, no key", "/api/v1/import?format=csv", csv, false, false, true, false, 200, "stage=applying, done=1024, total=1100"},
 		{"apply in an organisation, asked", "/api/v1/orgs/acme/apply", manifest.String(), true, false, true, true, 200, "stage=applying, done=1024, total=1100"},
-		{"import, asked, over HTTP/2", "/api/v1/import?format=csv", csv.String(), false, true, true, true, 200, "stage=applying, done=1024, total=1100"},
-		{"import, not asked", "/api/v1/import?format=csv", csv.String(), false, false, false, true, 503, ""},
+		{"import, asked, over HTTP/2", "/api/v1/import?format=csv", csv, false, true, true, true, 200, "stage=applying, done=1024, total=1100"},
+		{"import, not asked", "/api/v1/import?format=csv", csv, false, false, false, true, 503, ""},
 		{"apply in an organisation, not asked", "/api/v1/orgs/acme/apply", manifest.String(), true, false, false, false, 503, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, err := sqlite.Open(ctx, t.TempDir()+"/roster.db")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			g := testkit.NewGate()
-			e := newEnvOn(t, g.Store(db), api.Options{RequestTimeout: requestTimeout, Progress: every, WriteTimeout: writeTimeout}, nil)
+			e, g, srv := progressServer(t, tt.h2)
 			if tt.org {
 				if _, err := e.admin().CreateOrg(ctx, roster.CreateOrg{Slug: "acme", OwnerEmail: "ann@example.com"}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			srv := httptest.NewUnstartedServer(e.h)
-			srv.Config.WriteTimeout = writeTimeout
-			if tt.h2 {
-				srv.EnableHTTP2 = true
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			t.Cleanup(srv.Close)
 
 			// The 102s counted are those sent while the work is held.
 			var seen informed
@@ -206,3 +218,36 @@ func TestProgress(t *testing.T) {
 
 // rowEmail is the email of row i of TestProgress's files.
 func rowEmail(i int) string { return fmt.Sprintf("row%04d@example.com", i) }
+
+// progressCSV is an import of progressRows users.
+func progressCSV() string {
+	var b strings.Builder
+	b.WriteString("email,name\n")
+	for i := range progressRows {
+		fmt.Fprintf(&b, "%s,User %d\n", rowEmail(i), i)
+	}
+	return b.String()
+}
+
+// TestProgressNotForHTTP10: HTTP/1.0 has no 1xx responses, so a request
+// made with it is sent none, even asking, and has the request timeout.
+func TestProgressNotForHTTP10(t *testing.T) {
+	e, _, srv := progressServer(t, false)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := progressCSV()
+	fmt.Fprintf(conn, "POST /api/v1/import?format=csv HTTP/1.0\r\nHost: roster\r\nAuthorization: Bearer %s\r\n%s: 1\r\nContent-Length: %d\r\n\r\n%s",
+		e.owner, wire.ProgressHeader, len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(raw), "did not finish within") {
+		t.Fatalf("first response %d %s; want the 503 of the request timeout, and no 102 before it", resp.StatusCode, raw)
+	}
+}

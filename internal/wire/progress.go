@@ -7,10 +7,11 @@ import (
 )
 
 // ProgressHeader asks for, and carries, the progress of a long import or
-// apply (docs/api.md, "Progress"). A request sent with it (any value)
-// asks the server to send, while the work runs, informational 102
-// Processing responses before the final one; each carries the header
-// again, saying how far the work has got when the server knows:
+// apply (docs/api.md, "Progress"). A request sent with it (any value but
+// an empty one) asks the server to send, while the work runs,
+// informational 102 Processing responses before the final one; each
+// carries the header again, saying how far the work has got when the
+// server knows:
 //
 //	Roster-Progress: stage=applying, done=12000, total=100000
 //
