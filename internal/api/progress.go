@@ -59,16 +59,17 @@ func (s *server) withProgress(serve serveFunc) serveFunc {
 // touching it ends the 102s first, so that w is never written from two
 // goroutines.
 type progress struct {
-	w            http.ResponseWriter // the connection's
-	writeTimeout time.Duration
+	w             http.ResponseWriter // the connection's
+	writeTimeout  time.Duration
+	quit, stopped chan struct{} // closed by stop, and by run as it returns
+	once          sync.Once     // of stop
 
-	mu            sync.Mutex
-	stage         string // "" until the work says how far it got
-	done, total   int
-	quit, stopped chan struct{}
-	once          sync.Once
+	mu          sync.Mutex // guards how far the work last said it got:
+	stage       string     // "" until it says
+	done, total int
 }
 
+// startProgress sends w a 102 every so often, from now until stop.
 func startProgress(w http.ResponseWriter, every, writeTimeout time.Duration) *progress {
 	p := &progress{w: w, writeTimeout: writeTimeout, quit: make(chan struct{}), stopped: make(chan struct{})}
 	p.extend()
