@@ -394,14 +394,14 @@ type endpoint struct {
 }
 
 func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	progress := e.s.sendsProgress(e.rt.pattern, r)
-	r, cancel := e.s.withDeadline(e.rt.pattern, progress, r)
+	long := e.s.sendsProgress(e.rt.pattern, r)
+	r, cancel := e.s.withDeadline(e.rt.pattern, long, r)
 	defer cancel()
 	rt := e.rt
 	if key, ok := idempotencyKey(r); ok {
 		rt.serve = e.s.idempotent(rt, key)
 	}
-	if progress {
+	if long {
 		// Outside the idempotency key's recorder: a 102 goes to the
 		// connection, and is no part of the answer kept.
 		rt.serve = e.s.withProgress(rt.serve)

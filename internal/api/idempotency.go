@@ -166,13 +166,13 @@ var streaming = map[string]bool{"GET " + wire.Prefix + "/export": true, "GET " +
 	"GET " + wire.Prefix + "/audit/stream": true, "GET " + wire.OrgsPrefix + "/audit/stream": true}
 
 // withDeadline bounds r by the server's request timeout, or by its long
-// one when r is sent progress (see progress.go).
-func (s *server) withDeadline(pattern string, progress bool, r *http.Request) (*http.Request, context.CancelFunc) {
+// one when r is long: sent progress (see progress.go).
+func (s *server) withDeadline(pattern string, long bool, r *http.Request) (*http.Request, context.CancelFunc) {
 	limit := s.requestTimeout
 	switch {
 	case streaming[pattern]:
 		limit = 0
-	case progress:
+	case long:
 		limit = s.longTimeout
 	}
 	if limit <= 0 {

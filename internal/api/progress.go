@@ -41,9 +41,9 @@ func (s *server) sendsProgress(pattern string, r *http.Request) bool {
 // runs.
 func (s *server) withProgress(serve serveFunc) serveFunc {
 	return func(w http.ResponseWriter, c call) error {
-		// The work reads the body whole anyway. Read before the first 102,
-		// nothing reads the connection while one is written (an automatic
-		// 100 Continue among them).
+		// The work reads the body whole anyway. Read before the first 102
+		// is sent, nothing reads the connection while one is written (as
+		// an automatic 100 Continue would be).
 		if _, err := wholeBody(c.r); err != nil {
 			return bodyError(err)
 		}
