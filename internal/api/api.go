@@ -73,10 +73,23 @@ type Options struct {
 	// with NewMetrics and give core.New the store wrapped by
 	// Metrics.Store.
 	Metrics *Metrics
-	// RequestTimeout bounds each request but a streamed export: work not
-	// done by then is cancelled and answered 503 (see withDeadline).
-	// roster serve sets it below its WriteTimeout; 0 means none.
+	// RequestTimeout bounds each request but a streamed export, and an
+	// import or apply sent progress: work not done by then is cancelled
+	// and answered 503 (see withDeadline). roster serve sets it below its
+	// WriteTimeout; 0 means none.
 	RequestTimeout time.Duration
+	// Progress is how often an import or apply whose client asks for it
+	// (wire.ProgressHeader) is sent a 102 Processing while it works (see
+	// progress.go); 0 means 5 s, and negative sends none, so that every
+	// import and apply is bounded by RequestTimeout.
+	Progress time.Duration
+	// LongTimeout bounds an import or apply sent progress instead of
+	// RequestTimeout; 0 means none.
+	LongTimeout time.Duration
+	// WriteTimeout is the http.Server's: each 102, and the answer after
+	// them, gives the connection this long again to write, as a new
+	// request would have. 0 leaves the connection's deadline alone.
+	WriteTimeout time.Duration
 	// Heartbeat is how often an idle audit stream carries a comment line,
 	// so that proxies keep it open; 0 means 15 s.
 	Heartbeat time.Duration
@@ -176,9 +189,10 @@ type server struct {
 	mux     *http.ServeMux
 	trusted []netip.Prefix
 	metrics *Metrics
-	// requestTimeout is Options.RequestTimeout.
-	requestTimeout time.Duration
-	heartbeat      time.Duration
+	// requestTimeout, progress, longTimeout and writeTimeout are the
+	// Options'.
+	requestTimeout, progress, longTimeout, writeTimeout time.Duration
+	heartbeat                                           time.Duration
 
 	// The failure budgets: of token uses per client, of password checks
 	// per client and account, and of password checks per client.
@@ -188,7 +202,11 @@ type server struct {
 // New returns the API's handler over b.
 func New(b Backend, o Options) *Server {
 	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux(), trusted: o.TrustedProxies,
-		metrics: o.Metrics, requestTimeout: o.RequestTimeout, heartbeat: o.Heartbeat}
+		metrics: o.Metrics, requestTimeout: o.RequestTimeout, progress: o.Progress, longTimeout: o.LongTimeout,
+		writeTimeout: o.WriteTimeout, heartbeat: o.Heartbeat}
+	if s.progress == 0 {
+		s.progress = defaultProgress
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -376,11 +394,17 @@ type endpoint struct {
 }
 
 func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r, cancel := e.s.withDeadline(e.rt.pattern, r)
+	long := e.s.sendsProgress(e.rt.pattern, r)
+	r, cancel := e.s.withDeadline(e.rt.pattern, long, r)
 	defer cancel()
 	rt := e.rt
 	if key, ok := idempotencyKey(r); ok {
 		rt.serve = e.s.idempotent(rt, key)
+	}
+	if long {
+		// Outside the idempotency key's recorder: a 102 goes to the
+		// connection, and is no part of the answer kept.
+		rt.serve = e.s.withProgress(rt.serve)
 	}
 	if err := e.s.guard(rt, w, r); err != nil {
 		e.s.fail(w, r, err)
@@ -552,7 +576,8 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
+	// A 1xx but 101 is informational: the answer's status is still to come.
+	if w.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)

@@ -373,6 +373,28 @@ func seconds(n int64) (time.Duration, error) {
 	return time.Duration(n) * time.Second, nil
 }
 
+// memBody is a request body read whole (see wholeBody).
+type memBody struct {
+	*bytes.Reader
+	data []byte
+}
+
+func (*memBody) Close() error { return nil }
+
+// wholeBody reads r's body whole, once: r's body is then read from
+// memory, and a second call returns the same bytes without a copy.
+func wholeBody(r *http.Request) ([]byte, error) {
+	if b, ok := r.Body.(*memBody); ok {
+		return b.data, nil
+	}
+	data, err := io.ReadAll(clientBody{r.Body})
+	if err != nil {
+		return nil, err
+	}
+	r.Body = &memBody{Reader: bytes.NewReader(data), data: data}
+	return data, nil
+}
+
 // clientBody reads a request body, marking its read errors as the
 // client's: a body cut off, or badly framed (a malformed chunked
 // encoding), is the client's fault, never the server's.

@@ -71,7 +71,7 @@ func (s *server) idempotent(rt route, key string) serveFunc {
 		}
 		// The body is read whole: it is part of what the key stands for,
 		// and the work reads it from memory.
-		body, err := io.ReadAll(c.r.Body)
+		body, err := wholeBody(c.r)
 		if err != nil {
 			return bodyError(err)
 		}
@@ -155,6 +155,8 @@ func (r *recorder) statusOr200() int {
 // below its WriteTimeout: work not done by then is cancelled, its
 // transaction rolled back, and the answer is 503, rather than an answer
 // the connection no longer carries for a change that committed anyway.
+// An import or apply sent progress keeps its connection's write deadline
+// ahead of it, so it is bounded by Options.LongTimeout instead.
 // Shutting down cancels requests the same way (roster serve's base
 // context): each says why in its context's cause.
 
@@ -163,12 +165,20 @@ func (r *recorder) statusOr200() int {
 var streaming = map[string]bool{"GET " + wire.Prefix + "/export": true, "GET " + wire.OrgsPrefix + "/export": true,
 	"GET " + wire.Prefix + "/audit/stream": true, "GET " + wire.OrgsPrefix + "/audit/stream": true}
 
-// withDeadline bounds r by the server's request timeout.
-func (s *server) withDeadline(pattern string, r *http.Request) (*http.Request, context.CancelFunc) {
-	if s.requestTimeout <= 0 || streaming[pattern] {
+// withDeadline bounds r by the server's request timeout, or by its long
+// one when r is long: sent progress (see progress.go).
+func (s *server) withDeadline(pattern string, long bool, r *http.Request) (*http.Request, context.CancelFunc) {
+	limit := s.requestTimeout
+	switch {
+	case streaming[pattern]:
+		limit = 0
+	case long:
+		limit = s.longTimeout
+	}
+	if limit <= 0 {
 		return r, func() {}
 	}
-	ctx, cancel := context.WithTimeoutCause(r.Context(), s.requestTimeout, tooLong(s.requestTimeout))
+	ctx, cancel := context.WithTimeoutCause(r.Context(), limit, tooLong(limit))
 	return r.WithContext(ctx), cancel
 }
 

@@ -4,17 +4,32 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/roster-dev/roster/internal/api"
+	"github.com/roster-dev/roster/internal/core"
+	"github.com/roster-dev/roster/internal/store/sqlite"
+	"github.com/roster-dev/roster/internal/testkit"
 )
 
 // progressRun runs a command line in-process with stderr a terminal or
 // not, on a clock that moves a second each time it is read.
 func progressRun(t *testing.T, tty bool, args ...string) (string, string, int) {
+	t.Helper()
+	var errOut bytes.Buffer
+	out, code := progressRunTo(t, tty, &errOut, args...)
+	return out, errOut.String(), code
+}
+
+// progressRunTo is progressRun with stderr written to errOut.
+func progressRunTo(t *testing.T, tty bool, errOut io.Writer, args ...string) (string, int) {
 	t.Helper()
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -24,10 +39,20 @@ func progressRun(t *testing.T, tty bool, args ...string) (string, string, int) {
 		now = now.Add(time.Second)
 		return now
 	}
-	var out, errOut bytes.Buffer
-	io := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, stderrTTY: tty}
+	var out bytes.Buffer
+	io := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: errOut, stderrTTY: tty}
 	code := run(context.Background(), io, args, Options{Now: clock})
-	return out.String(), errOut.String(), code
+	return out.String(), code
+}
+
+// usersCSV is an import file of n users, named prefix00000@example.com on.
+func usersCSV(prefix string, n int) string {
+	var b strings.Builder
+	b.WriteString("email,name\n")
+	for i := range n {
+		fmt.Fprintf(&b, "%s%05d@example.com,User %d\n", prefix, i, i)
+	}
+	return b.String()
 }
 
 // TestProgress: import, apply and export of more than a few thousand
@@ -40,13 +65,8 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("init: %s", errOut)
 	}
 	write := func(name string, n int) string {
-		var b strings.Builder
-		b.WriteString("email,name\n")
-		for i := range n {
-			fmt.Fprintf(&b, "%s%05d@example.com,User %d\n", strings.TrimSuffix(name, ".csv"), i, i)
-		}
 		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte(usersCSV(strings.TrimSuffix(name, ".csv"), n)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return path
@@ -128,4 +148,80 @@ func TestCountAndDuration(t *testing.T) {
 			t.Errorf("duration(%v) = %q, want %q", sec, got, want)
 		}
 	}
+}
+
+// TestProgressRemote: through a server, the progress line goes on from
+// the file going up to how far the server has got, as its 102
+// Processing responses say (issue 22).
+func TestProgressRemote(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // no saved context of the machine's
+	dir := t.TempDir()
+	db, tokenFile := filepath.Join(dir, "roster.db"), filepath.Join(dir, "owner.tok")
+	mustRun(t, db, "init", "--owner-email", "owner@example.com", "--random-password", "--token-file", tokenFile)
+	file := filepath.Join(dir, "many.csv")
+	if err := os.WriteFile(file, []byte(usersCSV("many", 6000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	// The server holds the import after its first 1,024 rows until the
+	// progress line shows them, for 30 s at most.
+	g := testkit.NewGate()
+	defer g.Release()
+	srv := httptest.NewServer(api.New(core.New(g.Store(store)), api.Options{Progress: time.Millisecond, LongTimeout: 30 * time.Second}))
+	defer srv.Close()
+	const held = "\rroster: import: applying 1,024 of 6,000 rows, "
+	errOut := &watchWriter{want: held, seen: make(chan struct{})}
+	go func() {
+		select {
+		case <-errOut.seen:
+			g.Release()
+		case <-t.Context().Done():
+		}
+	}()
+
+	_, code := progressRunTo(t, true, errOut, "--server", srv.URL, "--token-file", tokenFile, "import", file)
+	got := errOut.String()
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, got)
+	}
+	for _, want := range []string{
+		"\rroster: import: reading 6,000 of 6,000 rows, ",
+		"\rroster: import: sent 6,000 rows; the server is applying them",
+		held,
+		"\r\x1b[Kroster: import: 6000 created, 0 changed, 0 removed, 0 unchanged\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("import's stderr lacks %q:\n%q", want, got)
+		}
+	}
+}
+
+// watchWriter keeps what is written, safe for concurrent use, and closes
+// seen once it holds want.
+type watchWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(p), nil
+}
+
+func (w *watchWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }

@@ -51,7 +51,8 @@ lines are bad, the first 1,000 are listed and the rest counted.
 stdout gets the plan: "+ user EMAIL" for each user created and "~ user
 EMAIL: field old → new" for each changed; --dry-run prints it and writes
 nothing. For more than a few thousand rows, stderr shows rows done, rate
-and time left when it is a terminal (not with -q).`,
+and time left when it is a terminal (not with -q), through a server too:
+the server sends how far it has got every 5 seconds.`,
 		Example: `  roster import people.csv --dry-run
   roster import people.csv
   hr-export | roster import - --format jsonl`,
@@ -117,7 +118,8 @@ const progressMin = 5000
 // rows has got: rows done, rate and time left, on one line redrawn in
 // place and cleared at the end. It exists only when stderr is a terminal
 // and -q was not given (see Factory.progress); through a server it shows
-// the file going up, then waits, as the server's work is not told.
+// the file going up, then how far the server has got, as its 102
+// Processing responses tell (client.Client's Import and Apply).
 type rowProgress struct {
 	w     io.Writer
 	now   func() time.Time
@@ -457,7 +459,8 @@ roles, application permissions and projects not in the file deleted.
 --dry-run prints the plan and writes nothing; with --exit-code it exits 10
 when the plan is not empty, for a CI check of drift. A password_hash is
 taken as by roster import. For more than a few thousand users, stderr
-shows rows done, rate and time left when it is a terminal (not with -q).`,
+shows rows done, rate and time left when it is a terminal (not with -q),
+through a server too.`,
 		Example: `  roster apply -f team.yaml --dry-run
   roster apply -f team.yaml
   roster apply -f team.yaml --dry-run --exit-code || echo "drift"`,
@@ -518,7 +521,7 @@ func (f *Factory) planFrom(ctx context.Context, what, file string, call func(con
 }
 
 // sentReader says, once a file has gone up to a server, that the server
-// is at work on it: how far it has got is not told.
+// is at work on it, until the server's first 102 says how far it got.
 type sentReader struct {
 	io.Reader
 	p    *rowProgress

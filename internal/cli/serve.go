@@ -57,7 +57,9 @@ unless given --insecure. It stops gracefully on SIGTERM or interrupt:
 requests in flight get --shutdown-grace (10 seconds) to finish, then are
 cancelled, their changes rolled back, and answered 503; a second signal
 stops it at once. A request not done within 50 seconds is cancelled and
-answered 503 too.
+answered 503 too, but for an import or apply whose client asks for
+progress (roster does): it is sent a 102 Processing every 5 seconds that
+keeps its connection alive, and may take up to 15 minutes.
 Clients may send an Idempotency-Key with each write to learn, by sending
 it again, what a request whose answer they lost did (roster does).
 
@@ -201,23 +203,14 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 	c := core.New(metrics.Store(db), core.WithClock(f.now), core.WithHostSettings(opts.host), core.WithServer(opts.mailPassword),
 		core.WithProviders(providers.Names()))
 	logger := slog.New(slog.NewTextHandler(f.IO.ErrOut, nil))
-	handler := api.New(c, api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics,
-		RequestTimeout: requestTimeout})
+	handler := api.New(c, apiOptions(api.Options{Logger: logger, TrustedProxies: opts.proxies, Metrics: metrics}))
 	pages := web.New(c, handler, logger, web.WithProviders(providers))
 	handler.Mount(pages, web.Patterns...)
 	// Every request's context comes from base: cancelling it at the end of
 	// the shutdown grace cancels the requests still running.
 	base, cancelBase := context.WithCancelCause(context.Background())
 	defer cancelBase(nil)
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return base },
-	}
+	srv := httpServer(handler, logger, base)
 	scheme := "http"
 	if opts.cert != "" {
 		cert, err := tls.LoadX509KeyPair(opts.cert, opts.key)
@@ -275,10 +268,16 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 // The server's time limits (docs/deploy.md). A request is answered within
 // requestTimeout, or cancelled and answered 503: the connection's
 // writeTimeout, longer, still carries that answer. Nothing is committed
-// after its client was cut off by the server's own timeout.
+// after its client was cut off by the server's own timeout. An import or
+// apply whose client asks for progress is sent a 102 every
+// progressEvery, each giving its connection writeTimeout again, and is
+// bounded by longTimeout instead: the lock on writes it holds is held
+// that long at most.
 const (
 	writeTimeout   = 60 * time.Second
 	requestTimeout = 50 * time.Second
+	progressEvery  = 5 * time.Second
+	longTimeout    = 15 * time.Minute
 	// defaultShutdownGrace is how long requests in flight may take to
 	// finish once the server is told to stop (--shutdown-grace); then
 	// they are cancelled, and cancelGrace is how long they get to answer
@@ -286,6 +285,26 @@ const (
 	defaultShutdownGrace = 10 * time.Second
 	cancelGrace          = 5 * time.Second
 )
+
+// apiOptions is o with the server's time limits.
+func apiOptions(o api.Options) api.Options {
+	o.RequestTimeout, o.Progress, o.LongTimeout, o.WriteTimeout = requestTimeout, progressEvery, longTimeout, writeTimeout
+	return o
+}
+
+// httpServer serves handler with the server's time limits; every
+// request's context comes from base.
+func httpServer(handler http.Handler, logger *slog.Logger, base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
+	}
+}
 
 // exitNow ends the process without waiting for anything; tests replace
 // it.

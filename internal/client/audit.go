@@ -60,7 +60,7 @@ func (c *Client) StreamAudit(ctx context.Context, q roster.AuditStream, fn func(
 func (c *Client) streamAudit(ctx context.Context, q roster.AuditStream, fn func(roster.AuditEvent) error) (done bool, err error) {
 	path := query("/audit/stream", "after", strconv.FormatInt(q.After, 10), "since", timeParam(q.Since),
 		"until", timeParam(q.Until), "follow", strconv.FormatBool(q.Follow))
-	resp, err := c.stream(ctx, http.MethodGet, path, "", nil, "")
+	resp, err := c.stream(ctx, http.MethodGet, path, "", nil, "", false)
 	if l := (*lost)(nil); errors.As(err, &l) {
 		return ctx.Err() != nil, l.err
 	}

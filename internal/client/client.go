@@ -15,6 +15,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
@@ -25,9 +27,13 @@ import (
 
 // Options configure a Client.
 type Options struct {
-	Token      string       // bearer API token; "" sends none
-	Insecure   bool         // allow sending a token over plain http to a non-loopback host
-	HTTPClient *http.Client // nil = a client with a 30s timeout
+	Token    string // bearer API token; "" sends none
+	Insecure bool   // allow sending a token over plain http to a non-loopback host
+	// HTTPClient makes the calls; nil is a client with a 30s timeout
+	// (DefaultTimeout), which imports, applies and exports do without. A
+	// Transport's ResponseHeaderTimeout would bound them too: the 102s of
+	// an import or apply (see stream) do not restart it.
+	HTTPClient *http.Client
 	// Org is the slug of the organisation to act in: calls go to
 	// /api/v1/orgs/{org}/…, and SignIn signs in to it. "" acts in the
 	// token's own organisation.
@@ -220,9 +226,14 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, key
 // stream makes one request whose body, if any, is sent from body, and
 // whose response the caller reads as it arrives. It has no overall
 // timeout: a large import or export takes as long as it takes, and ctx
-// (Ctrl-C) ends it. A non-2xx answer is returned as its error, and a
-// failed connection as a *lost.
-func (c *Client) stream(ctx context.Context, method, path, contentType string, body []byte, key string) (*http.Response, error) {
+// (Ctrl-C) ends it. With progress, it asks the server for 102 Processing
+// responses while the work runs, and tells ctx's roster.Progress what
+// they say. A non-2xx answer is returned as its error, and a failed
+// connection as a *lost.
+func (c *Client) stream(ctx context.Context, method, path, contentType string, body []byte, key string, progress bool) (*http.Response, error) {
+	if progress {
+		ctx = watch(ctx)
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -241,6 +252,9 @@ func (c *Client) stream(ctx context.Context, method, path, contentType string, b
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
+	if progress {
+		req.Header.Set(wire.ProgressHeader, "1")
+	}
 	hc := *c.hc
 	hc.Timeout = 0
 	resp, err := hc.Do(req)
@@ -252,6 +266,21 @@ func (c *Client) stream(ctx context.Context, method, path, contentType string, b
 		return nil, c.failure(resp)
 	}
 	return resp, nil
+}
+
+// watch is ctx with a trace that tells ctx's roster.Progress how far
+// the server has got, as each 102 Processing says. Looking at the 1xx
+// responses also lifts the transport's cap on the headers it keeps
+// before the answer, which 1xx responses nobody looked at would count
+// against: any number of them may come.
+func watch(ctx context.Context) context.Context {
+	tell := roster.ProgressOf(ctx)
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{Got1xxResponse: func(_ int, h textproto.MIMEHeader) error {
+		if stage, done, total, ok := wire.ParseProgress(h.Get(wire.ProgressHeader)); ok {
+			tell(stage, done, total)
+		}
+		return nil
+	}})
 }
 
 // unreachable reports a transport failure: refused, reset, timed out, or a

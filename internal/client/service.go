@@ -403,7 +403,7 @@ func (c *Client) upload(ctx context.Context, path, contentType string, r io.Read
 
 func (c *Client) uploadOnce(ctx context.Context, path, contentType string, body []byte, key string) (roster.Plan, error) {
 	var plan roster.Plan
-	resp, err := c.stream(ctx, http.MethodPost, path, contentType, body, key)
+	resp, err := c.stream(ctx, http.MethodPost, path, contentType, body, key, true)
 	if err != nil {
 		return plan, err
 	}
@@ -418,7 +418,7 @@ func (c *Client) uploadOnce(ctx context.Context, path, contentType string, body 
 }
 
 func (c *Client) Export(ctx context.Context, fn func(roster.UserRecord) error) error {
-	resp, err := c.stream(ctx, http.MethodGet, "/export", "", nil, "")
+	resp, err := c.stream(ctx, http.MethodGet, "/export", "", nil, "", false)
 	if l := (*lost)(nil); errors.As(err, &l) {
 		return l.err // a read: not sent again
 	}

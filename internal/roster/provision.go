@@ -14,8 +14,9 @@ type progressKey struct{}
 type Progress func(stage string, done, total int)
 
 // WithProgress returns ctx carrying fn, which Import, Apply and Export
-// call as they go when they run in this process. Through a server they
-// do not: its work is not the client's to watch.
+// call as they go when they run in this process. Through a server,
+// Import and Apply call it with what the server's 102 Processing
+// responses say (docs/api.md, "Progress"); Export does not.
 func WithProgress(ctx context.Context, fn Progress) context.Context {
 	return context.WithValue(ctx, progressKey{}, fn)
 }
