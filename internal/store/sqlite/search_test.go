@@ -15,9 +15,11 @@ import (
 // candidates and windows of a few users, so that every way a search may
 // go (the window, the index, the scan) is held to the same results.
 func TestSearchLimits(t *testing.T) {
-	for _, c := range []struct{ candidates, window int }{{3, 0}, {3, 5}, {1000, 5}, {1000, 40}} {
-		t.Run(fmt.Sprintf("candidates=%d,window=%d", c.candidates, c.window), func(t *testing.T) {
-			defer sqlite.SetSearchLimits(c.candidates, c.window)()
+	for _, c := range []struct{ candidates, window, seeks int }{
+		{3, 0, 100}, {3, 5, 100}, {1000, 5, 100}, {1000, 40, 100}, {1000, 0, 1}, {1000, 0, 5},
+	} {
+		t.Run(fmt.Sprintf("candidates=%d,window=%d,seeks=%d", c.candidates, c.window, c.seeks), func(t *testing.T) {
+			defer sqlite.SetSearchLimits(c.candidates, c.window, c.seeks)()
 			storetest.RunSearch(t, storetest.SQLite)
 		})
 	}
@@ -38,6 +40,25 @@ func TestSearchMatch(t *testing.T) {
 		match, ok := sqlite.SearchMatch(c.search)
 		if match != c.match || ok != (c.match != "") {
 			t.Errorf("searchMatch(%q) = %q, %v; want %q", c.search, match, ok, c.match)
+		}
+	}
+}
+
+func TestSuccessor(t *testing.T) {
+	for _, c := range []struct {
+		p, want string
+		ok      bool
+	}{
+		{"a", "b", true},
+		{"ab", "ac", true},
+		{"a\U0010FFFF", "b", true},
+		{"\uD7FF", "\uE000", true},
+		{"\U0010FFFF", "", false},
+		{"\U0010FFFF\U0010FFFF", "", false},
+		{"", "", false},
+	} {
+		if got, ok := sqlite.Successor(c.p); got != c.want || ok != c.ok {
+			t.Errorf("successor(%q) = %q, %v; want %q, %v", c.p, got, ok, c.want, c.ok)
 		}
 	}
 }
