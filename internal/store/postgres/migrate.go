@@ -36,8 +36,6 @@ var migrations = []migration{
 	// Service accounts (DESIGN.md, "Service accounts, scoped and expiring
 	// access"), told from people.
 	execSQL(`ALTER TABLE users ADD COLUMN kind text NOT NULL DEFAULT 'person' CHECK (kind IN ('person', 'service'))`),
-	// Searches of two characters by index (search.go).
-	execSQL(schemaSearchPairs),
 }
 
 // schemaTokenScope lets a token carry a scope (the permissions it may use

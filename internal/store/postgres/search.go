@@ -82,27 +82,3 @@ func trigramSchema(ctx context.Context, tx pgx.Tx) (string, error) {
 	return "", roster.Errorf(roster.ErrUnavailable, "user search needs PostgreSQL's pg_trgm extension, which roster could not create: %v", err).
 		WithHint("have the database's owner run CREATE EXTENSION pg_trgm (Debian: apt-get install postgresql-contrib), then roster db migrate")
 }
-
-// schemaSearchPairs indexes each user's pairs of characters, for the
-// searches of two characters, of which pg_trgm finds no trigram in
-// LIKE '%xy%' (it reads none across the wildcards): the planner then
-// scanned every user (0.6 s for a million) when few held the text. A
-// key holds two characters if and only if they are one of its pairs, so
-// that searchPairs, added to such a search's LIKE, changes nothing of
-// what it finds and lets the planner take the users holding the pair
-// from this index instead.
-//
-// pairs is SQL, not a trigger's column, as the index's expression must
-// be the query's. It keeps duplicate pairs: GIN drops them as it
-// indexes, cheaper than DISTINCT (an insert of 100,000 users with
-// DISTINCT took 25 s, without 11.8 s, 7.8 s before this index).
-var schemaSearchPairs = `
-CREATE FUNCTION roster_pairs(key text) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $$ SELECT ARRAY(SELECT substr(key, i, 2) FROM generate_series(1, length(key) - 1) AS i) $$;
-CREATE INDEX users_search_pairs ON users USING gin ((` + searchPairs("") + `));`
-
-// searchPairs is the pairs of characters of a user's keys, as
-// users_search_pairs indexes them; table qualifies the columns.
-func searchPairs(table string) string {
-	return fmt.Sprintf(`roster_pairs(%[1]semail_key) || roster_pairs(%[1]susername_key) || roster_pairs(%[1]sname_key)`, table)
-}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -225,10 +224,6 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		// Backslash is LIKE's escape character by default.
 		like := args.add(store.SearchPattern(f.Search))
 		where = append(where, `(users.email_key LIKE `+like+` OR users.username_key LIKE `+like+` OR users.name_key LIKE `+like+`)`)
-		// Two characters: no trigram, but a pair (schemaSearchPairs).
-		if key := store.FoldKey(f.Search); utf8.RuneCountInString(key) == 2 {
-			where = append(where, "("+searchPairs("users.")+") @> ARRAY["+args.add(key)+"::text]")
-		}
 	}
 	if f.After != "" {
 		key, err := store.DecodeCursor(f.After)
