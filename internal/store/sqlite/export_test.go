@@ -9,8 +9,5 @@ func SetSearchLimits(candidates, window, seeks int) (restore func()) {
 	return func() { searchCap, searchWindow, searchSeeks = oldC, oldW, oldS }
 }
 
-// Successor is successor, for tests.
-var Successor = successor
-
 // SearchMatch is searchMatch, for tests.
 var SearchMatch = searchMatch

@@ -262,10 +262,10 @@ CREATE INDEX IF NOT EXISTS users_short_keys ON users (org_id) WHERE ` + shortKey
 // empty key holds no text.)
 const shortKeys = `(length(email_key) IN (1, 2) OR length(username_key) IN (1, 2) OR length(name_key) IN (1, 2))`
 
-// searchSeeks is the most look-ups in the index's terms a search of one
-// or two characters makes to find the trigrams holding it: one or two for
-// each character a trigram starts with (for two characters), or each
-// pair (for one); past it, it scans instead.
+// searchSeeks is the most look-ups in the index's terms a search of two
+// characters makes to find the trigrams holding them, about one for
+// each character a term starts with (37 in the benchmark's store, about
+// 0.25 ms each); past it, it scans instead.
 var searchSeeks = 100 // a variable for tests
 
 // lastRune is the greatest character: each term starting with p is at
@@ -273,63 +273,61 @@ var searchSeeks = 100 // a variable for tests
 // the characters' order.
 const lastRune = "\U0010FFFF"
 
-// searchShort returns the statement listing (as id) the users of a
-// search of one or two characters may find, and its arguments: those
-// holding a trigram that holds the text, and those with a key too short
-// for a trigram (of the organisation, or more). A key of three characters
-// or more that holds the text holds a trigram holding it: for two
-// characters, the one they start, else (at the key's end) the one they
-// end; for one, the one it starts, holds second or ends. So the terms
-// sought start with the text, or hold it after one character (each
-// character a term starts with is looked up), or, for one character,
-// after two (each pair). ok is false when that takes more than
-// searchSeeks look-ups.
+// searchShort returns the statement listing (as id) the users a search
+// of two characters may find, and its arguments: those holding a
+// trigram that holds the text, and those with a key too short for a
+// trigram (of the organisation, or more). A key of three characters or
+// more that holds the text holds a trigram holding it: the one the text
+// starts, else (at the key's end) the one it ends. So the terms sought
+// start with the text (one range of users_search_terms), or are a
+// character and the text (a look-up for each character a term starts
+// with). ok is false when that takes more than searchSeeks look-ups, or
+// for any other length of text (one character would take a look-up for
+// each pair of characters a term starts with: hundreds).
 func (t *Tx) searchShort(ctx context.Context, search string) (source string, args []any, ok bool, err error) {
 	key := store.FoldKey(search)
 	n := utf8.RuneCountInString(key)
 	if n != 2 || strings.ContainsRune(key, 0) {
 		return "", nil, false, nil
 	}
+	// One statement walks up through the terms, from each first
+	// character to the term that character and the text make, then to
+	// the next first character (char(unicode + 1); SQLite writes even a
+	// surrogate's code, which orders between its neighbours): a row a
+	// look-up, at most searchSeeks.
+	rows, err := t.query(ctx, `WITH RECURSIVE walk (n, term) AS (
+		SELECT 1, (SELECT term FROM users_search_terms WHERE term >= '' LIMIT 1)
+		UNION ALL
+		SELECT n + 1, (SELECT v.term FROM users_search_terms AS v WHERE v.term >= CASE
+				WHEN walk.term < substr(walk.term, 1, 1) || ?1 THEN substr(walk.term, 1, 1) || ?1
+				ELSE char(unicode(walk.term) + 1) END LIMIT 1)
+		FROM walk WHERE walk.term IS NOT NULL AND n < ?2 AND instr(walk.term, char(0)) = 0
+			AND (walk.term < substr(walk.term, 1, 1) || ?1 OR unicode(walk.term) < 1114111)
+	) SELECT term FROM walk`, key, searchSeeks)
+	if err != nil {
+		return "", nil, false, fmt.Errorf("search users: %w", err)
+	}
+	defer rows.Close()
 	ranges := [][2]string{{key, key + lastRune}}
-	seeks := 0
-	for k := 1; k+n <= 3; k++ {
-		// from goes up through the terms: term is the first term from
-		// it, and its first k characters (p) a prefix the index holds.
-		// A look-up is needed only when from passes term.
-		var term string
-		for from, found := "", false; ; {
-			if !found || from > term {
-				if seeks == searchSeeks {
-					return "", nil, false, nil
-				}
-				seeks++
-				// SQLite may read a bound text to its first NUL: a
-				// bound cut short would be no bound.
-				if strings.ContainsRune(from, 0) {
-					return "", nil, false, nil
-				}
-				err := t.queryRow(ctx, `SELECT term FROM users_search_terms WHERE term >= ? LIMIT 1`, from).Scan(&term)
-				if errors.Is(err, sql.ErrNoRows) {
-					break
-				}
-				if err != nil {
-					return "", nil, false, fmt.Errorf("search users: %w", err)
-				}
-				found = true
-			}
-			p := runePrefix(term, k)
-			if term < p+key {
-				from = p + key
-				continue
-			}
-			if strings.HasPrefix(term, p+key) {
-				ranges = append(ranges, [2]string{p + key, p + key + lastRune})
-			}
-			next, more := successor(p)
-			if !more {
-				break
-			}
-			from = next
+	var last sql.NullString
+	for rows.Next() {
+		if err := rows.Scan(&last); err != nil {
+			return "", nil, false, err
+		}
+		if last.Valid && runePrefix(last.String, 1)+key == last.String {
+			ranges = append(ranges, [2]string{last.String, last.String + lastRune})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, false, err
+	}
+	// The walk ends at the last term, or past the last character, or
+	// else it stopped short: at searchSeeks, or at a NUL (SQLite may read
+	// a bound text to its first NUL: a bound cut short would be no bound).
+	if last.Valid {
+		p := runePrefix(last.String, 1)
+		if p != lastRune || last.String < p+key || strings.ContainsRune(last.String, 0) {
+			return "", nil, false, nil
 		}
 	}
 	for _, r := range ranges {
@@ -354,22 +352,4 @@ func runePrefix(s string, k int) string {
 		k--
 	}
 	return s
-}
-
-// successor returns the least text of at most len(p) characters greater
-// than every text starting with p, or false if there is none.
-func successor(p string) (string, bool) {
-	r := []rune(p)
-	for len(r) > 0 {
-		switch last := r[len(r)-1]; {
-		case last == 0xD7FF: // the surrogates are no characters
-			r[len(r)-1] = 0xE000
-			return string(r), true
-		case last < utf8.MaxRune:
-			r[len(r)-1] = last + 1
-			return string(r), true
-		}
-		r = r[:len(r)-1]
-	}
-	return "", false
 }

@@ -44,25 +44,6 @@ func TestSearchMatch(t *testing.T) {
 	}
 }
 
-func TestSuccessor(t *testing.T) {
-	for _, c := range []struct {
-		p, want string
-		ok      bool
-	}{
-		{"a", "b", true},
-		{"ab", "ac", true},
-		{"a\U0010FFFF", "b", true},
-		{"\uD7FF", "\uE000", true},
-		{"\U0010FFFF", "", false},
-		{"\U0010FFFF\U0010FFFF", "", false},
-		{"", "", false},
-	} {
-		if got, ok := sqlite.Successor(c.p); got != c.want || ok != c.ok {
-			t.Errorf("successor(%q) = %q, %v; want %q, %v", c.p, got, ok, c.want, c.ok)
-		}
-	}
-}
-
 // TestCheckFindsSearchPaused: a pause of the search index is never
 // committed, but db check says so if a store holds one.
 func TestCheckFindsSearchPaused(t *testing.T) {
