@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -100,8 +101,17 @@ func BenchmarkOrgs(b *testing.B) {
 // 100,000 users (ROSTER_BENCH_USERS=1000000 for the target's million):
 //
 //	go test -run '^$' -bench Search -benchtime 20x ./internal/store/sqlite/
+//
+// ROSTER_BENCH_STORE=/some/roster.db keeps the store in that file, filled
+// on the first run and searched as it is by the next, so that two builds
+// are measured on the same users (copy the file for each: a newer build
+// may migrate it, and an older one then refuse it).
 func BenchmarkSearch(b *testing.B) {
-	db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "roster.db"))
+	path := os.Getenv("ROSTER_BENCH_STORE")
+	if path == "" {
+		path = filepath.Join(b.TempDir(), "roster.db")
+	}
+	db, err := sqlite.Open(b.Context(), path)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -47,6 +47,8 @@ var migrations = []migration{
 	execSQL(schemaKinds),
 	// Bulk inserts index their users in one statement (search.go).
 	execSQL(schemaSearchPause),
+	// Searches of one or two characters by the index (search.go).
+	execSQL(schemaSearchShort),
 }
 
 // schemaKinds tells service accounts from people (DESIGN.md, "Service

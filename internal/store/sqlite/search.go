@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -20,13 +22,14 @@ import (
 // from Go's. detail=none and columnsize=0 keep the index small, as
 // nothing asks it for positions or ranks: a search takes the rows
 // holding every trigram of its text, and checks them as the scan does
-// (see searchIndexed). Triggers keep the index in the transaction of every
+// (see searchCandidates). Triggers keep the index in the transaction of every
 // write to users, whichever statement makes it. A later migration that
-// makes users anew (SQLite's way of altering a table) drops the triggers
-// and users_search_keys with it: it must make them again (as
-// searchTriggers has them now) and rebuild.
+// makes users anew (SQLite's way of altering a table) drops the triggers,
+// users_search_keys and users_short_keys with it: it must make them
+// again (as searchTriggers and schemaSearchShort have them now) and
+// rebuild.
 //
-// A search the index cannot serve (under three characters) or finds in
+// A search the index cannot serve (one character) or finds in
 // many users scans its organisation's users in email order until its
 // page is full: the
 // index users_search_keys holds all the scan reads, so that it walks one
@@ -180,7 +183,7 @@ func (db *DB) searchProblems(ctx context.Context) ([]string, error) {
 // full: at once when the users found are spread through the email order,
 // after a walk through all users when they are few or far on (0.33 s for
 // a million).
-var searchCandidates = 8000 // a variable for tests
+var searchCap = 8000 // a variable for tests
 
 // searchMatch is the FTS5 query for the users whose keys may hold
 // search: every distinct trigram (three characters) of the folded text,
@@ -218,21 +221,135 @@ func searchMatch(search string) (match string, ok bool) {
 // thousands.
 var searchWindow = 2000 // a variable for tests
 
-// searchIndexed reports whether to take the users the index finds for
-// match (searchMatch): not when they are more than searchCandidates.
-// What the index finds is a superset of the users who match, as a user
-// holding the text holds each of its trigrams; the caller still checks
-// each with the scan's own condition, so the index decides only how
-// fast, never what, a search finds.
-func (t *Tx) searchIndexed(ctx context.Context, match string) (bool, error) {
+// searchCandidates returns a statement listing (as id) the users the
+// index finds for search, and its arguments; ok is false when the index
+// cannot serve search, or finds more than searchCap users, for which the
+// caller scans instead. What the index finds is a superset of the users
+// who match, of every organisation: the caller still checks each with
+// the scan's own condition, its organisation's among them, so that the
+// index decides only how fast, never what, a search finds.
+func (t *Tx) searchCandidates(ctx context.Context, search string) (source string, args []any, ok bool, err error) {
 	if err := t.resumeSearch(ctx); err != nil {
-		return false, err
+		return "", nil, false, err
+	}
+	if match, ok := searchMatch(search); ok {
+		source, args = `SELECT rowid AS id FROM users_search WHERE users_search MATCH ?`, []any{match}
+	} else {
+		source, args, ok, err = t.searchShort(ctx, search)
+		if err != nil || !ok {
+			return "", nil, false, err
+		}
 	}
 	var n int
-	err := t.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH ? LIMIT ?)`,
-		match, searchCandidates+1).Scan(&n)
+	err = t.queryRow(ctx, `SELECT count(*) FROM (`+source+` LIMIT ?)`, append(slices.Clip(args), searchCap+1)...).Scan(&n)
 	if err != nil {
-		return false, fmt.Errorf("search users: %w", err)
+		return "", nil, false, fmt.Errorf("search users: %w", err)
 	}
-	return n <= searchCandidates, nil
+	return source, args, n <= searchCap, nil
+}
+
+// schemaSearchShort lets the index serve texts of one or two
+// characters, which hold no trigram of their own: users_search_terms
+// lists the index's terms, each with the users holding it, in term
+// order, so that a search finds the trigrams that hold its text
+// (searchShort); and users_short_keys lists the users with a key too
+// short for any trigram, whom the index does not hold at all, few.
+const schemaSearchShort = `
+CREATE VIRTUAL TABLE IF NOT EXISTS users_search_terms USING fts5vocab (users_search, instance);
+CREATE INDEX IF NOT EXISTS users_short_keys ON users (org_id) WHERE ` + shortKeys + `;`
+
+// shortKeys holds for a user with a key of one or two characters. (An
+// empty key holds no text.)
+const shortKeys = `(length(email_key) IN (1, 2) OR length(username_key) IN (1, 2) OR length(name_key) IN (1, 2))`
+
+// searchSeeks is the most look-ups in the index's terms a search of two
+// characters makes to find the trigrams holding them, about one for
+// each character a term starts with (37 in the benchmark's store, about
+// 0.25 ms each); past it, it scans instead.
+var searchSeeks = 100 // a variable for tests
+
+// lastRune is the greatest character: each term starting with p is at
+// most p+lastRune, as terms are compared byte by byte and UTF-8 keeps
+// the characters' order.
+const lastRune = "\U0010FFFF"
+
+// searchShort returns the statement listing (as id) the users a search
+// of two characters may find, and its arguments: those holding a
+// trigram that holds the text, and those with a key too short for a
+// trigram (of the organisation, or more). A key of three characters or
+// more that holds the text holds a trigram holding it: the one the text
+// starts, else (at the key's end) the one it ends. So the terms sought
+// start with the text (one range of users_search_terms), or are a
+// character and the text (a look-up for each character a term starts
+// with). ok is false when that takes more than searchSeeks look-ups, or
+// for any other length of text (one character would take a look-up for
+// each pair of characters a term starts with: hundreds).
+func (t *Tx) searchShort(ctx context.Context, search string) (source string, args []any, ok bool, err error) {
+	key := store.FoldKey(search)
+	n := utf8.RuneCountInString(key)
+	if n != 2 || strings.ContainsRune(key, 0) {
+		return "", nil, false, nil
+	}
+	// One statement walks up through the terms, from each first
+	// character to the term that character and the text make, then to
+	// the next first character (char(unicode + 1); SQLite writes even a
+	// surrogate's code, which orders between its neighbours): a row a
+	// look-up, at most searchSeeks.
+	rows, err := t.query(ctx, `WITH RECURSIVE walk (n, term) AS (
+		SELECT 1, (SELECT term FROM users_search_terms WHERE term >= '' LIMIT 1)
+		UNION ALL
+		SELECT n + 1, (SELECT v.term FROM users_search_terms AS v WHERE v.term >= CASE
+				WHEN walk.term < substr(walk.term, 1, 1) || ?1 THEN substr(walk.term, 1, 1) || ?1
+				ELSE char(unicode(walk.term) + 1) END LIMIT 1)
+		FROM walk WHERE walk.term IS NOT NULL AND n < ?2 AND instr(walk.term, char(0)) = 0
+			AND (walk.term < substr(walk.term, 1, 1) || ?1 OR unicode(walk.term) < 1114111)
+	) SELECT term FROM walk`, key, searchSeeks)
+	if err != nil {
+		return "", nil, false, fmt.Errorf("search users: %w", err)
+	}
+	defer rows.Close()
+	ranges := [][2]string{{key, key + lastRune}}
+	var last sql.NullString
+	for rows.Next() {
+		if err := rows.Scan(&last); err != nil {
+			return "", nil, false, err
+		}
+		if last.Valid && runePrefix(last.String, 1)+key == last.String {
+			ranges = append(ranges, [2]string{last.String, last.String + lastRune})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, false, err
+	}
+	// The walk ends at the last term, or past the last character, or
+	// else it stopped short: at searchSeeks, or at a NUL (SQLite may read
+	// a bound text to its first NUL: a bound cut short would be no bound).
+	if last.Valid {
+		p := runePrefix(last.String, 1)
+		if p != lastRune || last.String < p+key || strings.ContainsRune(last.String, 0) {
+			return "", nil, false, nil
+		}
+	}
+	for _, r := range ranges {
+		if strings.ContainsRune(r[0], 0) {
+			return "", nil, false, nil
+		}
+	}
+	list, err := json.Marshal(ranges)
+	if err != nil {
+		return "", nil, false, err
+	}
+	return `SELECT doc AS id FROM json_each(?) AS r CROSS JOIN users_search_terms ON term >= r.value ->> 0 AND term <= r.value ->> 1
+		UNION SELECT id FROM users WHERE org_id = ? AND ` + shortKeys, []any{string(list), t.org}, true, nil
+}
+
+// runePrefix returns the first k characters of s.
+func runePrefix(s string, k int) string {
+	for i := range s {
+		if k == 0 {
+			return s[:i]
+		}
+		k--
+	}
+	return s
 }

@@ -15,9 +15,11 @@ import (
 // candidates and windows of a few users, so that every way a search may
 // go (the window, the index, the scan) is held to the same results.
 func TestSearchLimits(t *testing.T) {
-	for _, c := range []struct{ candidates, window int }{{3, 0}, {3, 5}, {1000, 5}, {1000, 40}} {
-		t.Run(fmt.Sprintf("candidates=%d,window=%d", c.candidates, c.window), func(t *testing.T) {
-			defer sqlite.SetSearchLimits(c.candidates, c.window)()
+	for _, c := range []struct{ candidates, window, seeks int }{
+		{3, 0, 100}, {3, 5, 100}, {1000, 5, 100}, {1000, 40, 100}, {1000, 0, 1}, {1000, 0, 5},
+	} {
+		t.Run(fmt.Sprintf("candidates=%d,window=%d,seeks=%d", c.candidates, c.window, c.seeks), func(t *testing.T) {
+			defer sqlite.SetSearchLimits(c.candidates, c.window, c.seeks)()
 			storetest.RunSearch(t, storetest.SQLite)
 		})
 	}

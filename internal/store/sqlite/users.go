@@ -322,10 +322,6 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	if f.Search == "" {
 		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, false)
 	}
-	match, ok := searchMatch(f.Search)
-	if !ok {
-		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, true)
-	}
 	// A search many users match fills its page from the first users in
 	// email order: look there first (searchWindow), before asking the
 	// index. The page is right if it is full, as the window is the start
@@ -336,17 +332,20 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 	if err != nil || page.Next != "" {
 		return page, err
 	}
-	// The index holds every organisation's users: it counts candidates
+	// The index holds every organisation's users: its candidates are
 	// of all of them, and the organisation's condition, in where, keeps
 	// the others off the page.
-	ok, err = t.searchIndexed(ctx, match)
-	if err != nil || !ok {
+	source, sourceArgs, ok, err := t.searchCandidates(ctx, f.Search)
+	if err != nil {
+		return page, err
+	}
+	if !ok {
 		return t.listPage(ctx, f.Limit, "users"+joins, joinArgs, where, args, true)
 	}
-	// The index's candidates, in this order: SQLite then reads each by
-	// id, rather than scanning users to probe the index.
-	return t.listPage(ctx, f.Limit, "users_search CROSS JOIN users ON users.id = users_search.rowid"+joins, joinArgs,
-		append([]string{"users_search MATCH ?"}, where...), append([]any{match}, args...), true)
+	// The index's candidates first: SQLite then reads each by id, rather
+	// than scanning users to probe the index.
+	return t.listPage(ctx, f.Limit, "("+source+") AS candidates CROSS JOIN users ON users.id = candidates.id"+joins,
+		append(sourceArgs, joinArgs...), where, args, true)
 }
 
 // listPage reads a page of users: from is the FROM clause, users

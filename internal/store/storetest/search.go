@@ -19,7 +19,9 @@ import (
 func init() {
 	pagingTests = append(pagingTests,
 		test{"ListUsers search finds what a scan in Go finds, on random users and searches, and nothing of another organisation",
-			[]string{"ListUsers", "InsertOrg"}, testListUsersSearchRandom})
+			[]string{"ListUsers", "InsertOrg"}, testListUsersSearchRandom},
+		test{"ListUsers search of two characters finds them at a key's start, middle and end, and as a whole key",
+			[]string{"ListUsers", "InsertOrg"}, testListUsersSearchShort})
 }
 
 // RunSearch runs the conformance tests of search alone: for an adapter
@@ -321,6 +323,47 @@ func testListUsersSearchRandom(t *testing.T, s store.Admin) {
 		want = emailOrder(want)
 		if got := listAll(t, s, f); !slices.Equal(got, want) {
 			t.Errorf("ListUsers(%+v) found %d users, a scan %d:\n got %q\nwant %q", f, len(got), len(want), got, want)
+		}
+	}
+}
+
+// testListUsersSearchShort: text of two characters has no trigram of its
+// own. It is found where it starts a key's trigram, where it ends one (at
+// the key's end), and as the whole of a key of two characters, which
+// holds no trigram; in a neighbour organisation's copies never.
+func testListUsersSearchShort(t *testing.T, s store.Admin) {
+	type user struct{ email, username, name string }
+	users := []user{
+		{"zqa@x", "", ""},  // the email's start
+		{"azqb@x", "", ""}, // its middle
+		{"a@x", "", "Azq"}, // the name's end
+		{"b@x", "zq", ""},  // a username of two characters
+		{"c@x", "", "ZQ"},  // a name of two, folded
+		{"zq", "", ""},     // an email of two (the store does not check emails)
+		{"d@x", "q", "Z"},  // z and q, apart
+		{"e@x", "", "zaq"},
+		{"f@x", "", "Q Z"},
+	}
+	neighbour := addOrg(t, s, "short-neighbour")
+	for _, org := range []int64{store.SystemOrg, neighbour} {
+		writeIn(t, s, org, func(tx store.Tx) error {
+			for _, u := range users {
+				row := member(u.email)
+				row.Username, row.Name = u.username, u.name
+				if _, err := tx.InsertUser(inOrg(t, org), row); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	want := emailOrder([]string{"zqa@x", "azqb@x", "a@x", "b@x", "c@x", "zq"})
+	for _, search := range []string{"zq", "ZQ", "zQ"} {
+		for _, limit := range []int{1, 4, 50} {
+			f := roster.UserFilter{Limit: limit, Search: search}
+			if got := listAll(t, s, f); !slices.Equal(got, want) {
+				t.Errorf("ListUsers(%+v) = %q, want %q", f, got, want)
+			}
 		}
 	}
 }
