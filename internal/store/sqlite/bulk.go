@@ -54,8 +54,9 @@ func (t *Tx) UsersByKey(ctx context.Context, handles []string) (map[string]store
 			return err
 		}
 		defer rows.Close()
+		d := newUserScan(true)
 		for rows.Next() {
-			u, err := scanUser(rows)
+			u, err := d.scan(rows)
 			if err != nil {
 				return err
 			}

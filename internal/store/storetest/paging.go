@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/roster-dev/roster/internal/roster"
 	"github.com/roster-dev/roster/internal/store"
@@ -12,6 +13,7 @@ import (
 var pagingTests = []test{
 	{"ListUsers returns every user once, in email order, across pages", []string{"ListUsers"}, testListUsersPages},
 	{"ListUsers loads roles, links and projects", []string{"ListUsers"}, testListUsersDetails},
+	{"ListUsers shows each user as UserByRef reads it", []string{"ListUsers", "UserByRef"}, testListUsersAsUserByRef},
 	{"ListUsers filters by status, role and project", []string{"ListUsers"}, testListUsersFilters},
 	{"ListUsers searches email, username and name in any letter case", []string{"ListUsers"}, testListUsersSearch},
 	{"ListUsers search takes % and _ literally", []string{"ListUsers"}, testListUsersSearchWildcards},
@@ -144,6 +146,47 @@ func testListUsersDetails(t *testing.T, s store.Admin) {
 	// Empty, not nil: they are printed as [] and {}.
 	equal(t, "Links of a user without", bob.Links, map[string]string{})
 	equal(t, "Projects of a user without", bob.Projects, []string{})
+}
+
+// testListUsersAsUserByRef guards a page's own, narrower columns: every
+// field of roster.User, set and unset, as UserByRef reads it.
+func testListUsersAsUserByRef(t *testing.T, s store.Admin) {
+	full := member("ann@example.com")
+	full.Username, full.Name, full.MustChangePassword = "ann", "Ann Lee", true
+	full.Roles = []string{roster.RoleViewer, roster.RoleManager}
+	full.Links = map[string]string{"github": "ann-gh", "okta": "ann@corp"}
+	full.PasswordHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+	full.ExpiresAt = ptr(at(time.Hour))
+	svc := member("")
+	svc.Kind, svc.Username, svc.Roles = roster.KindService, "ci-bot", []string{roster.RoleViewer}
+	ids := []int64{addUser(t, s, full), addUser(t, s, member("bob@example.com")), addUser(t, s, svc)}
+	gone := member("carol@example.com")
+	gone.ID = addUser(t, s, gone)
+	gone.Status, gone.Reason, gone.StatusBefore = roster.StatusDeactivated, "left", roster.StatusActive
+	gone.DeactivatedAt, gone.LastLoginAt, gone.LastLoginMethod = ptr(at(2*time.Second)), ptr(at(time.Second)), "password"
+	gone.UpdatedAt = at(2 * time.Second)
+	write(t, s, func(tx store.Tx) error {
+		pid, err := tx.InsertProject(t.Context(), roster.Project{Slug: "alpha"}, t0)
+		if err == nil {
+			_, err = tx.AddMember(t.Context(), pid, ids[0], t0)
+		}
+		if err == nil {
+			err = tx.UpdateUser(t.Context(), gone)
+		}
+		return err
+	})
+	ids = append(ids, gone.ID)
+	var page roster.Page[roster.User]
+	read(t, s, func(tx store.Tx) error {
+		var err error
+		page, err = tx.ListUsers(t.Context(), roster.UserFilter{Limit: 10, Now: t0})
+		return err
+	})
+	equal(t, "users listed", len(page.Items), len(ids))
+	for _, got := range page.Items {
+		want := getUser(t, s, byID(got.ID)).User
+		equal(t, "listed "+want.Handle(), got, want)
+	}
 }
 
 func testListUsersFilters(t *testing.T, s store.Admin) {
