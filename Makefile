@@ -103,6 +103,9 @@ clean:
 # connections for 10 s per endpoint; needs wrk (apt-get install -y wrk).
 # PostgreSQL: go run ./internal/tools/benchserver -store postgres [-replicas 2].
 # Extra flags: make bench-server BENCHSERVER_FLAGS='-runs 2 -rev HEAD'.
+# Builds side by side, and PocketBase beside them (built from its
+# examples/base into /tmp/pocketbase/base; see docs/benchmarks.md):
+#   make bench-server BENCHSERVER_FLAGS='-rev main,HEAD -pocketbase /tmp/pocketbase -runs 2'.
 .PHONY: bench-server
 bench-server:
 	$(GO) run ./internal/tools/benchserver $(BENCHSERVER_FLAGS)

@@ -7,6 +7,14 @@
 //	go run ./internal/tools/benchserver                      # SQLite, one server
 //	go run ./internal/tools/benchserver -store postgres      # $ROSTER_TEST_POSTGRES
 //	go run ./internal/tools/benchserver -store postgres -replicas 2
+//	go run ./internal/tools/benchserver -rev main,HEAD      # two builds, taking turns
+//	go run ./internal/tools/benchserver -pocketbase /tmp/pocketbase
+//
+// With -pocketbase DIR it also starts DIR/base, a PocketBase built from
+// its examples/base, seeds the same users into its users collection and
+// measures its GET of one record and its page of 50, with and without
+// its total (see pocketbase.go). The servers take turns, run by run, and
+// the tool ends with each one's page of 50 as a share of its GET of one.
 //
 // With several replicas (PostgreSQL only: they share one database) one
 // wrk process drives each replica, all at once, with the connections
@@ -32,6 +40,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -59,6 +68,16 @@ type config struct {
 	roster      string
 	rev         string
 	waitQuiet   time.Duration
+	pocketbase  string
+}
+
+// revs are the roster builds to measure: -rev's, or the one from the
+// working tree or -roster.
+func (c *config) revs() []string {
+	if c.rev == "" {
+		return []string{""}
+	}
+	return strings.Split(c.rev, ",")
 }
 
 // endpoint is one measured request: a path on every replica.
@@ -89,7 +108,8 @@ func main() {
 	flag.IntVar(&c.runs, "runs", 1, "measure each endpoint this many times")
 	flag.StringVar(&eps, "endpoints", "user,list,can", "endpoints to measure: user, list, can")
 	flag.StringVar(&c.roster, "roster", "", "a built roster binary (default: go build one)")
-	flag.StringVar(&c.rev, "rev", "", "build roster from this git revision rather than the working tree")
+	flag.StringVar(&c.rev, "rev", "", "build roster from this git revision rather than the working tree; several, comma-separated, take turns (e.g. main,HEAD)")
+	flag.StringVar(&c.pocketbase, "pocketbase", "", "a directory holding a PocketBase built from its examples/base, as ./base: measured beside roster (SQLite only)")
 	flag.DurationVar(&c.waitQuiet, "wait-quiet", 0, "before each run, wait up to this long for a second in which other processes use under 0.25 CPU")
 	flag.Parse()
 	c.endpoints = strings.Split(eps, ",")
@@ -130,6 +150,15 @@ func (c *config) check() error {
 		return fmt.Errorf("-wait-quiet %v: want 0 to 10m", c.waitQuiet)
 	case c.runs < 1 || c.runs > 10:
 		return fmt.Errorf("-runs %d: want 1 to 10", c.runs)
+	case len(c.revs()) > 4:
+		return fmt.Errorf("-rev %s: at most 4 revisions", c.rev)
+	case c.pocketbase != "" && c.store != "sqlite":
+		return errors.New("-pocketbase: PocketBase keeps its data in SQLite; measure it with -store sqlite")
+	}
+	if c.pocketbase != "" {
+		if _, err := os.Stat(filepath.Join(c.pocketbase, "base")); err != nil {
+			return fmt.Errorf("-pocketbase: %v (build it: see docs/benchmarks.md)", err)
+		}
 	}
 	known := map[string]bool{}
 	for _, e := range endpoints(c.users) {
@@ -146,124 +175,213 @@ func (c *config) check() error {
 	return nil
 }
 
+// server is one server under test: roster at one build, or PocketBase.
+type server struct {
+	name    string // how the table names it
+	version string // what was built, or which binary
+	urls    []string
+	pids    []int
+	tok     string
+	eps     []endpoint
+}
+
 func run(ctx context.Context, c config) error {
 	tmp, err := os.MkdirTemp("", "roster-benchserver")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin, version := c.roster, "binary "+c.roster
-	if bin == "" {
-		bin = filepath.Join(tmp, "roster")
-		if version, err = buildRoster(ctx, bin, c.rev, tmp); err != nil {
-			return err
-		}
-	}
-	r := &rosterEnv{bin: bin, home: tmp}
-
-	start := time.Now()
-	switch c.store {
-	case "sqlite":
-		r.db = filepath.Join(tmp, "roster.db")
-		if err := r.cmd(ctx, "init", "--owner-email", owner, "--random-password"); err != nil {
-			return err
-		}
-		if err := seedSQLite(r.db, c.users); err != nil {
-			return err
-		}
-	case "postgres":
-		db, drop, err := pgSchema(ctx, c.pgURL)
+	var servers []*server
+	for i, rev := range c.revs() {
+		s, stop, err := startRoster(ctx, c, rev, filepath.Join(tmp, fmt.Sprint("roster", i)))
+		defer stop()
 		if err != nil {
 			return err
 		}
-		defer drop()
-		r.db = db
-		if err := r.cmd(ctx, "init", "--owner-email", owner, "--random-password"); err != nil {
-			return err
-		}
-		if err := seedPostgres(ctx, db, c.users); err != nil {
-			return err
-		}
+		servers = append(servers, s)
 	}
-	tok, err := r.token(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "seeded %s with %d users and minted a token in %v\n", c.store, c.users, time.Since(start).Round(time.Millisecond))
-
-	var urls []string
-	var pids []int
-	for range c.replicas {
-		u, pid, stopServe, err := r.serve(ctx)
+	if c.pocketbase != "" {
+		s, stop, err := startPocketBase(ctx, c, filepath.Join(tmp, "pocketbase"))
+		defer stop()
 		if err != nil {
 			return err
 		}
-		defer stopServe()
-		urls = append(urls, u)
-		pids = append(pids, pid)
+		servers = append(servers, s)
 	}
-	var eps []endpoint
-	for _, e := range endpoints(c.users) {
-		for _, name := range c.endpoints {
-			if e.name == name {
-				eps = append(eps, e)
-			}
-		}
-	}
-	for _, u := range urls {
-		for _, e := range eps {
-			if err := probe(ctx, u+e.path, tok); err != nil {
-				return err
+	for _, s := range servers {
+		for _, u := range s.urls {
+			for _, e := range s.eps {
+				if err := probe(ctx, u+e.path, s.tok); err != nil {
+					return err
+				}
 			}
 		}
 	}
 
 	host, _ := os.Hostname()
-	fmt.Printf("roster serve, %s, %d replica(s), %d users; wrk %d connections, %v per run\n",
-		c.store, c.replicas, c.users, c.connections, c.duration)
-	fmt.Printf("roster: %s\n", version)
+	fmt.Printf("%s, %d replica(s), %d users; wrk %d connections, %v per run\n", c.store, c.replicas, c.users, c.connections, c.duration)
+	for _, s := range servers {
+		fmt.Printf("%s: %s\n", s.name, s.version)
+	}
 	fmt.Printf("machine: %s, %d CPUs, %s; %s\n", host, runtime.NumCPU(), kernel(), time.Now().UTC().Format(time.RFC3339))
 	fmt.Println()
 	fmt.Println("CPU in cores: busy before = the whole machine in the second before the run;")
-	fmt.Print("roster = the roster serve processes during the run; others = the rest of the machine during the run, less wrk")
+	fmt.Print("server = the server's processes during the run; others = the rest of the machine during the run, less wrk")
 	if c.store == "postgres" {
 		fmt.Print(" and less every postgres process (postgres)")
 	}
 	fmt.Print(".\n")
-	fmt.Print("RSS = the largest peak resident set of the roster serve processes so far (VmHWM).\n\n")
-	fmt.Println("| endpoint | store | replicas | run | req/s | p50 | p99 | errors | busy before | roster | postgres | others | RSS |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, e := range eps {
-		if c.warmup > 0 {
-			if _, err := drive(ctx, c, urls, e.path, tok, c.warmup); err != nil {
-				return err
+	fmt.Print("RSS = the largest peak resident set of the server's processes so far (VmHWM).\n")
+	if len(servers) > 1 {
+		fmt.Print("The servers take turns: every endpoint of each, then the next run.\n")
+	}
+	fmt.Println()
+	fmt.Println("| server | endpoint | store | replicas | run | req/s | p50 | p99 | errors | busy before | server CPU | postgres | others | RSS |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	if c.warmup > 0 {
+		for _, s := range servers {
+			for _, e := range s.eps {
+				if _, err := drive(ctx, c, s.urls, e.path, s.tok, c.warmup); err != nil {
+					return err
+				}
 			}
 		}
-		for i := range c.runs {
-			before := waitQuiet(ctx, c.waitQuiet)
-			pgPids := func() []int { return nil }
-			if c.store == "postgres" {
-				pgPids = func() []int { return pidsNamed("postgres") }
+	}
+	rps := map[*server]map[string][]float64{}
+	for _, s := range servers {
+		rps[s] = map[string][]float64{}
+	}
+	for i := range c.runs {
+		for _, s := range servers {
+			for _, e := range s.eps {
+				res, err := measure(ctx, c, s, e, i+1)
+				if err != nil {
+					return err
+				}
+				rps[s][e.name] = append(rps[s][e.name], res.RPS)
 			}
-			s0, r0, p0 := sampleCPU(), procTicks(pids), procTicks(pgPids())
-			res, err := drive(ctx, c, urls, e.path, tok, c.duration)
-			if err != nil {
-				return err
+		}
+	}
+	fmt.Println()
+	fmt.Println("| server | page ÷ GET one (mean req/s of each) |")
+	fmt.Println("|---|---|")
+	for _, s := range servers {
+		for _, page := range []string{"list", "list-total"} {
+			if len(rps[s][page]) > 0 && len(rps[s]["user"]) > 0 {
+				fmt.Printf("| %s | %s: %.1f %% |\n", s.name, page, 100*mean(rps[s][page])/mean(rps[s]["user"]))
 			}
-			s1, r1, p1 := sampleCPU(), procTicks(pids), procTicks(pgPids())
-			d := s1.at.Sub(s0.at)
-			ours, pgCores := ticksToCores(ticksSince(r0, r1), d), ticksToCores(ticksSince(p0, p1), d)
-			others := s0.cores(s1) - ours - pgCores - res.CPU.Seconds()/d.Seconds()
-			pgCol := "—"
-			if c.store == "postgres" {
-				pgCol = fmt.Sprintf("%.2f", pgCores)
-			}
-			fmt.Printf("| %s | %s | %d | %d | %s | %s | %s | %d | %.2f | %.2f | %s | %.2f | %.1f MiB |\n", e.label, c.store, c.replicas, i+1,
-				thousands(res.RPS), ms(res.P50), ms(res.P99), res.Non2xx+res.SocketErrors, before, ours, pgCol, max(others, 0),
-				float64(peakRSS(pids))/1024)
 		}
 	}
 	return nil
+}
+
+func mean(v []float64) float64 {
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
+}
+
+// measure runs wrk on one endpoint of s and prints a row of the table.
+func measure(ctx context.Context, c config, s *server, e endpoint, run int) (wrkResult, error) {
+	before := waitQuiet(ctx, c.waitQuiet)
+	pgPids := func() []int { return nil }
+	if c.store == "postgres" {
+		pgPids = func() []int { return pidsNamed("postgres") }
+	}
+	s0, r0, p0 := sampleCPU(), procTicks(s.pids), procTicks(pgPids())
+	res, err := drive(ctx, c, s.urls, e.path, s.tok, c.duration)
+	if err != nil {
+		return res, err
+	}
+	s1, r1, p1 := sampleCPU(), procTicks(s.pids), procTicks(pgPids())
+	d := s1.at.Sub(s0.at)
+	ours, pgCores := ticksToCores(ticksSince(r0, r1), d), ticksToCores(ticksSince(p0, p1), d)
+	others := s0.cores(s1) - ours - pgCores - res.CPU.Seconds()/d.Seconds()
+	pgCol := "—"
+	if c.store == "postgres" {
+		pgCol = fmt.Sprintf("%.2f", pgCores)
+	}
+	fmt.Printf("| %s | %s | %s | %d | %d | %s | %s | %s | %d | %.2f | %.2f | %s | %.2f | %.1f MiB |\n", s.name, e.label, c.store, len(s.urls), run,
+		thousands(res.RPS), ms(res.P50), ms(res.P99), res.Non2xx+res.SocketErrors, before, ours, pgCol, max(others, 0),
+		float64(peakRSS(s.pids))/1024)
+	return res, nil
+}
+
+// startRoster builds roster at rev (see buildRoster; "" is the working
+// tree, unless -roster names a binary), seeds a store for it in dir and
+// starts its replicas. stop stops them and drops what was made; call it
+// even after an error.
+func startRoster(ctx context.Context, c config, rev, dir string) (*server, func(), error) {
+	var stops []func()
+	stop := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, stop, err
+	}
+	s := &server{name: "roster"}
+	bin := c.roster
+	s.version = "binary " + c.roster
+	if bin == "" {
+		bin = filepath.Join(dir, "roster")
+		v, err := buildRoster(ctx, bin, rev, dir)
+		if err != nil {
+			return nil, stop, err
+		}
+		s.version = v
+		if rev != "" {
+			s.name = "roster " + rev
+		}
+	}
+	r := &rosterEnv{bin: bin, home: dir}
+	start := time.Now()
+	switch c.store {
+	case "sqlite":
+		r.db = filepath.Join(dir, "roster.db")
+		if err := r.cmd(ctx, "init", "--owner-email", owner, "--random-password"); err != nil {
+			return nil, stop, err
+		}
+		if err := seedSQLite(r.db, c.users); err != nil {
+			return nil, stop, err
+		}
+	case "postgres":
+		db, drop, err := pgSchema(ctx, c.pgURL)
+		if err != nil {
+			return nil, stop, err
+		}
+		stops = append(stops, drop)
+		r.db = db
+		if err := r.cmd(ctx, "init", "--owner-email", owner, "--random-password"); err != nil {
+			return nil, stop, err
+		}
+		if err := seedPostgres(ctx, db, c.users); err != nil {
+			return nil, stop, err
+		}
+	}
+	var err error
+	if s.tok, err = r.token(ctx); err != nil {
+		return nil, stop, err
+	}
+	fmt.Fprintf(os.Stderr, "seeded %s for %s with %d users and minted a token in %v\n", c.store, s.name, c.users, time.Since(start).Round(time.Millisecond))
+	for range c.replicas {
+		u, pid, stopServe, err := r.serve(ctx)
+		if err != nil {
+			return nil, stop, err
+		}
+		stops = append(stops, stopServe)
+		s.urls = append(s.urls, u)
+		s.pids = append(s.pids, pid)
+	}
+	for _, e := range endpoints(c.users) {
+		if slices.Contains(c.endpoints, e.name) {
+			s.eps = append(s.eps, e)
+		}
+	}
+	return s, stop, nil
 }
 
 // drive runs one wrk per replica at once for d and combines them:
@@ -374,8 +492,20 @@ func (r *rosterEnv) serve(ctx context.Context) (string, int, func(), error) {
 	if err != nil {
 		return "", 0, nil, err
 	}
+	addr, stop, err := startServer(ctx, cmd, stderr, "listening on ")
+	if err != nil {
+		return "", 0, nil, fmt.Errorf("roster serve: %w", err)
+	}
+	return addr, cmd.Process.Pid, stop, nil
+}
+
+// startServer starts cmd, a server, and waits up to 30 s for it to print
+// a line holding marker on out (its stdout or stderr); it returns the rest
+// of that line and a function that stops the server. Everything else it
+// prints is discarded.
+func startServer(ctx context.Context, cmd *exec.Cmd, out io.Reader, marker string) (string, func(), error) {
 	if err := cmd.Start(); err != nil {
-		return "", 0, nil, err
+		return "", nil, err
 	}
 	stop := func() {
 		cmd.Process.Signal(syscall.SIGTERM)
@@ -390,23 +520,23 @@ func (r *rosterEnv) serve(ctx context.Context) (string, int, func(), error) {
 	}
 	found := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stderr)
+		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if _, addr, ok := strings.Cut(sc.Text(), "listening on "); ok {
-				found <- strings.TrimSpace(addr)
+			if _, rest, ok := strings.Cut(sc.Text(), marker); ok {
+				found <- strings.TrimSpace(rest)
 				break
 			}
 		}
-		io.Copy(io.Discard, stderr) // ends when the server exits
+		io.Copy(io.Discard, out) // ends when the server exits
 	}()
 	select {
-	case u := <-found:
-		return u, cmd.Process.Pid, stop, nil
+	case rest := <-found:
+		return rest, stop, nil
 	case <-time.After(30 * time.Second):
 	case <-ctx.Done():
 	}
 	stop()
-	return "", 0, nil, errors.New("roster serve did not say where it listens within 30s")
+	return "", nil, fmt.Errorf("did not print %q within 30s", marker)
 }
 
 // probe checks that target answers 200 to the token before wrk counts it.
