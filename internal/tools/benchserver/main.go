@@ -247,28 +247,36 @@ func run(ctx context.Context, c config) error {
 			}
 		}
 	}
-	rps := map[*server]map[string][]float64{}
+	// Each run's req/s and the server's CPU per request (µs), by
+	// endpoint: the second holds still when other processes take CPU
+	// from the server, the first does not.
+	rps, cpu := map[*server]map[string][]float64{}, map[*server]map[string][]float64{}
 	for _, s := range servers {
-		rps[s] = map[string][]float64{}
+		rps[s], cpu[s] = map[string][]float64{}, map[string][]float64{}
 	}
 	for i := range c.runs {
 		for _, s := range servers {
 			for _, e := range s.eps {
-				res, err := measure(ctx, c, s, e, i+1)
+				res, cores, err := measure(ctx, c, s, e, i+1)
 				if err != nil {
 					return err
 				}
 				rps[s][e.name] = append(rps[s][e.name], res.RPS)
+				cpu[s][e.name] = append(cpu[s][e.name], 1e6*cores/res.RPS)
 			}
 		}
 	}
 	fmt.Println()
-	fmt.Println("| server | page ÷ GET one (mean req/s of each) |")
-	fmt.Println("|---|---|")
+	fmt.Println("Page of 50 as a share of GET one: by their mean req/s, and by the server's mean CPU per request (µs).")
+	fmt.Println()
+	fmt.Println("| server | page | page ÷ GET, req/s | CPU µs/req, GET one | CPU µs/req, page | GET ÷ page, CPU per request |")
+	fmt.Println("|---|---|---|---|---|---|")
 	for _, s := range servers {
 		for _, page := range []string{"list", "list-total"} {
 			if len(rps[s][page]) > 0 && len(rps[s]["user"]) > 0 {
-				fmt.Printf("| %s | %s: %.1f %% |\n", s.name, page, 100*mean(rps[s][page])/mean(rps[s]["user"]))
+				get, pg := mean(cpu[s]["user"]), mean(cpu[s][page])
+				fmt.Printf("| %s | %s | %.1f %% | %.0f | %.0f | %.1f %% |\n", s.name, page,
+					100*mean(rps[s][page])/mean(rps[s]["user"]), get, pg, 100*get/pg)
 			}
 		}
 	}
@@ -284,7 +292,8 @@ func mean(v []float64) float64 {
 }
 
 // measure runs wrk on one endpoint of s and prints a row of the table.
-func measure(ctx context.Context, c config, s *server, e endpoint, run int) (wrkResult, error) {
+// It returns wrk's figures and the cores the server used.
+func measure(ctx context.Context, c config, s *server, e endpoint, run int) (wrkResult, float64, error) {
 	before := waitQuiet(ctx, c.waitQuiet)
 	pgPids := func() []int { return nil }
 	if c.store == "postgres" {
@@ -293,7 +302,7 @@ func measure(ctx context.Context, c config, s *server, e endpoint, run int) (wrk
 	s0, r0, p0 := sampleCPU(), procTicks(s.pids), procTicks(pgPids())
 	res, err := drive(ctx, c, s.urls, e.path, s.tok, c.duration)
 	if err != nil {
-		return res, err
+		return res, 0, err
 	}
 	s1, r1, p1 := sampleCPU(), procTicks(s.pids), procTicks(pgPids())
 	d := s1.at.Sub(s0.at)
@@ -306,7 +315,7 @@ func measure(ctx context.Context, c config, s *server, e endpoint, run int) (wrk
 	fmt.Printf("| %s | %s | %s | %d | %d | %s | %s | %s | %d | %.2f | %.2f | %s | %.2f | %.1f MiB |\n", s.name, e.label, c.store, len(s.urls), run,
 		thousands(res.RPS), ms(res.P50), ms(res.P99), res.Non2xx+res.SocketErrors, before, ours, pgCol, max(others, 0),
 		float64(peakRSS(s.pids))/1024)
-	return res, nil
+	return res, ours, nil
 }
 
 // startRoster builds roster at rev (see buildRoster; "" is the working
