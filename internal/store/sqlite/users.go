@@ -130,8 +130,8 @@ type userScan struct {
 func newUserScan(whole bool) *userScan {
 	d := &userScan{}
 	u := &d.u
-	d.dest = []any{&u.ID, &u.Email, &d.username, &u.Name, &u.Status, &u.HasPassword, &u.MustChangePassword,
-		&d.created, &d.updated, &d.login, &d.method, &d.deact, &d.roles, &d.links, &d.projects, &d.expires, &u.Kind}
+	d.dest = append(make([]any, 0, 22), &u.ID, &u.Email, &d.username, &u.Name, &u.Status, &u.HasPassword, &u.MustChangePassword,
+		&d.created, &d.updated, &d.login, &d.method, &d.deact, &d.roles, &d.links, &d.projects, &d.expires, &u.Kind)
 	if whole {
 		d.dest = append(d.dest, &u.PasswordHash, &u.Reason, &u.StatusBefore, &u.OrgID, &u.OrgStatus)
 	}
