@@ -67,12 +67,12 @@ func nullString(s string) any {
 const userHandle = `CASE users.kind WHEN 'service' THEN users.username ELSE users.email END`
 
 // pageColumns are what a page of users shows: roster.User's fields, no
-// more. An empty username or sign-in method comes as NULL, which the
-// driver hands over in one call where a text takes three, each taking
-// the connection's mutex. A page leaves out the row's own columns (rowColumns: the password
-// hash, the reason and status before a deactivation, the organisation),
-// which no page shows: with them a page of 50 cost SQLite 14 % more, most
-// of it the organisation's status looked up again for every row.
+// more. A page leaves out the row's own columns (rowColumns), which no
+// page shows: with them a page of 50 cost SQLite 14 % more, most of it
+// the organisation's status looked up again for every row. An empty
+// username or sign-in method comes as NULL, which the driver hands over
+// in one call where a text takes three, each taking the connection's
+// mutex.
 const pageColumns = `users.id, users.email, users.username, users.name, users.status,
 	COALESCE(users.password_hash, '') <> '', users.must_change_password, users.created_at, users.updated_at,
 	users.last_login_at, NULLIF(users.last_login_method, ''), users.deactivated_at,
@@ -85,6 +85,9 @@ const pageColumns = `users.id, users.email, users.username, users.name, users.st
 // userColumns are a whole store.UserRow: pageColumns, then rowColumns.
 const userColumns = pageColumns + `, ` + rowColumns
 
+// rowColumns are a user's columns that only the store and the core read:
+// the password hash, the reason and status before a deactivation, the
+// organisation and its status.
 const rowColumns = `COALESCE(users.password_hash, ''), users.deactivated_reason, users.status_before_deactivation,
 	users.org_id, (SELECT status FROM orgs WHERE orgs.id = users.org_id)`
 
