@@ -28,7 +28,7 @@ import (
 // the write timeout.
 const (
 	progressRequestTimeout = 150 * time.Millisecond
-	progressWriteTimeout   = 500 * time.Millisecond
+	progressWriteTimeout   = time.Second
 	progressEvery          = 10 * time.Millisecond
 )
 
@@ -83,7 +83,7 @@ func TestProgress(t *testing.T) {
 	// The work is held until the client has seen this many 102s: sent
 	// one an interval at most, they outlast both timeouts.
 	const held = int(progressWriteTimeout/progressEvery) + 2
-	csv := progressCSV()
+	csv := testkit.UsersCSV("row", progressRows)
 	var manifest strings.Builder
 	manifest.WriteString("users:\n")
 	for i := range progressRows {
@@ -219,17 +219,7 @@ func TestProgress(t *testing.T) {
 }
 
 // rowEmail is the email of row i of TestProgress's files.
-func rowEmail(i int) string { return fmt.Sprintf("row%04d@example.com", i) }
-
-// progressCSV is an import of progressRows users.
-func progressCSV() string {
-	var b strings.Builder
-	b.WriteString("email,name\n")
-	for i := range progressRows {
-		fmt.Fprintf(&b, "%s,User %d\n", rowEmail(i), i)
-	}
-	return b.String()
-}
+func rowEmail(i int) string { return testkit.UserEmail("row", i) }
 
 // TestProgressNotForHTTP10: HTTP/1.0 has no 1xx responses, so a request
 // made with it is sent none, even asking, and has the request timeout.
@@ -240,7 +230,7 @@ func TestProgressNotForHTTP10(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	body := progressCSV()
+	body := testkit.UsersCSV("row", progressRows)
 	fmt.Fprintf(conn, "POST /api/v1/import?format=csv HTTP/1.0\r\nHost: roster\r\nAuthorization: Bearer %s\r\n%s: 1\r\nContent-Length: %d\r\n\r\n%s",
 		e.owner, wire.ProgressHeader, len(body), body)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -45,16 +44,6 @@ func progressRunTo(t *testing.T, tty bool, errOut io.Writer, args ...string) (st
 	return out.String(), code
 }
 
-// usersCSV is an import file of n users, named prefix00000@example.com on.
-func usersCSV(prefix string, n int) string {
-	var b strings.Builder
-	b.WriteString("email,name\n")
-	for i := range n {
-		fmt.Fprintf(&b, "%s%05d@example.com,User %d\n", prefix, i, i)
-	}
-	return b.String()
-}
-
 // TestProgress: import, apply and export of more than a few thousand
 // rows show rows done, rate and time left on stderr when it is a
 // terminal; nothing otherwise, or with -q, or for a few rows (issue 22).
@@ -66,7 +55,7 @@ func TestProgress(t *testing.T) {
 	}
 	write := func(name string, n int) string {
 		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(usersCSV(strings.TrimSuffix(name, ".csv"), n)), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte(testkit.UsersCSV(strings.TrimSuffix(name, ".csv"), n)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		return path
@@ -159,7 +148,7 @@ func TestProgressRemote(t *testing.T) {
 	db, tokenFile := filepath.Join(dir, "roster.db"), filepath.Join(dir, "owner.tok")
 	mustRun(t, db, "init", "--owner-email", "owner@example.com", "--random-password", "--token-file", tokenFile)
 	file := filepath.Join(dir, "many.csv")
-	if err := os.WriteFile(file, []byte(usersCSV("many", 6000)), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(testkit.UsersCSV("many", 6000)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	store, err := sqlite.Open(context.Background(), db)

@@ -69,7 +69,7 @@ func TestShutdownProgress(t *testing.T) {
 		return nil
 	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "POST",
-		"http://"+ln.Addr().String()+wire.Prefix+"/import?format=csv", strings.NewReader(usersCSV("import", 1100))) // past one chunk: the gate holds the second
+		"http://"+ln.Addr().String()+wire.Prefix+"/import?format=csv", strings.NewReader(testkit.UsersCSV("import", 1100))) // past one chunk: the gate holds the second
 	if err != nil {
 		t.Fatal(err)
 	}

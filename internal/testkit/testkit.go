@@ -6,6 +6,8 @@ package testkit
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -87,3 +89,17 @@ func (c *WallClock) Freeze() {
 		c.stopped = &now
 	}
 }
+
+// UsersCSV is an import file of n users, prefix00000@example.com on,
+// named User 0 on.
+func UsersCSV(prefix string, n int) string {
+	var b strings.Builder
+	b.WriteString("email,name\n")
+	for i := range n {
+		fmt.Fprintf(&b, "%s,User %d\n", UserEmail(prefix, i), i)
+	}
+	return b.String()
+}
+
+// UserEmail is the email of user i of UsersCSV(prefix, …).
+func UserEmail(prefix string, i int) string { return fmt.Sprintf("%s%05d@example.com", prefix, i) }
