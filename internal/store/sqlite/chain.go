@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/roster-dev/roster/internal/store"
@@ -36,23 +35,18 @@ func (t *Tx) InsertAudits(ctx context.Context, entries []store.AuditEntry) error
 		for n > len(entries) {
 			n /= 2
 		}
-		var q strings.Builder
-		q.WriteString(`INSERT INTO audit (id, org_id, at, actor, actor_id, via, action, target, target_id, details, prev_hash, hash) VALUES `)
-		args := make([]any, 0, 12*n)
-		for i, e := range entries[:n] {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		vals := make([]any, 0, 12*n)
+		for _, e := range entries[:n] {
 			id++
 			c, err := store.Chain(e, t.org, id, prev)
 			if err != nil {
 				return err
 			}
-			args = appendChainRow(args, c)
+			vals = appendChainRow(vals, c)
 			prev = c.Hash
 		}
-		if _, err := t.exec(ctx, q.String(), args...); err != nil {
+		rows, args := sharedValues(vals, 12)
+		if _, err := t.exec(ctx, `INSERT INTO audit (id, org_id, at, actor, actor_id, via, action, target, target_id, details, prev_hash, hash) `+rows, args...); err != nil {
 			return fmt.Errorf("write audit events: %w", err)
 		}
 		entries = entries[n:]
