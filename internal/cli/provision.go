@@ -3,8 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"strconv"
@@ -293,6 +295,15 @@ func (r *rowsReader) Read(b []byte) (int, error) {
 	}
 	r.p.update("reading", rows, 0)
 	return n, err
+}
+
+// Stat is the file's, when r reads one: the core writes the records of a
+// regular file while it reads the rest (core's Import).
+func (r *rowsReader) Stat() (fs.FileInfo, error) {
+	if f, ok := r.r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		return f.Stat()
+	}
+	return nil, errors.ErrUnsupported
 }
 
 // printPlan prints a plan: its lines on stdout (or the plan as JSON or

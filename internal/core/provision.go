@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"slices"
 	"strings"
@@ -83,12 +84,34 @@ func (o *op) syncProjects(u *store.UserRow, want []string, prune bool, project f
 	return add, remove, nil
 }
 
+// Import reads a regular file while it writes the records read so far:
+// such a file reads faster than its users are written, so the write
+// waits for it only at the start and holds its lock no longer. Anything
+// else (a pipe, a request's body) is read to its end first, as it may come
+// as slowly as its writer likes, and the write lock would wait with it.
 func (s *service) Import(ctx context.Context, r io.Reader, p roster.ImportParams) (roster.Plan, error) {
-	recs, bad, err := records.ReadUsers(r, p.Format)
+	recs, err := records.StartUsers(r, p.Format)
 	if err != nil {
 		return roster.Plan{}, fmt.Errorf("import: %w", err)
 	}
-	return s.provision(ctx, "import", p.DryRun, bad, func(b *batch) error { return b.users(recs) })
+	defer recs.Stop()
+	if !regularFile(r) {
+		if _, err := recs.Wait(); err != nil {
+			return roster.Plan{}, fmt.Errorf("import: %w", err)
+		}
+	}
+	return s.provision(ctx, "import", p.DryRun, recs.Wait, func(b *batch) error { return b.users(recs) })
+}
+
+// regularFile reports whether r reads a regular file (os.File, or a
+// reader of one that tells its Stat).
+func regularFile(r io.Reader) bool {
+	f, ok := r.(interface{ Stat() (fs.FileInfo, error) })
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 func (s *service) Apply(ctx context.Context, r io.Reader, p roster.ApplyParams) (roster.Plan, error) {
@@ -97,7 +120,8 @@ func (s *service) Apply(ctx context.Context, r io.Reader, p roster.ApplyParams) 
 	if err != nil {
 		return roster.Plan{}, fmt.Errorf("apply: %w", err)
 	}
-	return s.provision(ctx, "apply", p.DryRun, bad, func(b *batch) error {
+	read := func() (*records.Errors, error) { return bad, nil }
+	return s.provision(ctx, "apply", p.DryRun, read, func(b *batch) error {
 		b.prune = p.Prune
 		return b.manifest(m)
 	})
@@ -219,20 +243,25 @@ func (b *batch) lookupProject(slug string) (store.ProjectRow, error) {
 }
 
 // provision runs fn as one write: all of it or, when any line is bad,
-// nothing; a dry run is rolled back in any case.
-func (s *service) provision(ctx context.Context, what string, dryRun bool, bad *records.Errors, fn func(*batch) error) (roster.Plan, error) {
+// nothing; a dry run is rolled back in any case. read gives the file's
+// own bad lines once it has all been read.
+func (s *service) provision(ctx context.Context, what string, dryRun bool, read func() (*records.Errors, error), fn func(*batch) error) (roster.Plan, error) {
 	var plan roster.Plan
-	readerBad := bad.Len() > 0
 	err := s.write(ctx, func(o *op) error {
 		// A store may run this again after a serialization failure: each
-		// attempt starts from the file's own bad lines, not the last
-		// attempt's.
-		bad := bad.Clone()
-		b := &batch{o: o, what: what, bad: bad, readerBad: readerBad, plan: roster.Plan{Changes: []roster.Change{}}}
+		// attempt starts with no bad line of its own.
+		b := &batch{o: o, what: what, bad: &records.Errors{}, plan: roster.Plan{Changes: []roster.Change{}}}
 		if err := fn(b); err != nil {
 			return err
 		}
-		if bad.Len() > 0 {
+		fileBad, err := read()
+		if err != nil {
+			return err
+		}
+		if fileBad.Len()+b.bad.Len() > 0 {
+			bad := fileBad.Clone()
+			bad.Merge(b.bad)
+			b.bad, b.readerBad = bad, fileBad.Len() > 0
 			return b.failure()
 		}
 		if err := b.flush(); err != nil {
@@ -336,12 +365,15 @@ const idChunk = 1024
 
 // users makes each user of recs match its record, in order, telling the
 // context's progress function (roster.WithProgress) how far it got.
-func (b *batch) users(recs []roster.UserRecord) error {
+func (b *batch) users(recs *records.Users) error {
 	o := b.o
 	progress := roster.ProgressOf(o.ctx)
 	emails := make([]string, 0, idChunk)
-	for i := 0; i < len(recs); i += idChunk {
-		chunk := recs[i:min(i+idChunk, len(recs))]
+	for i := 0; ; i += idChunk {
+		chunk := recs.Chunk(i, idChunk)
+		if len(chunk) == 0 {
+			return nil
+		}
 		emails = emails[:0]
 		for _, rec := range chunk {
 			emails = append(emails, rec.Handle())
@@ -364,9 +396,11 @@ func (b *batch) users(recs []roster.UserRecord) error {
 				return err
 			}
 		}
-		progress("applying", i+len(chunk), len(recs))
+		// While the file is still being read, its reading is what shows.
+		if total, all := recs.Count(); all {
+			progress("applying", i+len(chunk), total)
+		}
 	}
-	return nil
 }
 
 // user makes the store's user rec.Handle() match rec: existing is that
@@ -662,7 +696,7 @@ func (b *batch) manifest(m roster.Manifest) error {
 		}
 	}
 	b.projects = nil
-	if err := b.users(m.Users); err != nil {
+	if err := b.users(records.UsersOf(m.Users)); err != nil {
 		return err
 	}
 	if err := b.flush(); err != nil {

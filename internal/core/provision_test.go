@@ -1,9 +1,14 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,5 +87,89 @@ func TestImportFindsProjectsOnce(t *testing.T) {
 	u, err := svc.GetUser(ctx, "u2999@example.com")
 	if err != nil || strings.Join(u.Projects, ",") != "api,ops,web" {
 		t.Fatalf("u2999: %v, %v", u.Projects, err)
+	}
+}
+
+// TestImportFileAsStream: a regular file is written while it is read
+// (core's Import), anything else is read first. Both find the same bad
+// lines, the file's own and the rules', listed by line, write nothing
+// when there is one, and make the same users when there is none.
+func TestImportFileAsStream(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func(name string) roster.Service {
+		db, err := sqlite.Open(ctx, filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		svc := core.New(db).As(core.Actor{Name: "local:test"})
+		if _, err := svc.Init(ctx, roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
+			t.Fatal(err)
+		}
+		return svc
+	}
+	write := func(name string, bad bool) string {
+		var b strings.Builder
+		b.WriteString("email,name,roles\n")
+		for i := range 3000 {
+			switch {
+			case bad && i == 3: // a rule's bad line, found while writing
+				fmt.Fprintf(&b, "u%04d@example.com,,nosuchrole\n", i)
+			case bad && i == 2900: // the file's own, read after that
+				b.WriteString("not-an-email,,\n")
+			case bad && i == 2950:
+				b.WriteString("u0001@example.com,again,\n")
+			default:
+				fmt.Fprintf(&b, "u%04d@example.com,User %d,member\n", i, i)
+			}
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, bad := range []bool{true, false} {
+		path := write(fmt.Sprintf("users-%v.csv", bad), bad)
+		text, _ := os.ReadFile(path)
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		streamed, read := open(fmt.Sprintf("streamed-%v.db", bad)), open(fmt.Sprintf("read-%v.db", bad))
+		planS, errS := streamed.Import(ctx, f, roster.ImportParams{Format: "csv"})
+		planR, errR := read.Import(ctx, bytes.NewReader(text), roster.ImportParams{Format: "csv"})
+		if bad {
+			var ieS, ieR *roster.InputErrors
+			if !errors.As(errS, &ieS) || !errors.As(errR, &ieR) {
+				t.Fatalf("errors %v and %v, want bad lines", errS, errR)
+			}
+			if !reflect.DeepEqual(ieS.Lines, ieR.Lines) || ieS.Count() != 3 || ieS.Kind != roster.ErrInvalid {
+				t.Errorf("streamed %+v, read first %+v", ieS, ieR)
+			}
+			lines := []int{ieS.Lines[0].Line, ieS.Lines[1].Line, ieS.Lines[2].Line}
+			if !slices.Equal(lines, []int{5, 2902, 2952}) {
+				t.Errorf("lines %v, want 5, 2902, 2952", lines)
+			}
+			for _, svc := range []roster.Service{streamed, read} {
+				if _, err := svc.GetUser(ctx, "u0000@example.com"); !errors.Is(err, roster.ErrNotFound) {
+					t.Errorf("a user of a file with bad lines: %v", err)
+				}
+			}
+			continue
+		}
+		if errS != nil || errR != nil {
+			t.Fatalf("errors %v and %v", errS, errR)
+		}
+		if len(planS.Changes) != 3000 || len(planR.Changes) != 3000 {
+			t.Errorf("%d and %d changes, want 3000", len(planS.Changes), len(planR.Changes))
+		}
+		for _, svc := range []roster.Service{streamed, read} {
+			if u, err := svc.GetUser(ctx, "u2999@example.com"); err != nil || u.Name != "User 2999" {
+				t.Errorf("u2999: %+v, %v", u, err)
+			}
+		}
 	}
 }

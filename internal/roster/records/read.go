@@ -18,16 +18,22 @@ import (
 // only when the reading itself failed (a body too large, a connection
 // lost).
 func ReadUsers(r io.Reader, format string) ([]roster.UserRecord, *Errors, error) {
+	return readUsers(r, format, nil)
+}
+
+// readUsers is ReadUsers, passing each good record to add, if given,
+// instead of returning it; add returning false stops the reading.
+func readUsers(r io.Reader, format string, add func(roster.UserRecord) bool) ([]roster.UserRecord, *Errors, error) {
 	switch format {
 	case "csv":
-		return readCSV(r)
+		return readCSV(r, add)
 	case "jsonl":
-		return readJSONL(r)
+		return readJSONL(r, add)
 	}
 	return nil, nil, ErrFormat(format)
 }
 
-func readCSV(r io.Reader) ([]roster.UserRecord, *Errors, error) {
+func readCSV(r io.Reader, add func(roster.UserRecord) bool) ([]roster.UserRecord, *Errors, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1 // checked here, so that the message names the line
 	cr.ReuseRecord = true
@@ -73,7 +79,7 @@ func readCSV(r io.Reader) ([]roster.UserRecord, *Errors, error) {
 		u, err := userFromFields(cols, rec)
 		return u, line, true, err
 	}
-	out, bad := collect(next, "import")
+	out, bad := collect(next, add)
 	return out, bad, readErr
 }
 
@@ -169,7 +175,7 @@ func parseLinks(v string) (map[string]string, error) {
 // maxJSONLine bounds one JSON line: a user record is a few hundred bytes.
 const maxJSONLine = 64 << 10
 
-func readJSONL(r io.Reader) ([]roster.UserRecord, *Errors, error) {
+func readJSONL(r io.Reader, add func(roster.UserRecord) bool) ([]roster.UserRecord, *Errors, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxJSONLine)
 	line, tooLong := 0, 0
@@ -198,7 +204,7 @@ func readJSONL(r io.Reader) ([]roster.UserRecord, *Errors, error) {
 		}
 		return roster.UserRecord{}, 0, false, nil
 	}
-	out, bad := collect(next, "import")
+	out, bad := collect(next, add)
 	if tooLong > 0 {
 		bad.Add(tooLong, invalidf("line longer than %d KiB", maxJSONLine>>10))
 	}

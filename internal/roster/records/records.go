@@ -37,7 +37,9 @@ type Errors struct {
 }
 
 // Add records what is wrong with line; a domain error keeps its message.
-func (e *Errors) Add(line int, err error) {
+func (e *Errors) Add(line int, err error) { e.add(line, err.Error()) }
+
+func (e *Errors) add(line int, message string) {
 	e.total++
 	e.seq++
 	if len(e.kept) >= MaxLineErrors {
@@ -46,7 +48,15 @@ func (e *Errors) Add(line int, err error) {
 		}
 		heap.Pop(&e.kept)
 	}
-	heap.Push(&e.kept, keptLine{LineError: roster.LineError{Line: line, Message: err.Error()}, seq: e.seq})
+	heap.Push(&e.kept, keptLine{LineError: roster.LineError{Line: line, Message: message}, seq: e.seq})
+}
+
+// Merge adds o's bad lines to e, as if each had been added after e's.
+func (e *Errors) Merge(o *Errors) {
+	for _, l := range o.Lines() {
+		e.add(l.Line, l.Message)
+	}
+	e.total += o.total - len(o.kept) // counted by o, not listed
 }
 
 // Len is how many bad lines were added, listed or not.
@@ -221,9 +231,9 @@ func (q *Uniques) Check(u roster.UserRecord) error {
 	return nil
 }
 
-// readUsers runs next until it reports io.EOF (done), checking every
-// record and collecting the good ones.
-func collect(next func() (roster.UserRecord, int, bool, error), what string) ([]roster.UserRecord, *Errors) {
+// collect runs next until it reports the end, checking every record and
+// collecting the good ones, passed to add, if given, as they come.
+func collect(next func() (roster.UserRecord, int, bool, error), add func(roster.UserRecord) bool) ([]roster.UserRecord, *Errors) {
 	var out []roster.UserRecord
 	bad := &Errors{}
 	var q Uniques
@@ -243,7 +253,11 @@ func collect(next func() (roster.UserRecord, int, bool, error), what string) ([]
 			bad.Add(line, err)
 			continue
 		}
-		out = append(out, u)
+		if add == nil {
+			out = append(out, u)
+		} else if !add(u) {
+			break
+		}
 	}
 	return out, bad
 }

@@ -1,0 +1,97 @@
+package records
+
+import (
+	"io"
+	"sync"
+
+	"github.com/roster-dev/roster/internal/roster"
+)
+
+// Users are an import file's good records as a reader on a goroutine of
+// its own finds them, so that the first can be written while the rest are
+// read: reading a file of 100,000 users took an eighth of its import.
+// Every record is kept, so that a write run again reads them again from
+// the first.
+type Users struct {
+	mu    sync.Mutex
+	more  sync.Cond // signalled as records come and when the file ends
+	recs  []roster.UserRecord
+	done  bool
+	stop  bool
+	bad   *Errors
+	err   error
+	ended chan struct{}
+}
+
+// usersSignal is how many records a waiting writer is woken for.
+const usersSignal = 256
+
+// StartUsers starts reading r, an import file of format "csv" or
+// "jsonl", as ReadUsers reads it. Stop must be called when its records
+// are no longer wanted.
+func StartUsers(r io.Reader, format string) (*Users, error) {
+	if format != "csv" && format != "jsonl" {
+		return nil, ErrFormat(format)
+	}
+	u := &Users{ended: make(chan struct{})}
+	u.more.L = &u.mu
+	go func() {
+		defer close(u.ended)
+		_, bad, err := readUsers(r, format, func(rec roster.UserRecord) bool {
+			u.mu.Lock()
+			defer u.mu.Unlock()
+			u.recs = append(u.recs, rec)
+			if len(u.recs)%usersSignal == 0 {
+				u.more.Broadcast()
+			}
+			return !u.stop
+		})
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		u.done, u.bad, u.err = true, bad, err
+		u.more.Broadcast()
+	}()
+	return u, nil
+}
+
+// UsersOf are records already read, as Users.
+func UsersOf(recs []roster.UserRecord) *Users {
+	u := &Users{recs: recs, done: true, bad: &Errors{}, ended: make(chan struct{})}
+	u.more.L = &u.mu
+	close(u.ended)
+	return u
+}
+
+// Chunk returns at most n records from the i-th, waiting until there are
+// n or the file has ended; none past its end.
+func (u *Users) Chunk(i, n int) []roster.UserRecord {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for !u.done && len(u.recs) < i+n {
+		u.more.Wait()
+	}
+	return u.recs[min(i, len(u.recs)):min(i+n, len(u.recs))]
+}
+
+// Count is how many good records have been read, and whether that is
+// all of them.
+func (u *Users) Count() (int, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.recs), u.done
+}
+
+// Wait waits for the end of the file, and returns its bad lines and an
+// error when reading it failed (a body too large, a connection lost).
+func (u *Users) Wait() (*Errors, error) {
+	<-u.ended
+	return u.bad, u.err
+}
+
+// Stop stops the reading, when it has not ended, and waits for it.
+func (u *Users) Stop() {
+	u.mu.Lock()
+	u.stop = true
+	u.mu.Unlock()
+	<-u.ended
+}
