@@ -18,28 +18,41 @@ import (
 // service account's name.
 const userHandle = `CASE users.kind WHEN 'service' THEN users.username ELSE users.email END`
 
-const userColumns = `users.id, users.email, COALESCE(users.username, ''), users.name, users.status,
-	COALESCE(users.password_hash, ''), users.must_change_password, users.created_at, users.updated_at,
-	users.last_login_at, users.last_login_method, users.deactivated_at, users.deactivated_reason,
-	users.status_before_deactivation, users.org_id, (SELECT status FROM orgs WHERE orgs.id = users.org_id),
+// pageColumns are what a page of users shows: roster.User's fields, no
+// more. A page reads no password hash (whether there is one is enough),
+// no deactivation's reason, and not the organisation's status, a look-up
+// a row.
+const pageColumns = `users.id, users.email, COALESCE(users.username, ''), users.name, users.status,
+	COALESCE(users.password_hash, '') <> '', users.must_change_password, users.created_at, users.updated_at,
+	users.last_login_at, users.last_login_method, users.deactivated_at,
 	ARRAY(SELECT role FROM user_roles WHERE user_id = users.id ORDER BY role),
 	COALESCE((SELECT jsonb_object_agg(kind, value) FROM user_links WHERE user_id = users.id), '{}'::jsonb),
 	ARRAY(SELECT projects.slug FROM memberships JOIN projects ON projects.id = memberships.project_id
 		WHERE memberships.user_id = users.id ORDER BY projects.slug), users.expires_at, users.kind`
 
+// userColumns are a whole store.UserRow: pageColumns, then the columns
+// only the store and the core read.
+const userColumns = pageColumns + `, COALESCE(users.password_hash, ''), users.deactivated_reason,
+	users.status_before_deactivation, users.org_id, (SELECT status FROM orgs WHERE orgs.id = users.org_id)`
+
 // A user's roles, links and projects come in the user's own row, so that
 // finding a user or a page of them is one statement.
-func scanUser(s pgx.Row) (store.UserRow, error) {
+func scanUser(s pgx.Row) (store.UserRow, error) { return scanUserOf(s, true) }
+
+// scanUserOf scans a row of userColumns, or of pageColumns when not whole.
+func scanUserOf(s pgx.Row, whole bool) (store.UserRow, error) {
 	var u store.UserRow
-	err := s.Scan(&u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.PasswordHash, &u.MustChangePassword,
-		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.LastLoginMethod, &u.DeactivatedAt, &u.Reason, &u.StatusBefore,
-		&u.OrgID, &u.OrgStatus, &u.Roles, &u.Links, &u.Projects, &u.ExpiresAt, &u.Kind)
-	if err != nil {
+	dest := append(make([]any, 0, 22), &u.ID, &u.Email, &u.Username, &u.Name, &u.Status, &u.HasPassword, &u.MustChangePassword,
+		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.LastLoginMethod, &u.DeactivatedAt,
+		&u.Roles, &u.Links, &u.Projects, &u.ExpiresAt, &u.Kind)
+	if whole {
+		dest = append(dest, &u.PasswordHash, &u.Reason, &u.StatusBefore, &u.OrgID, &u.OrgStatus)
+	}
+	if err := s.Scan(dest...); err != nil {
 		return u, err
 	}
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	u.LastLoginAt, u.DeactivatedAt, u.ExpiresAt = utcPtr(u.LastLoginAt), utcPtr(u.DeactivatedAt), utcPtr(u.ExpiresAt)
-	u.HasPassword = u.PasswordHash != ""
 	if u.Roles == nil {
 		u.Roles = []string{}
 	}
@@ -233,7 +246,7 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		where = append(where, "users.email_key > "+args.add(key))
 	}
 	cond := " WHERE " + strings.Join(where, " AND ")
-	q := `SELECT ` + userColumns + ` FROM ` + from + cond
+	q := `SELECT ` + pageColumns + ` FROM ` + from + cond
 	// One row more than asked tells whether another page follows.
 	limit := args.add(f.Limit + 1)
 	q += " ORDER BY users.email_key LIMIT " + limit
@@ -241,11 +254,11 @@ func (t *Tx) ListUsers(ctx context.Context, f roster.UserFilter) (roster.Page[ro
 		// The page's ids first, then their users, so that a scan in email
 		// order reads only users_search_keys (an index-only scan) and
 		// only the page's users have their roles, links and projects read.
-		q = `SELECT ` + userColumns + ` FROM users WHERE users.id IN (SELECT users.id FROM ` + from + cond +
+		q = `SELECT ` + pageColumns + ` FROM users WHERE users.id IN (SELECT users.id FROM ` + from + cond +
 			` ORDER BY users.email_key LIMIT ` + limit + `) ORDER BY users.email_key`
 	}
 	items, err := collect(ctx, t, q, args, func(r pgx.Row) (roster.User, error) {
-		u, err := scanUser(r)
+		u, err := scanUserOf(r, false)
 		return u.User, err
 	})
 	if err != nil {
