@@ -90,6 +90,11 @@ type Options struct {
 	// them, gives the connection this long again to write, as a new
 	// request would have. 0 leaves the connection's deadline alone.
 	WriteTimeout time.Duration
+	// ReadTimeout is the http.Server's: an import's or apply's body pushes
+	// the connection's read deadline this long ahead as it comes in (see
+	// uploadBody), up to LongTimeout from the request's start, so that a
+	// file is not bound to arrive within it. 0 leaves the deadline alone.
+	ReadTimeout time.Duration
 	// Heartbeat is how often an idle audit stream carries a comment line,
 	// so that proxies keep it open; 0 means 15 s.
 	Heartbeat time.Duration
@@ -189,10 +194,10 @@ type server struct {
 	mux     *http.ServeMux
 	trusted []netip.Prefix
 	metrics *Metrics
-	// requestTimeout, progress, longTimeout and writeTimeout are the
-	// Options'.
+	// requestTimeout, progress, longTimeout, writeTimeout and readTimeout
+	// are the Options'.
 	requestTimeout, progress, longTimeout, writeTimeout time.Duration
-	heartbeat                                           time.Duration
+	readTimeout, heartbeat                              time.Duration
 
 	// The failure budgets: of token uses per client, of password checks
 	// per client and account, and of password checks per client.
@@ -203,7 +208,7 @@ type server struct {
 func New(b Backend, o Options) *Server {
 	s := &server{b: b, log: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux(), trusted: o.TrustedProxies,
 		metrics: o.Metrics, requestTimeout: o.RequestTimeout, progress: o.Progress, longTimeout: o.LongTimeout,
-		writeTimeout: o.WriteTimeout, heartbeat: o.Heartbeat}
+		writeTimeout: o.WriteTimeout, readTimeout: o.ReadTimeout, heartbeat: o.Heartbeat}
 	if s.progress == 0 {
 		s.progress = defaultProgress
 	}
@@ -264,6 +269,13 @@ func (s *server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.recoverPanic(sw, r)
 
 	r.Body = http.MaxBytesReader(sw, r.Body, s.bodyCap(r))
+	if bulk(r) && s.readTimeout > 0 {
+		b := &uploadBody{ReadCloser: r.Body, rc: http.NewResponseController(sw), idle: s.readTimeout}
+		if s.longTimeout > 0 {
+			b.end = start.Add(s.longTimeout)
+		}
+		r.Body = b
+	}
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		s.unrouted(sw, r, h)
@@ -287,10 +299,39 @@ const bulkMaxBody = 64 << 20
 
 // bodyCap is the most a request's body may hold.
 func (s *server) bodyCap(r *http.Request) int64 {
-	if p := unscoped(r.URL.Path); r.Method == http.MethodPost && (p == wire.Prefix+"/import" || p == wire.Prefix+"/apply") {
+	if bulk(r) {
 		return max(s.maxBody, bulkMaxBody)
 	}
 	return s.maxBody
+}
+
+// bulk reports whether r is an import or an apply, whose body is a file.
+func bulk(r *http.Request) bool {
+	p := unscoped(r.URL.Path)
+	return r.Method == http.MethodPost && (p == wire.Prefix+"/import" || p == wire.Prefix+"/apply")
+}
+
+// uploadBody is the body of an import or apply: each read gives the
+// connection idle more to read the next, but never past end. The server's
+// ReadTimeout would otherwise hold the whole file, up to 64 MiB, which a
+// link of 10 Mbit/s takes nearly a minute to send; a client that stops
+// sending is still cut off after idle, and one that sends slowly at end
+// (if not zero).
+type uploadBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	end  time.Time
+}
+
+func (b *uploadBody) Read(p []byte) (int, error) {
+	next := time.Now().Add(b.idle)
+	if !b.end.IsZero() && next.After(b.end) {
+		next = b.end
+	}
+	// A connection that cannot (a test's recorder) keeps its deadline.
+	_ = b.rc.SetReadDeadline(next)
+	return b.ReadCloser.Read(p)
 }
 
 // recoverPanic turns a handler's panic into a 500, so that one bad request

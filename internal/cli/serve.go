@@ -272,8 +272,11 @@ func serveRun(ctx context.Context, f *Factory, opts *serveOptions) error {
 // apply whose client asks for progress is sent a 102 every
 // progressEvery, each giving its connection writeTimeout again, and is
 // bounded by longTimeout instead: the lock on writes it holds is held
-// that long at most.
+// that long at most. A request has readTimeout to come in, headers and
+// body, except an import's or apply's file, which has readTimeout from
+// each part of it that came, up to longTimeout.
 const (
+	readTimeout    = 30 * time.Second
 	writeTimeout   = 60 * time.Second
 	requestTimeout = 50 * time.Second
 	progressEvery  = 5 * time.Second
@@ -289,6 +292,7 @@ const (
 // apiOptions is o with the server's time limits.
 func apiOptions(o api.Options) api.Options {
 	o.RequestTimeout, o.Progress, o.LongTimeout, o.WriteTimeout = requestTimeout, progressEvery, longTimeout, writeTimeout
+	o.ReadTimeout = readTimeout
 	return o
 }
 
@@ -298,7 +302,7 @@ func httpServer(handler http.Handler, logger *slog.Logger, base context.Context)
 	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
