@@ -1,6 +1,7 @@
 package records
 
 import (
+	"fmt"
 	"io"
 	"sync"
 
@@ -37,6 +38,17 @@ func StartUsers(r io.Reader, format string) (*Users, error) {
 	u.more.L = &u.mu
 	go func() {
 		defer close(u.ended)
+		// A panic here would take a server down past its handlers'
+		// recovery, which runs on their own goroutines: it is the
+		// reading's error instead.
+		defer func() {
+			if v := recover(); v != nil {
+				u.mu.Lock()
+				defer u.mu.Unlock()
+				u.done, u.bad, u.err = true, &Errors{}, fmt.Errorf("reading the file failed: %v", v)
+				u.more.Broadcast()
+			}
+		}()
 		_, bad, err := readUsers(r, format, func(rec roster.UserRecord) bool {
 			u.mu.Lock()
 			defer u.mu.Unlock()

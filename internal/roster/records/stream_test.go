@@ -112,7 +112,20 @@ func TestStartUsersStops(t *testing.T) {
 	if _, err := StartUsers(strings.NewReader(""), "xml"); err == nil {
 		t.Error("an unknown format was started")
 	}
+
+	// A reading that panics fails, and does not take the process down.
+	u, _ = StartUsers(panicking{}, "csv")
+	if c := u.Chunk(0, 10); len(c) != 0 {
+		t.Errorf("Chunk = %d records", len(c))
+	}
+	if _, err := u.Wait(); err == nil || !strings.Contains(err.Error(), "reading the file failed") {
+		t.Errorf("Wait = %v, want the panic as an error", err)
+	}
 }
+
+type panicking struct{}
+
+func (panicking) Read([]byte) (int, error) { panic("a bug") }
 
 // TestMergeErrors: merged bad lines are counted whole and listed by line,
 // the lowest MaxLineErrors of both.
