@@ -395,6 +395,17 @@ func wholeBody(r *http.Request) ([]byte, error) {
 	return data, nil
 }
 
+// importBody is what an import reads of r's body: the body itself when
+// it was read whole already (to send progress, or for an idempotency key),
+// so that the core, seeing it in memory, writes while it reads (core's
+// Import); else the body as it comes.
+func importBody(r *http.Request) io.Reader {
+	if b, ok := r.Body.(*memBody); ok {
+		return b.Reader
+	}
+	return clientBody{r.Body}
+}
+
 // clientBody reads a request body, marking its read errors as the
 // client's: a body cut off, or badly framed (a malformed chunked
 // encoding), is the client's fault, never the server's.

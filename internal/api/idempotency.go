@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -78,7 +77,7 @@ func (s *server) idempotent(rt route, key string) serveFunc {
 		var rec *recorder
 		a, replayed, err := s.b.Idempotent(c.ctx(), c.svc, key, fingerprint(c.r, body), func(ctx context.Context) core.Answer {
 			r := c.r.WithContext(ctx)
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.Body = &memBody{Reader: bytes.NewReader(body), data: body} // each run from the start
 			rec = &recorder{header: http.Header{}}
 			if err := rt.serve(rec, call{r: r, svc: c.svc}); err != nil {
 				if rt.access == link {

@@ -293,7 +293,7 @@ func (s *server) routes() []route {
 			if p.err != nil {
 				return p.err
 			}
-			plan, err := c.svc.Import(c.ctx(), clientBody{c.r.Body}, in)
+			plan, err := c.svc.Import(c.ctx(), importBody(c.r), in)
 			if err != nil {
 				return bodyError(err)
 			}

@@ -84,18 +84,19 @@ func (o *op) syncProjects(u *store.UserRow, want []string, prune bool, project f
 	return add, remove, nil
 }
 
-// Import reads a regular file while it writes the records read so far:
-// such a file reads faster than its users are written, so the write
-// waits for it only at the start and holds its lock no longer. Anything
-// else (a pipe, a request's body) is read to its end first, as it may come
-// as slowly as its writer likes, and the write lock would wait with it.
+// Import reads a regular file, or a file held in memory, while it writes
+// the records read so far: such a file reads faster than its users are
+// written, so the write waits for it only at the start and holds its lock
+// no longer. Anything else (a pipe, a request's body still coming) is read
+// to its end first, as it may come as slowly as its writer likes, and the
+// write lock would wait with it.
 func (s *service) Import(ctx context.Context, r io.Reader, p roster.ImportParams) (roster.Plan, error) {
 	recs, err := records.StartUsers(r, p.Format)
 	if err != nil {
 		return roster.Plan{}, fmt.Errorf("import: %w", err)
 	}
 	defer recs.Stop()
-	if !regularFile(r) {
+	if !readsFast(r) {
 		if _, err := recs.Wait(); err != nil {
 			return roster.Plan{}, fmt.Errorf("import: %w", err)
 		}
@@ -103,15 +104,18 @@ func (s *service) Import(ctx context.Context, r io.Reader, p roster.ImportParams
 	return s.provision(ctx, "import", p.DryRun, recs.Wait, func(b *batch) error { return b.users(recs) })
 }
 
-// regularFile reports whether r reads a regular file (os.File, or a
-// reader of one that tells its Stat).
-func regularFile(r io.Reader) bool {
-	f, ok := r.(interface{ Stat() (fs.FileInfo, error) })
-	if !ok {
-		return false
+// readsFast reports whether r reads a regular file (os.File, or a reader
+// of one that tells its Stat) or bytes held in memory (that tells their
+// Len, as bytes.Reader does).
+func readsFast(r io.Reader) bool {
+	switch r := r.(type) {
+	case interface{ Len() int }:
+		return true
+	case interface{ Stat() (fs.FileInfo, error) }:
+		fi, err := r.Stat()
+		return err == nil && fi.Mode().IsRegular()
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode().IsRegular()
+	return false
 }
 
 func (s *service) Apply(ctx context.Context, r io.Reader, p roster.ApplyParams) (roster.Plan, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -90,10 +91,11 @@ func TestImportFindsProjectsOnce(t *testing.T) {
 	}
 }
 
-// TestImportFileAsStream: a regular file is written while it is read
-// (core's Import), anything else is read first. Both find the same bad
-// lines, the file's own and the rules', listed by line, write nothing
-// when there is one, and make the same users when there is none.
+// TestImportFileAsStream: a regular file, or bytes in memory, is written
+// while it is read (core's Import), anything else is read first. Both
+// find the same bad lines, the file's own and the rules', listed by line,
+// write nothing when there is one, and make the same users when there is
+// none.
 func TestImportFileAsStream(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -130,7 +132,7 @@ func TestImportFileAsStream(t *testing.T) {
 		}
 		return path
 	}
-	for _, bad := range []bool{true, false} {
+	for i, bad := range []bool{true, false, true, false} {
 		path := write(fmt.Sprintf("users-%v.csv", bad), bad)
 		text, _ := os.ReadFile(path)
 		f, err := os.Open(path)
@@ -138,9 +140,14 @@ func TestImportFileAsStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		streamed, read := open(fmt.Sprintf("streamed-%v.db", bad)), open(fmt.Sprintf("read-%v.db", bad))
-		planS, errS := streamed.Import(ctx, f, roster.ImportParams{Format: "csv"})
-		planR, errR := read.Import(ctx, bytes.NewReader(text), roster.ImportParams{Format: "csv"})
+		streamed, read := open(fmt.Sprintf("streamed-%d.db", i)), open(fmt.Sprintf("read-%d.db", i))
+		in := io.Reader(f) // a regular file, then bytes in memory
+		if i >= 2 {
+			in = bytes.NewReader(text)
+		}
+		planS, errS := streamed.Import(ctx, in, roster.ImportParams{Format: "csv"})
+		// A reader that tells neither its Stat nor its Len, as a pipe.
+		planR, errR := read.Import(ctx, struct{ io.Reader }{bytes.NewReader(text)}, roster.ImportParams{Format: "csv"})
 		if bad {
 			var ieS, ieR *roster.InputErrors
 			if !errors.As(errS, &ieS) || !errors.As(errR, &ieR) {
