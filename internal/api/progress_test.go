@@ -44,8 +44,16 @@ func progressServer(t *testing.T, h2 bool) (*env, *testkit.Gate, *httptest.Serve
 	g := testkit.NewGate()
 	t.Cleanup(g.Release)
 	e := newEnvOn(t, g.Store(db), api.Options{RequestTimeout: progressRequestTimeout, Progress: progressEvery, WriteTimeout: progressWriteTimeout}, nil)
-	srv := httptest.NewUnstartedServer(e.h)
-	srv.Config.WriteTimeout = progressWriteTimeout
+	srv := serveTimed(t, e.h, h2, func(s *http.Server) { s.WriteTimeout = progressWriteTimeout })
+	return e, g, srv
+}
+
+// serveTimed serves h on loopback, over HTTP/2 and TLS when h2, with the
+// http.Server's time limits set by limit.
+func serveTimed(t *testing.T, h http.Handler, h2 bool, limit func(*http.Server)) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	limit(srv.Config)
 	if h2 {
 		srv.EnableHTTP2 = true
 		srv.StartTLS()
@@ -53,7 +61,7 @@ func progressServer(t *testing.T, h2 bool) (*env, *testkit.Gate, *httptest.Serve
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
-	return e, g, srv
+	return srv
 }
 
 // progressRows is how many users each request of TestProgress brings:

@@ -4,12 +4,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/roster-dev/roster/internal/api"
-	"github.com/roster-dev/roster/internal/store/sqlite"
 	"github.com/roster-dev/roster/internal/testkit"
 )
 
@@ -23,21 +21,8 @@ const uploadReadTimeout = 300 * time.Millisecond
 func TestSlowUpload(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("HTTP/%d", map[bool]int{false: 1, true: 2}[h2]), func(t *testing.T) {
-			db, err := sqlite.Open(ctx, t.TempDir()+"/roster.db")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			e := newEnvOn(t, db, api.Options{ReadTimeout: uploadReadTimeout, LongTimeout: time.Minute}, nil)
-			srv := httptest.NewUnstartedServer(e.h)
-			srv.Config.ReadTimeout = uploadReadTimeout
-			if h2 {
-				srv.EnableHTTP2 = true
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			t.Cleanup(srv.Close)
+			e := newEnvWith(t, api.Options{ReadTimeout: uploadReadTimeout, LongTimeout: time.Minute}, nil)
+			srv := serveTimed(t, e.h, h2, func(s *http.Server) { s.ReadTimeout = uploadReadTimeout })
 			post := func(body io.Reader) (*http.Response, error) {
 				req, err := http.NewRequestWithContext(ctx, "POST", srv.URL+"/api/v1/import?format=csv", body)
 				if err != nil {

@@ -18,15 +18,7 @@ import (
 func mailService(t *testing.T, port int) roster.Service {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "roster.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s := core.New(db).As(core.Actor{Name: "local:test"})
-	if _, err := s.Init(ctx, roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
-		t.Fatal(err)
-	}
+	s := localService(t, filepath.Join(t.TempDir(), "roster.db"))
 	for k, v := range map[string]string{"mail.host": "127.0.0.1", "mail.port": strconv.Itoa(port), "mail.tls": "none",
 		"mail.from": "roster@example.com", "base_url": "https://id.example.com", "org.name": "Example Co"} {
 		if _, err := s.SetSetting(ctx, k, v); err != nil {

@@ -99,18 +99,7 @@ func TestImportFindsProjectsOnce(t *testing.T) {
 func TestImportFileAsStream(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	open := func(name string) roster.Service {
-		db, err := sqlite.Open(ctx, filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		svc := core.New(db).As(core.Actor{Name: "local:test"})
-		if _, err := svc.Init(ctx, roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
-			t.Fatal(err)
-		}
-		return svc
-	}
+	open := func(name string) roster.Service { return localService(t, filepath.Join(dir, name)) }
 	write := func(name string, bad bool) string {
 		var b strings.Builder
 		b.WriteString("email,name,roles\n")
@@ -179,4 +168,21 @@ func TestImportFileAsStream(t *testing.T) {
 			}
 		}
 	}
+}
+
+// localService is a SQLite store at path, made with its owner
+// owner@example.com, served to the local administrator.
+func localService(t *testing.T, path string) roster.Service {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := core.New(db).As(core.Actor{Name: "local:test"})
+	if _, err := s.Init(ctx, roster.InitParams{OwnerEmail: "owner@example.com", RandomPassword: true}); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

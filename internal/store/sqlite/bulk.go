@@ -65,7 +65,13 @@ func sharedValues(vals []any, width int) (string, []any) {
 	if !some {
 		return "VALUES " + values(rows, width), vals
 	}
-	args := make([]any, 0, len(vals))
+	n := 0 // columns shared
+	for _, ok := range shared {
+		if ok {
+			n++
+		}
+	}
+	args := make([]any, 0, n+rows*(width-n))
 	var sel, one []string
 	for c := range width {
 		if shared[c] {
