@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +83,52 @@ func TestSlowUpload(t *testing.T) {
 				t.Error("a user of the file cut off was written")
 			}
 		})
+	}
+}
+
+// TestImportBadLinesRemote: a file sent with an idempotency key, which
+// the server reads whole and then writes while it parses it, and the
+// same file sent without, read as it comes and written after, find the
+// same bad lines, the file's own and the rules', and write nothing.
+func TestImportBadLinesRemote(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("email,name,roles\n")
+	for i := range 3000 {
+		switch i {
+		case 3: // a rule's: found while writing
+			fmt.Fprintf(&b, "%s,,nosuchrole\n", testkit.UserEmail("bad", i))
+		case 2900: // the file's own, read after that
+			b.WriteString("not-an-email,,\n")
+		default:
+			fmt.Fprintf(&b, "%s,User %d,member\n", testkit.UserEmail("bad", i), i)
+		}
+	}
+	var answers []string
+	for _, key := range []string{key1, ""} {
+		e := newEnv(t, api.Options{}, nil)
+		req, err := http.NewRequestWithContext(ctx, "POST", e.url+"/api/v1/import?format=csv", strings.NewReader(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+e.owner)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"line":5`) || !strings.Contains(string(body), `"line":2902`) {
+			t.Fatalf("key %q: %d\n%s", key, resp.StatusCode, body)
+		}
+		answers = append(answers, string(body))
+		if _, err := e.admin().GetUser(ctx, testkit.UserEmail("bad", 0)); err == nil {
+			t.Errorf("key %q: a user of a file with bad lines was written", key)
+		}
+	}
+	if answers[0] != answers[1] {
+		t.Errorf("with a key:\n%s\nwithout:\n%s", answers[0], answers[1])
 	}
 }
