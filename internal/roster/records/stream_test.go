@@ -152,3 +152,44 @@ func TestMergeErrors(t *testing.T) {
 		t.Errorf("messages %q, %q", lines[0].Message, lines[1].Message)
 	}
 }
+
+// TestUsersChunks: chunks of any size, within a block or across blocks,
+// give back the records in order, from a file being read and from
+// records already read.
+func TestUsersChunks(t *testing.T) {
+	var csv strings.Builder
+	csv.WriteString("email\n")
+	for i := range 2*usersBlock + 452 {
+		fmt.Fprintf(&csv, "u%d@example.com\n", i)
+	}
+	want, _, err := ReadUsers(strings.NewReader(csv.String()), "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{1, 700, usersBlock, usersBlock + 1, 1500, len(want), len(want) + 1} {
+		read, err := StartUsers(strings.NewReader(csv.String()), "csv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, u := range map[string]*Users{"read": read, "given": UsersOf(want)} {
+			var got []roster.UserRecord
+			for i := 0; ; i += size {
+				c := u.Chunk(i, size)
+				if len(c) == 0 {
+					break
+				}
+				if len(c) != min(size, len(want)-i) {
+					t.Fatalf("%s, chunks of %d: Chunk(%d) = %d records", name, size, i, len(c))
+				}
+				got = append(got, c...)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, chunks of %d: %d records, or not those read", name, size, len(got))
+			}
+			if c := u.Chunk(len(want)+5, size); len(c) != 0 {
+				t.Errorf("%s: %d records past the end", name, len(c))
+			}
+		}
+		read.Stop()
+	}
+}
