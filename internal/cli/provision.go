@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -318,9 +319,15 @@ func (f *Factory) printPlan(plan roster.Plan, what string) error {
 			return err
 		}
 	} else {
+		// Buffered: a write a line was 100,000 system calls after an
+		// import of 100,000 users. As before, a failed write of the list
+		// does not undo or fail what was written to the store.
+		w := bufio.NewWriter(f.IO.Out)
 		for _, c := range plan.Changes {
-			fmt.Fprintln(f.IO.Out, c.String())
+			w.WriteString(c.String())
+			w.WriteByte('\n')
 		}
+		w.Flush()
 	}
 	for _, k := range plan.Kept {
 		f.infof("kept %s", k)
