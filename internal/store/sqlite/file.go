@@ -125,6 +125,14 @@ func legacyStore(ctx context.Context, path string) (bool, error) {
 	return false, notAStore(path, "it is the SQLite database of another application")
 }
 
+// PageSize is the size of a new store's pages: 16 KiB, not SQLite's
+// 4 KiB. A bulk write of users then splits a quarter as many B-tree
+// pages and writes a quarter as many WAL frames, each with its header
+// and its checkpoint copy: an import of 100,000 users took 13 % less
+// time (docs/benchmarks.md, "Larger pages"), and the server's reads
+// were unchanged. A store made earlier keeps its pages.
+const PageSize = 16384
+
 // create makes a new, empty store at path, marked with ApplicationID and
 // private (0600, in a 0700 directory if it makes the directory). It is
 // built under a temporary name and linked into place, so no process ever
@@ -146,7 +154,9 @@ func create(ctx context.Context, path string) error {
 	if err != nil {
 		return fmt.Errorf("create store %s: %w", path, err)
 	}
-	_, err = sdb.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", ApplicationID))
+	// The page size is set before the first write, which fixes it for
+	// the file's life.
+	_, err = sdb.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d; PRAGMA application_id = %d", PageSize, ApplicationID))
 	if cerr := sdb.Close(); err == nil {
 		err = cerr
 	}

@@ -91,6 +91,22 @@ func headerAppID(t *testing.T, path string) uint32 {
 	return binary.BigEndian.Uint32(b[68:72])
 }
 
+// headerPageSize reads the page size from the file's header.
+func headerPageSize(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 18 {
+		t.Fatalf("%s has %d bytes, no SQLite header", path, len(b))
+	}
+	if size := int(binary.BigEndian.Uint16(b[16:18])); size != 1 {
+		return size
+	}
+	return 65536
+}
+
 // TestRefusesOtherFiles: an existing file that is not a roster store is
 // refused as invalid input, named in the message, and left exactly as it
 // was: no migration, no WAL, no side files. Before application_id, roster
@@ -160,6 +176,7 @@ func TestRefusesOtherFiles(t *testing.T) {
 
 // TestNewStoreMarked: a new store carries roster's application_id from
 // the start, in the file itself, and its making leaves no temporary file.
+// Its pages are PageSize, from the start and once migrated.
 func TestNewStoreMarked(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -175,12 +192,22 @@ func TestNewStoreMarked(t *testing.T) {
 	if id := headerAppID(t, path); id != ApplicationID {
 		t.Errorf("application_id %#x, want %#x", id, ApplicationID)
 	}
+	if size := headerPageSize(t, path); size != PageSize {
+		t.Errorf("new store's pages are %d bytes, want %d", size, PageSize)
+	}
 	// Not migrated, it is still roster's: it opens and migrates.
 	db, err = Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var size int
+	if err := db.sql.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size); err != nil || size != PageSize {
+		t.Errorf("migrated store's pages are %d bytes (%v), want %d", size, err, PageSize)
+	}
 	db.Close()
+	if size := headerPageSize(t, path); size != PageSize {
+		t.Errorf("migrated store's header says %d-byte pages, want %d", size, PageSize)
+	}
 	if got := names(dirState(t, dir)); !slices.Equal(got, []string{"roster.db"}) {
 		t.Errorf("files beside the store: %v", got)
 	}
