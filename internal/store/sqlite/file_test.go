@@ -77,31 +77,31 @@ func rawExec(t *testing.T, dsn string, stmts ...string) {
 	}
 }
 
-// headerAppID reads application_id from the file's header, where other
-// tools (file(1), roster's own check) see it.
-func headerAppID(t *testing.T, path string) uint32 {
+// header reads the file's 100-byte SQLite header, where other tools
+// (file(1), roster's own check) see it.
+func header(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) < 72 {
+	if len(b) < 100 {
 		t.Fatalf("%s has %d bytes, no SQLite header", path, len(b))
 	}
-	return binary.BigEndian.Uint32(b[68:72])
+	return b[:100]
 }
 
-// headerPageSize reads the page size from the file's header.
+// headerAppID reads application_id from the file's header.
+func headerAppID(t *testing.T, path string) uint32 {
+	t.Helper()
+	return binary.BigEndian.Uint32(header(t, path)[68:72])
+}
+
+// headerPageSize reads the page size from the file's header (1 stands
+// for 65,536).
 func headerPageSize(t *testing.T, path string) int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(b) < 18 {
-		t.Fatalf("%s has %d bytes, no SQLite header", path, len(b))
-	}
-	if size := int(binary.BigEndian.Uint16(b[16:18])); size != 1 {
+	if size := int(binary.BigEndian.Uint16(header(t, path)[16:18])); size != 1 {
 		return size
 	}
 	return 65536
