@@ -45,6 +45,11 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 	}
 	f.wrap = o.wrap
 	defer f.Close()
+	// Completions matter only to a shell asking for them: set on every
+	// command and flag of the tree, they took a tenth of roster --help.
+	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+		completeTheRest(root)
+	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && !f.started {
@@ -254,7 +259,6 @@ acts in your own: the token's user's, or locally the system organisation.
 			}
 		}
 	}
-	completeTheRest(root)
 	return root, f
 }
 

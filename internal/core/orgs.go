@@ -213,12 +213,13 @@ func (o *op) requireSystem(perm string) error {
 }
 
 // slugPattern is an organisation's slug: 2 to 40 of a-z, 0-9 and '-',
-// neither starting nor ending with '-'.
-var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,38}[a-z0-9]$`)
+// neither starting nor ending with '-'. Its length is checked apart (see
+// roster's patterns).
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`)
 
 // ValidateOrgSlug checks an organisation's slug.
 func ValidateOrgSlug(slug string) error {
-	if !slugPattern.MatchString(slug) {
+	if len(slug) > 40 || !slugPattern.MatchString(slug) {
 		return roster.Errorf(roster.ErrInvalid, "invalid organisation slug %s", roster.Quote(slug)).
 			WithHint("use 2 to 40 of a-z, 0-9 and -, not starting or ending with -")
 	}

@@ -170,3 +170,28 @@ func TestFinishWrongSecret(t *testing.T) {
 		t.Fatalf("Finish with a wrong secret = %v; want refused, naming invalid_client and not the secret", err)
 	}
 }
+
+// TestCheckName: a provider's name is a lower-case word of at most 31
+// letters, digits and dashes, and not one of roster's own methods; the
+// length is checked apart from the pattern.
+func TestCheckName(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"google", true},
+		{"entra-id", true},
+		{"g" + strings.Repeat("0", 30), true},
+		{"g" + strings.Repeat("0", 31), false},
+		{"", false},
+		{"1google", false},
+		{"Google", false},
+		{"password", false},
+		{"link", false},
+	} {
+		err := idp.CheckName(c.name)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckName(%q) = %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+}

@@ -16,9 +16,13 @@ var (
 	permissionRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,3}$`)
 	linkKindRE   = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	// providerLinkRE is the link kind of a binding to an identity
-	// provider's subject, oidc:NAME: the one kind with a colon.
-	providerLinkRE = regexp.MustCompile(`^oidc:[a-z][a-z0-9-]{0,30}$`)
+	// provider's subject, oidc:NAME (NAME at most maxProviderName long):
+	// the one kind with a colon.
+	providerLinkRE = regexp.MustCompile(`^oidc:[a-z][a-z0-9-]*$`)
 )
+
+// maxProviderName is the longest name of an identity provider.
+const maxProviderName = 31
 
 // Hidden reports whether r changes how text around it is shown without
 // showing itself: C0 and C1 controls (ESC among them), format characters
@@ -138,7 +142,8 @@ func ValidateLink(kind, value string) error {
 	if len(kind) > 32 && linkKindRE.MatchString(kind) {
 		return tooLong("link kind", len(kind), 32, "characters")
 	}
-	if !linkKindRE.MatchString(kind) && !providerLinkRE.MatchString(kind) {
+	provider := providerLinkRE.MatchString(kind) && len(kind) <= len("oidc:")+maxProviderName
+	if !linkKindRE.MatchString(kind) && !provider {
 		return Errorf(ErrInvalid, "invalid link kind %q", kind).
 			WithHint("use a lower-case word such as github, gitlab or employee, or oidc:NAME for an identity provider's subject")
 	}
