@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,9 +46,12 @@ func run(ctx context.Context, io *IOStreams, args []string, o Options) int {
 	}
 	f.wrap = o.wrap
 	defer f.Close()
-	// Completions matter only to a shell asking for them: set on every
-	// command and flag of the tree, they took a tenth of roster --help.
-	if len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd) {
+	// Completions matter only to a shell asking for them (cobra finds
+	// its __complete after global flags too): set on every command and
+	// flag of the tree, they took a tenth of roster --help.
+	if slices.ContainsFunc(args, func(a string) bool {
+		return a == cobra.ShellCompRequestCmd || a == cobra.ShellCompNoDescRequestCmd
+	}) {
 		completeTheRest(root)
 	}
 	root.SetArgs(args)
