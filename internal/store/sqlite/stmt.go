@@ -13,10 +13,20 @@ import (
 // the server's profile. Queries built from filters have a few shapes
 // each; past maxStmts new texts are run unprepared, so the cache cannot
 // grow without bound.
+//
+// A text is prepared for the database only when a second transaction
+// runs it; the first prepares it on its own connection alone. Prepared
+// for the database while a transaction held the one connection a command
+// of the CLI needs, every statement opened a second connection (its
+// pragmas, the schema read again) and was compiled twice: a tenth of
+// roster user create.
 type stmts struct {
 	db *sql.DB
 	mu sync.Mutex
 	m  map[string]*sql.Stmt
+	// seen are the texts a transaction prepared for itself, not yet for
+	// the database; at most maxStmts.
+	seen map[string]bool
 	// run counts the statements run through transactions, for tests that
 	// hold a request to a number of statements.
 	run atomic.Int64
@@ -41,6 +51,26 @@ func (c *stmts) prepared(ctx context.Context, q string) *sql.Stmt {
 	return st
 }
 
+// preparedAgain is prepared for a transaction: q prepared for the
+// database if a transaction ran it before, else nil (and q is marked as
+// run), as it is when the cache is full.
+func (c *stmts) preparedAgain(ctx context.Context, q string) *sql.Stmt {
+	c.mu.Lock()
+	seen := c.seen[q]
+	if !seen && len(c.seen) < maxStmts {
+		if c.seen == nil {
+			c.seen = map[string]bool{}
+		}
+		c.seen[q] = true
+	}
+	_, cached := c.m[q]
+	c.mu.Unlock()
+	if !seen && !cached {
+		return nil
+	}
+	return c.prepared(ctx, q)
+}
+
 func (c *stmts) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -60,12 +90,19 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 	if st, ok := t.bound[q]; ok {
 		return st
 	}
-	ps := t.stmts.prepared(ctx, q)
-	if ps == nil || t.tx == nil {
-		return ps // outside a transaction the statement needs no binding
+	if t.tx == nil {
+		return t.stmts.prepared(ctx, q) // outside a transaction the statement needs no binding
 	}
 	// The transaction closes the statements bound to it when it ends.
-	st := t.tx.StmtContext(ctx, ps)
+	var st *sql.Stmt
+	if ps := t.stmts.preparedAgain(ctx, q); ps != nil {
+		st = t.tx.StmtContext(ctx, ps)
+	} else {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, q); err != nil {
+			return nil // run unprepared, its error shown where it runs
+		}
+	}
 	if t.bound == nil {
 		t.bound = map[string]*sql.Stmt{}
 	}
